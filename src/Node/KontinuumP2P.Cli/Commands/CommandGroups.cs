@@ -8,6 +8,14 @@ internal static class CommandGroups
     /// <summary>Every top-level command, in help order. Add one line per group.</summary>
     public static IEnumerable<Command> All()
     {
+        yield return DevnetCommand.Create();
+        yield return Blake3Command.Create();
+        yield return NodeIdentityCommands.Create();
+        yield return Tier0Commands.Create();
+        yield return CertCommands.Create();
+        yield return CrlCommands.Create();
+        yield return PeerCommands.Create();
+        yield return DhtCommands.Create();
         yield break;
     }
 }

@@ -1,0 +1,56 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+
+namespace KontinuumP2P.Certs.Trust;
+
+/// <summary>
+/// Remembers (key, signature, message) triples that verified, by their SHA-256, so a document seen again — a DHT
+/// record returned by many peers, a certificate re-checked at each connection — costs a hash instead of Ed25519
+/// verifications. It records only a cryptographic fact, never a trust decision, so thresholds, revocations and
+/// validity windows are always evaluated afresh. Bounded: cleared when full. Thread-safe.
+/// </summary>
+internal sealed class VerifiedSignatureCache
+{
+    public const int DefaultCapacity = 65_536;
+
+    private readonly Lock _lock = new();
+    private readonly HashSet<Digest> _verified = [];
+    private readonly int _capacity;
+
+    public VerifiedSignatureCache(int capacity = DefaultCapacity) => _capacity = capacity;
+
+    public static Digest DigestOf(ReadOnlySpan<byte> publicKey, ReadOnlySpan<byte> signature, ReadOnlySpan<byte> message)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(publicKey);
+        hash.AppendData(signature);
+        hash.AppendData(message);
+        Span<byte> digest = stackalloc byte[32];
+        hash.GetHashAndReset(digest);
+        return new Digest(digest);
+    }
+
+    public bool Contains(in Digest digest)
+    {
+        lock (_lock) return _verified.Contains(digest);
+    }
+
+    public void Add(in Digest digest)
+    {
+        lock (_lock)
+        {
+            if (_verified.Count >= _capacity) _verified.Clear();
+            _verified.Add(digest);
+        }
+    }
+
+    /// <summary>A SHA-256 digest as a value key.</summary>
+    internal readonly record struct Digest(ulong A, ulong B, ulong C, ulong D)
+    {
+        public Digest(ReadOnlySpan<byte> bytes)
+            : this(BinaryPrimitives.ReadUInt64LittleEndian(bytes), BinaryPrimitives.ReadUInt64LittleEndian(bytes[8..]),
+                BinaryPrimitives.ReadUInt64LittleEndian(bytes[16..]), BinaryPrimitives.ReadUInt64LittleEndian(bytes[24..]))
+        {
+        }
+    }
+}

@@ -1,0 +1,224 @@
+using KontinuumP2P.Core.Addressing;
+using KontinuumP2P.Core.Identity;
+
+namespace KontinuumP2P.Dht.Routing;
+
+/// <summary>
+/// The Kademlia routing table: 256 k-buckets by common-prefix length with our kad id, a small replacement cache per
+/// bucket and IP-group diversity limits. Sans-I/O: callers pass the time in and do any pinging themselves. Buckets are
+/// created on first use so an idle table costs a few hundred bytes. Not thread-safe; the owner serialises access.
+/// </summary>
+public sealed class RoutingTable
+{
+    private readonly KBucket?[] _buckets = new KBucket?[KadId.Bits];
+    private readonly Dictionary<string, int> _groupCounts = [];
+    private readonly RoutingTableOptions _options;
+    private int _count;
+
+    /// <summary>Creates an empty table for <paramref name="localPeer"/>.</summary>
+    public RoutingTable(PeerId localPeer, RoutingTableOptions? options = null)
+    {
+        LocalPeer = localPeer;
+        LocalId = KadId.FromPeer(localPeer);
+        _options = options ?? new RoutingTableOptions();
+    }
+
+    /// <summary>Our peer id.</summary>
+    public PeerId LocalPeer { get; }
+
+    /// <summary>Our kad id.</summary>
+    public KadId LocalId { get; }
+
+    /// <summary>Number of entries (replacement caches excluded).</summary>
+    public int Count => _count;
+
+    /// <summary>The limits in force.</summary>
+    public RoutingTableOptions Options => _options;
+
+    /// <summary>Adds or refreshes a peer that has just answered a request.</summary>
+    public RoutingTableAddResult TryAdd(PeerId peer, IReadOnlyList<Multiaddr> addresses, DateTimeOffset now)
+    {
+        if (peer == LocalPeer) return new(RoutingTableAddStatus.RejectedSelf);
+        var id = KadId.FromPeer(peer);
+        var index = BucketIndex(id);
+        var bucket = _buckets[index] ??= new KBucket();
+        var existing = bucket.Find(peer);
+        if (existing is not null)
+        {
+            bucket.Remove(existing);
+            existing.LastSeen = now;
+            if (addresses.Count > 0) existing.Addresses = addresses;
+            bucket.Entries.Add(existing);
+            return new(RoutingTableAddStatus.Updated);
+        }
+        var group = GroupOf(addresses);
+        if (!DiversityAllows(bucket, group)) return new(RoutingTableAddStatus.RejectedDiversity);
+        var entry = new KBucket.Entry(peer, id, addresses, now, group);
+        if (bucket.Entries.Count < _options.BucketSize)
+        {
+            Insert(bucket, entry);
+            return new(RoutingTableAddStatus.Added);
+        }
+        bucket.RememberReplacement(entry, _options.ReplacementCacheSize);
+        return new(RoutingTableAddStatus.BucketFull, bucket.Entries[0].PeerId);
+    }
+
+    /// <summary>Records that a present peer answered (a ping before eviction succeeded). False when absent.</summary>
+    public bool MarkSeen(PeerId peer, DateTimeOffset now)
+    {
+        var bucket = _buckets[BucketIndex(KadId.FromPeer(peer))];
+        var entry = bucket?.Find(peer);
+        if (bucket is null || entry is null) return false;
+        bucket.Remove(entry);
+        entry.LastSeen = now;
+        bucket.Entries.Add(entry);
+        return true;
+    }
+
+    /// <summary>
+    /// Removes a peer (it failed to answer); the most recent replacement that the diversity limits allow takes its
+    /// place. Returns false when the peer was absent.
+    /// </summary>
+    public bool Remove(PeerId peer)
+    {
+        var bucket = _buckets[BucketIndex(KadId.FromPeer(peer))];
+        var entry = bucket?.Find(peer);
+        if (bucket is null) return false;
+        if (entry is null)
+        {
+            bucket.Replacements.RemoveAll(r => r.PeerId == peer);
+            return false;
+        }
+        bucket.Remove(entry);
+        _count--;
+        ReleaseGroup(entry.Group);
+        for (var i = bucket.Replacements.Count - 1; i >= 0; i--)
+        {
+            var candidate = bucket.Replacements[i];
+            if (!DiversityAllows(bucket, candidate.Group)) continue;
+            bucket.Replacements.RemoveAt(i);
+            Insert(bucket, candidate);
+            break;
+        }
+        return true;
+    }
+
+    /// <summary>Whether <paramref name="peer"/> is an entry.</summary>
+    public bool Contains(PeerId peer) => _buckets[BucketIndex(KadId.FromPeer(peer))]?.Find(peer) is not null;
+
+    /// <summary>The entry of <paramref name="peer"/>, or null.</summary>
+    public RoutingTableEntry? Get(PeerId peer) => _buckets[BucketIndex(KadId.FromPeer(peer))]?.Find(peer)?.ToView();
+
+    /// <summary>The up to <paramref name="count"/> entries closest to <paramref name="target"/>, closest first.</summary>
+    public IReadOnlyList<RoutingTableEntry> Closest(KadId target, int count)
+    {
+        if (count <= 0 || _count == 0) return [];
+        var all = new List<(KadId Distance, KBucket.Entry Entry)>(_count);
+        foreach (var bucket in _buckets)
+        {
+            if (bucket is null) continue;
+            foreach (var entry in bucket.Entries) all.Add((entry.Id.DistanceTo(target), entry));
+        }
+        all.Sort((a, b) => a.Distance.CompareTo(b.Distance));
+        var result = new RoutingTableEntry[Math.Min(count, all.Count)];
+        for (var i = 0; i < result.Length; i++) result[i] = all[i].Entry.ToView();
+        return result;
+    }
+
+    /// <summary>Number of entries in bucket <paramref name="index"/> (0 = farthest half of the key space).</summary>
+    public int BucketSize(int index) => _buckets[index]?.Entries.Count ?? 0;
+
+    /// <summary>Indices of the buckets holding at least one entry.</summary>
+    public IReadOnlyList<int> NonEmptyBuckets()
+    {
+        var list = new List<int>();
+        for (var i = 0; i < _buckets.Length; i++) if (_buckets[i] is { Entries.Count: > 0 }) list.Add(i);
+        return list;
+    }
+
+    /// <summary>The least-recently-seen entry of each bucket whose last contact is older than <paramref name="before"/>.</summary>
+    public IReadOnlyList<PeerId> StaleEntries(DateTimeOffset before)
+    {
+        var list = new List<PeerId>();
+        foreach (var bucket in _buckets)
+        {
+            if (bucket is { Entries.Count: > 0 } && bucket.Entries[0].LastSeen < before) list.Add(bucket.Entries[0].PeerId);
+        }
+        return list;
+    }
+
+    /// <summary>Every entry, bucket by bucket, least recently seen first within a bucket.</summary>
+    public IReadOnlyList<RoutingTableEntry> Snapshot()
+    {
+        var list = new List<RoutingTableEntry>(_count);
+        foreach (var bucket in _buckets)
+        {
+            if (bucket is null) continue;
+            foreach (var entry in bucket.Entries) list.Add(entry.ToView());
+        }
+        return list;
+    }
+
+    /// <summary>Bucket index of an id: its common-prefix length with ours (255 at most for ids other than ours).</summary>
+    public int BucketIndex(KadId id) => Math.Min(LocalId.CommonPrefixLength(id), KadId.Bits - 1);
+
+    private void Insert(KBucket bucket, KBucket.Entry entry)
+    {
+        bucket.Entries.Add(entry);
+        _count++;
+        if (entry.Group is not null) _groupCounts[entry.Group] = _groupCounts.GetValueOrDefault(entry.Group) + 1;
+    }
+
+    private void ReleaseGroup(string? group)
+    {
+        if (group is null) return;
+        var left = _groupCounts.GetValueOrDefault(group) - 1;
+        if (left <= 0) _groupCounts.Remove(group);
+        else _groupCounts[group] = left;
+    }
+
+    private string? GroupOf(IReadOnlyList<Multiaddr> addresses) =>
+        _options.DiversityLimitsEnabled ? IpGroup.Of(addresses, _options.ApplyDiversityToLoopback) : null;
+
+    private bool DiversityAllows(KBucket bucket, string? group)
+    {
+        if (group is null) return true;
+        if (_groupCounts.GetValueOrDefault(group) >= _options.MaxPerGroupPerTable) return false;
+        var inBucket = 0;
+        foreach (var entry in bucket.Entries) if (entry.Group == group) inBucket++;
+        return inBucket < _options.MaxPerGroupPerBucket;
+    }
+
+    private sealed class KBucket
+    {
+        public readonly List<Entry> Entries = [];
+        public readonly List<Entry> Replacements = [];
+
+        public Entry? Find(PeerId peer)
+        {
+            foreach (var entry in Entries) if (entry.PeerId == peer) return entry;
+            return null;
+        }
+
+        public void Remove(Entry entry) => Entries.Remove(entry);
+
+        public void RememberReplacement(Entry entry, int capacity)
+        {
+            if (capacity <= 0) return;
+            Replacements.RemoveAll(r => r.PeerId == entry.PeerId);
+            if (Replacements.Count >= capacity) Replacements.RemoveAt(0);
+            Replacements.Add(entry);
+        }
+
+        public sealed class Entry(PeerId peer, KadId id, IReadOnlyList<Multiaddr> addresses, DateTimeOffset lastSeen, string? group)
+        {
+            public PeerId PeerId { get; } = peer;
+            public KadId Id { get; } = id;
+            public IReadOnlyList<Multiaddr> Addresses { get; set; } = addresses;
+            public DateTimeOffset LastSeen { get; set; } = lastSeen;
+            public string? Group { get; } = group;
+
+            public RoutingTableEntry ToView() => new(PeerId, Addresses, LastSeen);
+        }
+    }
+}

@@ -1,0 +1,49 @@
+using KontinuumP2P.Core.Addressing;
+using KontinuumP2P.Core.Identity;
+
+namespace KontinuumP2P.Dht.Rpc;
+
+/// <summary>Serves one decoded inbound request; returns the response, or null when none is due (ADD_PROVIDER).</summary>
+/// <exception cref="InvalidDataException">The request is invalid: the stream carrying it is reset.</exception>
+public delegate ValueTask<KadMessage?> KadRequestHandler(PeerId from, KadMessage request, CancellationToken cancellationToken);
+
+/// <summary>
+/// The small seam between the DHT and the network: one request to one peer and back, an address book, and inbound
+/// requests. <see cref="HostKadNetwork"/> implements it over an <see cref="Core.Network.IHost"/>; a simulator can
+/// implement it directly.
+/// </summary>
+public interface IKadNetwork
+{
+    /// <summary>Our peer id.</summary>
+    PeerId LocalPeer { get; }
+
+    /// <summary>The kad protocol id spoken (e.g. <c>/kontinuum/kad/1.0.0</c>).</summary>
+    string ProtocolId { get; }
+
+    /// <summary>The clock.</summary>
+    TimeProvider TimeProvider { get; }
+
+    /// <summary>Addresses we can be reached on.</summary>
+    IReadOnlyList<Multiaddr> LocalAddresses { get; }
+
+    /// <summary>Known addresses of a peer.</summary>
+    IReadOnlyList<Multiaddr> GetAddresses(PeerId peer);
+
+    /// <summary>Remembers addresses learnt for a peer (from kad answers, snapshots, bootstrap lists).</summary>
+    void AddAddresses(PeerId peer, IReadOnlyList<Multiaddr> addresses);
+
+    /// <summary>
+    /// Sends one request and returns the response, or null for ADD_PROVIDER (which has none).
+    /// </summary>
+    /// <exception cref="IOException">The peer is unreachable, refused the protocol, reset the stream, or sent garbage.</exception>
+    ValueTask<KadMessage?> SendAsync(PeerId peer, KadMessage request, CancellationToken cancellationToken);
+
+    /// <summary>Starts accepting inbound requests (server mode).</summary>
+    void StartServing(KadRequestHandler handler);
+
+    /// <summary>Stops accepting inbound requests.</summary>
+    void StopServing();
+
+    /// <summary>Raised when a peer is learnt (e.g. through identify) to speak <see cref="ProtocolId"/>.</summary>
+    event EventHandler<PeerId>? ServerPeerDiscovered;
+}

@@ -1,0 +1,90 @@
+using System.CommandLine;
+using System.ComponentModel.DataAnnotations;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using KontinuumP2P.Cli.Output;
+using KontinuumP2P.Node.Devnet;
+
+namespace KontinuumP2P.Cli.Commands;
+
+/// <summary><c>kontinuum devnet</c>: a local Kontinuum network on loopback, the main job of a new user.</summary>
+internal static class DevnetCommand
+{
+    private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+
+    /// <summary>Builds the command.</summary>
+    public static Command Create()
+    {
+        var nodes = new Option<int>("--nodes") { Description = "Certified nodes to start (2-64)", DefaultValueFactory = _ => 5 };
+        var directory = new Option<string?>("--dir") { Description = "Folder for the genesis and node state (default: a new temporary folder)" };
+        var duration = new Option<double?>("--duration") { Description = "Seconds to run (default: until Ctrl+C)" };
+        var interval = new Option<double>("--interval") { Description = "Seconds between lookup rounds", DefaultValueFactory = _ => 10 };
+        var json = new Option<bool>("--json") { Description = "Print one JSON status object per round" };
+        var command = new Command("devnet", "Run a local Kontinuum network: genesis, certified nodes, DHT, node records, a CRL, lookups")
+        {
+            nodes, directory, duration, interval, json,
+        };
+        command.SetAction((parseResult, cancellationToken) => RunAsync(parseResult, parseResult.GetValue(nodes),
+            parseResult.GetValue(directory), parseResult.GetValue(duration), parseResult.GetValue(interval), parseResult.GetValue(json),
+            cancellationToken));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(ParseResult parseResult, int nodes, string? directory, double? durationSeconds,
+        double intervalSeconds, bool json, CancellationToken cancellationToken)
+    {
+        if (durationSeconds is <= 0) return CliOutput.Fail(parseResult, "--duration: must be a positive number of seconds", ExitCodes.InvalidInput);
+        if (intervalSeconds is <= 0 or > 3600) return CliOutput.Fail(parseResult, "--interval: must be between 0 and 3600 seconds", ExitCodes.InvalidInput);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (durationSeconds is { } seconds) stop.CancelAfter(TimeSpan.FromSeconds(seconds));
+        DevnetRunner devnet;
+        try
+        {
+            devnet = await DevnetRunner.StartAsync(new DevnetOptions { Nodes = nodes, Directory = directory }, stop.Token).ConfigureAwait(false);
+        }
+        catch (ValidationException e)
+        {
+            return CliOutput.Fail(parseResult, $"--nodes: {e.Message}", ExitCodes.InvalidInput);
+        }
+        catch (OperationCanceledException)
+        {
+            return CliOutput.Fail(parseResult, "stopped before the devnet was up");
+        }
+        await using (devnet.ConfigureAwait(false))
+        {
+            if (!json) CliOutput.WriteLine(parseResult, $"devnet of {nodes} nodes up; genesis and state in {devnet.Directory}");
+            try
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    var status = await devnet.RunLookupRoundAsync(stop.Token).ConfigureAwait(false);
+                    if (json) CliOutput.WriteJsonLine(parseResult, JsonSerializer.SerializeToNode(status, Json)!);
+                    else CliOutput.WriteLine(parseResult, StatusTable.Render(status));
+                    await Task.Delay(TimeSpan.FromSeconds(intervalSeconds), stop.Token).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // Ctrl+C or --duration: a normal way to stop.
+            }
+        }
+        return ExitCodes.Success;
+    }
+}
+
+/// <summary>The devnet status as a plain text table.</summary>
+internal static class StatusTable
+{
+    /// <summary>Renders one status snapshot.</summary>
+    public static string Render(DevnetStatus status)
+    {
+        var lines = new List<string>
+        {
+            $"[{status.ElapsedSeconds,6:0.0}s] {status.Network}: {status.Lookups - status.LookupFailures}/{status.Lookups} record lookups ok, median {status.LookupMsMedian:0.0} ms",
+            $"  {"#",2}  {"peer id",-52}  {"table",5}  {"resolved",8}  {"crl",4}  address",
+        };
+        foreach (var n in status.Nodes)
+            lines.Add($"  {n.Index,2}  {n.PeerId,-52}  {n.RoutingTable,5}  {n.Resolved,4}/{n.Others,-3}  {n.CrlNumber,3}{(n.CrlStale ? "!" : " ")}  {n.Address}");
+        return string.Join('\n', lines);
+    }
+}

@@ -1,0 +1,55 @@
+using System.IO.Pipelines;
+using KontinuumP2P.Core.Identity;
+using KontinuumP2P.Core.Network;
+using KontinuumP2P.Net.Muxing;
+using KontinuumP2P.Net.Security;
+using Microsoft.Extensions.Logging;
+
+namespace KontinuumP2P.Net.Hosting;
+
+/// <summary>Noise as the host's security step.</summary>
+internal sealed class NoiseConnectionSecurity(NoiseSecurity noise) : IConnectionSecurity, IDisposable
+{
+    public string ProtocolId => NoiseSecurity.ProtocolId;
+
+    public ValueTask<ISecureConnection> SecureOutboundAsync(ITransportConnection raw, PeerId? expectedRemote, CancellationToken cancellationToken) =>
+        noise.SecureOutboundAsync(raw, expectedRemote, cancellationToken);
+
+    public ValueTask<ISecureConnection> SecureInboundAsync(ITransportConnection raw, CancellationToken cancellationToken) =>
+        noise.SecureInboundAsync(raw, cancellationToken);
+
+    public void Dispose() => noise.Dispose();
+}
+
+/// <summary>Yamux as the host's muxer.</summary>
+internal sealed class YamuxMuxerFactory(YamuxOptions options, ILoggerFactory loggerFactory, YamuxMetrics? metrics) : IStreamMuxerFactory
+{
+    /// <summary>The multistream id of yamux.</summary>
+    public const string Id = "/yamux/1.0.0";
+
+    public string ProtocolId => Id;
+
+    public IStreamMuxer Create(IDuplexPipe secured, bool isClient) =>
+        new YamuxSession(secured, isClient, options, loggerFactory.CreateLogger<YamuxSession>(), metrics);
+}
+
+/// <summary>Builds the default security (Noise) and muxer (Yamux) of a host on the host's clock.</summary>
+internal static class DefaultUpgrades
+{
+    public static IConnectionSecurity CreateSecurity(HostOptions options)
+    {
+        var noiseOptions = options.NoiseOptions ?? new NoiseOptions
+        {
+            TimeProvider = options.TimeProvider,
+            HandshakeTimeout = options.HandshakeTimeout,
+        };
+        return new NoiseConnectionSecurity(new NoiseSecurity(options.Identity, noiseOptions, options.LoggerFactory));
+    }
+
+    public static IStreamMuxerFactory CreateMuxer(HostOptions options)
+    {
+        var yamuxOptions = options.YamuxOptions ?? new YamuxOptions { TimeProvider = options.TimeProvider };
+        var metrics = options.MeterFactory is { } factory ? new YamuxMetrics(factory) : null;
+        return new YamuxMuxerFactory(yamuxOptions, options.LoggerFactory, metrics);
+    }
+}

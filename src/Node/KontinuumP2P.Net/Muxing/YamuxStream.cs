@@ -1,0 +1,370 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using KontinuumP2P.Core.Network;
+
+namespace KontinuumP2P.Net.Muxing;
+
+/// <summary>
+/// One yamux stream. The session's read loop feeds the receive pipe and the session's write loop drains the send pipe,
+/// so the application never touches the connection. Each direction has its own credit: the remote may send at most
+/// what we granted (checked by the read loop), and the write loop never sends more than the remote granted.
+/// </summary>
+internal sealed class YamuxStream : IMuxedStream
+{
+    private readonly YamuxSession _session;
+    private readonly Lock _lock = new();
+    private readonly Pipe _receivePipe;
+    private readonly Pipe _sendPipe;
+    private readonly YamuxStreamReader _input;
+    private readonly YamuxStreamWriter _output;
+
+    // Send direction. _synSent and _sendDone belong to the write loop alone.
+    private long _sendCredit = YamuxOptions.SpecInitialWindow;
+    private long _windowDeltaPending;
+    private int _scheduled;
+    private int _ackPending;
+    private int _localResetPending;
+    private bool _synSent;
+    private bool _sendDone;
+
+    // Receive direction. _receiveCredit is taken by the read loop and granted by readers; the rest is under _lock.
+    private long _receiveCredit;
+    private long _receiveWindow;
+    private long _unreturned;
+    private long _buffered;
+    private long _epochStart;
+    private bool _remoteFin;
+    private bool _localFinSent;
+    private bool _inputDiscarded;
+    private bool _closed;
+    private volatile bool _reset;
+
+    public YamuxStream(YamuxSession session, uint id, bool outbound, YamuxOptions options, MemoryPool<byte> pool)
+    {
+        _session = session;
+        Id = id;
+        IsOutbound = outbound;
+        _synSent = !outbound;
+        _receiveWindow = options.InitialStreamWindow;
+        _receiveCredit = options.InitialStreamWindow;
+        // A window above the spec's 256 KiB is announced in the first frame of the stream.
+        _windowDeltaPending = options.InitialStreamWindow - YamuxOptions.SpecInitialWindow;
+        _epochStart = session.Time.GetTimestamp();
+        // Flow control bounds the receive buffer, so its pipe never pauses the read loop.
+        _receivePipe = new Pipe(new PipeOptions(pool, pauseWriterThreshold: 0, resumeWriterThreshold: 0,
+            minimumSegmentSize: 16 * 1024, useSynchronizationContext: false));
+        _sendPipe = new Pipe(new PipeOptions(pool, pauseWriterThreshold: options.StreamSendBufferSize,
+            resumeWriterThreshold: options.StreamSendBufferSize / 2, minimumSegmentSize: 16 * 1024,
+            useSynchronizationContext: false));
+        _input = new YamuxStreamReader(this, _receivePipe.Reader);
+        _output = new YamuxStreamWriter(this, _sendPipe.Writer);
+    }
+
+    /// <inheritdoc />
+    public uint Id { get; }
+
+    /// <summary>Whether we opened the stream.</summary>
+    public bool IsOutbound { get; }
+
+    /// <inheritdoc />
+    public PipeReader Input => _input;
+
+    /// <inheritdoc />
+    public PipeWriter Output => _output;
+
+    public bool IsReset => _reset;
+
+    /// <summary>Bytes received and not yet consumed by the application.</summary>
+    public long BufferedBytes
+    {
+        get { lock (_lock) return _buffered; }
+    }
+
+    /// <summary>Credit the remote still has for sending to us.</summary>
+    public long ReceiveCredit => Volatile.Read(ref _receiveCredit);
+
+    /// <summary>Credit we still have for sending to the remote.</summary>
+    public long SendCredit => Volatile.Read(ref _sendCredit);
+
+    /// <summary>The current receive window (grows by auto-tuning).</summary>
+    public long ReceiveWindow
+    {
+        get { lock (_lock) return _receiveWindow; }
+    }
+
+    /// <inheritdoc />
+    public void Reset() => ResetCore(sendReset: true, new StreamResetException());
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync()
+    {
+        _output.Complete();
+        _input.Complete();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Wakes the session's write loop for this stream (once until it is served).</summary>
+    public void ScheduleWrite()
+    {
+        if (Interlocked.Exchange(ref _scheduled, 1) == 0) _session.Schedule(this);
+    }
+
+    /// <summary>The application accepted the stream: our next frame carries ACK.</summary>
+    public void MarkAccepted()
+    {
+        Volatile.Write(ref _ackPending, 1);
+        ScheduleWrite();
+    }
+
+    // ---- read loop side ----
+
+    /// <summary>Takes <paramref name="length"/> bytes of the remote's credit; false when it sends beyond the window.</summary>
+    public bool TryTakeReceiveCredit(uint length)
+    {
+        // Only the read loop takes credit; readers add grants concurrently.
+        if (length > Volatile.Read(ref _receiveCredit)) return false;
+        Interlocked.Add(ref _receiveCredit, -(long)length);
+        return true;
+    }
+
+    /// <summary>Appends payload to the receive pipe (or drops it once the stream is reset or its reader is gone).</summary>
+    public ValueTask<FlushResult> DeliverAsync(in ReadOnlySequence<byte> payload)
+    {
+        ValueTask<FlushResult> flush;
+        long discarded;
+        lock (_lock)
+        {
+            if (_reset || _remoteFin) return default;
+            if (!_inputDiscarded)
+            {
+                var writer = _receivePipe.Writer;
+                foreach (var segment in payload) writer.Write(segment.Span);
+                _buffered += payload.Length;
+                flush = writer.FlushAsync();
+                return flush;
+            }
+            discarded = payload.Length;
+            _buffered += discarded;
+        }
+        OnConsumed(discarded, wantsMore: true);
+        return default;
+    }
+
+    public void AddSendCredit(uint delta)
+    {
+        Interlocked.Add(ref _sendCredit, delta);
+        ScheduleWrite();
+    }
+
+    public void OnRemoteFin()
+    {
+        bool closed;
+        lock (_lock)
+        {
+            if (_remoteFin || _reset) return;
+            _remoteFin = true;
+            _receivePipe.Writer.Complete();
+            closed = _localFinSent && !_closed;
+            _closed |= closed;
+        }
+        if (closed) _session.OnStreamClosed(this, reset: false);
+    }
+
+    public void OnRemoteReset() => ResetCore(sendReset: false, new StreamResetException("the remote reset the stream"));
+
+    // ---- application side ----
+
+    /// <summary>The application consumed bytes; grants credit back when the remote would otherwise run short.</summary>
+    public void OnConsumed(long bytes, bool wantsMore)
+    {
+        long grant;
+        lock (_lock)
+        {
+            _buffered -= bytes;
+            _unreturned += bytes;
+            if (_remoteFin || _reset || _unreturned == 0) return;
+            bool halfWindow = _unreturned >= _receiveWindow / 2;
+            // A reader waiting for more only needs a grant when the remote is running out of credit.
+            bool remoteShort = wantsMore && Volatile.Read(ref _receiveCredit) < _receiveWindow / 2;
+            if (!halfWindow && !remoteShort) return;
+            grant = _unreturned;
+            _unreturned = 0;
+            if (halfWindow) grant += TuneWindow();
+        }
+        Interlocked.Add(ref _receiveCredit, grant);
+        Interlocked.Add(ref _windowDeltaPending, grant);
+        ScheduleWrite();
+    }
+
+    /// <summary>Doubles the window (up to the maximum) when half of it was consumed within 4 round trips.</summary>
+    private long TuneWindow()
+    {
+        var time = _session.Time;
+        long now = time.GetTimestamp();
+        var rtt = _session.RoundTripTime;
+        long growth = 0;
+        if (rtt > TimeSpan.Zero && _receiveWindow < _session.Options.MaxStreamWindow &&
+            time.GetElapsedTime(_epochStart, now) < rtt * 4)
+        {
+            long window = Math.Min(_receiveWindow * 2, _session.Options.MaxStreamWindow);
+            growth = window - _receiveWindow;
+            _receiveWindow = window;
+        }
+        _epochStart = now;
+        return growth;
+    }
+
+    /// <summary>The application stopped reading: later data is dropped and its credit returned at once.</summary>
+    public void OnInputCompleted()
+    {
+        long grant;
+        lock (_lock)
+        {
+            if (_inputDiscarded) return;
+            _inputDiscarded = true;
+            grant = _remoteFin || _reset ? 0 : _buffered + _unreturned;
+            _buffered = 0;
+            _unreturned = 0;
+        }
+        if (grant <= 0) return;
+        Interlocked.Add(ref _receiveCredit, grant);
+        Interlocked.Add(ref _windowDeltaPending, grant);
+        ScheduleWrite();
+    }
+
+    private void ResetCore(bool sendReset, Exception error)
+    {
+        lock (_lock)
+        {
+            if (_reset || _closed) return;
+            _reset = true;
+            _closed = true;
+            _receivePipe.Writer.Complete(error);
+            if (sendReset) _localResetPending = 1;
+        }
+        _session.OnStreamClosed(this, reset: true);
+        ScheduleWrite();
+    }
+
+    /// <summary>The session ended: fail both pipes. Runs after the write loop has stopped.</summary>
+    public void Abort(Exception error)
+    {
+        lock (_lock)
+        {
+            if (!_closed)
+            {
+                _reset = true;
+                _closed = true;
+                _receivePipe.Writer.Complete(error);
+            }
+        }
+        if (!_sendDone)
+        {
+            _sendDone = true;
+            _sendPipe.Reader.Complete(error);
+        }
+    }
+
+    // ---- write loop side ----
+
+    /// <summary>
+    /// Writes what this stream has to say: RST, SYN/ACK, window update, Data up to the remote's credit and
+    /// <paramref name="quota"/> bytes, FIN. Returns the bytes written; <paramref name="more"/> asks for another turn.
+    /// </summary>
+    public long WriteFrames(PipeWriter output, int maxFrame, long quota, out bool more)
+    {
+        more = false;
+        Interlocked.Exchange(ref _scheduled, 0);
+        if (_reset) return WriteReset(output);
+
+        var flags = YamuxFlags.None;
+        if (!_synSent)
+        {
+            flags |= YamuxFlags.Syn;
+            _synSent = true;
+        }
+        if (Interlocked.Exchange(ref _ackPending, 0) != 0) flags |= YamuxFlags.Ack;
+        long written = 0;
+        long delta = Interlocked.Exchange(ref _windowDeltaPending, 0);
+        if (delta > 0)
+        {
+            YamuxHeader.Create(YamuxFrameType.WindowUpdate, flags, Id, (uint)delta).WriteTo(output);
+            written += YamuxHeader.Size;
+            flags = YamuxFlags.None;
+        }
+
+        bool finSent = false;
+        if (!_sendDone && _sendPipe.Reader.TryRead(out var result))
+        {
+            var buffer = result.Buffer;
+            long credit = Volatile.Read(ref _sendCredit);
+            long sent = 0;
+            while (!buffer.IsEmpty && credit > sent && written < quota)
+            {
+                int length = (int)Math.Min(Math.Min(buffer.Length, credit - sent), maxFrame);
+                YamuxHeader.Create(YamuxFrameType.Data, flags, Id, (uint)length).WriteTo(output);
+                foreach (var segment in buffer.Slice(0, length)) output.Write(segment.Span);
+                buffer = buffer.Slice(length);
+                sent += length;
+                written += YamuxHeader.Size + length;
+                flags = YamuxFlags.None;
+            }
+            if (sent > 0) Interlocked.Add(ref _sendCredit, -sent);
+            if (buffer.IsEmpty && result.IsCompleted)
+            {
+                // FIN goes in its own WindowUpdate(FIN, 0), as js sends it: js 8 applies a FIN carried by a Data
+                // frame before that frame's payload and drops the payload when its own side is already closed.
+                YamuxHeader.Create(YamuxFrameType.WindowUpdate, flags | YamuxFlags.Fin, Id, 0).WriteTo(output);
+                written += YamuxHeader.Size;
+                flags = YamuxFlags.None;
+                finSent = true;
+            }
+            _sendPipe.Reader.AdvanceTo(buffer.Start);
+            if (finSent)
+            {
+                _sendDone = true;
+                _sendPipe.Reader.Complete();
+            }
+            else
+            {
+                more = !buffer.IsEmpty && credit > sent;
+            }
+        }
+        if (flags != YamuxFlags.None)
+        {
+            YamuxHeader.Create(YamuxFrameType.WindowUpdate, flags, Id, 0).WriteTo(output);
+            written += YamuxHeader.Size;
+        }
+        if (finSent) OnLocalFinSent();
+        return written;
+    }
+
+    private long WriteReset(PipeWriter output)
+    {
+        long written = 0;
+        // A stream the remote never heard of needs no RST.
+        if (Interlocked.Exchange(ref _localResetPending, 0) != 0 && _synSent)
+        {
+            YamuxHeader.Create(YamuxFrameType.WindowUpdate, YamuxFlags.Rst, Id, 0).WriteTo(output);
+            written = YamuxHeader.Size;
+        }
+        if (!_sendDone)
+        {
+            _sendDone = true;
+            _sendPipe.Reader.Complete(new StreamResetException());
+        }
+        return written;
+    }
+
+    private void OnLocalFinSent()
+    {
+        bool closed;
+        lock (_lock)
+        {
+            _localFinSent = true;
+            closed = _remoteFin && !_closed;
+            _closed |= closed;
+        }
+        if (closed) _session.OnStreamClosed(this, reset: false);
+    }
+}

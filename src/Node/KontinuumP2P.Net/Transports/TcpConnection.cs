@@ -1,0 +1,150 @@
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using KontinuumP2P.Core.Addressing;
+using KontinuumP2P.Core.Network;
+using Microsoft.Extensions.Logging;
+
+namespace KontinuumP2P.Net.Transports;
+
+/// <summary>
+/// A TCP socket bridged to two pipes by two owned pump tasks. The receive pump reads straight into pipe memory, so
+/// no buffer is allocated per read; completing <see cref="Output"/> sends FIN once everything written was sent.
+/// </summary>
+internal sealed class TcpConnection : ITransportConnection, ITransportStatistics
+{
+    // Large segments keep the number of socket calls low on bulk transfers.
+    private const int SegmentSize = 64 * 1024;
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly Socket _socket;
+    private readonly Pipe _receivePipe;
+    private readonly Pipe _sendPipe;
+    private readonly CancellationTokenSource _abort = new();
+    private readonly ILogger _logger;
+    private readonly TimeProvider _timeProvider;
+    private readonly Task _receiveLoop;
+    private readonly Task _sendLoop;
+    private long _bytesReceived;
+    private long _bytesSent;
+    private int _disposed;
+
+    public TcpConnection(Socket socket, int maxBufferedBytes, TimeProvider timeProvider, ILogger logger)
+    {
+        _socket = socket;
+        _timeProvider = timeProvider;
+        _logger = logger;
+        var options = new PipeOptions(pauseWriterThreshold: maxBufferedBytes, resumeWriterThreshold: maxBufferedBytes / 2,
+            minimumSegmentSize: SegmentSize, useSynchronizationContext: false);
+        _receivePipe = new Pipe(options);
+        _sendPipe = new Pipe(options);
+        LocalAddress = Multiaddr.FromTcpEndPoint((IPEndPoint)socket.LocalEndPoint!);
+        RemoteAddress = Multiaddr.FromTcpEndPoint((IPEndPoint)socket.RemoteEndPoint!);
+        _receiveLoop = ReceiveLoopAsync();
+        _sendLoop = SendLoopAsync();
+    }
+
+    public PipeReader Input => _receivePipe.Reader;
+    public PipeWriter Output => _sendPipe.Writer;
+    public Multiaddr LocalAddress { get; }
+    public Multiaddr RemoteAddress { get; }
+    public long BytesReceived => Interlocked.Read(ref _bytesReceived);
+    public long BytesSent => Interlocked.Read(ref _bytesSent);
+
+    public void Abort()
+    {
+        if (_abort.IsCancellationRequested) return;
+        try
+        {
+            // Linger 0 turns the close into an RST: buffered data is dropped, as Abort promises.
+            _socket.LingerState = new LingerOption(true, 0);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        catch (SocketException)
+        {
+        }
+        _abort.Cancel();
+        _socket.Dispose();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        await _sendPipe.Writer.CompleteAsync().ConfigureAwait(false);
+        try
+        {
+            await _sendLoop.WaitAsync(DrainTimeout, _timeProvider).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            TransportLog.DrainTimedOut(_logger, RemoteAddress);
+        }
+        _abort.Cancel();
+        _socket.Dispose();
+        await Task.WhenAll(_receiveLoop, _sendLoop).ConfigureAwait(false);
+        await _receivePipe.Reader.CompleteAsync().ConfigureAwait(false);
+        _abort.Dispose();
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        await Task.Yield();
+        Exception? error = null;
+        var writer = _receivePipe.Writer;
+        try
+        {
+            while (true)
+            {
+                var memory = writer.GetMemory(SegmentSize);
+                var read = await _socket.ReceiveAsync(memory, SocketFlags.None, _abort.Token).ConfigureAwait(false);
+                if (read == 0) break;
+                Interlocked.Add(ref _bytesReceived, read);
+                writer.Advance(read);
+                var flush = await writer.FlushAsync(_abort.Token).ConfigureAwait(false);
+                if (flush.IsCompleted || flush.IsCanceled) break;
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+        {
+            error = new IOException($"connection to {RemoteAddress} closed: {e.Message}", e);
+            TransportLog.ReceiveEnded(_logger, RemoteAddress, e.Message);
+        }
+        await writer.CompleteAsync(error).ConfigureAwait(false);
+    }
+
+    private async Task SendLoopAsync()
+    {
+        await Task.Yield();
+        Exception? error = null;
+        var reader = _sendPipe.Reader;
+        try
+        {
+            while (true)
+            {
+                var result = await reader.ReadAsync(_abort.Token).ConfigureAwait(false);
+                var buffer = result.Buffer;
+                foreach (var segment in buffer)
+                {
+                    var remaining = segment;
+                    while (!remaining.IsEmpty)
+                    {
+                        var sent = await _socket.SendAsync(remaining, SocketFlags.None, _abort.Token).ConfigureAwait(false);
+                        Interlocked.Add(ref _bytesSent, sent);
+                        remaining = remaining[sent..];
+                    }
+                }
+                reader.AdvanceTo(buffer.End);
+                if (result.IsCompleted) break;
+            }
+            _socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException or InvalidOperationException)
+        {
+            error = new IOException($"connection to {RemoteAddress} closed: {e.Message}", e);
+            TransportLog.SendEnded(_logger, RemoteAddress, e.Message);
+        }
+        await reader.CompleteAsync(error).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,217 @@
+using System.Collections.Concurrent;
+using KontinuumP2P.Certs.Certificates;
+using KontinuumP2P.Certs.Revocation;
+using KontinuumP2P.Certs.Trust;
+using KontinuumP2P.Core.Identity;
+using KontinuumP2P.Core.Network;
+using KontinuumP2P.Core.Threading;
+using KontinuumP2P.Node.Networks;
+using Microsoft.Extensions.Logging;
+
+namespace KontinuumP2P.Node.Admission;
+
+/// <summary>
+/// Admission control of a Kontinuum network (design §5): pushes our certificate to every new peer over
+/// <c>/kontinuum/cert/1.0.0</c>, judges the certificate each peer pushes, and answers who may enter routing tables
+/// (<see cref="AdmissionStatus.Admitted"/>) or only query (<see cref="AdmissionStatus.ClientOnly"/>). A newer CRL
+/// re-judges everyone; peers it revokes are refused and reported through <see cref="PeerRefused"/>.
+/// </summary>
+public sealed partial class CertificateAdmission : IAsyncDisposable
+{
+    private readonly IHost _host;
+    private readonly NetworkDefinition _network;
+    private readonly Func<TrustAnchors> _anchors;
+    private readonly IRevocationSource? _revocations;
+    private readonly Certificate? _own;
+    private readonly TimeSpan _offerTimeout;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<PeerId, PeerEntry> _peers = new();
+    private readonly BackgroundTasks _tasks;
+
+    /// <summary>Creates the service; call <see cref="Start"/> to serve and push.</summary>
+    /// <param name="host">The host whose peers are judged.</param>
+    /// <param name="network">The network (must have anchors).</param>
+    /// <param name="anchors">The anchors in force, read on every judgement.</param>
+    /// <param name="revocations">The CRL in force, when known.</param>
+    /// <param name="ownCertificate">Our certificate; null for a client.</param>
+    /// <param name="offerTimeout">How long a peer may take to push its certificate before it counts as a client.</param>
+    /// <param name="logger">Logging.</param>
+    public CertificateAdmission(IHost host, NetworkDefinition network, Func<TrustAnchors> anchors, IRevocationSource? revocations,
+        Certificate? ownCertificate, TimeSpan offerTimeout, ILogger logger)
+    {
+        if (!network.AdmissionEnforced) throw new ArgumentException($"network '{network.Name}' has no anchors; admission needs them", nameof(network));
+        _host = host;
+        _network = network;
+        _anchors = anchors;
+        _revocations = revocations;
+        _own = ownCertificate;
+        _offerTimeout = offerTimeout;
+        _logger = logger;
+        _tasks = new BackgroundTasks(e => LogBackgroundFailure(_logger, e));
+    }
+
+    /// <summary>Raised when a peer is refused after having been judged otherwise (revocation).</summary>
+    public event EventHandler<AdmissionVerdict>? PeerRefused;
+
+    /// <summary>Registers the protocol handler and starts pushing our certificate to new peers.</summary>
+    public void Start()
+    {
+        _host.SetHandler(_network.CertificateProtocolId, HandleOfferAsync);
+        _host.PeerConnected += OnPeerConnected;
+        _host.PeerDisconnected += OnPeerDisconnected;
+        foreach (var connection in _host.Connections) OnPeerConnected(this, new PeerEventArgs(connection.RemotePeer, connection));
+    }
+
+    /// <summary>The current verdict on <paramref name="peer"/> (<see cref="AdmissionStatus.Pending"/> when none yet).</summary>
+    public AdmissionVerdict GetVerdict(PeerId peer) =>
+        _peers.TryGetValue(peer, out var entry) && entry.Verdict.Task.IsCompletedSuccessfully
+            ? entry.Verdict.Task.Result
+            : new AdmissionVerdict(peer, AdmissionStatus.Pending, null, "awaiting certificate");
+
+    /// <summary>Waits (at most the offer timeout) for the verdict on a connected peer.</summary>
+    public async ValueTask<AdmissionVerdict> WaitForVerdictAsync(PeerId peer, CancellationToken cancellationToken)
+    {
+        var entry = _peers.GetOrAdd(peer, _ => new PeerEntry());
+        try
+        {
+            return await entry.Verdict.Task.WaitAsync(_offerTimeout, _host.TimeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            var verdict = new AdmissionVerdict(peer, AdmissionStatus.ClientOnly, null, "no certificate offered");
+            entry.Verdict.TrySetResult(verdict);
+            return entry.Verdict.Task.Result;
+        }
+    }
+
+    /// <summary>Judges everyone again (after a new CRL or an anchor change); returns the peers newly refused.</summary>
+    public IReadOnlyList<AdmissionVerdict> Rejudge()
+    {
+        var refused = new List<AdmissionVerdict>();
+        foreach (var (peer, entry) in _peers)
+        {
+            if (!entry.Verdict.Task.IsCompletedSuccessfully) continue;
+            var before = entry.Verdict.Task.Result;
+            if (before.Status != AdmissionStatus.Admitted || before.Certificate is null) continue;
+            var after = Judge(peer, entry.PublicKey, before.Certificate);
+            if (after.Status == AdmissionStatus.Admitted) continue;
+            var replacement = new PeerEntry { PublicKey = entry.PublicKey };
+            replacement.Verdict.TrySetResult(after);
+            _peers[peer] = replacement;
+            LogRefused(_logger, peer, after.Reason);
+            refused.Add(after);
+            PeerRefused?.Invoke(this, after);
+        }
+        return refused;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        _host.PeerConnected -= OnPeerConnected;
+        _host.PeerDisconnected -= OnPeerDisconnected;
+        _host.RemoveHandler(_network.CertificateProtocolId);
+        await _tasks.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private void OnPeerConnected(object? sender, PeerEventArgs e)
+    {
+        if (e.Connection is not { } connection) return;
+        var entry = _peers.GetOrAdd(e.Peer, _ => new PeerEntry());
+        entry.PublicKey = connection.RemotePublicKey;
+        _tasks.Run(token => PushOwnAsync(connection, token));
+    }
+
+    private void OnPeerDisconnected(object? sender, PeerEventArgs e)
+    {
+        // Keep refusals (a revoked peer that reconnects stays refused until it proves otherwise); forget the rest.
+        if (_peers.TryGetValue(e.Peer, out var entry) && entry.Verdict.Task.IsCompletedSuccessfully
+            && entry.Verdict.Task.Result.Status == AdmissionStatus.Refused) return;
+        _peers.TryRemove(e.Peer, out _);
+    }
+
+    private async Task PushOwnAsync(IConnection connection, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(_offerTimeout);
+            await CertificateExchange.SendAsync(connection, _network.CertificateProtocolId, _own, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ProtocolNotSupportedException)
+        {
+            LogPushFailed(_logger, connection.RemotePeer, e.Message);
+        }
+    }
+
+    private async ValueTask HandleOfferAsync(IP2PStream stream, CancellationToken cancellationToken)
+    {
+        var peer = stream.Connection.RemotePeer;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_offerTimeout);
+        AdmissionVerdict verdict;
+        try
+        {
+            var certificate = await CertificateExchange.ReceiveAsync(stream, timeout.Token).ConfigureAwait(false);
+            verdict = certificate is null
+                ? new AdmissionVerdict(peer, AdmissionStatus.ClientOnly, null, "no certificate")
+                : Judge(peer, stream.Connection.RemotePublicKey, certificate);
+        }
+        catch (InvalidDataException e)
+        {
+            verdict = new AdmissionVerdict(peer, AdmissionStatus.Refused, null, e.Message);
+        }
+        var entry = _peers.GetOrAdd(peer, _ => new PeerEntry());
+        entry.PublicKey = stream.Connection.RemotePublicKey;
+        if (!entry.Verdict.TrySetResult(verdict))
+        {
+            // A second offer on the same connection replaces a pending timeout verdict, never a refusal.
+            if (entry.Verdict.Task.Result.Status == AdmissionStatus.Refused) return;
+            var replacement = new PeerEntry { PublicKey = entry.PublicKey };
+            replacement.Verdict.TrySetResult(verdict);
+            _peers[peer] = replacement;
+        }
+        LogVerdict(_logger, peer, verdict.Status, verdict.Reason);
+    }
+
+    private AdmissionVerdict Judge(PeerId peer, ReadOnlyMemory<byte> encodedPublicKey, Certificate certificate)
+    {
+        var body = certificate.Body;
+        if (!body.NodeId.Span.SequenceEqual(peer.Bytes))
+            return new(peer, AdmissionStatus.Refused, certificate, "certificate names another node");
+        byte[] noiseKey;
+        try
+        {
+            var (type, data) = PublicKeyEncoding.Decode(encodedPublicKey.Span);
+            noiseKey = type == KeyType.Ed25519 ? data : [];
+        }
+        catch (FormatException)
+        {
+            noiseKey = [];
+        }
+        if (!body.NodePublicKey.Span.SequenceEqual(noiseKey))
+            return new(peer, AdmissionStatus.Refused, certificate, "certificate node key is not the connection's identity");
+        var verification = _anchors().VerifyCertificate(certificate, _revocations);
+        return verification.IsValid
+            ? new(peer, AdmissionStatus.Admitted, certificate, "valid certificate")
+            : new(peer, AdmissionStatus.Refused, certificate, "certificate-" + verification.Status.ToString().ToLowerInvariant());
+    }
+
+    private sealed class PeerEntry
+    {
+        public TaskCompletionSource<AdmissionVerdict> Verdict { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public ReadOnlyMemory<byte> PublicKey { get; set; }
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "admission verdict on {Peer}: {Status} ({Reason})")]
+    private static partial void LogVerdict(ILogger logger, PeerId peer, AdmissionStatus status, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "peer {Peer} refused: {Reason}")]
+    private static partial void LogRefused(ILogger logger, PeerId peer, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "could not push our certificate to {Peer}: {Reason}")]
+    private static partial void LogPushFailed(ILogger logger, PeerId peer, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "admission background task failed")]
+    private static partial void LogBackgroundFailure(ILogger logger, Exception exception);
+}

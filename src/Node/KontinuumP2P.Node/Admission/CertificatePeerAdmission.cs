@@ -1,0 +1,32 @@
+using KontinuumP2P.Core.Identity;
+using KontinuumP2P.Dht;
+
+namespace KontinuumP2P.Node.Admission;
+
+/// <summary>Plugs <see cref="CertificateAdmission"/> verdicts into the DHT's admission hook.</summary>
+public sealed class CertificatePeerAdmission : IPeerAdmission
+{
+    private readonly CertificateAdmission _admission;
+
+    /// <summary>Wraps the admission service.</summary>
+    public CertificatePeerAdmission(CertificateAdmission admission) => _admission = admission;
+
+    /// <inheritdoc />
+    public PeerAdmissionState GetState(PeerId peer) => Map(_admission.GetVerdict(peer).Status);
+
+    /// <inheritdoc />
+    public async ValueTask<PeerAdmissionState> WaitForDecisionAsync(PeerId peer, CancellationToken cancellationToken)
+    {
+        var verdict = _admission.GetVerdict(peer);
+        if (verdict.Status != AdmissionStatus.Pending) return Map(verdict.Status);
+        return Map((await _admission.WaitForVerdictAsync(peer, cancellationToken).ConfigureAwait(false)).Status);
+    }
+
+    private static PeerAdmissionState Map(AdmissionStatus status) => status switch
+    {
+        AdmissionStatus.Admitted => PeerAdmissionState.Admitted,
+        AdmissionStatus.ClientOnly => PeerAdmissionState.QueryOnly,
+        AdmissionStatus.Refused => PeerAdmissionState.Refused,
+        _ => PeerAdmissionState.Pending,
+    };
+}

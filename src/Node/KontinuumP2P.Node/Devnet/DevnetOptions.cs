@@ -1,0 +1,53 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace KontinuumP2P.Node.Devnet;
+
+/// <summary>Settings of a local development network.</summary>
+public sealed class DevnetOptions
+{
+    /// <summary>Number of certified nodes.</summary>
+    [Range(2, 64)]
+    public int Nodes { get; set; } = 5;
+
+    /// <summary>Anchor keys of the genesis.</summary>
+    [Range(1, 16)]
+    public int Anchors { get; set; } = 1;
+
+    /// <summary>Signatures required on certificates and CRLs.</summary>
+    [Range(1, 16)]
+    public int Threshold { get; set; } = 1;
+
+    /// <summary>Folder for the genesis and each node's state; a fresh temporary folder when null.</summary>
+    public string? Directory { get; set; }
+
+    /// <summary>Logging of the nodes.</summary>
+    public ILoggerFactory LoggerFactory { get; set; } = NullLoggerFactory.Instance;
+
+    /// <summary>The clock.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+}
+
+/// <summary>One node's line of the devnet status table.</summary>
+/// <param name="Index">Position in the devnet.</param>
+/// <param name="PeerId">Its peer id.</param>
+/// <param name="Address">Its first listen address with <c>/p2p/</c>.</param>
+/// <param name="RoutingTable">Routing-table entries.</param>
+/// <param name="Resolved">Other nodes whose record it resolved in the last round.</param>
+/// <param name="Others">Other nodes in the devnet.</param>
+/// <param name="CrlNumber">Number of the CRL in force (0 when none).</param>
+/// <param name="CrlStale">Whether that CRL is past next_update.</param>
+public sealed record DevnetNodeStatus(int Index, string PeerId, string Address, int RoutingTable, int Resolved, int Others,
+    ulong CrlNumber, bool CrlStale);
+
+/// <summary>A status snapshot of the devnet.</summary>
+/// <param name="Network">The network name.</param>
+/// <param name="Directory">Where the genesis and node state live.</param>
+/// <param name="Nodes">One line per node.</param>
+/// <param name="Lookups">Record lookups made in the last round.</param>
+/// <param name="LookupFailures">Lookups that found no valid record.</param>
+/// <param name="LookupMsMedian">Median lookup time in milliseconds.</param>
+/// <param name="ElapsedSeconds">Seconds since the devnet started.</param>
+public sealed record DevnetStatus(string Network, string Directory, IReadOnlyList<DevnetNodeStatus> Nodes, int Lookups,
+    int LookupFailures, double LookupMsMedian, double ElapsedSeconds);

@@ -1,0 +1,77 @@
+using System.ComponentModel.DataAnnotations;
+using System.Diagnostics.Metrics;
+using KontinuumP2P.Certs.Certificates;
+using KontinuumP2P.Core.Addressing;
+using KontinuumP2P.Core.Identity;
+using KontinuumP2P.Core.Network;
+using KontinuumP2P.Dht;
+using KontinuumP2P.Node.Networks;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace KontinuumP2P.Node.Hosting;
+
+/// <summary>Everything a <see cref="KontinuumNode"/> needs. Only <see cref="Identity"/> is required.</summary>
+public sealed class KontinuumNodeOptions
+{
+    /// <summary>The node's Ed25519 identity (its PeerId and Noise key).</summary>
+    [Required]
+    public Ed25519Identity? Identity { get; set; }
+
+    /// <summary>The network to join (default: mainnet).</summary>
+    [Required]
+    public NetworkDefinition Network { get; set; } = Mainnet.Definition;
+
+    /// <summary>Our Tier 0 certificate; null for a client (DHT client mode, queries only).</summary>
+    public Certificate? Certificate { get; set; }
+
+    /// <summary>Addresses to listen on; empty for a client that only dials out.</summary>
+    public IList<Multiaddr> ListenAddresses { get; set; } = [];
+
+    /// <summary>Bootstrap peers in addition to the network's own.</summary>
+    public IList<Multiaddr> ExtraBootstrapPeers { get; set; } = [];
+
+    /// <summary>DHT mode; by default server with a certificate (or on the open network with listen addresses), else client.</summary>
+    public DhtMode? DhtMode { get; set; }
+
+    /// <summary>Folder for the DHT store and the CRL high-water mark; null keeps everything in memory.</summary>
+    public string? DataDirectory { get; set; }
+
+    /// <summary>Transports; TCP when empty.</summary>
+    public IList<ITransport> Transports { get; set; } = [];
+
+    /// <summary>How long a peer may take to push its certificate before it counts as a client.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:05:00")]
+    public TimeSpan CertificateOfferTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How often our node record is republished (it also is whenever our addresses change).</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "2.00:00:00")]
+    public TimeSpan NodeRecordRepublishInterval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>How often the CRL is fetched from the DHT.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "2.00:00:00")]
+    public TimeSpan CrlRefreshInterval { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Adjusts the DHT settings the node derives (protocol, validators and admission are set by the node).</summary>
+    public Func<DhtOptions, DhtOptions>? ConfigureDht { get; set; }
+
+    /// <summary>The clock.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>Logging.</summary>
+    public ILoggerFactory LoggerFactory { get; set; } = NullLoggerFactory.Instance;
+
+    /// <summary>Metrics; a private meter when null.</summary>
+    public IMeterFactory? MeterFactory { get; set; }
+
+    /// <summary>Checks the settings; the message names the bad one.</summary>
+    /// <exception cref="ValidationException">A setting is missing or out of range.</exception>
+    public void Validate()
+    {
+        Validator.ValidateObject(this, new ValidationContext(this), validateAllProperties: true);
+        if (Certificate is not null && !Certificate.Body.NodePublicKey.Span.SequenceEqual(Identity!.PublicKey))
+            throw new ValidationException("Certificate: it names another node key than Identity");
+        if (DhtMode == Dht.DhtMode.Server && ListenAddresses.Count == 0)
+            throw new ValidationException("DhtMode: a DHT server needs at least one listen address");
+    }
+}

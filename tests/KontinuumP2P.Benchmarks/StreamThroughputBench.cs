@@ -1,0 +1,127 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO.Pipelines;
+using System.Text.Json;
+using KontinuumP2P.Core.Addressing;
+using KontinuumP2P.Core.Identity;
+using KontinuumP2P.Core.Network;
+using KontinuumP2P.Net.Hosting;
+using KontinuumP2P.Net.Transports;
+
+namespace KontinuumP2P.Benchmarks;
+
+/// <summary>One stream, TCP loopback + Noise + Yamux, bulk transfer into a sink that acknowledges the byte count.</summary>
+public sealed class StreamThroughputBench : IBench
+{
+    // Same protocol as the js harness sink: count bytes until FIN, answer the count as 8 big-endian bytes.
+    private const string SinkProtocol = "/kontinuum/sink/1.0.0";
+    private const int ChunkSize = 256 * 1024;
+
+    /// <inheritdoc />
+    public string Name => "stream-throughput";
+
+    /// <inheritdoc />
+    public string Description => "one Noise+Yamux stream over TCP loopback, MB/s (vs js-libp2p; args: --bytes N)";
+
+    /// <inheritdoc />
+    public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    {
+        var total = BenchArgs.GetLong(args, "--bytes", 1L << 30);
+        using var listenerIdentity = Ed25519Identity.Generate();
+        using var dialerIdentity = Ed25519Identity.Generate();
+        await using var listener = new Host(new HostOptions
+        {
+            Identity = listenerIdentity,
+            Transports = [new TcpTransport()],
+            ListenAddresses = [Multiaddr.Parse("/ip4/127.0.0.1/tcp/0")],
+        });
+        listener.SetHandler(SinkProtocol, SinkAsync);
+        await listener.StartAsync(cancellationToken);
+        await using var dialer = new Host(new HostOptions { Identity = dialerIdentity, Transports = [new TcpTransport()] });
+        var connection = await dialer.DialAsync(listener.ListenAddresses[0].WithPeerId(listener.PeerId), cancellationToken);
+
+        await TransferAsync(connection, Math.Min(total, 64L << 20), cancellationToken); // warm-up: JIT, window growth
+        var stopwatch = Stopwatch.StartNew();
+        await TransferAsync(connection, total, cancellationToken);
+        stopwatch.Stop();
+
+        var seconds = stopwatch.Elapsed.TotalSeconds;
+        var megabytesPerSecond = total / 1e6 / seconds;
+        Console.WriteLine($"stream-throughput: {total:N0} bytes in {seconds:0.000} s = {megabytesPerSecond:0.0} MB/s");
+        Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["bench"] = Name,
+            ["impl"] = "kontinuum",
+            ["protocol"] = "sink",
+            ["bytes"] = total,
+            ["seconds"] = Math.Round(seconds, 4),
+            ["mbPerSec"] = Math.Round(megabytesPerSecond, 1),
+        }));
+        return 0;
+    }
+
+    private static async Task TransferAsync(IConnection connection, long total, CancellationToken cancellationToken)
+    {
+        var stream = await connection.NewStreamAsync([SinkProtocol], cancellationToken);
+        await using (stream)
+        {
+            var chunk = new byte[ChunkSize];
+            Random.Shared.NextBytes(chunk);
+            for (var sent = 0L; sent < total; sent += ChunkSize)
+            {
+                var size = (int)Math.Min(ChunkSize, total - sent);
+                var flush = await stream.Output.WriteAsync(chunk.AsMemory(0, size), cancellationToken);
+                if (flush.IsCompleted) throw new IOException("the sink closed early");
+            }
+            await stream.Output.CompleteAsync();
+            var ack = await ReadAckAsync(stream.Input, cancellationToken);
+            if (ack != total) throw new InvalidDataException($"sink counted {ack} bytes, sent {total}");
+        }
+    }
+
+    private static async ValueTask SinkAsync(IP2PStream stream, CancellationToken cancellationToken)
+    {
+        long received = 0;
+        while (true)
+        {
+            var result = await stream.Input.ReadAsync(cancellationToken);
+            received += result.Buffer.Length;
+            stream.Input.AdvanceTo(result.Buffer.End);
+            if (result.IsCompleted) break;
+        }
+        var ack = new byte[8];
+        BinaryPrimitives.WriteInt64BigEndian(ack, received);
+        await stream.Output.WriteAsync(ack, cancellationToken);
+        await stream.Output.CompleteAsync();
+    }
+
+    private static async Task<long> ReadAckAsync(PipeReader input, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var result = await input.ReadAsync(cancellationToken);
+            if (result.Buffer.Length >= 8)
+            {
+                var bytes = new byte[8];
+                result.Buffer.Slice(0, 8).CopyTo(bytes);
+                input.AdvanceTo(result.Buffer.GetPosition(8));
+                return BinaryPrimitives.ReadInt64BigEndian(bytes);
+            }
+            if (result.IsCompleted) throw new EndOfStreamException("no acknowledgement from the sink");
+            input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+        }
+    }
+}
+
+/// <summary>Tiny <c>--name value</c> argument reader for the host benches.</summary>
+internal static class BenchArgs
+{
+    public static long GetLong(string[] args, string name, long fallback)
+    {
+        var index = Array.IndexOf(args, name);
+        if (index < 0 || index + 1 >= args.Length) return fallback;
+        return long.Parse(args[index + 1], NumberStyles.Integer, CultureInfo.InvariantCulture);
+    }
+}

@@ -1,0 +1,99 @@
+using FsCheck;
+using FsCheck.Fluent;
+using KontinuumP2P.Dht.Lookup;
+using KontinuumP2P.Dht.Routing;
+
+namespace KontinuumP2P.Dht.Tests.Lookup;
+
+public sealed class ClosestPeersLookupPropertyTests
+{
+    private static readonly Config Quick = Config.QuickThrowOnFailure.WithMaxTest(60);
+
+    private static Arbitrary<(int Seed, int Peers, int Alpha, bool Strict)> Scenarios() =>
+        (from seed in Gen.Choose(0, int.MaxValue - 1)
+         from peers in Gen.Choose(5, 160)
+         from alpha in Gen.Choose(1, 12)
+         from strict in Gen.Elements(true, false)
+         select (seed, peers, alpha, strict)).ToArbitrary();
+
+    [Test]
+    public void Ends_never_exceeds_alpha_and_never_asks_a_peer_twice()
+    {
+        var property = Prop.ForAll(Scenarios(), s =>
+        {
+            var harness = new LookupHarness(s.Seed, s.Peers, deadShare: 0.15, failingShare: 0.1);
+            var options = new LookupOptions
+            {
+                Parallelism = s.Alpha,
+                Termination = s.Strict ? LookupTermination.StrictKClosest : LookupTermination.Beta,
+            };
+            var lookup = new ClosestPeersLookup(harness.Target, harness.RandomSeeds(20), options, harness.Now);
+            var failure = harness.Run(lookup, s.Alpha);
+            var results = lookup.Results();
+            var sorted = results.SequenceEqual(harness.TrueClosest(results, results.Count));
+            var answered = results.All(p => harness.Asked.Contains(p) && !harness.Dead.Contains(p) && !harness.Failing.Contains(p));
+            return (failure is null).Label(failure ?? "")
+                .And(sorted.Label("results not in distance order"))
+                .And(answered.Label("a result did not answer"))
+                .And((results.Count <= options.ResultCount).Label("too many results"))
+                .And((harness.Now - new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero) <= options.QueryTimeout + options.RequestTimeout)
+                    .Label("ran past the query deadline"));
+        });
+        Check.One(Quick, property);
+    }
+
+    [Test]
+    public void Strict_mode_on_a_healthy_overlay_finds_exactly_the_k_closest()
+    {
+        var property = Prop.ForAll(Scenarios(), s =>
+        {
+            // Everyone knows its 25 nearest: a strict walk must end with the true k closest of the whole network.
+            var harness = new LookupHarness(s.Seed, s.Peers, deadShare: 0, failingShare: 0, neighbours: 25);
+            var options = new LookupOptions { Parallelism = s.Alpha, Termination = LookupTermination.StrictKClosest };
+            var lookup = new ClosestPeersLookup(harness.Target, harness.RandomSeeds(3), options, harness.Now);
+            var failure = harness.Run(lookup, s.Alpha);
+            var expected = harness.TrueClosest(harness.Peers, options.ResultCount);
+            return (failure is null).Label(failure ?? "").And(lookup.Results().SequenceEqual(expected).Label("not the true k closest"));
+        });
+        Check.One(Quick, property);
+    }
+
+    [Test]
+    public void Beta_mode_on_a_healthy_overlay_finds_the_beta_closest()
+    {
+        var property = Prop.ForAll(Scenarios(), s =>
+        {
+            var harness = new LookupHarness(s.Seed, s.Peers, deadShare: 0, failingShare: 0, neighbours: 25);
+            var options = new LookupOptions { Parallelism = s.Alpha, Termination = LookupTermination.Beta };
+            var lookup = new ClosestPeersLookup(harness.Target, harness.RandomSeeds(3), options, harness.Now);
+            var failure = harness.Run(lookup, s.Alpha);
+            var expected = harness.TrueClosest(harness.Peers, options.Beta);
+            return (failure is null).Label(failure ?? "").And(lookup.Results().Take(options.Beta).SequenceEqual(expected).Label("β closest missed"));
+        });
+        Check.One(Quick, property);
+    }
+
+    [Test]
+    public void Disjoint_paths_never_share_a_peer_and_share_the_alpha_budget()
+    {
+        var arb = (from seed in Gen.Choose(0, int.MaxValue - 1)
+                   from peers in Gen.Choose(20, 160)
+                   from paths in Gen.Choose(2, 5)
+                   from alpha in Gen.Choose(paths, 12)
+                   select (seed, peers, paths, alpha)).ToArbitrary();
+        var property = Prop.ForAll(arb, s =>
+        {
+            var harness = new LookupHarness(s.seed, s.peers, deadShare: 0.1, failingShare: 0.1);
+            var options = new LookupOptions { Parallelism = s.alpha, DisjointPaths = s.paths };
+            var lookup = new DisjointPathsLookup(harness.Target, harness.RandomSeeds(20), options, harness.Now);
+            var failure = harness.Run(lookup, s.alpha);
+            var queried = lookup.Paths.Select(p => p.QueriedPeers()).ToList();
+            var total = queried.Sum(q => q.Count);
+            var distinct = queried.SelectMany(q => q).Distinct().Count();
+            return (failure is null).Label(failure ?? "")
+                .And((total == distinct).Label($"paths overlap: {total} queries, {distinct} distinct peers"))
+                .And((total == harness.Asked.Count).Label("a query is missing from the paths' records"));
+        });
+        Check.One(Quick, property);
+    }
+}

@@ -1,0 +1,113 @@
+using FsCheck;
+using FsCheck.Fluent;
+using KontinuumP2P.Core.Addressing;
+using KontinuumP2P.Core.Identity;
+using KontinuumP2P.Dht.Routing;
+using KontinuumP2P.Dht.Tests.Fakes;
+
+namespace KontinuumP2P.Dht.Tests.Routing;
+
+public sealed class RoutingTableTests
+{
+    private static readonly DateTimeOffset Start = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private static readonly IReadOnlyList<Multiaddr> NoAddresses = [];
+
+    [Test]
+    public void Never_holds_more_than_k_per_bucket_and_closest_matches_a_brute_force_sort()
+    {
+        var arb = (from seed in Gen.Choose(0, int.MaxValue - 1)
+                   from count in Gen.Choose(0, 400)
+                   from k in Gen.Choose(1, 20)
+                   select (seed, count, k)).ToArbitrary();
+        var property = Prop.ForAll(arb, s =>
+        {
+            var peers = TestPeers.Create(s.count + 1, s.seed);
+            var table = new RoutingTable(peers[0], new RoutingTableOptions { BucketSize = s.k });
+            foreach (var peer in peers.Skip(1)) table.TryAdd(peer, NoAddresses, Start);
+            var perBucket = Enumerable.Range(0, KadId.Bits).All(i => table.BucketSize(i) <= s.k);
+            var target = KadId.FromKey(BitConverter.GetBytes(s.seed));
+            var expected = table.Snapshot().Select(e => e.PeerId).OrderBy(p => KadId.FromPeer(p).DistanceTo(target)).Take(20);
+            var sumOfBuckets = Enumerable.Range(0, KadId.Bits).Sum(table.BucketSize);
+            return perBucket.Label("bucket over k")
+                .And(table.Closest(target, 20).Select(e => e.PeerId).SequenceEqual(expected).Label("closest differs"))
+                .And((sumOfBuckets == table.Count).Label("count drift"))
+                .And((!table.Contains(peers[0])).Label("self admitted"));
+        });
+        Check.One(Config.QuickThrowOnFailure.WithMaxTest(50), property);
+    }
+
+    [Test]
+    public void A_full_bucket_names_its_least_recently_seen_entry_and_a_failed_ping_promotes_the_newest_replacement()
+    {
+        var self = TestPeers.Create(new Random(5));
+        var table = new RoutingTable(self, new RoutingTableOptions { BucketSize = 2, ReplacementCacheSize = 2 });
+        // Fill bucket 0 (peers whose first bit differs from ours).
+        var bucket0 = FindPeersInBucket(table, 0, 5, seed: 6);
+        Assert.That(table.TryAdd(bucket0[0], NoAddresses, Start).Status, Is.EqualTo(RoutingTableAddStatus.Added));
+        Assert.That(table.TryAdd(bucket0[1], NoAddresses, Start.AddSeconds(1)).Status, Is.EqualTo(RoutingTableAddStatus.Added));
+        // Seeing peer 0 again makes peer 1 the least recently seen.
+        Assert.That(table.TryAdd(bucket0[0], NoAddresses, Start.AddSeconds(2)).Status, Is.EqualTo(RoutingTableAddStatus.Updated));
+
+        var full = table.TryAdd(bucket0[2], NoAddresses, Start.AddSeconds(3));
+        Assert.That(full.Status, Is.EqualTo(RoutingTableAddStatus.BucketFull));
+        Assert.That(full.LeastRecentlySeen, Is.EqualTo(bucket0[1]));
+        table.TryAdd(bucket0[3], NoAddresses, Start.AddSeconds(4));
+
+        Assert.That(table.Remove(bucket0[1]), Is.True);
+        Assert.That(table.Contains(bucket0[3]), Is.True, "the newest replacement takes the freed place");
+        Assert.That(table.Contains(bucket0[2]), Is.False);
+        Assert.That(table.BucketSize(0), Is.EqualTo(2));
+
+        // A successful ping keeps the entry and moves it to the most-recent end.
+        Assert.That(table.MarkSeen(bucket0[0], Start.AddSeconds(5)), Is.True);
+        Assert.That(table.TryAdd(bucket0[4], NoAddresses, Start.AddSeconds(6)).LeastRecentlySeen, Is.EqualTo(bucket0[3]));
+    }
+
+    [Test]
+    public void Diversity_limits_groups_per_bucket_and_per_table_but_not_loopback_by_default()
+    {
+        var self = TestPeers.Create(new Random(7));
+        var table = new RoutingTable(self);
+        var bucket0 = FindPeersInBucket(table, 0, 3, seed: 8);
+        var sameGroup = (IReadOnlyList<Multiaddr>)[Multiaddr.Parse("/ip4/203.0.113.1/tcp/4001")];
+        Assert.That(table.TryAdd(bucket0[0], sameGroup, Start).Status, Is.EqualTo(RoutingTableAddStatus.Added));
+        Assert.That(table.TryAdd(bucket0[1], [Multiaddr.Parse("/ip4/203.0.9.9/tcp/1")], Start).Status, Is.EqualTo(RoutingTableAddStatus.Added));
+        Assert.That(table.TryAdd(bucket0[2], [Multiaddr.Parse("/ip4/203.0.7.7/tcp/1")], Start).Status,
+            Is.EqualTo(RoutingTableAddStatus.RejectedDiversity), "two per /16 per bucket");
+
+        var others = FindPeersInBucket(table, 1, 3, seed: 9);
+        Assert.That(table.TryAdd(others[0], [Multiaddr.Parse("/ip4/203.0.5.5/tcp/1")], Start).Status, Is.EqualTo(RoutingTableAddStatus.Added));
+        Assert.That(table.TryAdd(others[1], [Multiaddr.Parse("/ip4/203.0.6.6/tcp/1")], Start).Status,
+            Is.EqualTo(RoutingTableAddStatus.RejectedDiversity), "three per /16 per table");
+        Assert.That(table.TryAdd(others[1], [Multiaddr.Parse("/ip4/127.0.0.1/tcp/1")], Start).Status, Is.EqualTo(RoutingTableAddStatus.Added));
+
+        var strict = new RoutingTable(self, new RoutingTableOptions { ApplyDiversityToLoopback = true, MaxPerGroupPerBucket = 1 });
+        var loop = (IReadOnlyList<Multiaddr>)[Multiaddr.Parse("/ip4/127.0.0.1/tcp/1")];
+        Assert.That(strict.TryAdd(bucket0[0], loop, Start).Status, Is.EqualTo(RoutingTableAddStatus.Added));
+        Assert.That(strict.TryAdd(bucket0[1], loop, Start).Status, Is.EqualTo(RoutingTableAddStatus.RejectedDiversity));
+    }
+
+    [Test]
+    public void Random_ids_with_a_prefix_land_in_that_bucket()
+    {
+        var self = TestPeers.Create(new Random(10));
+        var table = new RoutingTable(self);
+        var random = new Random(11);
+        foreach (var bucket in new[] { 0, 1, 7, 63, 64, 200, 255 })
+        {
+            Assert.That(table.BucketIndex(table.LocalId.RandomWithCommonPrefix(bucket, random)), Is.EqualTo(bucket));
+        }
+    }
+
+    private static List<PeerId> FindPeersInBucket(RoutingTable table, int bucket, int count, int seed)
+    {
+        var random = new Random(seed);
+        var found = new List<PeerId>();
+        while (found.Count < count)
+        {
+            var peer = TestPeers.Create(random);
+            if (table.BucketIndex(KadId.FromPeer(peer)) == bucket) found.Add(peer);
+        }
+        return found;
+    }
+}
