@@ -43,10 +43,10 @@ public sealed partial class DhtNode
             .ConfigureAwait(false);
         IReadOnlyList<int> buckets;
         lock (_tableLock) buckets = _table.NonEmptyBuckets();
-        var random = new Random();
         foreach (var bucket in buckets.Where(b => b <= MaxRefreshedBucket))
         {
-            var key = RandomKeyInBucket(bucket, random);
+            byte[] key;
+            lock (_random) key = RandomKeyInBucket(bucket, _random);
             await RunLookupAsync("refresh", key, KadMessageType.FindNode, _options.Lookup, (_, _) => false, cancellationToken)
                 .ConfigureAwait(false);
         }

@@ -31,6 +31,7 @@ public sealed partial class DhtNode : IAsyncDisposable
     private readonly Dictionary<PeerId, DateTimeOffset> _recentlyVerified = [];
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _background = [];
+    private readonly Random _random;
     private int _state; // 0 new, 1 started, 2 disposed
 
     /// <summary>Creates a node over a libp2p host.</summary>
@@ -60,6 +61,8 @@ public sealed partial class DhtNode : IAsyncDisposable
         _time = network.TimeProvider;
         _logger = loggerFactory?.CreateLogger<DhtNode>() ?? NullLogger<DhtNode>.Instance;
         _table = new RoutingTable(network.LocalPeer, _options.RoutingTable);
+        // A seed makes refresh keys reproducible (simulations); otherwise each node draws its own.
+        _random = _options.RandomSeed is { } seed ? new Random(seed) : new Random();
         _checks = Channel.CreateBounded<RoutingCheck>(new BoundedChannelOptions(_options.VerificationQueueSize)
         {
             FullMode = BoundedChannelFullMode.DropWrite,

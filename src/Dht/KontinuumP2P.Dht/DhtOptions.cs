@@ -64,6 +64,9 @@ public sealed record DhtOptions
     /// <summary>The kad protocol id spoken.</summary>
     public string ProtocolId { get; init; } = KontinuumProtocolId;
 
+    /// <summary>Seed of the node's random choices (refresh keys); null draws a fresh seed.</summary>
+    public int? RandomSeed { get; init; }
+
     /// <summary>Server or client.</summary>
     public DhtMode Mode { get; init; } = DhtMode.Server;
 

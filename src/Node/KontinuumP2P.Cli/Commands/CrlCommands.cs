@@ -143,7 +143,7 @@ internal static class TrustCli
         cmd.SetAction(pr => Run(pr, () =>
         {
             var draft = ReadDocument(pr.GetValue(document)!, kind);
-            _ = DocumentJson.Describe(draft); // parses the body: never sign bytes that are not a valid document
+            DocumentJson.Describe(draft); // parses the body: never sign bytes that are not a valid document
             var bytes = KeyFile.ReadBounded(pr.GetValue(key)!, KeyFile.MaxFileLength);
             var passphrase = KeyFile.IsEncrypted(bytes) ? RequirePassphrase(pr, file, env) : null;
             using var identity = KeyFile.Decode(bytes, KeyFileKind.Tier0, passphrase);

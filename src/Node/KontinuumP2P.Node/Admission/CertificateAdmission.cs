@@ -64,8 +64,8 @@ public sealed partial class CertificateAdmission : IAsyncDisposable
 
     /// <summary>The current verdict on <paramref name="peer"/> (<see cref="AdmissionStatus.Pending"/> when none yet).</summary>
     public AdmissionVerdict GetVerdict(PeerId peer) =>
-        _peers.TryGetValue(peer, out var entry) && entry.Verdict.Task.IsCompletedSuccessfully
-            ? entry.Verdict.Task.Result
+        _peers.TryGetValue(peer, out var entry) && entry.Decided is { } verdict
+            ? verdict
             : new AdmissionVerdict(peer, AdmissionStatus.Pending, null, "awaiting certificate");
 
     /// <summary>Waits (at most the offer timeout) for the verdict on a connected peer.</summary>
@@ -78,9 +78,8 @@ public sealed partial class CertificateAdmission : IAsyncDisposable
         }
         catch (TimeoutException)
         {
-            var verdict = new AdmissionVerdict(peer, AdmissionStatus.ClientOnly, null, "no certificate offered");
-            entry.Verdict.TrySetResult(verdict);
-            return entry.Verdict.Task.Result;
+            entry.Decide(new AdmissionVerdict(peer, AdmissionStatus.ClientOnly, null, "no certificate offered"));
+            return entry.Decided!;
         }
     }
 
@@ -90,13 +89,12 @@ public sealed partial class CertificateAdmission : IAsyncDisposable
         var refused = new List<AdmissionVerdict>();
         foreach (var (peer, entry) in _peers)
         {
-            if (!entry.Verdict.Task.IsCompletedSuccessfully) continue;
-            var before = entry.Verdict.Task.Result;
+            if (entry.Decided is not { } before) continue;
             if (before.Status != AdmissionStatus.Admitted || before.Certificate is null) continue;
             var after = Judge(peer, entry.PublicKey, before.Certificate);
             if (after.Status == AdmissionStatus.Admitted) continue;
             var replacement = new PeerEntry { PublicKey = entry.PublicKey };
-            replacement.Verdict.TrySetResult(after);
+            replacement.Decide(after);
             _peers[peer] = replacement;
             LogRefused(_logger, peer, after.Reason);
             refused.Add(after);
@@ -125,8 +123,7 @@ public sealed partial class CertificateAdmission : IAsyncDisposable
     private void OnPeerDisconnected(object? sender, PeerEventArgs e)
     {
         // Keep refusals (a revoked peer that reconnects stays refused until it proves otherwise); forget the rest.
-        if (_peers.TryGetValue(e.Peer, out var entry) && entry.Verdict.Task.IsCompletedSuccessfully
-            && entry.Verdict.Task.Result.Status == AdmissionStatus.Refused) return;
+        if (_peers.TryGetValue(e.Peer, out var entry) && entry.Decided?.Status == AdmissionStatus.Refused) return;
         _peers.TryRemove(e.Peer, out _);
     }
 
@@ -163,12 +160,12 @@ public sealed partial class CertificateAdmission : IAsyncDisposable
         }
         var entry = _peers.GetOrAdd(peer, _ => new PeerEntry());
         entry.PublicKey = stream.Connection.RemotePublicKey;
-        if (!entry.Verdict.TrySetResult(verdict))
+        if (!entry.Decide(verdict))
         {
-            // A second offer on the same connection replaces a pending timeout verdict, never a refusal.
-            if (entry.Verdict.Task.Result.Status == AdmissionStatus.Refused) return;
+            // A later offer replaces an earlier verdict (e.g. the timeout's "client"), never a refusal.
+            if (entry.Decided?.Status == AdmissionStatus.Refused) return;
             var replacement = new PeerEntry { PublicKey = entry.PublicKey };
-            replacement.Verdict.TrySetResult(verdict);
+            replacement.Decide(verdict);
             _peers[peer] = replacement;
         }
         LogVerdict(_logger, peer, verdict.Status, verdict.Reason);
@@ -199,8 +196,26 @@ public sealed partial class CertificateAdmission : IAsyncDisposable
 
     private sealed class PeerEntry
     {
+        private volatile AdmissionVerdict? _decided;
+
         public TaskCompletionSource<AdmissionVerdict> Verdict { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
         public ReadOnlyMemory<byte> PublicKey { get; set; }
+
+        /// <summary>The verdict once decided, readable without touching the task.</summary>
+        public AdmissionVerdict? Decided => _decided;
+
+        /// <summary>Records the verdict; false when one was already decided.</summary>
+        public bool Decide(AdmissionVerdict verdict)
+        {
+            lock (Verdict)
+            {
+                if (_decided is not null) return false;
+                _decided = verdict;
+            }
+            Verdict.TrySetResult(verdict);
+            return true;
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "admission verdict on {Peer}: {Status} ({Reason})")]

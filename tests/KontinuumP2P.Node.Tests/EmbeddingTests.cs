@@ -1,0 +1,47 @@
+using KontinuumP2P.Core.Addressing;
+using KontinuumP2P.Core.Identity;
+using KontinuumP2P.Node.Hosting;
+using KontinuumP2P.Node.Networks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace KontinuumP2P.Node.Tests;
+
+[CancelAfter(60_000)]
+public class EmbeddingTests
+{
+    [Test]
+    public async Task AddKontinuumStartsAndStopsTheNodeWithTheHost(CancellationToken cancellationToken)
+    {
+        using var identity = Ed25519Identity.Generate();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddKontinuum(o =>
+        {
+            o.Identity = identity;
+            o.Network = NetworkDefinition.Open;
+            o.ListenAddresses = [Multiaddr.Parse("/ip4/127.0.0.1/tcp/0")];
+        });
+        using var app = builder.Build();
+        await app.StartAsync(cancellationToken);
+        var node = app.Services.GetRequiredService<KontinuumNodeService>().Node;
+        Assert.Multiple(() =>
+        {
+            Assert.That(node.PeerId, Is.EqualTo(identity.PeerId));
+            Assert.That(node.ListenAddresses, Is.Not.Empty);
+            Assert.That(node.Admission, Is.Null, "the open network has no admission");
+        });
+        await app.StopAsync(cancellationToken);
+        Assert.That(() => app.Services.GetRequiredService<KontinuumNodeService>().Node, Throws.InvalidOperationException);
+    }
+
+    [Test]
+    public void InvalidOptionsFailAtStartNamingTheSetting()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddKontinuum(o => o.Network = NetworkDefinition.Open);
+        using var app = builder.Build();
+        var error = Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync(CancellationToken.None));
+        Assert.That(error!.Message, Does.Contain("Identity"));
+    }
+}
