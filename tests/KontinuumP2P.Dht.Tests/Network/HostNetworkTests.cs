@@ -8,11 +8,46 @@ using KontinuumP2P.Dht.Tests.Fakes;
 namespace KontinuumP2P.Dht.Tests.Network;
 
 /// <summary>
-/// DHT nodes on real libp2p hosts over the in-memory transport, in real time (Noise handshakes and identify run for
-/// real, so this stays at 30 nodes; the 200-node case runs over the in-process kad network in virtual time).
+/// DHT nodes on real libp2p hosts over the in-memory transport, in real time: Noise handshakes, Yamux streams and
+/// identify all run for real. The 200-node case also runs over the in-process kad network in virtual time.
 /// </summary>
 public sealed class HostNetworkTests
 {
+    [Test, CancelAfter(600_000), Category("Slow")]
+    public async Task Two_hundred_hosts_on_the_memory_transport_all_find_each_other(CancellationToken cancellationToken)
+    {
+        const int count = 200;
+        await using var cluster = new HostCluster();
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        for (var i = 0; i < count; i++) await cluster.AddAsync(HostCluster.Options(), cancellationToken);
+        foreach (var node in cluster.Nodes) await node.RefreshAsync(cancellationToken);
+        var joined = watch.Elapsed;
+
+        // Every ordered pair, bounded: 200 × 199 lookups, each at most the query deadline.
+        var missed = 0;
+        var lookups = 0;
+        using var gate = new SemaphoreSlim(16);
+        var tasks = cluster.Nodes.SelectMany(source => cluster.Nodes.Where(t => t != source).Select(async target =>
+        {
+            await gate.WaitAsync(cancellationToken);
+            try
+            {
+                if (await source.FindPeerAsync(target.LocalPeer, cancellationToken) is null) Interlocked.Increment(ref missed);
+                Interlocked.Increment(ref lookups);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        })).ToList();
+        await Task.WhenAll(tasks);
+        TestContext.Out.WriteLine($"{count} hosts joined in {joined.TotalSeconds:0.0} s; {lookups} lookups in " +
+            $"{(watch.Elapsed - joined).TotalSeconds:0.0} s; missed {missed}; routing tables {cluster.Nodes.Min(n => n.RoutingTableSize)}" +
+            $"..{cluster.Nodes.Max(n => n.RoutingTableSize)}");
+        Assert.That(lookups, Is.EqualTo(count * (count - 1)));
+        Assert.That(missed, Is.Zero);
+    }
+
     [Test, CancelAfter(120_000)]
     public async Task Thirty_hosts_find_each_other_and_store_and_fetch_records(CancellationToken cancellationToken)
     {

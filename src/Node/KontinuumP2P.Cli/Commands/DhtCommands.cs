@@ -53,10 +53,12 @@ internal static class DhtCommands
     {
         var listen = new Option<string[]>("--listen") { Description = $"Multiaddr to listen on; repeatable (default {DefaultListen})" };
         var duration = new Option<double?>("--duration") { Description = "Seconds to stay up (default: until Ctrl+C)" };
-        var command = new Command("serve", "Run a DHT server until stopped") { listen, duration };
+        var mdns = DiscoverCommand.CreateMdnsOption();
+        var command = new Command("serve", "Run a DHT server until stopped") { listen, duration, mdns };
         var common = AddCommon(command);
         command.SetAction((parseResult, cancellationToken) => ServeAsync(parseResult, common,
-            parseResult.GetValue(listen) is { Length: > 0 } given ? given : [DefaultListen], parseResult.GetValue(duration), cancellationToken));
+            parseResult.GetValue(listen) is { Length: > 0 } given ? given : [DefaultListen], parseResult.GetValue(duration),
+            parseResult.GetValue(mdns), cancellationToken));
         return command;
     }
 
@@ -81,7 +83,8 @@ internal static class DhtCommands
         return command;
     }
 
-    private static async Task<int> ServeAsync(ParseResult parseResult, Common common, string[] listenTexts, double? durationSeconds, CancellationToken cancellationToken)
+    private static async Task<int> ServeAsync(ParseResult parseResult, Common common, string[] listenTexts, double? durationSeconds,
+        bool useMdns, CancellationToken cancellationToken)
     {
         var addresses = new List<Multiaddr>();
         foreach (var text in listenTexts)
@@ -104,7 +107,10 @@ internal static class DhtCommands
                 return CliOutput.Fail(parseResult, $"--listen: {e.Message}");
             }
             var node = new DhtNode(host, options! with { Mode = DhtMode.Server });
+            // Peers found on the LAN are dialed through the host; identify then offers them to the DHT as candidates.
+            var discovery = useMdns ? DiscoverCommand.AttachMdns(host) : DiscoverCommand.NoDiscovery;
             await using (node.ConfigureAwait(false))
+            await using (discovery.ConfigureAwait(false))
             {
                 var full = host.ListenAddresses.Select(a => a.WithPeerId(host.PeerId).ToString()).ToList();
                 if (parseResult.GetValue(common.Json))

@@ -58,6 +58,14 @@ internal static class DiscoverCommand
         return new MdnsAttachment(mdns, dialer, onDiscovered);
     }
 
+    /// <summary>What a command holds instead of <see cref="AttachMdns"/>'s result when mDNS is off.</summary>
+    public static IAsyncDisposable NoDiscovery { get; } = new NothingToDispose();
+
+    private sealed class NothingToDispose : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
     /// <summary>The §6 JSON shape of a discovered peer: <c>{"peerId", "addrs": [...], "source"}</c>.</summary>
     public static JsonObject ToJson(DiscoveredPeer peer)
     {
