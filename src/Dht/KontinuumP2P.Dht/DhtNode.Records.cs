@@ -40,20 +40,32 @@ public sealed partial class DhtNode
     {
         if (RecordValidators.NamespaceOf(key.Span) is null) throw new ArgumentException("a record key looks like /namespace/rest", nameof(key));
         _metrics.QueryStarted("get-value");
+        // Only the newest best value matters to a consumer that falls behind.
         var updates = Channel.CreateBounded<DhtValue>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropOldest });
+        var keyCopy = key.ToArray();
+        var effectiveQuorum = quorum ?? _options.GetQuorum;
+        await foreach (var value in StreamFromAsync(updates, (writer, token) => SearchValueAsync(keyCopy, effectiveQuorum, writer, token),
+                           cancellationToken).ConfigureAwait(false))
+            yield return value;
+    }
+
+    /// <summary>Yields what <paramref name="produce"/> writes to <paramref name="channel"/>; stops the producer when the consumer stops early.</summary>
+    private static async IAsyncEnumerable<T> StreamFromAsync<T>(Channel<T> channel, Func<ChannelWriter<T>, CancellationToken, Task> produce,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var search = SearchValueAsync(key.ToArray(), quorum ?? _options.GetQuorum, updates.Writer, stop.Token);
+        var producer = produce(channel.Writer, stop.Token);
         try
         {
-            await foreach (var value in updates.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false)) yield return value;
-            await search.ConfigureAwait(false);
+            await foreach (var item in channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false)) yield return item;
+            await producer.ConfigureAwait(false);
         }
         finally
         {
             await stop.CancelAsync().ConfigureAwait(false);
             try
             {
-                await search.ConfigureAwait(false);
+                await producer.ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -137,25 +149,10 @@ public sealed partial class DhtNode
         if (seen.Count >= max) yield break;
         _metrics.QueryStarted("find-providers");
         var found = Channel.CreateBounded<KadPeer>(max);
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var search = SearchProvidersAsync(key.ToArray(), max, seen, found.Writer, stop.Token);
-        try
-        {
-            await foreach (var provider in found.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false)) yield return provider;
-            await search.ConfigureAwait(false);
-        }
-        finally
-        {
-            await stop.CancelAsync().ConfigureAwait(false);
-            try
-            {
-                await search.ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                // The consumer stopped early.
-            }
-        }
+        var keyCopy = key.ToArray();
+        await foreach (var provider in StreamFromAsync(found, (writer, token) => SearchProvidersAsync(keyCopy, max, seen, writer, token),
+                           cancellationToken).ConfigureAwait(false))
+            yield return provider;
     }
 
     private async Task SearchProvidersAsync(byte[] key, int max, HashSet<PeerId> seen, ChannelWriter<KadPeer> found, CancellationToken cancellationToken)
