@@ -105,37 +105,6 @@ public sealed class PeerCommandsTests
         }
     }
 
-    private static Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken ct)
-    {
-        var root = new RootCommand { PeerCommands.Create() };
-        return root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, ct);
-    }
-
-    /// <summary>A thread-safe writer that also reports its first complete line.</summary>
-    private sealed class LineWriter : TextWriter
-    {
-        private readonly StringBuilder _text = new();
-        private readonly TaskCompletionSource<string> _firstLine = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public override Encoding Encoding => Encoding.UTF8;
-
-        public Task<string> FirstLine => _firstLine.Task;
-
-        public string Text
-        {
-            get
-            {
-                lock (_text) return _text.ToString();
-            }
-        }
-
-        public override void Write(char value)
-        {
-            lock (_text)
-            {
-                _text.Append(value);
-                if (value == '\n' && !_firstLine.Task.IsCompleted) _firstLine.TrySetResult(_text.ToString().TrimEnd());
-            }
-        }
-    }
+    private static Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken ct) =>
+        LineWriter.InvokeAsync(PeerCommands.Create(), args, output, error, ct);
 }

@@ -23,7 +23,8 @@ internal static class DhtCommands
     {
         var dht = new Command("dht", "Run a Kademlia DHT server or query the DHT as a client");
         dht.Subcommands.Add(CreateServe());
-        dht.Subcommands.Add(CreateQuery("find-peer", "PEERID", "Find a peer's addresses", FindPeerAsync));
+        dht.Subcommands.Add(CreateQuery("find-peer", "PEERID", "Find a peer's addresses", FindPeerAsync,
+            text => PeerId.TryParse(text, out _) ? null : $"PEERID: '{text}' is not a peer id"));
         dht.Subcommands.Add(CreateQuery("get", "KEY", "Get the best value of a record key (/pk/…, /node/…, /crl/…)", GetAsync));
         dht.Subcommands.Add(CreatePut());
         dht.Subcommands.Add(CreateQuery("provide", "CID", "Announce this (temporary) client as a provider of a CID", ProvideAsync));
@@ -62,13 +63,18 @@ internal static class DhtCommands
         return command;
     }
 
-    private static Command CreateQuery(string name, string argumentName, string description, QueryAction action)
+    private static Command CreateQuery(string name, string argumentName, string description, QueryAction action,
+        Func<string, string?>? checkArgument = null)
     {
         var argument = new Argument<string>(argumentName) { Description = argumentName };
         var command = new Command(name, description) { argument };
         var common = AddCommon(command);
-        command.SetAction((parseResult, cancellationToken) => RunClientAsync(parseResult, common,
-            (node, json, ct) => action(parseResult, node, parseResult.GetValue(argument)!, json, ct), cancellationToken));
+        command.SetAction((parseResult, cancellationToken) =>
+            // Bad input is reported before anything touches the network.
+            checkArgument?.Invoke(parseResult.GetValue(argument)!) is { } problem
+                ? Task.FromResult(CliOutput.Fail(parseResult, problem, ExitCodes.InvalidInput))
+                : RunClientAsync(parseResult, common, (node, json, ct) => action(parseResult, node, parseResult.GetValue(argument)!, json, ct),
+                    cancellationToken));
         return command;
     }
 
