@@ -16,7 +16,7 @@ internal static class DevnetCommand
     public static Command Create()
     {
         var nodes = new Option<int>("--nodes") { Description = "Certified nodes to start (2-64)", DefaultValueFactory = _ => 5 };
-        var directory = new Option<string?>("--dir") { Description = "Folder for the genesis and node state (default: a new temporary folder)" };
+        var directory = new Option<string?>("--dir") { Description = "Folder for the genesis and node state, kept after the run (default: a temporary folder removed at exit)" };
         var duration = new Option<double?>("--duration") { Description = "Seconds to run (default: until Ctrl+C)" };
         var interval = new Option<double>("--interval") { Description = "Seconds between lookup rounds", DefaultValueFactory = _ => 10 };
         var json = new Option<bool>("--json") { Description = "Print one JSON status object per round" };

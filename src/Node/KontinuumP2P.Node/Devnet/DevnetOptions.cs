@@ -19,7 +19,7 @@ public sealed class DevnetOptions
     [Range(1, 16)]
     public int Threshold { get; set; } = 1;
 
-    /// <summary>Folder for the genesis and each node's state; a fresh temporary folder when null.</summary>
+    /// <summary>Folder for the genesis and each node's state, kept after the run; a temporary folder removed at the end when null.</summary>
     public string? Directory { get; set; }
 
     /// <summary>Logging of the nodes.</summary>

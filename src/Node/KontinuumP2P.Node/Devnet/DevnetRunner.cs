@@ -18,16 +18,18 @@ public sealed class DevnetRunner : IAsyncDisposable
     private readonly List<KontinuumNode> _nodes = [];
     private readonly List<Ed25519Identity> _identities = [];
     private readonly long _started;
+    private readonly bool _ownsDirectory;
 
     private DevnetRunner(DevnetOptions options, DevnetAuthority authority, string directory)
     {
         _options = options;
+        _ownsDirectory = options.Directory is null;
         _authority = authority;
         Directory = directory;
         _started = Stopwatch.GetTimestamp();
     }
 
-    /// <summary>Where the genesis and node state live.</summary>
+    /// <summary>Where the genesis and node state live (a temporary folder, removed at dispose, unless one was given).</summary>
     public string Directory { get; }
 
     /// <summary>The nodes.</summary>
@@ -92,6 +94,17 @@ public sealed class DevnetRunner : IAsyncDisposable
         _nodes.Clear();
         foreach (var identity in _identities) identity.Dispose();
         _authority.Dispose();
+        if (_ownsDirectory)
+        {
+            try
+            {
+                System.IO.Directory.Delete(Directory, recursive: true);
+            }
+            catch (IOException)
+            {
+                // Best effort: a temporary folder someone still has open is left for the OS to clean.
+            }
+        }
     }
 
     private async Task StartNodesAsync(CancellationToken cancellationToken)
