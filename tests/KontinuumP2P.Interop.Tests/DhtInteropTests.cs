@@ -260,7 +260,13 @@ public sealed class DhtInteropTests(string kadProtocol)
         var provider = _js[JsPeerCount - 3];
         await provider.ProvideAsync(jsContent, ct);
         var key = Sha256Multihash(jsContent);
+        // ADD_PROVIDER has no answer: js's provide returns once sent, so our store may see it a moment later.
         var held = await Node.Store.GetProvidersAsync(key, DateTimeOffset.UtcNow, 20, ct);
+        for (var attempt = 0; attempt < 100 && held.All(p => p.Provider.ToString() != provider.PeerId); attempt++)
+        {
+            await Task.Delay(100, ct);
+            held = await Node.Store.GetProvidersAsync(key, DateTimeOffset.UtcNow, 20, ct);
+        }
         Assert.That(held.Select(p => p.Provider.ToString()), Does.Contain(provider.PeerId), "our node did not store js's ADD_PROVIDER");
         var found = new List<KontinuumP2P.Dht.Rpc.KadPeer>();
         await foreach (var p in Node.FindProvidersAsync(key, cancellationToken: ct)) found.Add(p);

@@ -16,6 +16,7 @@ internal sealed class TcpConnection : ITransportConnection, ITransportStatistics
     // Large segments keep the number of socket calls low on bulk transfers.
     private const int SegmentSize = 64 * 1024;
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan CloseLinger = TimeSpan.FromSeconds(2);
 
     private readonly Socket _socket;
     private readonly Pipe _receivePipe;
@@ -81,10 +82,20 @@ internal sealed class TcpConnection : ITransportConnection, ITransportStatistics
         {
             TransportLog.DrainTimedOut(_logger, RemoteAddress);
         }
+        // Closing a socket with unread input sends RST, which can destroy our last bytes (a GoAway) at the peer before
+        // it reads them. Nobody reads any more, so discard input and give the peer a moment to close its side first.
+        await _receivePipe.Reader.CompleteAsync().ConfigureAwait(false);
+        try
+        {
+            await _receiveLoop.WaitAsync(CloseLinger, _timeProvider).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // The peer keeps its side open: close anyway.
+        }
         _abort.Cancel();
         _socket.Dispose();
         await Task.WhenAll(_receiveLoop, _sendLoop).ConfigureAwait(false);
-        await _receivePipe.Reader.CompleteAsync().ConfigureAwait(false);
         _abort.Dispose();
     }
 
@@ -103,7 +114,12 @@ internal sealed class TcpConnection : ITransportConnection, ITransportStatistics
                 Interlocked.Add(ref _bytesReceived, read);
                 writer.Advance(read);
                 var flush = await writer.FlushAsync(_abort.Token).ConfigureAwait(false);
-                if (flush.IsCompleted || flush.IsCanceled) break;
+                if (flush.IsCanceled) break;
+                if (flush.IsCompleted)
+                {
+                    await DiscardUntilClosedAsync().ConfigureAwait(false);
+                    break;
+                }
             }
         }
         catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
@@ -112,6 +128,22 @@ internal sealed class TcpConnection : ITransportConnection, ITransportStatistics
             TransportLog.ReceiveEnded(_logger, RemoteAddress, e.Message);
         }
         await writer.CompleteAsync(error).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads and drops input until the peer closes or we abort, so the final close is a FIN, not an RST.</summary>
+    private async Task DiscardUntilClosedAsync()
+    {
+        var scratch = System.Buffers.ArrayPool<byte>.Shared.Rent(4096);
+        try
+        {
+            while (await _socket.ReceiveAsync(scratch.AsMemory(), SocketFlags.None, _abort.Token).ConfigureAwait(false) > 0)
+            {
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(scratch);
+        }
     }
 
     private async Task SendLoopAsync()
