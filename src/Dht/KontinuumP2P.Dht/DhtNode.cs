@@ -297,7 +297,13 @@ public sealed partial class DhtNode : IAsyncDisposable
             await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                if (await PingAsync(peer, cancellationToken).ConfigureAwait(false)) OnAnswered(peer);
+                if (await PingAsync(peer, cancellationToken).ConfigureAwait(false))
+                {
+                    // Joining waits for the verdict (certificate exchange) so that the table is usable on return.
+                    if (_options.Admission.GetState(peer) == PeerAdmissionState.Pending)
+                        await _options.Admission.WaitForDecisionAsync(peer, cancellationToken).ConfigureAwait(false);
+                    OnAnswered(peer);
+                }
             }
             finally
             {

@@ -24,6 +24,7 @@ internal static class CertCommands
         cert.Subcommands.Add(Revoke());
         cert.Subcommands.Add(Verify());
         cert.Subcommands.Add(TrustCli.ShowCommand("show", DocumentKind.Certificate));
+        cert.Subcommands.Add(PublishCommands.CertPublish());
         return cert;
     }
 

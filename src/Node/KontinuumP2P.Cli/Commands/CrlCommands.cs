@@ -17,13 +17,14 @@ namespace KontinuumP2P.Cli.Commands;
 /// <summary><c>kontinuum crl …</c>: sign, assemble and show certificate revocation lists.</summary>
 internal static class CrlCommands
 {
-    /// <summary>The <c>crl</c> command group (drafts come from <c>cert revoke</c>; publishing is a DHT command).</summary>
+    /// <summary>The <c>crl</c> command group (drafts come from <c>cert revoke</c>).</summary>
     public static Command Create()
     {
-        var crl = new Command("crl", "Certificate revocation lists: partial signatures, assembly, display");
+        var crl = new Command("crl", "Certificate revocation lists: partial signatures, assembly, display, publication");
         crl.Subcommands.Add(TrustCli.SignCommand("sign", DocumentKind.Crl));
         crl.Subcommands.Add(TrustCli.AssembleCommand("assemble", DocumentKind.Crl));
         crl.Subcommands.Add(TrustCli.ShowCommand("show", DocumentKind.Crl));
+        crl.Subcommands.Add(PublishCommands.CrlPublish());
         return crl;
     }
 }

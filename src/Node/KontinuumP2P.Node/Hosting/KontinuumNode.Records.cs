@@ -1,4 +1,7 @@
+using KontinuumP2P.Certs.Certificates;
 using KontinuumP2P.Certs.Revocation;
+using KontinuumP2P.Certs.Trust;
+using KontinuumP2P.Core.Addressing;
 using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Node.Records;
 using Microsoft.Extensions.Logging;
@@ -10,14 +13,35 @@ public sealed partial class KontinuumNode
     /// <summary>Signs a fresh record of our certificate and listen addresses and puts it into the DHT.</summary>
     /// <returns>How many peers stored it.</returns>
     /// <exception cref="InvalidOperationException">The node has no certificate.</exception>
-    public async Task<int> PublishNodeRecordAsync(CancellationToken cancellationToken)
+    public Task<int> PublishNodeRecordAsync(CancellationToken cancellationToken) =>
+        PublishNodeRecordAsync(Host.ListenAddresses, cancellationToken);
+
+    /// <summary>
+    /// Signs a fresh record of our certificate with the given addresses (for a node published from elsewhere, e.g.
+    /// by <c>kontinuum cert publish</c>, or behind a NAT mapping) and puts it into the DHT.
+    /// </summary>
+    /// <returns>How many peers stored it.</returns>
+    /// <exception cref="InvalidOperationException">The node has no certificate.</exception>
+    /// <exception cref="ArgumentException">More than <see cref="NodeRecord.MaxAddresses"/> addresses.</exception>
+    public async Task<int> PublishNodeRecordAsync(IReadOnlyList<Multiaddr> addresses, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(addresses);
         var certificate = _options.Certificate ?? throw new InvalidOperationException("a node without a certificate publishes no record");
         var sequence = Interlocked.Increment(ref _recordSequence);
-        var record = NodeRecord.Create(certificate, Host.ListenAddresses, sequence, _options.Identity!);
+        var record = NodeRecord.Create(certificate, addresses, sequence, _options.Identity!);
         var stored = await Dht.PutValueAsync(RecordKeys.ForNode(PeerId), record.Encode(), cancellationToken).ConfigureAwait(false);
         LogRecordPublished(_logger, sequence, stored);
         return stored;
+    }
+
+    /// <summary>
+    /// Checks a certificate against this network's anchors and the CRL in force, as every peer's admission does; null
+    /// on the open network (no anchors).
+    /// </summary>
+    public CertificateVerification? VerifyCertificate(Certificate certificate)
+    {
+        ArgumentNullException.ThrowIfNull(certificate);
+        return _crl?.Anchors.VerifyCertificate(certificate, _crl);
     }
 
     /// <summary>
