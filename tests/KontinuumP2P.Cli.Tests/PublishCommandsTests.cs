@@ -5,10 +5,11 @@ using KontinuumP2P.Cli.Output;
 using KontinuumP2P.Core.Addressing;
 using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Node.Devnet;
+using KontinuumP2P.Node.Records;
 
 namespace KontinuumP2P.Cli.Tests;
 
-/// <summary><c>crl publish</c> and <c>cert publish</c> against a real devnet on loopback TCP.</summary>
+/// <summary><c>crl publish</c>, <c>cert publish</c> and <c>dht get</c> on a Kontinuum network, against a real devnet on loopback TCP.</summary>
 [TestFixture]
 [CancelAfter(120_000)]
 public sealed class PublishCommandsTests
@@ -65,6 +66,23 @@ public sealed class PublishCommandsTests
         var record = await devnet.Nodes[2].ResolveNodeAsync(newcomer.PeerId, ct);
         Assert.That(record, Is.Not.Null);
         Assert.That(record!.Addresses, Is.EqualTo(new[] { Multiaddr.Parse("/ip4/127.0.0.1/tcp/4999") }));
+
+        // Any client of the network reads it back with `dht get`, through the network's validators.
+        var got = await RunJsonAsync(["dht", "get", $"/node/{newcomer.PeerId}", "--network", Genesis(devnet), "--bootstrap", Bootstrap(devnet), "--json"], ct);
+        var fetched = NodeRecord.Decode(Convert.FromBase64String(got.GetProperty("value").GetString()!));
+        Assert.That(fetched.PeerId, Is.EqualTo(newcomer.PeerId));
+        Assert.That(fetched.HasValidSignature(), Is.True);
+    }
+
+    [Test]
+    public async Task DhtServe_OnAKontinuumNetwork_PointsToNodeRun(CancellationToken ct)
+    {
+        using var authority = new DevnetAuthority("t", 1, 1, TimeProvider.System);
+        var genesis = Path.Combine(_directory, "genesis.json");
+        await File.WriteAllTextAsync(genesis, Node.Networks.GenesisFile.Write(authority.Network), ct);
+        var result = await RunAsync(["dht", "serve", "--network", genesis, "--duration", "1"], ct);
+        Assert.That(result.Code, Is.EqualTo(ExitCodes.InvalidInput), result.Error);
+        Assert.That(result.Error, Does.Contain("node run"));
     }
 
     [Test]
@@ -132,7 +150,12 @@ public sealed class PublishCommandsTests
     {
         var output = new LineWriter();
         var error = new LineWriter();
-        var command = args[0] == "crl" ? CrlCommands.Create() : CertCommands.Create();
+        var command = args[0] switch
+        {
+            "crl" => CrlCommands.Create(),
+            "cert" => CertCommands.Create(),
+            _ => DhtCommands.Create(),
+        };
         var code = await LineWriter.InvokeAsync(command, args, output, error, ct);
         return new CliResult(code, output.Text, error.Text);
     }

@@ -10,6 +10,8 @@ using KontinuumP2P.Dht;
 using KontinuumP2P.Dht.Rpc;
 using KontinuumP2P.Net.Hosting;
 using KontinuumP2P.Net.Transports;
+using KontinuumP2P.Node.Hosting;
+using KontinuumP2P.Node.Networks;
 
 namespace KontinuumP2P.Cli.Commands;
 
@@ -41,7 +43,7 @@ internal static class DhtCommands
         var common = new Common(
             new Option<string[]>("--bootstrap") { Description = "Bootstrap peer multiaddr with /p2p/<id>; repeatable" },
             new Option<string>("--kad-protocol") { Description = "Kad protocol id", DefaultValueFactory = _ => DhtOptions.KontinuumProtocolId },
-            new Option<string>("--network") { Description = "open (no admission) or mainnet (admission not enforced yet)", DefaultValueFactory = _ => "mainnet" },
+            new Option<string>("--network") { Description = "open (plain libp2p, no admission), mainnet, or a genesis file (client queries with admission and the /node/ and /crl/ validators)", DefaultValueFactory = _ => "mainnet" },
             new Option<bool>("--json") { Description = "Print JSON only" });
         command.Options.Add(common.Bootstrap);
         command.Options.Add(common.KadProtocol);
@@ -99,7 +101,10 @@ internal static class DhtCommands
             addresses.Add(address!);
         }
         if (durationSeconds is <= 0) return CliOutput.Fail(parseResult, "--duration: must be a positive number of seconds", ExitCodes.InvalidInput);
-        if (ValidateCommon(parseResult, common, requireBootstrap: false, out var options) is { } error) return error;
+        if (ValidateCommon(parseResult, common, requireBootstrap: false, out var options, out var network) is { } error) return error;
+        // A server on a Kontinuum network must prove a certificate to be admitted: that is `node run`'s job.
+        if (network is not null)
+            return CliOutput.Fail(parseResult, $"--network: a DHT server on '{network.Name}' needs a certificate; run `kontinuum node run` (or use --network open)", ExitCodes.InvalidInput);
         using var identity = Ed25519Identity.Generate();
         var host = new Host(new HostOptions { Identity = identity, Transports = [new TcpTransport()], ListenAddresses = addresses });
         await using (host.ConfigureAwait(false))
@@ -141,35 +146,70 @@ internal static class DhtCommands
     private static async Task<int> RunClientAsync(ParseResult parseResult, Common common, Func<DhtNode, bool, CancellationToken, Task<int>> body,
         CancellationToken cancellationToken)
     {
-        if (ValidateCommon(parseResult, common, requireBootstrap: true, out var options) is { } error) return error;
+        if (ValidateCommon(parseResult, common, requireBootstrap: false, out var options, out var network) is { } error) return error;
+        if (options!.BootstrapPeers.Count == 0 && (network?.BootstrapPeers.Count ?? 0) == 0)
+            return CliOutput.Fail(parseResult, "--bootstrap: at least one bootstrap peer is needed", ExitCodes.InvalidInput);
+        try
+        {
+            return network is null
+                ? await RunOpenClientAsync(parseResult, options, parseResult.GetValue(common.Json), body, cancellationToken).ConfigureAwait(false)
+                : await RunNetworkClientAsync(parseResult, options, network, parseResult.GetValue(common.Json), body, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidRecordException e)
+        {
+            return CliOutput.Fail(parseResult, e.Message, ExitCodes.InvalidInput);
+        }
+        catch (Exception e) when (e is IOException or TimeoutException or InvalidDataException)
+        {
+            return CliOutput.Fail(parseResult, e.Message);
+        }
+    }
+
+    /// <summary>The open network: a bare DHT client, no admission, only the built-in validators.</summary>
+    private static async Task<int> RunOpenClientAsync(ParseResult parseResult, DhtOptions options, bool json, Func<DhtNode, bool, CancellationToken, Task<int>> body,
+        CancellationToken cancellationToken)
+    {
         using var identity = Ed25519Identity.Generate();
         var host = new Host(new HostOptions { Identity = identity, Transports = [new TcpTransport()] });
         await using (host.ConfigureAwait(false))
         {
-            var node = new DhtNode(host, options! with { Mode = DhtMode.Client });
+            var node = new DhtNode(host, options with { Mode = DhtMode.Client });
             await using (node.ConfigureAwait(false))
             {
-                try
-                {
-                    await node.StartAsync(cancellationToken).ConfigureAwait(false);
-                    if (node.RoutingTableSize == 0) return CliOutput.Fail(parseResult, "--bootstrap: no bootstrap peer answered on " + options!.ProtocolId);
-                    return await body(node, parseResult.GetValue(common.Json), cancellationToken).ConfigureAwait(false);
-                }
-                catch (InvalidRecordException e)
-                {
-                    return CliOutput.Fail(parseResult, e.Message, ExitCodes.InvalidInput);
-                }
-                catch (Exception e) when (e is IOException or TimeoutException or InvalidDataException)
-                {
-                    return CliOutput.Fail(parseResult, e.Message);
-                }
+                await node.StartAsync(cancellationToken).ConfigureAwait(false);
+                if (node.RoutingTableSize == 0) return CliOutput.Fail(parseResult, "--bootstrap: no bootstrap peer answered on " + options.ProtocolId);
+                return await body(node, json, cancellationToken).ConfigureAwait(false);
             }
         }
     }
 
-    private static int? ValidateCommon(ParseResult parseResult, Common common, bool requireBootstrap, out DhtOptions? options)
+    /// <summary>A Kontinuum network (mainnet or a genesis file): a client node with admission and the /node/ and /crl/ validators.</summary>
+    private static async Task<int> RunNetworkClientAsync(ParseResult parseResult, DhtOptions options, NetworkDefinition network, bool json,
+        Func<DhtNode, bool, CancellationToken, Task<int>> body, CancellationToken cancellationToken)
+    {
+        using var identity = Ed25519Identity.Generate();
+        var node = await KontinuumNode.StartAsync(new KontinuumNodeOptions
+        {
+            Identity = identity,
+            Network = network,
+            ExtraBootstrapPeers = [.. options.BootstrapPeers],
+            DhtMode = DhtMode.Client,
+            ConfigureDht = dht => dht with { ProtocolId = options.ProtocolId },
+        }, cancellationToken).ConfigureAwait(false);
+        await using (node.ConfigureAwait(false))
+        {
+            if (node.Dht.RoutingTableSize == 0)
+                return CliOutput.Fail(parseResult, $"--bootstrap: no bootstrap peer of network '{network.Name}' answered on {options.ProtocolId}");
+            return await body(node.Dht, json, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Checks the common options; <paramref name="network"/> is null for the open network.</summary>
+    private static int? ValidateCommon(ParseResult parseResult, Common common, bool requireBootstrap, out DhtOptions? options,
+        out NetworkDefinition? network)
     {
         options = null;
+        network = null;
         var bootstrap = new List<Multiaddr>();
         foreach (var text in parseResult.GetValue(common.Bootstrap) ?? [])
         {
@@ -180,8 +220,18 @@ internal static class DhtCommands
         if (requireBootstrap && bootstrap.Count == 0) return CliOutput.Fail(parseResult, "--bootstrap: at least one bootstrap peer is needed", ExitCodes.InvalidInput);
         var protocol = parseResult.GetValue(common.KadProtocol) ?? DhtOptions.KontinuumProtocolId;
         if (!protocol.StartsWith('/') || protocol.Length > 100) return CliOutput.Fail(parseResult, $"--kad-protocol: '{protocol}' is not a protocol id like /kontinuum/kad/1.0.0", ExitCodes.InvalidInput);
-        var network = parseResult.GetValue(common.Network) ?? "mainnet";
-        if (network is not ("open" or "mainnet")) return CliOutput.Fail(parseResult, $"--network: '{network}' is not supported yet; use 'open' or 'mainnet'", ExitCodes.InvalidInput);
+        var networkText = parseResult.GetValue(common.Network) ?? NetworkDefinition.MainnetName;
+        if (networkText != NetworkDefinition.OpenName)
+        {
+            try
+            {
+                network = NetworkDefinition.Resolve(networkText);
+            }
+            catch (NetworkDefinitionException e)
+            {
+                return CliOutput.Fail(parseResult, $"--network: {e.Message}", ExitCodes.InvalidInput);
+            }
+        }
         options = new DhtOptions { ProtocolId = protocol, BootstrapPeers = bootstrap };
         return null;
     }
