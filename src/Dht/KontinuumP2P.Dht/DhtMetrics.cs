@@ -14,6 +14,7 @@ internal sealed class DhtMetrics : IDisposable
     private readonly Histogram<double> _rpcDuration;
     private readonly Counter<long> _rejected;
     private readonly Counter<long> _requestsServed;
+    private readonly Counter<long> _answersIgnored;
 
     public DhtMetrics(IMeterFactory? factory, Func<IEnumerable<Measurement<int>>> bucketSizes, Func<long> recordsStored, Func<long> providersStored)
     {
@@ -23,6 +24,7 @@ internal sealed class DhtMetrics : IDisposable
         _rpcDuration = _meter.CreateHistogram<double>("kontinuum.dht.rpc.duration", "ms", "Outbound kad request latency");
         _rejected = _meter.CreateCounter<long>("kontinuum.dht.records.rejected", description: "Records refused, by reason");
         _requestsServed = _meter.CreateCounter<long>("kontinuum.dht.requests.served", description: "Inbound requests, by type");
+        _answersIgnored = _meter.CreateCounter<long>("kontinuum.dht.answers.ignored", description: "Lookup answers not used, by reason");
         _meter.CreateObservableGauge("kontinuum.dht.routing_table.size", bucketSizes, description: "Entries per non-empty bucket");
         _meter.CreateObservableGauge("kontinuum.dht.records.stored", recordsStored, description: "Value records stored");
         _meter.CreateObservableGauge("kontinuum.dht.providers.stored", providersStored, description: "Provider records stored");
@@ -36,6 +38,8 @@ internal sealed class DhtMetrics : IDisposable
             new KeyValuePair<string, object?>("outcome", success ? "ok" : "error"));
 
     public void RecordRejected(string reason) => _rejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
+
+    public void AnswerIgnored(string reason) => _answersIgnored.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     public void RequestServed(KadMessageType type) => _requestsServed.Add(1, new KeyValuePair<string, object?>("type", type.ToString()));
 

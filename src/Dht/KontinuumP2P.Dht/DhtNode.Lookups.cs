@@ -39,7 +39,8 @@ public sealed partial class DhtNode
     public async Task RefreshAsync(CancellationToken cancellationToken)
     {
         _metrics.QueryStarted("refresh");
-        await RunLookupAsync("self", LocalPeer.ToByteArray(), KadMessageType.FindNode, _options.Lookup, (_, _) => false, cancellationToken)
+        // The self lookup walks until our k closest all answered: they are the neighbours a joining node must know.
+        await RunLookupAsync("self", LocalPeer.ToByteArray(), KadMessageType.FindNode, KClosestLookup, (_, _) => false, cancellationToken)
             .ConfigureAwait(false);
         IReadOnlyList<int> buckets;
         lock (_tableLock) buckets = _table.NonEmptyBuckets();
@@ -95,7 +96,7 @@ public sealed partial class DhtNode
                 var action = lookup.Poll(_time.GetUtcNow());
                 while (action.Kind == LookupActionKind.Request)
                 {
-                    inFlight.Add(SendAsync(action.Peer!, request, linked.Token), action.Peer!);
+                    inFlight.Add(SendToServerAsync(action.Peer!, request, linked.Token), action.Peer!);
                     action = lookup.Poll(_time.GetUtcNow());
                 }
                 if (action.Kind == LookupActionKind.Finished || inFlight.Count == 0) break;
@@ -135,6 +136,31 @@ public sealed partial class DhtNode
         var statistics = lookup.Statistics;
         _logger.LookupFinished(kind, statistics.Hops, statistics.Requests, statistics.Failures, statistics.Duration.TotalMilliseconds);
         return new LookupOutcome(lookup.Results(), statistics);
+    }
+
+    /// <summary>
+    /// A lookup request whose answer counts only when the responder is admitted as a server: an answer from a peer
+    /// without a valid certificate (a Sybil) is treated as a failure, so its closer peers never steer the lookup.
+    /// </summary>
+    private async Task<KadMessage?> SendToServerAsync(PeerId peer, KadMessage request, CancellationToken cancellationToken)
+    {
+        var response = await SendAsync(peer, request, cancellationToken).ConfigureAwait(false);
+        if (response is null) return null;
+        var state = _options.Admission.GetState(peer);
+        if (state == PeerAdmissionState.Pending)
+        {
+            try
+            {
+                state = await _options.Admission.WaitForDecisionAsync(peer, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return null;
+            }
+        }
+        if (state == PeerAdmissionState.Admitted) return response;
+        _metrics.AnswerIgnored("not-admitted");
+        return null;
     }
 
     /// <summary>One request with the per-request timeout; null on any failure (never throws except on shutdown).</summary>

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using KontinuumP2P.Core.Identity;
+using KontinuumP2P.Dht.Lookup;
 using KontinuumP2P.Dht.Records;
 using KontinuumP2P.Dht.Rpc;
 using KontinuumP2P.Dht.Storage;
@@ -35,16 +36,26 @@ public sealed partial class DhtNode
     /// <paramref name="quorum"/> valid answers (default <see cref="DhtOptions.GetQuorum"/>); at the end, peers that
     /// answered with a worse value or none get the best record back. Yields nothing when no valid value exists.
     /// </summary>
-    public async IAsyncEnumerable<DhtValue> GetValueAsync(ReadOnlyMemory<byte> key, int? quorum = null,
+    public IAsyncEnumerable<DhtValue> GetValueAsync(ReadOnlyMemory<byte> key, int? quorum = null, CancellationToken cancellationToken = default) =>
+        GetValueAsync(key, quorum, disjointPaths: null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="GetValueAsync(ReadOnlyMemory{byte}, int?, CancellationToken)"/>, over <paramref name="disjointPaths"/>
+    /// disjoint paths (S/Kademlia) when given instead of the node's <see cref="LookupOptions.DisjointPaths"/>: for records
+    /// whose loss or poisoning costs most, such as CRLs.
+    /// </summary>
+    public async IAsyncEnumerable<DhtValue> GetValueAsync(ReadOnlyMemory<byte> key, int? quorum, int? disjointPaths,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         if (RecordValidators.NamespaceOf(key.Span) is null) throw new ArgumentException("a record key looks like /namespace/rest", nameof(key));
+        var lookup = disjointPaths is { } d ? KClosestLookup with { DisjointPaths = d } : KClosestLookup;
+        lookup.Validate();
         _metrics.QueryStarted("get-value");
         // Only the newest best value matters to a consumer that falls behind.
         var updates = Channel.CreateBounded<DhtValue>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropOldest });
         var keyCopy = key.ToArray();
         var effectiveQuorum = quorum ?? _options.GetQuorum;
-        await foreach (var value in StreamFromAsync(updates, (writer, token) => SearchValueAsync(keyCopy, effectiveQuorum, writer, token),
+        await foreach (var value in StreamFromAsync(updates, (writer, token) => SearchValueAsync(keyCopy, effectiveQuorum, lookup, writer, token),
                            cancellationToken).ConfigureAwait(false))
             yield return value;
     }
@@ -74,7 +85,7 @@ public sealed partial class DhtNode
         }
     }
 
-    private async Task SearchValueAsync(byte[] key, int quorum, ChannelWriter<DhtValue> updates, CancellationToken cancellationToken)
+    private async Task SearchValueAsync(byte[] key, int quorum, LookupOptions lookup, ChannelWriter<DhtValue> updates, CancellationToken cancellationToken)
     {
         var collector = new ValueCollector(key, _options.Validators, LocalPeer);
         try
@@ -83,7 +94,7 @@ public sealed partial class DhtNode
             // Validity changes with time (expiry, revocation): a stored copy is judged again like any answer.
             if (local is not null && _options.Validators.Validate(key, local.Record.Value).IsValid
                 && collector.Offer(LocalPeer, local.Record) is { } first) updates.TryWrite(first);
-            var outcome = await RunLookupAsync("get-value", key, KadMessageType.GetValue, KClosestLookup, (from, response) =>
+            var outcome = await RunLookupAsync("get-value", key, KadMessageType.GetValue, lookup, (from, response) =>
             {
                 if (response.Record is not { } record)
                 {

@@ -72,6 +72,27 @@ public sealed class MultiNodeTests
     }
 
     [Test, CancelAfter(60_000)]
+    public async Task A_get_over_disjoint_paths_finds_the_value_and_a_bad_path_count_is_refused(CancellationToken cancellationToken)
+    {
+        await using var dht = new SimulatedDht(seed: 3);
+        await dht.AddNodesAsync(60);
+        var key = "/seq/crl-like"u8.ToArray();
+        await dht.Nodes[5].PutValueAsync(key, SequenceValidator.Value(7, "x"), cancellationToken);
+
+        DhtValue? last = null;
+        var requestsBefore = dht.Swarm.Requests;
+        await foreach (var value in dht.Nodes[50].GetValueAsync(key, quorum: 5, disjointPaths: 3, cancellationToken)) last = value;
+        Assert.That(last, Is.Not.Null);
+        Assert.That(SequenceValidator.SequenceOf(last!.Record.Value), Is.EqualTo(7u));
+        Assert.That(dht.Swarm.Requests - requestsBefore, Is.GreaterThanOrEqualTo(5));
+
+        Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () =>
+        {
+            await foreach (var _ in dht.Nodes[50].GetValueAsync(key, quorum: 5, disjointPaths: 0, cancellationToken)) { }
+        });
+    }
+
+    [Test, CancelAfter(60_000)]
     public async Task A_get_always_asks_the_network_and_corrects_stale_holders(CancellationToken cancellationToken)
     {
         await using var dht = new SimulatedDht(seed: 2);

@@ -10,6 +10,9 @@ namespace KontinuumP2P.Node.Hosting;
 
 public sealed partial class KontinuumNode
 {
+    /// <summary>Disjoint lookup paths of a CRL refresh.</summary>
+    public const int CrlDisjointPaths = 3;
+
     /// <summary>Signs a fresh record of our certificate and listen addresses and puts it into the DHT.</summary>
     /// <returns>How many peers stored it.</returns>
     /// <exception cref="InvalidOperationException">The node has no certificate.</exception>
@@ -57,8 +60,8 @@ public sealed partial class KontinuumNode
     }
 
     /// <summary>
-    /// Fetches the CRL from the DHT under every anchor key and installs the newest one that the tracker accepts
-    /// (threshold, no rollback below the persisted high-water mark). Returns what the tracker said, or null when the
+    /// Fetches the CRL from the DHT under every anchor key (quorum, over <see cref="CrlDisjointPaths"/> disjoint paths)
+    /// and installs the newest one that the tracker accepts (threshold, no rollback below the persisted high-water mark). Returns what the tracker said, or null when the
     /// DHT had none.
     /// </summary>
     /// <exception cref="CrlEquivocationException">Two different CRLs carry the accepted number: an alarm for operators.</exception>
@@ -68,7 +71,8 @@ public sealed partial class KontinuumNode
         Crl? newest = null;
         foreach (var anchor in _crl.Anchors.Current.Anchors)
         {
-            await foreach (var value in Dht.GetValueAsync(RecordKeys.ForCrl(anchor.PublicKey.Span), cancellationToken: cancellationToken)
+            // Disjoint paths: a CRL withheld or replaced by a few malicious peers on one path still arrives by another.
+            await foreach (var value in Dht.GetValueAsync(RecordKeys.ForCrl(anchor.PublicKey.Span), quorum: null, CrlDisjointPaths, cancellationToken)
                                .ConfigureAwait(false))
             {
                 var crl = Crl.Decode(value.Record.Value.Span);
