@@ -24,6 +24,7 @@ internal static class DevnetCommand
         {
             nodes, directory, duration, interval, json,
         };
+        command.Subcommands.Add(DevnetInitCommand.Create());
         command.SetAction((parseResult, cancellationToken) => RunAsync(parseResult, parseResult.GetValue(nodes),
             parseResult.GetValue(directory), parseResult.GetValue(duration), parseResult.GetValue(interval), parseResult.GetValue(json),
             cancellationToken));

@@ -7,7 +7,7 @@ using KontinuumP2P.Certs.Secrets;
 
 namespace KontinuumP2P.Cli.Commands;
 
-/// <summary><c>kontinuum node bootstrap|recover</c>: the node identity from a BIP39 phrase.</summary>
+/// <summary><c>kontinuum node bootstrap|recover</c> (the node identity from a BIP39 phrase), plus <c>run|status</c> from <see cref="NodeRunCommand"/>.</summary>
 internal static class NodeIdentityCommands
 {
     /// <summary>Environment variable read for the key-file passphrase.</summary>
@@ -16,7 +16,7 @@ internal static class NodeIdentityCommands
     /// <summary>Environment variable read by <c>node recover</c> for the phrase when no file is given.</summary>
     public const string PhraseVariable = "KONTINUUM_RECOVERY_PHRASE";
 
-    /// <summary>A <c>node</c> group holding bootstrap and recover (the host's run/status can be added to it with <see cref="AddTo"/>).</summary>
+    /// <summary>The <c>node</c> group: bootstrap, recover, run and status.</summary>
     public static Command Create()
     {
         var node = new Command("node", "Node identity and operation");
@@ -24,11 +24,12 @@ internal static class NodeIdentityCommands
         return node;
     }
 
-    /// <summary>Adds bootstrap and recover to an existing <c>node</c> command.</summary>
+    /// <summary>Adds bootstrap, recover, run and status to an existing <c>node</c> command.</summary>
     public static void AddTo(Command node)
     {
         node.Subcommands.Add(Bootstrap());
         node.Subcommands.Add(Recover());
+        NodeRunCommand.AddTo(node);
     }
 
     private static Command Bootstrap()

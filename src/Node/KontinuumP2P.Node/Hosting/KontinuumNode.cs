@@ -26,6 +26,7 @@ public sealed partial class KontinuumNode : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly BackgroundTasks _tasks;
     private readonly CrlTracker? _crl;
+    private readonly NodeMetrics _metrics;
     private ulong _recordSequence;
 
     private KontinuumNode(KontinuumNodeOptions options, Host host, CrlTracker? crl, CertificateAdmission? admission, DhtNode dht)
@@ -39,6 +40,8 @@ public sealed partial class KontinuumNode : IAsyncDisposable
         Dht = dht;
         // Sequence numbers from the clock survive restarts without state: a restarted node's record still wins.
         _recordSequence = (ulong)options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        StartedAt = options.TimeProvider.GetUtcNow();
+        _metrics = new NodeMetrics(this, options.MeterFactory);
     }
 
     /// <summary>Our peer id.</summary>
@@ -65,6 +68,15 @@ public sealed partial class KontinuumNode : IAsyncDisposable
     /// <summary>True when the CRL in force is past its next_update.</summary>
     public bool CrlIsStale => _crl?.IsStale ?? false;
 
+    /// <summary>Whether the node runs with a certificate.</summary>
+    public bool HasCertificate => _options.Certificate is not null;
+
+    /// <summary>When the node was started.</summary>
+    public DateTimeOffset StartedAt { get; }
+
+    /// <summary>Sequence number of the last node record we signed (a clock value before the first).</summary>
+    public ulong RecordSequence => Interlocked.Read(ref _recordSequence);
+
     /// <summary>Where the node listens (without <c>/p2p/</c>).</summary>
     public IReadOnlyList<Multiaddr> ListenAddresses => Host.ListenAddresses;
 
@@ -87,6 +99,7 @@ public sealed partial class KontinuumNode : IAsyncDisposable
         CrlTracker? crl = null;
         CertificateAdmission? admission = null;
         IDhtStore? store = null;
+        KontinuumNode? node = null;
         try
         {
             if (network.Anchors is { } anchorSet)
@@ -107,12 +120,18 @@ public sealed partial class KontinuumNode : IAsyncDisposable
                     .ConfigureAwait(false);
             }
             var dht = new DhtNode(host, BuildDhtOptions(options, crl, admission), store, options.LoggerFactory, options.MeterFactory);
-            var node = new KontinuumNode(options, host, crl, admission, dht);
+            node = new KontinuumNode(options, host, crl, admission, dht);
             await node.StartCoreAsync(cancellationToken).ConfigureAwait(false);
             return node;
         }
         catch
         {
+            // Once the node exists it owns the DHT, store, admission and host: its disposal stops them all.
+            if (node is not null)
+            {
+                await node.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
             if (store is not null) await store.DisposeAsync().ConfigureAwait(false);
             if (admission is not null) await admission.DisposeAsync().ConfigureAwait(false);
             await host.DisposeAsync().ConfigureAwait(false);
@@ -135,7 +154,8 @@ public sealed partial class KontinuumNode : IAsyncDisposable
         {
             ProtocolId = network.KadProtocolId,
             Mode = mode,
-            BootstrapPeers = [.. network.BootstrapPeers, .. options.ExtraBootstrapPeers],
+            // /dnsaddr entries without a peer id are for the bootstrap dialer; the DHT joins through known ids.
+            BootstrapPeers = [.. network.BootstrapPeers.Concat(options.ExtraBootstrapPeers).Where(a => a.PeerId is not null)],
             Validators = validators,
             Admission = admission is null ? new AllowAllPeers() : new CertificatePeerAdmission(admission),
         };
@@ -149,6 +169,7 @@ public sealed partial class KontinuumNode : IAsyncDisposable
         if (_options.ListenAddresses.Count > 0)
             await Host.ListenAsync(_options.ListenAddresses, cancellationToken).ConfigureAwait(false);
         await Dht.StartAsync(cancellationToken).ConfigureAwait(false);
+        StartDiscovery();
         if (_crl is not null)
         {
             await RefreshCrlAsync(cancellationToken).ConfigureAwait(false);
@@ -171,22 +192,27 @@ public sealed partial class KontinuumNode : IAsyncDisposable
         LogStarted(_logger, PeerId, Network.Name, Dht.Options.Mode);
     }
 
-    private void OnPeerRefused(object? sender, AdmissionVerdict verdict) =>
+    private void OnPeerRefused(object? sender, AdmissionVerdict verdict)
+    {
+        _metrics.PeerRefused(verdict);
         _tasks.Run(async token =>
         {
             Dht.RemovePeer(verdict.Peer);
             await Host.DisconnectAsync(verdict.Peer, token).ConfigureAwait(false);
         });
+    }
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
         await _tasks.DisposeAsync().ConfigureAwait(false);
+        await StopDiscoveryAsync().ConfigureAwait(false);
         if (Admission is not null) Admission.PeerRefused -= OnPeerRefused;
         await Dht.DisposeAsync().ConfigureAwait(false);
         if (Admission is not null) await Admission.DisposeAsync().ConfigureAwait(false);
         await Dht.Store.DisposeAsync().ConfigureAwait(false);
         await Host.DisposeAsync().ConfigureAwait(false);
+        _metrics.Dispose();
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "node {PeerId} started on network {Network} (DHT {Mode})")]

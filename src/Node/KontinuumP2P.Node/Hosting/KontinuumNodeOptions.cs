@@ -5,6 +5,7 @@ using KontinuumP2P.Core.Addressing;
 using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Core.Network;
 using KontinuumP2P.Dht;
+using KontinuumP2P.Net.Discovery.Bootstrap;
 using KontinuumP2P.Node.Networks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -33,6 +34,16 @@ public sealed class KontinuumNodeOptions
 
     /// <summary>DHT mode; by default server with a certificate (or on the open network with listen addresses), else client.</summary>
     public DhtMode? DhtMode { get; set; }
+
+    /// <summary>
+    /// Keep dialing the bootstrap peers (the network's and <see cref="ExtraBootstrapPeers"/>, <c>/dnsaddr</c> included)
+    /// with these settings (per-peer backoff, reconnect after disconnects) while few peers are connected; null (the
+    /// default) dials them once, when the DHT joins.
+    /// </summary>
+    public BootstrapOptions? BootstrapDialing { get; set; }
+
+    /// <summary>Announce this node and connect to peers found by mDNS on the LAN (UDP port 5353).</summary>
+    public bool EnableMdns { get; set; }
 
     /// <summary>Folder for the DHT store and the CRL high-water mark; null keeps everything in memory.</summary>
     public string? DataDirectory { get; set; }

@@ -1,0 +1,39 @@
+using System.Text.Json.Nodes;
+
+namespace KontinuumP2P.Node.Hosting;
+
+/// <summary>
+/// The JSON status of a running node, as served on <c>/status</c> and printed by <c>kontinuum node status</c>:
+/// <c>{"peerId", "network", "listenAddrs", "dhtMode", "certified", "connections", "routingTableSize", "routingTable":
+/// [{"peerId", "addrs"}], "crlNumber", "crlStale", "recordSequence", "uptimeSeconds"}</c>.
+/// </summary>
+public static class NodeStatusReport
+{
+    /// <summary>Takes a snapshot of <paramref name="node"/>.</summary>
+    public static JsonObject Create(KontinuumNode node)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        var table = node.Dht.GetRoutingTable();
+        return new JsonObject
+        {
+            ["peerId"] = node.PeerId.ToString(),
+            ["network"] = node.Network.Name,
+            ["listenAddrs"] = Strings(node.ListenAddresses.Select(a => a.WithPeerId(node.PeerId).ToString())),
+            ["dhtMode"] = node.Dht.Options.Mode.ToString().ToLowerInvariant(),
+            ["certified"] = node.HasCertificate,
+            ["connections"] = node.Host.Connections.Where(c => !c.IsClosed).Select(c => c.RemotePeer).Distinct().Count(),
+            ["routingTableSize"] = table.Count,
+            ["routingTable"] = new JsonArray([.. table.Select(e => (JsonNode?)new JsonObject
+            {
+                ["peerId"] = e.PeerId.ToString(),
+                ["addrs"] = Strings(e.Addresses.Select(a => a.ToString())),
+            })]),
+            ["crlNumber"] = node.CurrentCrl?.Body.CrlNumber ?? 0,
+            ["crlStale"] = node.CrlIsStale,
+            ["recordSequence"] = node.RecordSequence,
+            ["uptimeSeconds"] = Math.Round((node.Host.TimeProvider.GetUtcNow() - node.StartedAt).TotalSeconds, 1),
+        };
+    }
+
+    private static JsonArray Strings(IEnumerable<string> values) => new([.. values.Select(v => (JsonNode?)JsonValue.Create(v))]);
+}
