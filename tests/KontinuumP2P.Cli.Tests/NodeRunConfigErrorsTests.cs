@@ -1,3 +1,6 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
 using KontinuumP2P.Cli.Commands;
 
 namespace KontinuumP2P.Cli.Tests;
@@ -10,6 +13,7 @@ public sealed class NodeRunConfigErrorsTests
     private Tier0CliHarness _cli = null!;
     private string _config = null!;
     private string _nodeDirectory = null!;
+    private string _metrics = null!;
 
     [SetUp]
     public async Task SetUp()
@@ -18,6 +22,8 @@ public sealed class NodeRunConfigErrorsTests
         var port = NodeProcess.FreePortRange(4);
         var init = await LineWriterRunAsync(DevnetCommand.Create(), ["devnet", "init", "--dir", _cli.PathOf("dn"), "--nodes", "1", "--base-port", $"{port}", "--json"]);
         Assert.That(init.Code, Is.Zero, init.Error);
+        using (var written = JsonDocument.Parse(init.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]))
+            _metrics = written.RootElement.GetProperty("nodes")[0].GetProperty("metrics").GetString()!;
         _nodeDirectory = _cli.PathOf(Path.Combine("dn", "node-0"));
         _config = Path.Combine(_nodeDirectory, "config", "node.toml");
     }
@@ -77,6 +83,20 @@ public sealed class NodeRunConfigErrorsTests
         var result = await RunNodeAsync(ct, "run", "--config", _cli.PathOf("none.toml"));
         Assert.That(result.Code, Is.EqualTo(2), result.Error);
         Assert.That(result.Error, Does.Contain("none.toml").And.Contain("does not exist"));
+    }
+
+    [Test]
+    public async Task A_taken_metrics_port_fails_before_the_node_starts(CancellationToken ct)
+    {
+        var taken = IPEndPoint.Parse(_metrics);
+        using var squatter = new TcpListener(taken);
+        squatter.Start();
+        var result = await RunNodeAsync(ct, "run", "--config", _config);
+        Assert.That(result.Code, Is.EqualTo(1), result.Error);
+        Assert.That(result.Error, Does.Contain("metrics.listen").And.Contain(_metrics));
+        // Nothing of the node ran: no first line, no store opened in its data folder (logs go to the real stderr).
+        Assert.That(result.Output, Is.Empty);
+        Assert.That(File.Exists(Path.Combine(_nodeDirectory, "data", "dht.db")), Is.False, "the node's store was opened");
     }
 
     [Test]

@@ -60,57 +60,67 @@ internal static partial class NodeRunCommand
             var logger = loggers.CreateLogger("KontinuumP2P.Cli.NodeRun");
             resolved.Options.LoggerFactory = loggers;
             resolved.Options.MeterFactory = meters;
-            KontinuumNode node;
-            try
+            // The metrics address is bound first: a taken port fails here, before a node starts and joins for nothing.
+            NodeStatusServer? status = null;
+            if (resolved.MetricsEndpoint is { } endpoint)
             {
-                node = await KontinuumNode.StartAsync(resolved.Options, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return CliOutput.Fail(pr, "stopped before the node was up");
-            }
-            catch (BootstrapConfigurationException e)
-            {
-                return CliOutput.Fail(pr, $"network.extra_bootstrap_peers: {e.Message}", ExitCodes.InvalidInput);
-            }
-            catch (SocketException e)
-            {
-                var where = string.Join(", ", resolved.Options.ListenAddresses);
-                return CliOutput.Fail(pr, resolved.Options.EnableMdns
-                    ? $"network.listen ({where}) or network.mdns (UDP 5353): cannot bind: {e.Message}"
-                    : $"network.listen ({where}): cannot bind: {e.Message}");
-            }
-            await using (node.ConfigureAwait(false))
-            {
-                NodeStatusServer? status = null;
-                if (resolved.MetricsEndpoint is { } endpoint)
-                {
-                    try
-                    {
-                        status = NodeStatusServer.Start(node, exporter, endpoint, loggers);
-                    }
-                    catch (HttpListenerException e)
-                    {
-                        return CliOutput.Fail(pr, $"metrics.listen: cannot serve on {endpoint}: {e.Message}");
-                    }
-                }
                 try
                 {
-                    Announce(pr, node, json, status);
+                    status = NodeStatusServer.Bind(exporter, endpoint, loggers);
+                }
+                catch (HttpListenerException e)
+                {
+                    return CliOutput.Fail(pr, $"metrics.listen: cannot serve on {endpoint}: {e.Message}");
+                }
+            }
+            try
+            {
+                KontinuumNode node;
+                try
+                {
+                    node = await KontinuumNode.StartAsync(resolved.Options, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    return CliOutput.Fail(pr, "stopped before the node was up");
+                }
+                catch (BootstrapConfigurationException e)
+                {
+                    return CliOutput.Fail(pr, $"network.extra_bootstrap_peers: {e.Message}", ExitCodes.InvalidInput);
+                }
+                catch (SocketException e)
+                {
+                    var where = string.Join(", ", resolved.Options.ListenAddresses);
+                    return CliOutput.Fail(pr, resolved.Options.EnableMdns
+                        ? $"network.listen ({where}) or network.mdns (UDP 5353): cannot bind: {e.Message}"
+                        : $"network.listen ({where}): cannot bind: {e.Message}");
+                }
+                await using (node.ConfigureAwait(false))
+                {
                     try
                     {
-                        await Task.Delay(Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false);
+                        status?.Serve(node);
+                        Announce(pr, node, json, status);
+                        try
+                        {
+                            await Task.Delay(Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false);
+                        }
+                        catch (OperationCanceledException)
+                        {
+                            // SIGTERM or Ctrl+C: the normal way to stop.
+                        }
+                        LogStopping(logger, node.Dht.RoutingTableSize);
                     }
-                    catch (OperationCanceledException)
+                    finally
                     {
-                        // SIGTERM or Ctrl+C: the normal way to stop.
+                        // Requests in flight use the node: stop serving before it is disposed.
+                        if (status is not null) await status.DisposeAsync().ConfigureAwait(false);
                     }
-                    LogStopping(logger, node.Dht.RoutingTableSize);
                 }
-                finally
-                {
-                    if (status is not null) await status.DisposeAsync().ConfigureAwait(false);
-                }
+            }
+            finally
+            {
+                if (status is not null) await status.DisposeAsync().ConfigureAwait(false);
             }
             LogStopped(logger);
         }

@@ -19,16 +19,16 @@ public sealed partial class NodeStatusServer : IAsyncDisposable
     private const int MaxConcurrentRequests = 8;
     private static readonly TimeSpan ResolveTimeout = TimeSpan.FromSeconds(30);
 
-    private readonly KontinuumNode _node;
     private readonly PrometheusMeterExporter? _metrics;
     private readonly HttpListener _listener = new();
     private readonly ILogger _logger;
     private readonly BackgroundTasks _tasks;
     private readonly SemaphoreSlim _slots = new(MaxConcurrentRequests, MaxConcurrentRequests);
+    private KontinuumNode? _node;
+    private int _disposed;
 
-    private NodeStatusServer(KontinuumNode node, PrometheusMeterExporter? metrics, IPEndPoint endpoint, ILogger logger)
+    private NodeStatusServer(PrometheusMeterExporter? metrics, IPEndPoint endpoint, ILogger logger)
     {
-        _node = node;
         _metrics = metrics;
         _logger = logger;
         _tasks = new BackgroundTasks(e => LogRequestFailed(_logger, e));
@@ -41,14 +41,25 @@ public sealed partial class NodeStatusServer : IAsyncDisposable
     /// <summary>The address served.</summary>
     public IPEndPoint Endpoint { get; }
 
-    /// <summary>Starts serving <paramref name="node"/> on <paramref name="endpoint"/>.</summary>
+    /// <summary>Starts serving <paramref name="node"/> on <paramref name="endpoint"/> (<see cref="Bind"/> then <see cref="Serve"/>).</summary>
     /// <exception cref="HttpListenerException">The address cannot be bound (in use, not local).</exception>
     public static NodeStatusServer Start(KontinuumNode node, PrometheusMeterExporter? metrics, IPEndPoint endpoint, ILoggerFactory loggerFactory)
     {
-        ArgumentNullException.ThrowIfNull(node);
+        var server = Bind(metrics, endpoint, loggerFactory);
+        server.Serve(node);
+        return server;
+    }
+
+    /// <summary>
+    /// Binds <paramref name="endpoint"/> without answering yet, so that a taken address is reported before a node is
+    /// started for nothing; connections made meanwhile wait until <see cref="Serve"/>.
+    /// </summary>
+    /// <exception cref="HttpListenerException">The address cannot be bound (in use, not local).</exception>
+    public static NodeStatusServer Bind(PrometheusMeterExporter? metrics, IPEndPoint endpoint, ILoggerFactory loggerFactory)
+    {
         ArgumentNullException.ThrowIfNull(endpoint);
         ArgumentNullException.ThrowIfNull(loggerFactory);
-        var server = new NodeStatusServer(node, metrics, endpoint, loggerFactory.CreateLogger<NodeStatusServer>());
+        var server = new NodeStatusServer(metrics, endpoint, loggerFactory.CreateLogger<NodeStatusServer>());
         try
         {
             server._listener.Start();
@@ -56,16 +67,26 @@ public sealed partial class NodeStatusServer : IAsyncDisposable
         catch
         {
             server._listener.Close();
+            server._slots.Dispose();
             throw;
         }
-        server._tasks.Run(server.AcceptLoopAsync);
-        LogListening(server._logger, endpoint.ToString());
         return server;
+    }
+
+    /// <summary>Starts answering requests about <paramref name="node"/>; once only.</summary>
+    public void Serve(KontinuumNode node)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (Interlocked.CompareExchange(ref _node, node, null) is not null) throw new InvalidOperationException("already serving a node");
+        _tasks.Run(AcceptLoopAsync);
+        LogListening(_logger, Endpoint.ToString());
     }
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         // Stopping the listener ends the pending accept; then the requests in flight are cancelled and awaited.
         _listener.Stop();
         await _tasks.DisposeAsync().ConfigureAwait(false);
@@ -112,7 +133,7 @@ public sealed partial class NodeStatusServer : IAsyncDisposable
             else if (path == "/metrics")
                 await WriteAsync(response, 200, "text/plain; version=0.0.4; charset=utf-8", _metrics?.Render() ?? "", cancellationToken).ConfigureAwait(false);
             else if (path == "/status")
-                await WriteAsync(response, 200, "application/json", NodeStatusReport.Create(_node).ToJsonString(), cancellationToken).ConfigureAwait(false);
+                await WriteAsync(response, 200, "application/json", NodeStatusReport.Create(_node!).ToJsonString(), cancellationToken).ConfigureAwait(false);
             else if (path.StartsWith("/resolve/", StringComparison.Ordinal))
                 await ResolveAsync(response, path["/resolve/".Length..], cancellationToken).ConfigureAwait(false);
             else
@@ -142,7 +163,7 @@ public sealed partial class NodeStatusServer : IAsyncDisposable
         var result = new JsonObject { ["peerId"] = peer.ToString() };
         try
         {
-            var record = await _node.ResolveNodeAsync(peer, timeout.Token).ConfigureAwait(false);
+            var record = await _node!.ResolveNodeAsync(peer, timeout.Token).ConfigureAwait(false);
             result["found"] = record is not null && record.PeerId == peer;
             if (record is not null)
             {
