@@ -38,6 +38,12 @@ public sealed class NodeConfigLoaderTests
             Assert.That(resolved.MetricsEndpoint!.ToString(), Is.EqualTo("127.0.0.1:40103"));
             Assert.That(options.DataDirectory, Is.EqualTo(Path.Combine(files.Nodes[1].Directory, "data")));
         });
+        // The first CRL written next to the anchor key is one the network accepts.
+        var tracker = new KontinuumP2P.Certs.Revocation.CrlTracker(
+            KontinuumP2P.Certs.Trust.TrustAnchors.Create(options.Network.Anchors!, TimeProvider.System),
+            new KontinuumP2P.Certs.Revocation.VolatileCrlStateStore(), TimeProvider.System);
+        var acceptance = tracker.Accept(KontinuumP2P.Certs.Revocation.Crl.Decode(File.ReadAllBytes(files.FirstCrlFile)));
+        Assert.That(acceptance.IsCurrent && !acceptance.Stale, Is.True, acceptance.Detail);
         if (!OperatingSystem.IsWindows())
             Assert.That(File.GetUnixFileMode(Path.Combine(files.Nodes[1].Directory, "keys", "node.key")), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite));
     }

@@ -40,6 +40,7 @@ internal static class DevnetInitCommand
                 ["genesis"] = files.Genesis,
                 ["anchors"] = files.AnchorsFile,
                 ["anchorKey"] = files.AnchorKeyFile,
+                ["firstCrl"] = files.FirstCrlFile,
                 ["nodes"] = nodeList,
             }, $"""
                 devnet written: genesis {files.Genesis}
@@ -47,6 +48,8 @@ internal static class DevnetInitCommand
                 anchors file    {files.AnchorsFile} (for `crl assemble --anchors`)
                 {string.Join('\n', files.Nodes.Select(n => $"node {n.Index}  {n.PeerId}  {n.ListenAddress}  metrics {n.MetricsAddress}"))}
                 start each node with: kontinuum node run --config {files.Nodes[0].ConfigPath.Replace("node-0", "node-<i>", StringComparison.Ordinal)}
+                then publish the first CRL (until then nodes report their CRL as stale):
+                  kontinuum crl publish {files.FirstCrlFile} --network {files.Genesis} --bootstrap {files.Nodes[0].ListenAddress}
                 """);
         }));
         return command;

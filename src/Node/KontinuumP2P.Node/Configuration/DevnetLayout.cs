@@ -5,6 +5,7 @@ using KontinuumP2P.Certs.Ceremony;
 using KontinuumP2P.Certs.Certificates;
 using KontinuumP2P.Certs.Encoding;
 using KontinuumP2P.Certs.NodeIdentity;
+using KontinuumP2P.Certs.Revocation;
 using KontinuumP2P.Certs.Secrets;
 using KontinuumP2P.Certs.Trust;
 using KontinuumP2P.Core.Identity;
@@ -26,7 +27,8 @@ public sealed record DevnetNodeFiles(int Index, string PeerId, string Directory,
 /// <param name="AnchorsFile">The anchors file (for <c>crl assemble --anchors</c>, <c>cert verify --anchors</c>).</param>
 /// <param name="AnchorKeyFile">The Tier 0 key (plain, mode 0600) for <c>cert issue --key</c> and <c>crl sign --key</c>.</param>
 /// <param name="Nodes">The node folders.</param>
-public sealed record DevnetFiles(string Genesis, string AnchorsFile, string AnchorKeyFile, IReadOnlyList<DevnetNodeFiles> Nodes);
+/// <param name="FirstCrlFile">An empty CRL number 1 signed by the anchor, for <c>crl publish</c> once the nodes run.</param>
+public sealed record DevnetFiles(string Genesis, string AnchorsFile, string AnchorKeyFile, IReadOnlyList<DevnetNodeFiles> Nodes, string FirstCrlFile);
 
 /// <summary>
 /// Lays out a devnet for separate <c>kontinuum node run</c> processes: a genesis with one fresh anchor (1-of-1), the
@@ -78,7 +80,10 @@ public static class DevnetLayout
             bootstrap ??= $"{listen}/p2p/{key.PeerId}";
             written.Add(new DevnetNodeFiles(i, key.PeerId.ToString(), nodeDirectory, configPath, $"{listen}/p2p/{key.PeerId}", metrics));
         }
-        return new DevnetFiles(genesisPath, anchorsPath, anchorKeyPath, written);
+        // Until a CRL is in the DHT every node reports its revocation data as stale; this one is ready to publish.
+        var firstCrlPath = Path.GetFullPath(Path.Combine(authority, "crl-1.bin"));
+        File.WriteAllBytes(firstCrlPath, FirstCrl(anchorKey, time).Encode());
+        return new DevnetFiles(genesisPath, anchorsPath, anchorKeyPath, written, firstCrlPath);
     }
 
     private static void WriteKey(string path, Ed25519Identity key, KeyFileKind kind)
@@ -111,6 +116,13 @@ public static class DevnetLayout
             ValidUntil = now + validity,
             Serial = (ulong)serial,
         });
+        return draft.WithSignatures([PartialSignature.Create(draft.Document, anchor).Signature]);
+    }
+
+    private static Crl FirstCrl(Ed25519Identity anchor, TimeProvider time)
+    {
+        var now = DateTimeOffset.FromUnixTimeSeconds(time.GetUtcNow().ToUnixTimeSeconds());
+        var draft = Crl.Create(new CrlBody(1, now, now.AddDays(7), [], [], 1));
         return draft.WithSignatures([PartialSignature.Create(draft.Document, anchor).Signature]);
     }
 
