@@ -2,13 +2,10 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using KontinuumP2P.Certs.Ceremony;
-using KontinuumP2P.Certs.Certificates;
-using KontinuumP2P.Certs.Encoding;
 using KontinuumP2P.Certs.NodeIdentity;
-using KontinuumP2P.Certs.Revocation;
 using KontinuumP2P.Certs.Secrets;
-using KontinuumP2P.Certs.Trust;
 using KontinuumP2P.Core.Identity;
+using KontinuumP2P.Node.Devnet;
 using KontinuumP2P.Node.Networks;
 
 namespace KontinuumP2P.Node.Configuration;
@@ -55,13 +52,13 @@ public static class DevnetLayout
 
         var authority = Path.Combine(directory, "authority");
         Directory.CreateDirectory(authority);
-        using var anchorKey = Ed25519Identity.Generate();
+        var anchorKey = Ed25519Identity.Generate();
         var anchorKeyPath = Path.GetFullPath(Path.Combine(authority, "anchor-1.key"));
+        using var issuer = new DevnetAuthority("devnet", [anchorKey], threshold: 1, time); // owns the key from here on
         WriteKey(anchorKeyPath, anchorKey, KeyFileKind.Tier0);
-        var anchors = new AnchorSet(1, [new Anchor(anchorKey.PublicKey, "devnet-anchor-1")], certThreshold: 1, crlThreshold: 1, configThreshold: 1);
         var anchorsPath = Path.GetFullPath(Path.Combine(authority, "anchors.json"));
-        File.WriteAllText(anchorsPath, AnchorSetJson.Write(anchors));
-        File.WriteAllText(genesisPath, GenesisFile.Write(new NetworkDefinition { Name = "devnet", Anchors = anchors }));
+        File.WriteAllText(anchorsPath, AnchorSetJson.Write(issuer.Network.Anchors!));
+        File.WriteAllText(genesisPath, GenesisFile.Write(issuer.Network));
 
         var written = new List<DevnetNodeFiles>();
         string? bootstrap = null;
@@ -76,13 +73,13 @@ public static class DevnetLayout
             // Our node.toml first: NodeFiles keeps an existing one and writes the key and the (empty) certificate file.
             File.WriteAllText(configPath, Toml(key.PeerId, nodeDirectory, genesisPath, listen, metrics, bootstrap));
             var files = NodeFiles.Write(nodeDirectory, key, passphrase: null, KdfParameters.NodeKey, new NodeSettings(Network: genesisPath));
-            File.WriteAllBytes(files.CertPath, Issue(key, anchorKey, i + 1, certificateValidity, time).Encode());
+            File.WriteAllBytes(files.CertPath, issuer.IssueCertificate(key, certificateValidity).Encode());
             bootstrap ??= $"{listen}/p2p/{key.PeerId}";
             written.Add(new DevnetNodeFiles(i, key.PeerId.ToString(), nodeDirectory, configPath, $"{listen}/p2p/{key.PeerId}", metrics));
         }
         // Until a CRL is in the DHT every node reports its revocation data as stale; this one is ready to publish.
         var firstCrlPath = Path.GetFullPath(Path.Combine(authority, "crl-1.bin"));
-        File.WriteAllBytes(firstCrlPath, FirstCrl(anchorKey, time).Encode());
+        File.WriteAllBytes(firstCrlPath, issuer.IssueCrl([], TimeSpan.FromDays(7)).Encode());
         return new DevnetFiles(genesisPath, anchorsPath, anchorKeyPath, written, firstCrlPath);
     }
 
@@ -97,33 +94,6 @@ public static class DevnetLayout
         {
             CryptographicOperations.ZeroMemory(bytes);
         }
-    }
-
-    private static Certificate Issue(Ed25519Identity node, Ed25519Identity anchor, int serial, TimeSpan validity, TimeProvider time)
-    {
-        var now = DateTimeOffset.FromUnixTimeSeconds(time.GetUtcNow().ToUnixTimeSeconds());
-        var draft = Certificate.Create(new CertificateBody
-        {
-            NodeId = node.PeerId.ToByteArray(),
-            NodePublicKey = node.PublicKey,
-            Tier = 2,
-            Tenancy = Tenancy.Multi,
-            Operator = "org",
-            Capabilities = ["dht"],
-            Provider = "devnet",
-            GeoZone = "local",
-            IssuedAt = now,
-            ValidUntil = now + validity,
-            Serial = (ulong)serial,
-        });
-        return draft.WithSignatures([PartialSignature.Create(draft.Document, anchor).Signature]);
-    }
-
-    private static Crl FirstCrl(Ed25519Identity anchor, TimeProvider time)
-    {
-        var now = DateTimeOffset.FromUnixTimeSeconds(time.GetUtcNow().ToUnixTimeSeconds());
-        var draft = Crl.Create(new CrlBody(1, now, now.AddDays(7), [], [], 1));
-        return draft.WithSignatures([PartialSignature.Create(draft.Document, anchor).Signature]);
     }
 
     private static string Toml(PeerId peer, string nodeDirectory, string genesis, string listen, string metrics, string? bootstrap)

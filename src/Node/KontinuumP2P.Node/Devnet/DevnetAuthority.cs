@@ -21,16 +21,32 @@ public sealed class DevnetAuthority : IDisposable
 
     /// <summary>Generates <paramref name="anchors"/> anchor keys with <paramref name="threshold"/> for certificates and CRLs.</summary>
     public DevnetAuthority(string networkName, int anchors, int threshold, TimeProvider time)
+        : this(networkName, CreateKeys(anchors), threshold, time)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(anchors, 1);
+    }
+
+    /// <summary>
+    /// Uses the given anchor keys (e.g. derived from a simulation seed, or one whose file a devnet layout wrote); the
+    /// authority takes ownership and disposes them.
+    /// </summary>
+    public DevnetAuthority(string networkName, IReadOnlyList<Ed25519Identity> anchorKeys, int threshold, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(anchorKeys);
+        ArgumentOutOfRangeException.ThrowIfLessThan(anchorKeys.Count, 1, nameof(anchorKeys));
         ArgumentOutOfRangeException.ThrowIfLessThan(threshold, 1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(threshold, anchors);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(threshold, anchorKeys.Count);
         _time = time;
-        _anchorKeys = [.. Enumerable.Range(0, anchors).Select(_ => Ed25519Identity.Generate())];
-        var set = new AnchorSet(1, _anchorKeys.Select((k, i) => new Anchor(k.PublicKey, $"devnet-anchor-{i + 1}")),
-            certThreshold: threshold, crlThreshold: threshold, configThreshold: Math.Min(threshold, Math.Max(1, anchors - 1)));
+        _anchorKeys = [.. anchorKeys];
+        var set = new AnchorSet(1, _anchorKeys.Select((k, i) => new Anchor(k.PublicKey, $"{networkName}-anchor-{i + 1}")),
+            certThreshold: threshold, crlThreshold: threshold, configThreshold: Math.Min(threshold, Math.Max(1, anchorKeys.Count - 1)));
         Network = new NetworkDefinition { Name = networkName, Anchors = set };
     }
+
+    /// <summary>Labels written into issued certificates' <c>provider</c> and <c>geo_zone</c> fields.</summary>
+    public string Provider { get; init; } = "devnet";
+
+    /// <summary>The <c>geo_zone</c> of issued certificates.</summary>
+    public string GeoZone { get; init; } = "local";
 
     /// <summary>The network (no bootstrap peers yet: add them with <c>with</c>).</summary>
     public NetworkDefinition Network { get; }
@@ -48,8 +64,8 @@ public sealed class DevnetAuthority : IDisposable
             Tenancy = Tenancy.Multi,
             Operator = "org",
             Capabilities = capabilities ?? ["dht"],
-            Provider = "devnet",
-            GeoZone = "local",
+            Provider = Provider,
+            GeoZone = GeoZone,
             IssuedAt = now,
             ValidUntil = now + validity,
             Serial = _nextSerial++,
@@ -72,6 +88,12 @@ public sealed class DevnetAuthority : IDisposable
     public void Dispose()
     {
         foreach (var key in _anchorKeys) key.Dispose();
+    }
+
+    private static List<Ed25519Identity> CreateKeys(int anchors)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(anchors, 1);
+        return [.. Enumerable.Range(0, anchors).Select(_ => Ed25519Identity.Generate())];
     }
 
     private IEnumerable<SignatureEntry> Sign(SignedDocument draft, int count) =>
