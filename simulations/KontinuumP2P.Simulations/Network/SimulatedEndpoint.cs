@@ -1,0 +1,124 @@
+using KontinuumP2P.Certs.Certificates;
+using KontinuumP2P.Core.Addressing;
+using KontinuumP2P.Core.Identity;
+using KontinuumP2P.Dht.Rpc;
+
+namespace KontinuumP2P.Simulations.Network;
+
+/// <summary>What a node shows at the start of a connection: its identity key (as Noise would prove it) and the certificate it pushes.</summary>
+/// <param name="PeerId">The node.</param>
+/// <param name="PublicKey">Its raw Ed25519 public key (the key the connection is authenticated with).</param>
+/// <param name="Certificate">The certificate it presents, or null.</param>
+public sealed record PeerCredentials(PeerId PeerId, ReadOnlyMemory<byte> PublicKey, Certificate? Certificate);
+
+/// <summary>Told about the other side the first time two nodes talk (the certificate exchange of a real connection).</summary>
+public interface IContactObserver
+{
+    /// <summary>Judges what <paramref name="peer"/> presented; called once per peer, before its message is handled.</summary>
+    void OnContact(PeerCredentials peer);
+}
+
+/// <summary>Rewrites answers of a misbehaving node (poisoned closer peers, withheld records).</summary>
+/// <param name="from">The requester.</param>
+/// <param name="request">The request.</param>
+/// <param name="answer">What the node's real handler answered.</param>
+public delegate KadMessage AnswerRewriter(PeerId from, KadMessage request, KadMessage answer);
+
+/// <summary>One node's attachment to a <see cref="SimulatedNetwork"/>: its <see cref="IKadNetwork"/>.</summary>
+public sealed class SimulatedEndpoint : IKadNetwork
+{
+    private readonly SimulatedNetwork _network;
+    private readonly Dictionary<PeerId, IReadOnlyList<Multiaddr>> _addressBook = [];
+    private readonly Dictionary<PeerId, long> _sequences = [];
+    private volatile KadRequestHandler? _handler;
+
+    internal SimulatedEndpoint(SimulatedNetwork network, int index, PeerCredentials credentials, Multiaddr address, string protocolId)
+    {
+        _network = network;
+        Index = index;
+        Credentials = credentials;
+        LocalAddresses = [address];
+        ProtocolId = protocolId;
+    }
+
+    /// <summary>The node's number in the simulation (a deterministic tie-break for events).</summary>
+    public int Index { get; }
+
+    /// <summary>What the node presents at each new contact.</summary>
+    public PeerCredentials Credentials { get; }
+
+    /// <summary>Judges the other side at first contact (the admission layer); none means nobody is judged.</summary>
+    public IContactObserver? Contacts { get; set; }
+
+    /// <summary>Rewrites answers (malicious nodes only).</summary>
+    public AnswerRewriter? Rewriter { get; set; }
+
+    /// <inheritdoc />
+    public PeerId LocalPeer => Credentials.PeerId;
+
+    /// <inheritdoc />
+    public string ProtocolId { get; }
+
+    /// <inheritdoc />
+    public TimeProvider TimeProvider => _network.Time;
+
+    /// <inheritdoc />
+    public IReadOnlyList<Multiaddr> LocalAddresses { get; }
+
+    /// <summary>The request handler, when serving.</summary>
+    internal KadRequestHandler? Handler => _handler;
+
+    /// <summary>Entries in the address book (memory accounting).</summary>
+    public int KnownAddresses
+    {
+        get
+        {
+            lock (_addressBook) return _addressBook.Count;
+        }
+    }
+
+    /// <inheritdoc />
+    public event EventHandler<PeerId>? ServerPeerDiscovered
+    {
+        // Identify is not simulated: candidates come from inbound requests and answers, as on a real node.
+        add { }
+        remove { }
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyList<Multiaddr> GetAddresses(PeerId peer)
+    {
+        lock (_addressBook) return _addressBook.TryGetValue(peer, out var list) ? list : [];
+    }
+
+    /// <inheritdoc />
+    public void AddAddresses(PeerId peer, IReadOnlyList<Multiaddr> addresses)
+    {
+        if (addresses.Count == 0) return;
+        // Share the canonical list when it is the node's real address: a decoded copy per address book costs memory.
+        var canonical = _network.CanonicalAddresses(peer);
+        if (canonical is not null && addresses.Count == canonical.Count && addresses[0].Equals(canonical[0])) addresses = canonical;
+        lock (_addressBook) _addressBook[peer] = addresses;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<KadMessage?> SendAsync(PeerId peer, KadMessage request, CancellationToken cancellationToken) =>
+        _network.SendAsync(this, peer, request, cancellationToken);
+
+    /// <inheritdoc />
+    public void StartServing(KadRequestHandler handler) => _handler = handler;
+
+    /// <inheritdoc />
+    public void StopServing() => _handler = null;
+
+    /// <summary>The number of the next message from us to <paramref name="peer"/>.</summary>
+    internal long NextSequence(PeerId peer)
+    {
+        lock (_sequences)
+        {
+            var next = _sequences.GetValueOrDefault(peer) + 1;
+            _sequences[peer] = next;
+            return next;
+        }
+    }
+}

@@ -1,0 +1,235 @@
+using KontinuumP2P.Core.Addressing;
+using KontinuumP2P.Core.Identity;
+using KontinuumP2P.Core.Network;
+using KontinuumP2P.Dht.Rpc;
+using KontinuumP2P.Simulations.Time;
+
+namespace KontinuumP2P.Simulations.Network;
+
+/// <summary>
+/// A simulated network in virtual time: each request and each response is a scheduled delivery with the link's
+/// latency (<see cref="LinkModel"/>); a lost message never arrives (the sender's timeout fires); a partition drops
+/// messages between groups; a departed node is unreachable (the sender learns it after one trip, like a refused
+/// connection). Messages go through the real kad codec both ways. Transport layers (TCP, Noise, Yamux) are not modelled.
+/// </summary>
+public sealed class SimulatedNetwork
+{
+    private readonly Dictionary<PeerId, SimulatedEndpoint> _endpoints = [];
+    private readonly Dictionary<PeerId, IReadOnlyList<Multiaddr>> _canonical = [];
+    private readonly Lock _lock = new();
+    private Func<int, int>? _partition;
+    private long _sent;
+    private long _delivered;
+    private long _dropped;
+    private long _bytes;
+
+    /// <summary>Creates a network on <paramref name="time"/> with <paramref name="links"/>.</summary>
+    public SimulatedNetwork(VirtualTimeProvider time, LinkModel links)
+    {
+        ArgumentNullException.ThrowIfNull(links);
+        links.Validate();
+        Time = time;
+        Links = links;
+    }
+
+    /// <summary>The clock.</summary>
+    public VirtualTimeProvider Time { get; }
+
+    /// <summary>The link properties.</summary>
+    public LinkModel Links { get; }
+
+    /// <summary>Messages sent (requests and responses).</summary>
+    public long MessagesSent => Interlocked.Read(ref _sent);
+
+    /// <summary>Messages delivered.</summary>
+    public long MessagesDelivered => Interlocked.Read(ref _delivered);
+
+    /// <summary>Messages lost, dropped by a partition, or sent to a departed node.</summary>
+    public long MessagesDropped => Interlocked.Read(ref _dropped);
+
+    /// <summary>Encoded bytes sent.</summary>
+    public long BytesSent => Interlocked.Read(ref _bytes);
+
+    /// <summary>Attaches a node with number <paramref name="index"/> (unique, stable: it orders simultaneous events).</summary>
+    public SimulatedEndpoint Attach(int index, PeerCredentials credentials, Multiaddr address, string protocolId)
+    {
+        ArgumentNullException.ThrowIfNull(credentials);
+        var endpoint = new SimulatedEndpoint(this, index, credentials, address, protocolId);
+        lock (_lock)
+        {
+            if (_endpoints.ContainsKey(credentials.PeerId)) throw new InvalidOperationException($"{credentials.PeerId} is attached already");
+            _endpoints[credentials.PeerId] = endpoint;
+            _canonical[credentials.PeerId] = endpoint.LocalAddresses;
+        }
+        return endpoint;
+    }
+
+    /// <summary>Detaches a node: messages to it fail from now on (messages in flight included).</summary>
+    public void Detach(PeerId peer)
+    {
+        lock (_lock) _endpoints.Remove(peer);
+    }
+
+    /// <summary>Splits the network: nodes whose group numbers differ cannot talk. Null heals it.</summary>
+    public void SetPartition(Func<int, int>? groupOfIndex)
+    {
+        lock (_lock) _partition = groupOfIndex;
+    }
+
+    /// <summary>Whether nodes <paramref name="a"/> and <paramref name="b"/> can talk now.</summary>
+    public bool CanTalk(int a, int b)
+    {
+        Func<int, int>? partition;
+        lock (_lock) partition = _partition;
+        return partition is null || partition(a) == partition(b);
+    }
+
+    /// <summary>The real addresses of an attached (or once attached) node.</summary>
+    internal IReadOnlyList<Multiaddr>? CanonicalAddresses(PeerId peer)
+    {
+        lock (_lock) return _canonical.GetValueOrDefault(peer);
+    }
+
+    internal ValueTask<KadMessage?> SendAsync(SimulatedEndpoint from, PeerId to, KadMessage request, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        SimulatedEndpoint? target;
+        lock (_lock) target = _endpoints.GetValueOrDefault(to);
+        var call = new Call(this, from, to, target?.Index ?? -1, request, cancellationToken);
+        call.Start();
+        return new ValueTask<KadMessage?>(call.Completion);
+    }
+
+    private void Count(int bytes)
+    {
+        Interlocked.Increment(ref _sent);
+        Interlocked.Add(ref _bytes, bytes);
+    }
+
+    /// <summary>
+    /// One request and its response. Completion runs continuations synchronously on the driver thread, which keeps most
+    /// of a node's reaction to a message inside the same event.
+    /// </summary>
+    private sealed class Call
+    {
+        private readonly SimulatedNetwork _network;
+        private readonly SimulatedEndpoint _from;
+        private readonly PeerId _to;
+        private readonly int _toIndex;
+        private readonly KadMessage _request;
+        private readonly CancellationToken _cancellation;
+        private readonly TaskCompletionSource<KadMessage?> _completion = new();
+        private CancellationTokenRegistration _registration;
+
+        public Call(SimulatedNetwork network, SimulatedEndpoint from, PeerId to, int toIndex, KadMessage request, CancellationToken cancellation)
+        {
+            _network = network;
+            _from = from;
+            _to = to;
+            _toIndex = toIndex;
+            _request = request;
+            _cancellation = cancellation;
+        }
+
+        public Task<KadMessage?> Completion => _completion.Task;
+
+        public void Start()
+        {
+            var bytes = KadMessageCodec.Encode(_request);
+            _network.Count(bytes.Length);
+            if (_cancellation.CanBeCanceled) _registration = _cancellation.Register(() => Complete(null, new OperationCanceledException(_cancellation)));
+            var sequence = _from.NextSequence(_to);
+            var links = _network.Links;
+            var delay = links.Delay(_from.Index, _toIndex, sequence, bytes.Length);
+            if (_toIndex >= 0 && links.IsLost(_from.Index, _toIndex, sequence))
+            {
+                Interlocked.Increment(ref _network._dropped);
+                return; // the sender's timeout ends the call
+            }
+            _network.Time.Schedule(delay, EventLane.Network, _from.Index, _toIndex, sequence, () => Deliver(bytes));
+        }
+
+        private void Deliver(byte[] bytes)
+        {
+            SimulatedEndpoint? target;
+            lock (_network._lock) target = _network._endpoints.GetValueOrDefault(_to);
+            if (target is null || target.Handler is not { } handler || target.ProtocolId != _from.ProtocolId)
+            {
+                Interlocked.Increment(ref _network._dropped);
+                // Nobody listens there: the sender hears it after the way back, like a refused connection.
+                var back = _network.Links.Delay(_toIndex, _from.Index, 0, 0);
+                _network.Time.Schedule(back, EventLane.Network, _toIndex, _from.Index, -_from.NextSequence(_to),
+                    () => Complete(null, new IOException($"{_to} is unreachable")));
+                return;
+            }
+            if (!_network.CanTalk(_from.Index, target.Index))
+            {
+                Interlocked.Increment(ref _network._dropped);
+                return;
+            }
+            Interlocked.Increment(ref _network._delivered);
+            target.Contacts?.OnContact(_from.Credentials);
+            target.AddAddresses(_from.LocalPeer, _from.LocalAddresses); // what identify does on a real connection
+            var request = KadMessageCodec.Decode(bytes);
+            ValueTask<KadMessage?> handling;
+            try
+            {
+                handling = handler(_from.LocalPeer, request, CancellationToken.None);
+            }
+            catch (InvalidDataException e)
+            {
+                Reply(target, null, e);
+                return;
+            }
+            if (handling.IsCompleted) Finish(target, request, handling.AsTask());
+            else handling.AsTask().ContinueWith(t => Finish(target, request, t), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+
+        private void Finish(SimulatedEndpoint target, KadMessage request, Task<KadMessage?> handled)
+        {
+            if (handled.IsCompletedSuccessfully)
+            {
+                var answer = handled.Result;
+                if (answer is not null && target.Rewriter is { } rewrite) answer = rewrite(_from.LocalPeer, request, answer);
+                Reply(target, answer, null);
+            }
+            else
+            {
+                Reply(target, null, handled.Exception?.InnerException ?? new IOException("handler failed"));
+            }
+        }
+
+        private void Reply(SimulatedEndpoint target, KadMessage? answer, Exception? failure)
+        {
+            var bytes = answer is null ? [] : KadMessageCodec.EncodeTrimmed(answer);
+            _network.Count(bytes.Length);
+            var sequence = target.NextSequence(_from.LocalPeer);
+            var links = _network.Links;
+            if (links.IsLost(target.Index, _from.Index, sequence))
+            {
+                Interlocked.Increment(ref _network._dropped);
+                return;
+            }
+            _network.Time.Schedule(links.Delay(target.Index, _from.Index, sequence, bytes.Length), EventLane.Network, target.Index, _from.Index, sequence, () =>
+            {
+                if (!_network.CanTalk(target.Index, _from.Index))
+                {
+                    Interlocked.Increment(ref _network._dropped);
+                    return;
+                }
+                Interlocked.Increment(ref _network._delivered);
+                _from.Contacts?.OnContact(target.Credentials);
+                if (failure is not null) Complete(null, failure is InvalidDataException ? new StreamResetException("reset", failure) : failure);
+                else Complete(answer is null ? null : KadMessageCodec.Decode(bytes), null);
+            });
+        }
+
+        private void Complete(KadMessage? answer, Exception? failure)
+        {
+            _registration.Unregister();
+            if (failure is OperationCanceledException cancelled) _completion.TrySetCanceled(cancelled.CancellationToken);
+            else if (failure is not null) _completion.TrySetException(failure);
+            else _completion.TrySetResult(answer);
+        }
+    }
+}

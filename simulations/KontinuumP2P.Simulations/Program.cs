@@ -1,0 +1,3 @@
+using KontinuumP2P.Simulations.Reporting;
+
+return await SimulationCommand.RunAsync(args, CancellationToken.None).ConfigureAwait(false);

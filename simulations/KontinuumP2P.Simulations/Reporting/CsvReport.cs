@@ -1,0 +1,49 @@
+using System.Globalization;
+using System.Text;
+using KontinuumP2P.Simulations.Scenarios;
+
+namespace KontinuumP2P.Simulations.Reporting;
+
+/// <summary>
+/// Writes the CSV files of a scenario run. <c>lookups.csv</c>, <c>timeline.csv</c> and <c>summary.csv</c> depend only
+/// on the scenario and seed (same seed, same bytes); <c>performance.csv</c> holds the machine's figures.
+/// </summary>
+public static class CsvReport
+{
+    /// <summary>The files that must be byte-identical for the same scenario and seed.</summary>
+    public static readonly IReadOnlyList<string> DeterministicFiles = ["lookups.csv", "timeline.csv", "summary.csv"];
+
+    /// <summary>Writes the four CSV files into <paramref name="directory"/>.</summary>
+    public static void Write(string directory, IReadOnlyList<RunResult> results)
+    {
+        ArgumentNullException.ThrowIfNull(results);
+        Directory.CreateDirectory(directory);
+        var lookups = new StringBuilder("variant,start_minute,origin,target,success,hops,requests,failures,latency_ms\n");
+        foreach (var l in results.SelectMany(r => r.Lookups))
+            lookups.Append(Row(l.Variant, l.StartMinute, l.Origin, l.Target, l.Success ? 1 : 0, l.Hops, l.Requests, l.Failures, l.LatencyMs));
+        var timeline = new StringBuilder("variant,minute,online,honest_online,routing_health,mean_table_size,bad_entries,crl_holders\n");
+        foreach (var t in results.SelectMany(r => r.Timeline))
+            timeline.Append(Row(t.Variant, t.Minute, t.Online, t.HonestOnline, t.RoutingHealth, t.MeanTableSize, t.BadEntries, t.CrlHolders));
+        var summary = new StringBuilder("variant,metric,value\n");
+        foreach (var r in results)
+            foreach (var (key, value) in r.Metrics) summary.Append(Row(r.Variant, key, value));
+        var performance = new StringBuilder("variant,metric,value\n");
+        foreach (var r in results)
+            foreach (var (key, value) in r.Performance) performance.Append(Row(r.Variant, key, value));
+        File.WriteAllText(Path.Combine(directory, "lookups.csv"), lookups.ToString());
+        File.WriteAllText(Path.Combine(directory, "timeline.csv"), timeline.ToString());
+        File.WriteAllText(Path.Combine(directory, "summary.csv"), summary.ToString());
+        File.WriteAllText(Path.Combine(directory, "performance.csv"), performance.ToString());
+    }
+
+    private static string Row(params object[] cells) => string.Join(',', cells.Select(Cell)) + "\n";
+
+    private static string Cell(object value) => value switch
+    {
+        double d when double.IsNaN(d) => "",
+        double d => d.ToString("0.######", CultureInfo.InvariantCulture),
+        string s when s.Contains(',', StringComparison.Ordinal) || s.Contains('"', StringComparison.Ordinal) => "\"" + s.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"",
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
+}

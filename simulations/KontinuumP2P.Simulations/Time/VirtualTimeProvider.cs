@@ -1,0 +1,194 @@
+namespace KontinuumP2P.Simulations.Time;
+
+/// <summary>
+/// A clock that only moves when the <see cref="SimulationDriver"/> runs the next scheduled event. Timers and other
+/// events sit in one queue ordered by <see cref="EventKey"/> (due time, then a deterministic tie-break), so the
+/// order in which events run never depends on thread timing. Thread-safe: nodes create timers from any thread.
+/// </summary>
+public sealed class VirtualTimeProvider : TimeProvider
+{
+    /// <summary>The start of every simulation unless told otherwise (fixed, so certificates and CSVs are reproducible).</summary>
+    public static readonly DateTimeOffset DefaultEpoch = new(2030, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    private readonly Lock _lock = new();
+    private readonly PriorityQueue<ScheduledEvent, EventKey> _queue = new();
+    private readonly DateTimeOffset _epoch;
+    private long _nowTicks;
+    private long _timerSequence;
+    private long _actionSequence;
+
+    /// <summary>Creates a clock standing at <paramref name="epoch"/> (default <see cref="DefaultEpoch"/>).</summary>
+    public VirtualTimeProvider(DateTimeOffset? epoch = null) => _epoch = epoch ?? DefaultEpoch;
+
+    /// <summary>Virtual time elapsed since the epoch.</summary>
+    public TimeSpan Elapsed => TimeSpan.FromTicks(Volatile.Read(ref _nowTicks));
+
+    /// <summary>Events waiting (cancelled timers included until they come up).</summary>
+    public int PendingEvents
+    {
+        get
+        {
+            lock (_lock) return _queue.Count;
+        }
+    }
+
+    /// <inheritdoc />
+    public override DateTimeOffset GetUtcNow() => _epoch + Elapsed;
+
+    /// <inheritdoc />
+    public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+    /// <inheritdoc />
+    public override long GetTimestamp() => Volatile.Read(ref _nowTicks);
+
+    /// <inheritdoc />
+    public override TimeZoneInfo LocalTimeZone => TimeZoneInfo.Utc;
+
+    /// <inheritdoc />
+    public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        var timer = new VirtualTimer(this, callback, state);
+        timer.Change(dueTime, period);
+        return timer;
+    }
+
+    /// <summary>
+    /// Schedules <paramref name="action"/> after <paramref name="delay"/>. Events due at the same instant run in the
+    /// order of (<paramref name="lane"/>, <paramref name="a"/>, <paramref name="b"/>, <paramref name="sequence"/>): callers
+    /// pass keys that do not depend on thread timing (e.g. sender, receiver, per-pair message number).
+    /// </summary>
+    public void Schedule(TimeSpan delay, EventLane lane, long a, long b, long sequence, Action action)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        if (delay < TimeSpan.Zero) delay = TimeSpan.Zero;
+        lock (_lock)
+        {
+            var key = new EventKey(_nowTicks + delay.Ticks, lane, a, b, sequence);
+            _queue.Enqueue(new ScheduledEvent(action, null, 0), key);
+        }
+    }
+
+    /// <summary>Schedules a scenario step; steps at the same instant run in the order they were scheduled.</summary>
+    public void Schedule(TimeSpan delay, Action action)
+    {
+        long sequence;
+        lock (_lock) sequence = ++_actionSequence;
+        Schedule(delay, EventLane.Scenario, 0, 0, sequence, action);
+    }
+
+    /// <summary>The due time of the next live event, or null when none is left.</summary>
+    public TimeSpan? NextDue()
+    {
+        lock (_lock)
+        {
+            DropCancelled();
+            return _queue.TryPeek(out _, out var key) ? TimeSpan.FromTicks(key.DueTicks) : null;
+        }
+    }
+
+    /// <summary>
+    /// Advances the clock to the next event due no later than <paramref name="limit"/> and runs it on the calling
+    /// thread. False when there is none.
+    /// </summary>
+    public bool RunNext(TimeSpan limit)
+    {
+        var next = TakeNext(limit);
+        next?.Invoke();
+        return next is not null;
+    }
+
+    /// <summary>
+    /// Advances the clock to the next event due no later than <paramref name="limit"/>, removes it and returns what runs
+    /// it (the caller picks the thread); null when there is none.
+    /// </summary>
+    public Action? TakeNext(TimeSpan limit)
+    {
+        ScheduledEvent next;
+        lock (_lock)
+        {
+            DropCancelled();
+            if (!_queue.TryPeek(out next, out var key) || key.DueTicks > limit.Ticks) return null;
+            _queue.Dequeue();
+            _nowTicks = Math.Max(_nowTicks, key.DueTicks);
+        }
+        if (next.Timer is { } timer)
+        {
+            var generation = next.Generation;
+            return () => timer.Fire(generation);
+        }
+        return next.Action!;
+    }
+
+    /// <summary>Moves the clock to <paramref name="time"/> when no event is due before it (idle stretches).</summary>
+    public void AdvanceTo(TimeSpan time)
+    {
+        lock (_lock)
+        {
+            DropCancelled();
+            if (_queue.TryPeek(out _, out var key) && key.DueTicks < time.Ticks)
+                throw new InvalidOperationException("events are due before the requested time: run them first");
+            _nowTicks = Math.Max(_nowTicks, time.Ticks);
+        }
+    }
+
+    /// <summary>Arms <paramref name="timer"/> for <paramref name="due"/> from now; returns the sequence number used.</summary>
+    internal void Arm(VirtualTimer timer, TimeSpan due, long generation)
+    {
+        lock (_lock)
+        {
+            var key = new EventKey(_nowTicks + Math.Max(0, due.Ticks), EventLane.Timer, 0, 0, ++_timerSequence);
+            _queue.Enqueue(new ScheduledEvent(null, timer, generation), key);
+        }
+    }
+
+    /// <summary>Cancelled timers stay in the queue (lazy deletion) and are skipped here.</summary>
+    private void DropCancelled()
+    {
+        while (_queue.TryPeek(out var head, out _) && head.Timer is { } timer && !timer.IsArmed(head.Generation)) _queue.Dequeue();
+    }
+
+    private readonly record struct ScheduledEvent(Action? Action, VirtualTimer? Timer, long Generation);
+}
+
+/// <summary>Which kind of event; at the same instant, lower lanes run first.</summary>
+public enum EventLane
+{
+    /// <summary>Scenario steps (joins, lookups, faults).</summary>
+    Scenario = 0,
+    /// <summary>Message deliveries of the simulated network.</summary>
+    Network = 1,
+    /// <summary>Timers created by node code (timeouts, maintenance).</summary>
+    Timer = 2,
+}
+
+/// <summary>The position of an event in the queue.</summary>
+/// <param name="DueTicks">When it is due (ticks since the epoch).</param>
+/// <param name="Lane">Its kind.</param>
+/// <param name="A">First tie-break (e.g. sender index).</param>
+/// <param name="B">Second tie-break (e.g. receiver index).</param>
+/// <param name="Sequence">Last tie-break (e.g. per-pair message number).</param>
+public readonly record struct EventKey(long DueTicks, EventLane Lane, long A, long B, long Sequence) : IComparable<EventKey>
+{
+    /// <inheritdoc />
+    public int CompareTo(EventKey other)
+    {
+        var c = DueTicks.CompareTo(other.DueTicks);
+        if (c == 0) c = Lane.CompareTo(other.Lane);
+        if (c == 0) c = A.CompareTo(other.A);
+        if (c == 0) c = B.CompareTo(other.B);
+        return c != 0 ? c : Sequence.CompareTo(other.Sequence);
+    }
+
+    /// <summary>Orders by due time, then the tie-breaks.</summary>
+    public static bool operator <(EventKey left, EventKey right) => left.CompareTo(right) < 0;
+
+    /// <summary>Orders by due time, then the tie-breaks.</summary>
+    public static bool operator >(EventKey left, EventKey right) => left.CompareTo(right) > 0;
+
+    /// <summary>Orders by due time, then the tie-breaks.</summary>
+    public static bool operator <=(EventKey left, EventKey right) => left.CompareTo(right) <= 0;
+
+    /// <summary>Orders by due time, then the tie-breaks.</summary>
+    public static bool operator >=(EventKey left, EventKey right) => left.CompareTo(right) >= 0;
+}

@@ -1,0 +1,126 @@
+using KontinuumP2P.Core.Identity;
+using KontinuumP2P.Dht;
+using KontinuumP2P.Dht.Rpc;
+using KontinuumP2P.Simulations.Network;
+using KontinuumP2P.Simulations.Peers;
+using KontinuumP2P.Simulations.Time;
+
+namespace KontinuumP2P.Simulations.Tests.Network;
+
+public sealed class SimulatedNetworkTests
+{
+    private static readonly LinkModel Links = new()
+    {
+        MinLatency = TimeSpan.FromMilliseconds(20),
+        MaxLatency = TimeSpan.FromMilliseconds(80),
+        Jitter = TimeSpan.FromMilliseconds(5),
+        BandwidthBitsPerSecond = 1_000_000,
+        Seed = 7,
+    };
+
+    [Test]
+    public async Task A_request_takes_the_link_latency_both_ways_and_goes_through_the_codec()
+    {
+        var (time, network, a, b) = Pair(Links);
+        b.StartServing((from, request, _) => ValueTask.FromResult<KadMessage?>(request with { CloserPeers = [new KadPeer(from, a.LocalAddresses)] }));
+        TimeSpan rtt = default;
+        KadMessage? answer = null;
+        await new SimulationDriver(time).RunAsync(async () =>
+        {
+            answer = await a.SendAsync(b.LocalPeer, KadMessage.Request(KadMessageType.FindNode, b.LocalPeer.ToByteArray()), CancellationToken.None).ConfigureAwait(false);
+            rtt = time.Elapsed;
+        }, TimeSpan.FromHours(1), 1000, CancellationToken.None);
+        Assert.That(answer!.CloserPeers.Single().PeerId, Is.EqualTo(a.LocalPeer));
+        // Two one-way trips, each the link's base (20..80 ms) plus jitter (≤ 5 ms) plus a few bytes at 1 Mbit/s.
+        Assert.That(rtt, Is.InRange(TimeSpan.FromMilliseconds(40), TimeSpan.FromMilliseconds(175)));
+        Assert.That(network.MessagesDelivered, Is.EqualTo(2));
+    }
+
+    [Test]
+    public async Task Lost_messages_end_in_the_senders_timeout_and_the_share_follows_the_loss_rate()
+    {
+        var (time, network, a, b) = Pair(Links with { Loss = 0.3 });
+        b.StartServing((_, request, _) => ValueTask.FromResult<KadMessage?>(request));
+        var answered = 0;
+        var timedOut = 0;
+        await new SimulationDriver(time).RunAsync(async () =>
+        {
+            for (var i = 0; i < 400; i++)
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1), time);
+                try
+                {
+                    await a.SendAsync(b.LocalPeer, KadMessage.Request(KadMessageType.FindNode, new byte[] { 1, 2, 3 }), timeout.Token).ConfigureAwait(false);
+                    answered++;
+                }
+                catch (OperationCanceledException)
+                {
+                    timedOut++;
+                }
+            }
+        }, TimeSpan.FromDays(1), 100_000, CancellationToken.None);
+        // A round trip survives with probability 0.7² = 0.49.
+        Assert.That(answered + timedOut, Is.EqualTo(400));
+        Assert.That(answered, Is.InRange(150, 240));
+        Assert.That(network.MessagesDropped, Is.EqualTo(timedOut));
+    }
+
+    [Test]
+    public async Task A_partition_drops_messages_until_it_heals_and_a_departed_node_is_unreachable()
+    {
+        var (time, network, a, b) = Pair(Links);
+        b.StartServing((_, request, _) => ValueTask.FromResult<KadMessage?>(request));
+        var outcomes = new List<string>();
+        async Task TryOnce()
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1), time);
+            try
+            {
+                await a.SendAsync(b.LocalPeer, KadMessage.Request(KadMessageType.FindNode, new byte[] { 1 }), timeout.Token).ConfigureAwait(false);
+                outcomes.Add("answered");
+            }
+            catch (OperationCanceledException)
+            {
+                outcomes.Add("timeout");
+            }
+            catch (IOException)
+            {
+                outcomes.Add("unreachable");
+            }
+        }
+        await new SimulationDriver(time).RunAsync(async () =>
+        {
+            network.SetPartition(index => index == b.Index ? 1 : 0);
+            await TryOnce().ConfigureAwait(false);
+            network.SetPartition(null);
+            await TryOnce().ConfigureAwait(false);
+            network.Detach(b.LocalPeer);
+            await TryOnce().ConfigureAwait(false);
+        }, TimeSpan.FromHours(1), 1000, CancellationToken.None);
+        Assert.That(outcomes, Is.EqualTo(new[] { "timeout", "answered", "unreachable" }));
+    }
+
+    [Test]
+    public void Link_draws_are_a_pure_function_of_seed_and_message()
+    {
+        var delay = Links.Delay(3, 9, 42, 100);
+        Assert.That(Links.Delay(3, 9, 42, 100), Is.EqualTo(delay));
+        Assert.That(Links with { Seed = 8 }, Is.Not.EqualTo(Links));
+        Assert.That(Enumerable.Range(0, 50).Select(i => (Links with { Seed = 8 }).Delay(3, 9, i, 100)),
+            Is.Not.EqualTo(Enumerable.Range(0, 50).Select(i => Links.Delay(3, 9, i, 100))));
+        // The base part is symmetric.
+        var noJitter = Links with { Jitter = TimeSpan.Zero };
+        Assert.That(noJitter.Delay(3, 9, 1, 0), Is.EqualTo(noJitter.Delay(9, 3, 5, 0)));
+    }
+
+    private static (VirtualTimeProvider, SimulatedNetwork, SimulatedEndpoint, SimulatedEndpoint) Pair(LinkModel links)
+    {
+        var time = new VirtualTimeProvider();
+        var network = new SimulatedNetwork(time, links);
+        using var ka = SimulatedAuthority.NodeIdentity(1, 0);
+        using var kb = SimulatedAuthority.NodeIdentity(1, 1);
+        var a = network.Attach(0, new PeerCredentials(ka.PeerId, ka.PublicKey, null), PeerFactory.AddressOf(0), DhtOptions.KontinuumProtocolId);
+        var b = network.Attach(1, new PeerCredentials(kb.PeerId, kb.PublicKey, null), PeerFactory.AddressOf(1), DhtOptions.KontinuumProtocolId);
+        return (time, network, a, b);
+    }
+}
