@@ -166,9 +166,9 @@ public sealed class NodeMdnsNamespaceTests
             Assert.That(tables[i], Does.Not.Contain(foreignId), $"the foreign-certified node entered node-{i}'s routing table");
     }
 
-    /// <summary>The admission verdict is logged at debug level with the status name.</summary>
+    /// <summary>A refusal is logged at information level with the peer and the reason.</summary>
     private static bool RefusedInLogs(NamespacedProcess node, string peerId) =>
-        node.Errors.Contains($"admission verdict on {peerId}: Refused", StringComparison.Ordinal);
+        node.Errors.Contains($"peer {peerId} refused:", StringComparison.Ordinal);
 
     private async Task<List<string>> TablePeersAsync(string metrics, CancellationToken ct)
     {

@@ -121,9 +121,10 @@ public sealed partial class YamuxSession : IStreamMuxer
             _nextOutboundId += 2;
             _streams.Add(stream.Id, stream);
             _outboundCount++;
+            // Scheduled under the lock so SYNs leave in id order: the remote refuses an id below one it has seen.
+            stream.ScheduleWrite();
         }
         _metrics?.StreamOpened(outbound: true);
-        stream.ScheduleWrite();
         return ValueTask.FromResult<IMuxedStream>(stream);
     }
 

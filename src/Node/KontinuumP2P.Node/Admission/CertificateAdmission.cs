@@ -129,15 +129,24 @@ public sealed partial class CertificateAdmission : IAsyncDisposable
 
     private async Task PushOwnAsync(IConnection connection, CancellationToken cancellationToken)
     {
-        try
+        // Without our offer the peer never admits us on this connection, so a push the remote reset (seen when both
+        // sides dial at once) is tried again, a bounded number of times.
+        const int attempts = 3;
+        for (var attempt = 1; attempt <= attempts; attempt++)
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(_offerTimeout);
-            await CertificateExchange.SendAsync(connection, _network.CertificateProtocolId, _own, timeout.Token).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is IOException or OperationCanceledException or ProtocolNotSupportedException)
-        {
-            LogPushFailed(_logger, connection.RemotePeer, e.Message);
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout.CancelAfter(_offerTimeout);
+                await CertificateExchange.SendAsync(connection, _network.CertificateProtocolId, _own, timeout.Token).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException or ProtocolNotSupportedException)
+            {
+                LogPushFailed(_logger, connection.RemotePeer, e.Message);
+                if (e is ProtocolNotSupportedException || cancellationToken.IsCancellationRequested || attempt == attempts) return;
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), _host.TimeProvider, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -168,7 +177,9 @@ public sealed partial class CertificateAdmission : IAsyncDisposable
             replacement.Decide(verdict);
             _peers[peer] = replacement;
         }
-        LogVerdict(_logger, peer, verdict.Status, verdict.Reason);
+        // Operators want to see refusals (a foreign or revoked certificate on their network) without debug logs.
+        if (verdict.Status == AdmissionStatus.Refused) LogRefused(_logger, peer, verdict.Reason);
+        else LogVerdict(_logger, peer, verdict.Status, verdict.Reason);
     }
 
     private AdmissionVerdict Judge(PeerId peer, ReadOnlyMemory<byte> encodedPublicKey, Certificate certificate)
