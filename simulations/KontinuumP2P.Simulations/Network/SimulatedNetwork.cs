@@ -185,17 +185,28 @@ public sealed class SimulatedNetwork
             else handling.AsTask().ContinueWith(t => Finish(target, request, t), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
 
+        /// <summary>
+        /// Sends the handler's outcome back. It runs as a continuation nobody awaits, so it must not throw: a failure
+        /// here (a rewriter or the encoder) fails the sender's request at once instead of leaving it to time out.
+        /// </summary>
         private void Finish(SimulatedEndpoint target, KadMessage request, Task<KadMessage?> handled)
         {
-            if (handled.IsCompletedSuccessfully)
+            try
             {
-                var answer = handled.Result;
-                if (answer is not null && target.Rewriter is { } rewrite) answer = rewrite(_from.LocalPeer, request, answer);
-                Reply(target, answer, null);
+                if (handled.IsCompletedSuccessfully)
+                {
+                    var answer = handled.Result; // completed: no blocking
+                    if (answer is not null && target.Rewriter is { } rewrite) answer = rewrite(_from.LocalPeer, request, answer);
+                    Reply(target, answer, null);
+                }
+                else
+                {
+                    Reply(target, null, handled.Exception?.InnerException ?? new IOException("handler failed"));
+                }
             }
-            else
+            catch (Exception e)
             {
-                Reply(target, null, handled.Exception?.InnerException ?? new IOException("handler failed"));
+                Complete(null, new IOException($"simulated reply failed: {e.Message}", e));
             }
         }
 
