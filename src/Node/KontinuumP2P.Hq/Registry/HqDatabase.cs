@@ -61,6 +61,7 @@ public sealed class HqDatabase : IDisposable
                 CREATE TABLE IF NOT EXISTS partial_signatures(
                   request_id TEXT NOT NULL REFERENCES signing_requests(id), anchor_key BLOB NOT NULL, partial BLOB NOT NULL,
                   PRIMARY KEY(request_id, anchor_key));
+                CREATE TABLE IF NOT EXISTS revoked(node_id BLOB PRIMARY KEY, reason INTEGER NOT NULL, at INTEGER NOT NULL);
                 """);
             using (var cmd = connection.CreateCommand())
             {
