@@ -29,6 +29,7 @@ public static class HqConfigLoader
         options.KeyFile = Path.GetFullPath(options.KeyFile, dir);
         options.CertificateFile = Path.GetFullPath(options.CertificateFile, dir);
         if (options.Network != "mainnet" && options.Network != "open") options.Network = Path.GetFullPath(options.Network, dir);
+        options.Admin.AnchorKeyFiles = [.. options.Admin.AnchorKeyFiles.Select(f => Path.GetFullPath(f, dir))];
         return options;
     }
 
@@ -80,6 +81,14 @@ public static class HqConfigLoader
                     break;
                 case TomlTable t:
                     Flatten(t, name + ":", pairs);
+                    break;
+                case TomlArray array:
+                    for (var i = 0; i < array.Count; i++)
+                    {
+                        pairs[$"{name}:{i}"] = array[i] is IFormattable af
+                            ? af.ToString(null, System.Globalization.CultureInfo.InvariantCulture)
+                            : array[i]?.ToString();
+                    }
                     break;
                 case IFormattable f:
                     pairs[name] = f.ToString(null, System.Globalization.CultureInfo.InvariantCulture);

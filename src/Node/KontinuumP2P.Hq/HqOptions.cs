@@ -54,6 +54,9 @@ public sealed class HqOptions
         /// <summary>Next-update window of CRLs HQ prepares, hours.</summary>
         public int CrlValidityHours { get; set; } = 24 * 7;
 
+        /// <summary>Tier 0 key files HQ holds and signs with at once (one for a 1-of-1 network; none when all signing is offline).</summary>
+        public List<string> AnchorKeyFiles { get; set; } = [];
+
         /// <summary>Throws when the listen URL is not loopback without opt-in.</summary>
         public void Validate()
         {

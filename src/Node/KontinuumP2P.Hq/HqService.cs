@@ -153,20 +153,18 @@ public sealed class HqService : IDisposable
     }
 
     /// <summary>The fleet as <c>hq status</c> shows it.</summary>
-    public HqStatus Status()
+    public HqStatus Status() => StatusOf(Registry);
+
+    /// <summary>The fleet as <c>hq status</c> shows it, from the registry alone (works while another process runs HQ).</summary>
+    public static HqStatus StatusOf(FleetRegistry registry)
     {
-        IReadOnlyList<SlotHealth> health;
-        IReadOnlyList<string> incidents;
-        lock (_lock)
-        {
-            health = _escalation.Snapshot();
-            incidents = [.. _escalation.ProviderIncidents.Order(StringComparer.Ordinal)];
-        }
-        var levels = health.ToDictionary(h => h.Slot, h => h.Level, StringComparer.Ordinal);
-        var rows = Registry.Slots().Select(s => new MailboxStatusRow(s.Slot, s.NodeId, s.Provider, s.Region,
+        ArgumentNullException.ThrowIfNull(registry);
+        var slots = registry.Slots();
+        var rows = slots.Select(s => new MailboxStatusRow(s.Slot, s.NodeId, s.Provider, s.Region,
             s.Status == SlotStatus.Draining ? "draining"
             : s.Status == SlotStatus.Retired ? "retired"
-            : levels.GetValueOrDefault(s.Slot).ToString().ToLowerInvariant(), s.AssignedGroups)).ToList();
+            : s.Level.ToString().ToLowerInvariant(), s.AssignedGroups)).ToList();
+        var incidents = slots.Where(s => s.Level == HealthLevel.Black).Select(s => s.Provider).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         return new HqStatus(rows, incidents);
     }
 
@@ -181,6 +179,7 @@ public sealed class HqService : IDisposable
         {
             Audit.Append(actor, "slot.level", JsonSerializer.Serialize(new { t.Slot, nodeId = t.NodeId.ToString(), from = t.From.ToString(), to = t.To.ToString(), t.RedConfirmations }));
             var entry = Registry.GetSlot(t.Slot);
+            if (entry is not null && entry.NodeId == t.NodeId.ToString()) Registry.SetLevel(t.Slot, t.To);
             if (entry is null || entry.NodeId != t.NodeId.ToString() || entry.Status is SlotStatus.Draining or SlotStatus.Retired) continue;
             if (t.To >= HealthLevel.Red) Registry.SetStatus(actor, t.Slot, SlotStatus.Down, t.To.ToString());
             else if (entry.Status == SlotStatus.Down) Registry.SetStatus(actor, t.Slot, SlotStatus.Active, "recovered");

@@ -45,19 +45,22 @@ internal static class CertCommands
         var days = new Option<int>("--valid-days") { DefaultValueFactory = _ => 365, Description = "Requested validity" };
         var output = TrustCli.OutputOption();
         var json = TrustCli.JsonOption();
-        var cmd = new Command("request", "Write a certificate request (JSON) for a node")
+        var (adminEndpoint, token, certOutput, wait) = AdminRequest.Options();
+        var cmd = new Command("request", "Write a certificate request (JSON) for a node; with --admin-endpoint also send it to HQ and write the certificate")
         {
             nodeKey, nodePubkey, file, env, tier, tenancy, op, served, caps, storage, sessions, provider, geo, days, output, json,
+            adminEndpoint, token, certOutput, wait,
         };
-        cmd.SetAction(pr => TrustCli.Run(pr, () =>
+        cmd.SetAction((pr, ct) => TrustCli.RunAsync(pr, async () =>
         {
             string pubkey;
+            Ed25519Identity? signer = null;
             if (pr.GetValue(nodeKey) is { } keyPath)
             {
                 var bytes = KeyFile.ReadBounded(keyPath, KeyFile.MaxFileLength);
                 var passphrase = KeyFile.IsEncrypted(bytes) ? TrustCli.RequirePassphrase(pr, file, env) : null;
-                using var key = KeyFile.Decode(bytes, KeyFileKind.Node, passphrase);
-                pubkey = Convert.ToHexStringLower(key.PublicKey);
+                signer = KeyFile.Decode(bytes, KeyFileKind.Node, passphrase);
+                pubkey = Convert.ToHexStringLower(signer.PublicKey);
             }
             else
             {
@@ -77,8 +80,16 @@ internal static class CertCommands
                 GeoZone = pr.GetValue(geo)!,
                 ValidDays = pr.GetValue(days),
             };
+            using var key = signer;
             var body = request.ToBody(TimeProvider.System.GetUtcNow(), 1); // validates every field now, not at issue time
             TrustCli.WriteFile(pr.GetValue(output)!, System.Text.Encoding.UTF8.GetBytes(request.ToJson()));
+            if (pr.GetValue(adminEndpoint) is { } endpoint)
+            {
+                var written = await AdminRequest.SendAsync(endpoint, pr.GetValue(token), key, request, pr.GetValue(certOutput)!, pr.GetValue(wait), ct).ConfigureAwait(false);
+                TrustCli.Report(pr, pr.GetValue(json), new JsonObject { ["nodeId"] = body.PeerId.ToString(), ["output"] = pr.GetValue(output), ["certificate"] = written },
+                    $"certificate for {body.PeerId} written to {written}");
+                return;
+            }
             TrustCli.Report(pr, pr.GetValue(json), new JsonObject { ["nodeId"] = body.PeerId.ToString(), ["output"] = pr.GetValue(output) },
                 $"request for {body.PeerId} written to {pr.GetValue(output)}");
         }));

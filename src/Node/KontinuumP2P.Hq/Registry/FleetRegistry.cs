@@ -15,7 +15,9 @@ namespace KontinuumP2P.Hq.Registry;
 /// <param name="Capacity">Groups it can hold.</param>
 /// <param name="Sequence">Sequence of its slot record.</param>
 /// <param name="AssignedGroups">Groups assigned.</param>
-public sealed record SlotEntry(string Slot, string NodeId, string Provider, string Region, MailboxRole Role, SlotStatus Status, int Capacity, ulong Sequence, int AssignedGroups)
+/// <param name="Level">Last escalation level HQ computed.</param>
+public sealed record SlotEntry(string Slot, string NodeId, string Provider, string Region, MailboxRole Role, SlotStatus Status, int Capacity, ulong Sequence, int AssignedGroups,
+    KontinuumP2P.Mailbox.Health.HealthLevel Level)
 {
     /// <summary>The allocator's view.</summary>
     public SlotInfo ToInfo() => new(Slot, Provider, Region, Role, Status, AssignedGroups, Capacity);
@@ -58,7 +60,7 @@ public sealed class FleetRegistry
                 INSERT INTO slots(slot, node_id, provider, region, role, status, capacity, sequence, updated_at)
                 VALUES ($s, $n, $p, $r, $role, $st, $cap, $seq, $t)
                 ON CONFLICT(slot) DO UPDATE SET node_id = $n, provider = $p, region = $r, role = $role, status = $st,
-                  capacity = $cap, sequence = $seq, updated_at = $t
+                  capacity = $cap, sequence = $seq, updated_at = $t, level = CASE WHEN slots.node_id = $n THEN slots.level ELSE 0 END
                 """, ("$s", slot), ("$n", nodeId), ("$p", provider), ("$r", region), ("$role", (int)role), ("$st", (int)status),
                 ("$cap", capacity), ("$seq", (long)sequence), ("$t", _time.GetUtcNow().ToUnixTimeMilliseconds()));
             _audit.Append(c, tx, actor, existing is null ? "slot.add" : existing.NodeId == nodeId ? "slot.update" : "slot.replace",
@@ -77,6 +79,14 @@ public sealed class FleetRegistry
                 ("$st", (int)status), ("$t", _time.GetUtcNow().ToUnixTimeMilliseconds()), ("$s", slot));
             _audit.Append(c, tx, actor, "slot.status", JsonSerializer.Serialize(new { slot, from = existing.Status.ToString(), to = status.ToString(), reason }));
             return 1;
+        });
+
+    /// <summary>Keeps the escalation level HQ computed (the audit entry for the change is written by the caller).</summary>
+    public void SetLevel(string slot, KontinuumP2P.Mailbox.Health.HealthLevel level) =>
+        _db.InTransaction((c, tx) =>
+        {
+            Exec(c, tx, "UPDATE slots SET level = $l WHERE slot = $s", ("$l", (int)level), ("$s", slot));
+            return 0;
         });
 
     /// <summary>One slot, or null.</summary>
@@ -162,7 +172,7 @@ public sealed class FleetRegistry
                 var region = r.GetString(1);
                 r.Close();
                 var existing = GetSlot(c, tx, slot) ?? throw new KeyNotFoundException($"unknown slot '{slot}'");
-                Exec(c, tx, "UPDATE slots SET node_id = $n, provider = $p, region = $r, status = $st, sequence = sequence + 1, updated_at = $t WHERE slot = $s",
+                Exec(c, tx, "UPDATE slots SET node_id = $n, provider = $p, region = $r, status = $st, sequence = sequence + 1, level = 0, updated_at = $t WHERE slot = $s",
                     ("$n", spareId), ("$p", provider), ("$r", region), ("$st", (int)SlotStatus.Active), ("$t", _time.GetUtcNow().ToUnixTimeMilliseconds()), ("$s", slot));
                 _audit.Append(c, tx, actor, "slot.replace", JsonSerializer.Serialize(new
                 {
@@ -174,7 +184,7 @@ public sealed class FleetRegistry
 
     private const string SlotQuery = """
         SELECT s.slot, s.node_id, s.provider, s.region, s.role, s.status, s.capacity, s.sequence,
-               (SELECT COUNT(*) FROM group_slots g WHERE g.slot = s.slot)
+               (SELECT COUNT(*) FROM group_slots g WHERE g.slot = s.slot), s.level
         FROM slots s
         """;
 
@@ -194,7 +204,7 @@ public sealed class FleetRegistry
         while (r.Read())
         {
             list.Add(new SlotEntry(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), (MailboxRole)r.GetInt32(4),
-                (SlotStatus)r.GetInt32(5), r.GetInt32(6), (ulong)r.GetInt64(7), r.GetInt32(8)));
+                (SlotStatus)r.GetInt32(5), r.GetInt32(6), (ulong)r.GetInt64(7), r.GetInt32(8), (KontinuumP2P.Mailbox.Health.HealthLevel)r.GetInt32(9)));
         }
         return list;
     }

@@ -41,7 +41,7 @@ public sealed class HqDatabase : IDisposable
                 CREATE TABLE IF NOT EXISTS slots(
                   slot TEXT PRIMARY KEY, node_id TEXT NOT NULL, provider TEXT NOT NULL, region TEXT NOT NULL,
                   role INTEGER NOT NULL, status INTEGER NOT NULL, capacity INTEGER NOT NULL, sequence INTEGER NOT NULL,
-                  updated_at INTEGER NOT NULL);
+                  updated_at INTEGER NOT NULL, level INTEGER NOT NULL DEFAULT 0);
                 CREATE TABLE IF NOT EXISTS groups(group_id TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
                 CREATE TABLE IF NOT EXISTS group_slots(
                   group_id TEXT NOT NULL REFERENCES groups(group_id), slot TEXT NOT NULL REFERENCES slots(slot),

@@ -1,0 +1,233 @@
+using System.CommandLine;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using KontinuumP2P.Certs.Certificates;
+using KontinuumP2P.Certs.Secrets;
+using KontinuumP2P.Certs.Trust;
+using KontinuumP2P.Cli.Output;
+using KontinuumP2P.Core.Identity;
+using KontinuumP2P.Hq;
+using KontinuumP2P.Hq.Admin;
+using KontinuumP2P.Hq.Audit;
+using KontinuumP2P.Hq.Registry;
+using KontinuumP2P.Node.Networks;
+
+namespace KontinuumP2P.Cli.Commands;
+
+/// <summary><c>kontinuum hq …</c>: run HQ, show fleet status, drain a slot, verify the audit log, back up and restore.</summary>
+internal static class HqCommands
+{
+    /// <summary>Exit code of <c>hq audit verify</c> when the log was tampered with.</summary>
+    public const int TamperedExitCode = 3;
+
+    /// <summary>File (in the data directory) holding the operator token for the admin API.</summary>
+    public const string OperatorTokenFile = "operator.token";
+
+    public static Command Create()
+    {
+        var hq = new Command("hq", "HQ: fleet registry, escalation, allocation, admin API (design §7.1)");
+        hq.Subcommands.Add(Run());
+        hq.Subcommands.Add(Status());
+        hq.Subcommands.Add(Drain());
+        var audit = new Command("audit", "HQ's signed, hash-chained audit log");
+        audit.Subcommands.Add(AuditVerify());
+        hq.Subcommands.Add(audit);
+        hq.Subcommands.Add(Backup());
+        hq.Subcommands.Add(Restore());
+        return hq;
+    }
+
+    private static Option<string> ConfigOption() => new("--config") { Description = "hq.toml", DefaultValueFactory = _ => "hq.toml" };
+
+    private static Command Run()
+    {
+        var config = ConfigOption();
+        var duration = new Option<int?>("--duration") { Description = "Stop after S seconds (default: until Ctrl+C or SIGTERM)" };
+        var cmd = new Command("run", "Run HQ: registry, escalation ticks and the admin API; prints one JSON line when ready") { config, duration };
+        cmd.SetAction((pr, ct) => TrustCli.RunAsync(pr, async () =>
+        {
+            var options = HqConfigLoader.Load(pr.GetValue(config)!);
+            using var key = LoadHqKey(options);
+            var certificate = Certificate.Decode(KeyFile.ReadBounded(options.CertificateFile, Certificate.MaxEncodedLength));
+            var network = NetworkDefinition.Resolve(options.Network);
+            var anchors = TrustAnchors.Create(network.Anchors ?? throw new ArgumentException($"network '{options.Network}' has no anchors: HQ needs a Tier 0 network"), TimeProvider.System);
+            var verification = anchors.VerifyCertificate(certificate);
+            if (!verification.IsValid) throw new ArgumentException($"HQ's certificate does not verify: {verification.Status}");
+            var held = options.Admin.AnchorKeyFiles.Select(f => TrustCli.LoadKey(f, KeyFileKind.Tier0, null)).ToList();
+            try
+            {
+                using var hq = new HqService(options.DataDirectory, key, certificate, options.Escalation.ToOptions(), TimeProvider.System);
+                var enrollment = new EnrollmentService(hq.Database, hq.Audit, () => anchors, held, TimeSpan.FromDays(options.Admin.CertificateValidityDays),
+                    TimeSpan.FromHours(options.Admin.CrlValidityHours), TimeProvider.System);
+                var tokenPath = Path.Combine(options.DataDirectory, OperatorTokenFile);
+                if (!File.Exists(tokenPath))
+                    KeyFile.WriteSecret(tokenPath, System.Text.Encoding.UTF8.GetBytes(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32))));
+                var operatorToken = File.ReadAllText(tokenPath).Trim();
+                await using var api = await AdminApi.StartAsync(options.Admin, enrollment, hq.Audit, AdminApi.HashOperatorToken(operatorToken), null, ct).ConfigureAwait(false);
+                hq.Audit.Append("hq", "hq.start", JsonSerializer.Serialize(new { peerId = hq.PeerId.ToString(), admin = api.Address.ToString() }));
+                CliOutput.WriteJsonLine(pr, new JsonObject
+                {
+                    ["peerId"] = hq.PeerId.ToString(),
+                    ["admin"] = api.Address.ToString(),
+                    ["operatorTokenFile"] = tokenPath,
+                    ["dataDirectory"] = options.DataDirectory,
+                });
+                using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                if (pr.GetValue(duration) is { } seconds) stop.CancelAfter(TimeSpan.FromSeconds(seconds));
+                using var timer = new PeriodicTimer(TimeSpan.FromSeconds(5));
+                try
+                {
+                    while (await timer.WaitForNextTickAsync(stop.Token).ConfigureAwait(false)) hq.Tick();
+                }
+                catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                {
+                }
+                hq.Audit.Append("hq", "hq.stop", "{}");
+            }
+            finally
+            {
+                foreach (var k in held) k.Dispose();
+            }
+        }));
+        return cmd;
+    }
+
+    private static Command Status()
+    {
+        var config = ConfigOption();
+        var json = TrustCli.JsonOption();
+        var cmd = new Command("status", "Fleet state: every slot's node, provider, region, state and groups; open provider incidents") { config, json };
+        cmd.SetAction(pr => TrustCli.Run(pr, () =>
+        {
+            var options = HqConfigLoader.Load(pr.GetValue(config)!);
+            using var db = OpenExisting(options);
+            using var key = LoadHqKey(options);
+            var status = HqService.StatusOf(new FleetRegistry(db, new AuditLog(db, key, TimeProvider.System), TimeProvider.System));
+            if (pr.GetValue(json))
+            {
+                CliOutput.WriteJsonLine(pr, JsonSerializer.SerializeToNode(status, new JsonSerializerOptions(JsonSerializerDefaults.Web))!);
+                return;
+            }
+            CliOutput.WriteLine(pr, $"{"SLOT",-16} {"PEER",-54} {"PROVIDER",-12} {"REGION",-10} {"STATE",-9} GROUPS");
+            foreach (var m in status.Mailboxes)
+                CliOutput.WriteLine(pr, $"{m.Slot,-16} {m.PeerId,-54} {m.Provider,-12} {m.Region,-10} {m.State,-9} {m.Groups}");
+            CliOutput.WriteLine(pr, status.Incidents.Count == 0 ? "no provider incidents" : $"provider incidents: {string.Join(", ", status.Incidents)}");
+        }));
+        return cmd;
+    }
+
+    private static Command Drain()
+    {
+        var config = ConfigOption();
+        var slot = new Argument<string>("SLOT") { Description = "Slot to drain" };
+        var json = TrustCli.JsonOption();
+        var cmd = new Command("drain", "Stop new assignments to SLOT and move its groups to other slots (provider diversity kept)") { config, slot, json };
+        cmd.SetAction(pr => TrustCli.Run(pr, () =>
+        {
+            var options = HqConfigLoader.Load(pr.GetValue(config)!);
+            using var key = LoadHqKey(options);
+            var certificate = Certificate.Decode(KeyFile.ReadBounded(options.CertificateFile, Certificate.MaxEncodedLength));
+            using var hq = new HqService(OpenExisting(options), key, certificate, options.Escalation.ToOptions(), TimeProvider.System);
+            var name = pr.GetValue(slot)!;
+            if (hq.Registry.GetSlot(name) is null) throw new ArgumentException($"unknown slot '{name}'");
+            var moves = hq.Drain("cli", name);
+            var left = hq.Registry.GetSlot(name)!.AssignedGroups;
+            TrustCli.Report(pr, pr.GetValue(json), new JsonObject
+            {
+                ["slot"] = name,
+                ["moved"] = new JsonArray([.. moves.Select(m => (JsonNode)new JsonObject { ["group"] = m.GroupId, ["to"] = m.To })]),
+                ["remaining"] = left,
+            }, $"{name} draining: {moves.Count} group(s) moved, {left} without a diverse target");
+        }));
+        return cmd;
+    }
+
+    private static Command AuditVerify()
+    {
+        var config = ConfigOption();
+        var json = TrustCli.JsonOption();
+        var cmd = new Command("verify", "Check every audit entry's hash chain and HQ signature; exit 3 when anything was edited") { config, json };
+        cmd.SetAction(pr =>
+        {
+            try
+            {
+                return TrustCli.Run(pr, () => VerifyOrThrow(pr, config, json));
+            }
+            catch (AuditTamperedException)
+            {
+                return TamperedExitCode;
+            }
+        });
+        return cmd;
+    }
+
+    private static void VerifyOrThrow(ParseResult pr, Option<string> config, Option<bool> json)
+    {
+        var options = HqConfigLoader.Load(pr.GetValue(config)!);
+        var certificate = Certificate.Decode(KeyFile.ReadBounded(options.CertificateFile, Certificate.MaxEncodedLength));
+        using var db = OpenExisting(options);
+        var result = AuditLog.Verify(db, certificate.Body.NodePublicKey.Span);
+        TrustCli.Report(pr, pr.GetValue(json), new JsonObject
+        {
+            ["valid"] = result.IsValid,
+            ["entries"] = result.Entries,
+            ["headHash"] = result.HeadHash,
+            ["firstBad"] = result.FirstBadSequence,
+            ["problem"] = result.Problem,
+        }, result.IsValid ? $"audit log intact: {result.Entries} entries, head {result.HeadHash}" : $"audit log TAMPERED at entry {result.FirstBadSequence}: {result.Problem}");
+        if (!result.IsValid) throw new AuditTamperedException();
+    }
+
+    private static Command Backup()
+    {
+        var config = ConfigOption();
+        var output = TrustCli.OutputOption();
+        var json = TrustCli.JsonOption();
+        var cmd = new Command("backup", "Write a consistent copy of HQ's state (SQLite online backup) to a new file") { config, output, json };
+        cmd.SetAction(pr => TrustCli.Run(pr, () =>
+        {
+            var options = HqConfigLoader.Load(pr.GetValue(config)!);
+            using var db = OpenExisting(options);
+            db.BackupTo(pr.GetValue(output)!);
+            TrustCli.Report(pr, pr.GetValue(json), new JsonObject { ["backup"] = pr.GetValue(output) }, $"HQ state backed up to {pr.GetValue(output)}");
+        }));
+        return cmd;
+    }
+
+    private static Command Restore()
+    {
+        var config = ConfigOption();
+        var from = new Option<string>("--from") { Description = "Backup file", Required = true };
+        var json = TrustCli.JsonOption();
+        var cmd = new Command("restore", "Restore HQ's state from a backup into the configured (empty) data directory; checks the audit log") { config, from, json };
+        cmd.SetAction(pr => TrustCli.Run(pr, () =>
+        {
+            var options = HqConfigLoader.Load(pr.GetValue(config)!);
+            var certificate = Certificate.Decode(KeyFile.ReadBounded(options.CertificateFile, Certificate.MaxEncodedLength));
+            using var db = HqDatabase.RestoreFrom(pr.GetValue(from)!, options.DataDirectory);
+            var audit = AuditLog.Verify(db, certificate.Body.NodePublicKey.Span);
+            if (!audit.IsValid) throw new IOException($"restored, but the audit log fails verification at entry {audit.FirstBadSequence}: {audit.Problem}");
+            TrustCli.Report(pr, pr.GetValue(json), new JsonObject { ["restored"] = db.Path, ["auditEntries"] = audit.Entries, ["headHash"] = audit.HeadHash },
+                $"HQ state restored to {db.Path} ({audit.Entries} audit entries intact)");
+        }));
+        return cmd;
+    }
+
+    private static HqDatabase OpenExisting(HqOptions options)
+    {
+        if (!File.Exists(Path.Combine(options.DataDirectory, HqDatabase.FileName)))
+            throw new IOException($"no HQ database in {options.DataDirectory} (run `kontinuum hq run` or `hq restore` first)");
+        return HqDatabase.Open(options.DataDirectory);
+    }
+
+    private static Ed25519Identity LoadHqKey(HqOptions options) =>
+        TrustCli.LoadKey(options.KeyFile, KeyFileKind.Node, Environment.GetEnvironmentVariable("KONTINUUM_HQ_PASSPHRASE"));
+
+    private sealed class AuditTamperedException : Exception
+    {
+        public AuditTamperedException() : base("audit log tampered")
+        {
+        }
+    }
+}
