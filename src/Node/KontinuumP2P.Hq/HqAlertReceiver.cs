@@ -1,0 +1,43 @@
+using KontinuumP2P.Certs.Revocation;
+using KontinuumP2P.Certs.Trust;
+using KontinuumP2P.Mailbox.Health;
+
+namespace KontinuumP2P.Hq;
+
+/// <summary>
+/// HQ's end of the health protocol: accepts a signed alert only when the reporter's certificate verifies against the
+/// anchors, is not revoked and carries the <c>mailbox</c> capability, then feeds it to <see cref="HqService.OnAlert"/>.
+/// </summary>
+public sealed class HqAlertReceiver : IHealthAlertReceiver
+{
+    /// <summary>Capability a reporter must hold.</summary>
+    public const string MailboxCapability = "mailbox";
+
+    private readonly HqService _hq;
+    private readonly Func<TrustAnchors> _anchors;
+    private readonly IRevocationSource? _revocations;
+
+    /// <summary>Creates the receiver.</summary>
+    public HqAlertReceiver(HqService hq, Func<TrustAnchors> anchors, IRevocationSource? revocations)
+    {
+        _hq = hq ?? throw new ArgumentNullException(nameof(hq));
+        _anchors = anchors ?? throw new ArgumentNullException(nameof(anchors));
+        _revocations = revocations;
+    }
+
+    /// <summary>Alerts refused (bad certificate).</summary>
+    public long Refused { get; private set; }
+
+    /// <inheritdoc />
+    public bool Receive(HealthAlert alert)
+    {
+        ArgumentNullException.ThrowIfNull(alert);
+        if (!alert.Reporter.Body.Capabilities.Contains(MailboxCapability) || !_anchors().VerifyCertificate(alert.Reporter, _revocations).IsValid)
+        {
+            Refused++;
+            return false;
+        }
+        _hq.OnAlert(alert.Reporter.Body.PeerId, alert.Target, alert.Level);
+        return true;
+    }
+}
