@@ -11,7 +11,15 @@ public sealed partial class GroupStore
 {
     /// <summary>Most applied blob ids remembered; the oldest go first. Ids older than any mailbox keeps blobs for
     /// cannot come back, so the bound costs nothing but memory of very old history.</summary>
-    public int MaxAppliedIds { get; init; } = 1_000_000;
+    public int MaxAppliedIds
+    {
+        get;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            field = value;
+        }
+    } = 1_000_000;
 
     private long? _appliedCount;
 
