@@ -50,28 +50,43 @@ public sealed partial class GroupClient
         if (position.Epoch != open.Epoch || position.Cursor > open.MaxCursor) position = new MailboxPosition(0, open.Epoch);
         else if (ack && position.Cursor > open.AckedUpTo) await AckQuietlyAsync(session, connection, position, cancellationToken).ConfigureAwait(false);
         var restarts = 0;
-        while (true)
+        Task<MailboxPullResult>? prefetch = null;
+        try
         {
-            MailboxPullResult page;
-            try
+            while (true)
             {
-                page = await session.PullAsync(position.Cursor, _options.PullLimit, _options.PullMaxBytes, position.Epoch, cancellationToken).ConfigureAwait(false);
+                MailboxPullResult page;
+                try
+                {
+                    page = await (prefetch ?? session.PullAsync(position.Cursor, _options.PullLimit, _options.PullMaxBytes, position.Epoch, cancellationToken))
+                        .ConfigureAwait(false);
+                }
+                catch (MailboxException e) when (e.Code == MailboxErrorCode.EpochChanged && restarts++ < MaxEpochRestartsPerPull)
+                {
+                    prefetch = null;
+                    position = new MailboxPosition(0, e.Epoch);
+                    continue;
+                }
+                prefetch = null;
+                if (page.Epoch != position.Epoch)
+                {
+                    if (restarts++ >= MaxEpochRestartsPerPull) throw new IOException($"mailbox {connection.Slot} keeps changing its epoch");
+                    position = new MailboxPosition(0, page.Epoch);
+                    continue;
+                }
+                if (page.Blobs.Count == 0) break;
+                // The next page travels while this one is applied.
+                if (page.HasMore)
+                    prefetch = session.PullAsync(page.Blobs[^1].Cursor, _options.PullLimit, _options.PullMaxBytes, position.Epoch, cancellationToken);
+                position = await ApplyPageAsync(connection, page, position, apply, tally, cancellationToken).ConfigureAwait(false);
+                if (ack) await AckQuietlyAsync(session, connection, position, cancellationToken).ConfigureAwait(false);
+                if (!page.HasMore) break;
             }
-            catch (MailboxException e) when (e.Code == MailboxErrorCode.EpochChanged && restarts++ < MaxEpochRestartsPerPull)
-            {
-                position = new MailboxPosition(0, e.Epoch);
-                continue;
-            }
-            if (page.Epoch != position.Epoch)
-            {
-                if (restarts++ >= MaxEpochRestartsPerPull) throw new IOException($"mailbox {connection.Slot} keeps changing its epoch");
-                position = new MailboxPosition(0, page.Epoch);
-                continue;
-            }
-            if (page.Blobs.Count == 0) break;
-            position = await ApplyPageAsync(connection, page, position, apply, tally, cancellationToken).ConfigureAwait(false);
-            if (ack) await AckQuietlyAsync(session, connection, position, cancellationToken).ConfigureAwait(false);
-            if (!page.HasMore) break;
+        }
+        finally
+        {
+            // A page fetched ahead and not used (apply failed): observe its outcome.
+            if (prefetch is not null) await prefetch.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
         }
     }
 

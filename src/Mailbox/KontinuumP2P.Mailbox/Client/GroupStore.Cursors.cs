@@ -21,7 +21,7 @@ public sealed partial class GroupStore
         }
     } = 1_000_000;
 
-    private long? _appliedCount;
+    private HashSet<BlobId>? _applied;
 
     /// <summary>The committed position in one mailbox.</summary>
     public MailboxPosition GetPosition(int generation, string slot)
@@ -37,16 +37,11 @@ public sealed partial class GroupStore
         }
     }
 
-    /// <summary>Whether a blob was applied already (through any mailbox).</summary>
+    /// <summary>Whether a blob was applied already (through any mailbox). Answered from memory: the set mirrors the
+    /// table and is loaded once.</summary>
     public bool IsApplied(BlobId blobId)
     {
-        lock (_lock)
-        {
-            using var command = _db.CreateCommand();
-            command.CommandText = "SELECT 1 FROM applied WHERE blob_id = $id";
-            command.Parameters.AddWithValue("$id", blobId.Digest.ToArray());
-            return command.ExecuteScalar() is not null;
-        }
+        lock (_lock) return AppliedSet().Contains(blobId);
     }
 
     /// <summary>Applied ids remembered.</summary>
@@ -54,7 +49,7 @@ public sealed partial class GroupStore
     {
         get
         {
-            lock (_lock) return CountApplied();
+            lock (_lock) return AppliedSet().Count;
         }
     }
 
@@ -67,21 +62,33 @@ public sealed partial class GroupStore
         ArgumentNullException.ThrowIfNull(applied);
         lock (_lock)
         {
-            var count = CountApplied();
+            var set = AppliedSet();
+            var fresh = applied.Where(id => !set.Contains(id)).Distinct().ToList();
+            var evicted = new List<BlobId>();
             using var tx = _db.BeginTransaction();
-            var added = 0;
-            foreach (var id in applied)
+            if (fresh.Count > 0)
             {
                 using var insert = _db.CreateCommand();
                 insert.Transaction = tx;
                 insert.CommandText = "INSERT OR IGNORE INTO applied (blob_id, applied_ms) VALUES ($id, $now)";
-                insert.Parameters.AddWithValue("$id", id.Digest.ToArray());
+                var id = insert.Parameters.Add("$id", Microsoft.Data.Sqlite.SqliteType.Blob);
                 insert.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
-                added += insert.ExecuteNonQuery();
+                insert.Prepare();
+                foreach (var blobId in fresh)
+                {
+                    id.Value = blobId.Digest.ToArray();
+                    insert.ExecuteNonQuery();
+                }
             }
-            var excess = count + added - MaxAppliedIds;
+            var excess = set.Count + fresh.Count - MaxAppliedIds;
             if (excess > 0)
-                Execute(tx, $"DELETE FROM applied WHERE seq IN (SELECT seq FROM applied ORDER BY seq LIMIT {excess})");
+            {
+                using var oldest = _db.CreateCommand();
+                oldest.Transaction = tx;
+                oldest.CommandText = $"DELETE FROM applied WHERE seq IN (SELECT seq FROM applied ORDER BY seq LIMIT {excess}) RETURNING blob_id";
+                using var reader = oldest.ExecuteReader();
+                while (reader.Read()) evicted.Add(BlobId.FromDigest((byte[])reader[0]));
+            }
             using (var upsert = _db.CreateCommand())
             {
                 upsert.Transaction = tx;
@@ -93,16 +100,21 @@ public sealed partial class GroupStore
                 upsert.ExecuteNonQuery();
             }
             tx.Commit();
-            _appliedCount = count + added - Math.Max(0, excess);
+            // Memory follows the table only once the commit succeeded.
+            foreach (var blobId in fresh) set.Add(blobId);
+            foreach (var blobId in evicted) set.Remove(blobId);
         }
     }
 
-    private long CountApplied()
+    private HashSet<BlobId> AppliedSet()
     {
-        if (_appliedCount is { } known) return known;
+        if (_applied is { } known) return known;
+        var set = new HashSet<BlobId>();
         using var command = _db.CreateCommand();
-        command.CommandText = "SELECT COUNT(*) FROM applied";
-        _appliedCount = (long)command.ExecuteScalar()!;
-        return _appliedCount.Value;
+        command.CommandText = "SELECT blob_id FROM applied";
+        using var reader = command.ExecuteReader();
+        while (reader.Read()) set.Add(BlobId.FromDigest((byte[])reader[0]));
+        _applied = set;
+        return set;
     }
 }

@@ -5,7 +5,7 @@ using Microsoft.Data.Sqlite;
 namespace KontinuumP2P.Mailbox.Client;
 
 /// <summary>
-/// One device's state of one group, in <c>GROUPDIR/group.db</c> (SQLite, WAL, synchronous FULL): the group secrets of
+/// One device's state of one group, in <c>GROUPDIR/group.db</c> (SQLite, WAL, synchronous NORMAL: a killed process loses nothing committed; a power cut may lose the last commits, which only repeats pushes and pulls): the group secrets of
 /// every generation (rotation adds one), the device secret, the persistent outbox, per-mailbox (cursor, epoch) and the
 /// set of applied blob ids. A cursor moves only in the same transaction as the ids it applied, so a crash replays at
 /// most an uncommitted page and the id set drops what was applied already. Thread-safe (one connection under a lock).
@@ -180,7 +180,7 @@ public sealed partial class GroupStore : IDisposable
         db.Open();
         using (var pragma = db.CreateCommand())
         {
-            pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;";
+            pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;";
             pragma.ExecuteNonQuery();
         }
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
