@@ -119,7 +119,7 @@ public sealed partial class MdnsService
             var earliest = schedule.LastSent == DateTimeOffset.MinValue ? jittered : schedule.LastSent + _options.MinResponseInterval;
             schedule.Due = jittered > earliest ? jittered : earliest;
         }
-        _wakeResponder.Writer.TryWrite(true);
+        _wakeResponder.Set();
     }
 
     private async Task RespondLoopAsync(CancellationToken cancellationToken)
@@ -159,13 +159,15 @@ public sealed partial class MdnsService
                 lock (_gate) _schedules[nic.Index].LastSent = sentAt;
             }
             if (due.Count > 0) continue;
-            using var delayCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var wait = next is { } n ? n - now : Timeout.InfiniteTimeSpan;
-            var delay = Task.Delay(wait < TimeSpan.Zero ? TimeSpan.Zero : wait, _time, delayCancel.Token);
-            var wake = _wakeResponder.Reader.WaitToReadAsync(cancellationToken).AsTask();
-            await Task.WhenAny(delay, wake).ConfigureAwait(false);
-            await delayCancel.CancelAsync().ConfigureAwait(false);
-            _wakeResponder.Reader.TryRead(out _);
+            // Nothing scheduled: sleep until a query schedules a response (no deadline at all, not a zero one).
+            try
+            {
+                await _wakeResponder.WaitAsync(next - now, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
         }
     }
 

@@ -33,7 +33,7 @@ public sealed partial class MdnsService : IPeerDiscovery, IAsyncDisposable
     private readonly MdnsPeerTable _table;
     private readonly Lock _gate = new();
     private readonly Dictionary<int, ResponseSchedule> _schedules = [];
-    private readonly Channel<bool> _wakeResponder = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly WakeSignal _wakeResponder = new();
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
     private readonly IPEndPoint _group;
