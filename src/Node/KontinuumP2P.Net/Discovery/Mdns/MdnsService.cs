@@ -210,6 +210,7 @@ public sealed partial class MdnsService : IPeerDiscovery, IAsyncDisposable
         _broadcaster.Complete();
         _stopping.Dispose();
         _sendLock.Dispose();
+        MdnsLog.Stopped(_logger, Statistics.QueriesSent, Statistics.ResponsesSent, Statistics.PacketsReceived, Statistics.PacketsDropped);
     }
 
     /// <summary>RFC 6762 §10.1: our records with TTL 0, so peers forget us now rather than after 120 s.</summary>
