@@ -117,7 +117,8 @@ public sealed partial class DiscoveryDialer : IAsyncDisposable
             await _parallel.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                await _host.ConnectAsync(peer.PeerId, cancellationToken).ConfigureAwait(false);
+                var connection = await _host.ConnectAsync(peer.PeerId, cancellationToken).ConfigureAwait(false);
+                (_discovery as IDiscoveryFeedback)?.Connected(peer.PeerId, connection.RemoteAddress);
                 Interlocked.Increment(ref _connected);
                 lock (state) state.Failures = 0;
                 DialerLog.Connected(_logger, peer.PeerId, peer.Source);

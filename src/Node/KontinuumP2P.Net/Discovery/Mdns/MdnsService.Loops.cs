@@ -37,9 +37,9 @@ public sealed partial class MdnsService
                 Drop(remote, "oversized");
                 continue;
             }
-            if (!TakePacketBudget())
+            if (!TakePacketBudget(remote.Address, out var overBudget))
             {
-                Drop(remote, "rate");
+                Drop(remote, overBudget);
                 continue;
             }
             var nic = _interfaces.FirstOrDefault(i => i.Index == received.PacketInformation.Interface);
@@ -90,9 +90,17 @@ public sealed partial class MdnsService
         foreach (var announcement in announcements)
         {
             if (announcement.PeerId == _localPeer) continue;
+            // A sender announces its own addresses: one naming someone else's IP is a forgery (goodbyes only remove
+            // the sender's own records, so they need no such check). On loopback every sender is this machine.
+            if (announcement.Ttl > TimeSpan.Zero && !nic.IsLoopback
+                && !announcement.Addresses.Any(a => MdnsPeerTable.IpOf(a) is { } ip && Same(ip, remote.Address)))
+            {
+                Drop(remote, "foreign-address");
+                continue;
+            }
             lock (_gate)
             {
-                var changed = _table.Update(announcement, now, out var full);
+                var changed = _table.Update(announcement, remote.Address, now, out var full);
                 if (full) Drop(remote, "table-full");
                 if (changed is null) continue;
                 Statistics.Discovered();
@@ -244,14 +252,21 @@ public sealed partial class MdnsService
         }
     }
 
-    private bool TakePacketBudget()
+    private bool TakePacketBudget(IPAddress source, out string reason)
     {
         lock (_gate)
         {
+            // Per source first, so a flooder spends its own allowance and not the shared one.
+            reason = "rate-source";
+            if (!_limiter.TryTake(source)) return false;
+            reason = "rate";
             RollWindow();
             return ++_packetsInWindow <= MaxPacketsPerSecond;
         }
     }
+
+    private static bool Same(IPAddress a, IPAddress b) =>
+        (a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a).Equals(b.IsIPv4MappedToIPv6 ? b.MapToIPv4() : b);
 
     private bool TakeUnicastBudget()
     {
