@@ -61,7 +61,7 @@ public sealed partial class MdnsService
         }
     }
 
-    private void HandlePacket(ReadOnlySpan<byte> packet, IPEndPoint remote, MdnsInterface nic)
+    internal void HandlePacket(ReadOnlySpan<byte> packet, IPEndPoint remote, MdnsInterface nic)
     {
         if (!DnsMessageReader.TryDecode(packet, out var message, out var error))
         {
