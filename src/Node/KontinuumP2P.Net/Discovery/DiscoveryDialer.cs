@@ -95,6 +95,8 @@ public sealed partial class DiscoveryDialer : IAsyncDisposable
             if (_host.Connections.Any(c => c.RemotePeer == peer.PeerId && !c.IsClosed)) continue;
             var now = _host.TimeProvider.GetUtcNow();
             if (_peers.Count >= MaxTrackedPeers) PruneIdle(now);
+            // Every tracked peer is dialing or backing off: leave the newcomer for a later announcement (the bound holds).
+            if (_peers.Count >= MaxTrackedPeers && !_peers.ContainsKey(peer.PeerId)) continue;
             var state = _peers.GetOrAdd(peer.PeerId, _ => new PeerState());
             lock (state)
             {
