@@ -93,7 +93,7 @@ public sealed class NodeMdnsNamespaceTests
         foreach (var node in _nodes)
         {
             // The namespace has only lo: mDNS must have joined the group there, and nowhere else.
-            Assert.That(Regex.IsMatch(node.Errors, @"mDNS started as [a-z0-9]+\._p2p\._udp\.local on lo, service "), Is.True,
+            Assert.That(Regex.IsMatch(node.Errors, @"mDNS started as [a-z0-9]+\._p2p-[0-9a-f]{32}\._udp\.local on lo, service "), Is.True,
                 $"{node.Name} did not start mDNS on lo alone:\n{Tail(node.Errors, 3000)}");
         }
 

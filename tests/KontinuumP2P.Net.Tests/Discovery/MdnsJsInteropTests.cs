@@ -40,9 +40,22 @@ public sealed class MdnsJsInteropTests
 
     [Test]
     [CancelAfter(90_000)]
-    public async Task OurNodeAndAJsNodeDiscoverEachOtherAndConnectBothWays(CancellationToken cancellationToken)
+    public Task OurNodeAndAJsNodeDiscoverEachOtherAndConnectBothWays(CancellationToken cancellationToken) =>
+        DiscoverAndConnectBothWaysAsync(plainLoopback: false, cancellationToken);
+
+    /// <summary>
+    /// An offline machine: <c>lo</c> as Linux sets it up (no MULTICAST flag, no route to 224.0.0.0/4, nothing else).
+    /// Both sides announce 127.0.0.1 on lo, find each other and connect both ways.
+    /// </summary>
+    [Test]
+    [CancelAfter(90_000)]
+    public Task OnAPlainLoopbackOnlyMachineOurNodeAndAJsNodeStillFindEachOther(CancellationToken cancellationToken) =>
+        DiscoverAndConnectBothWaysAsync(plainLoopback: true, cancellationToken);
+
+    private async Task DiscoverAndConnectBothWaysAsync(bool plainLoopback, CancellationToken cancellationToken)
     {
         using var ns = NetworkNamespace.Create();
+        if (plainLoopback) ns.MakeLoopbackPlain();
         var js = new JsonLineProcess(ns.StartProcess(_node, ["peer.mjs", "--mdns", "--listen", "/ip4/127.0.0.1/tcp/0"], _harness), "js");
         var jsReady = await js.WaitForAsync(l => Event(l) == "ready", TimeSpan.FromSeconds(30), cancellationToken);
         var jsId = jsReady.GetProperty("peerId").GetString()!;

@@ -72,19 +72,20 @@ public sealed class MdnsPacketTests
     [Test]
     public void AGoodbyeRemovesThePeerAndExpiryForgetsIt()
     {
-        var table = new MdnsPeerTable(capacity: 2);
+        var table = new MdnsPeerTable(capacity: 2, maxTtl: TimeSpan.FromSeconds(120));
         var now = DateTimeOffset.UnixEpoch;
+        var source = IPAddress.Parse("10.0.0.1");
         var addresses = new[] { Multiaddr.Parse("/ip4/10.0.0.1/tcp/1") };
-        Assert.That(table.Update(new(Other, addresses, TimeSpan.FromSeconds(120), "x"), now, out _), Is.Not.Null, "new");
-        Assert.That(table.Update(new(Other, addresses, TimeSpan.FromSeconds(120), "x"), now.AddSeconds(10), out _), Is.Null, "unchanged");
-        Assert.That(table.Update(new(Other, [Multiaddr.Parse("/ip4/10.0.0.2/tcp/1")], TimeSpan.FromSeconds(120), "x"), now, out _), Is.Not.Null, "moved");
-        Assert.That(table.Update(new(Other, addresses, TimeSpan.Zero, "x"), now, out _), Is.Null);
+        Assert.That(table.Update(new(Other, addresses, TimeSpan.FromSeconds(120), "x"), source, now, out _), Is.Not.Null, "new");
+        Assert.That(table.Update(new(Other, addresses, TimeSpan.FromSeconds(120), "x"), source, now.AddSeconds(10), out _), Is.Null, "unchanged");
+        Assert.That(table.Update(new(Other, [Multiaddr.Parse("/ip4/10.0.0.2/tcp/1")], TimeSpan.FromSeconds(120), "x"), source, now, out _), Is.Not.Null, "moved");
+        Assert.That(table.Update(new(Other, addresses, TimeSpan.Zero, "x"), source, now, out _), Is.Null);
         Assert.That(table.Snapshot(now), Is.Empty, "goodbye");
-        table.Update(new(Other, addresses, TimeSpan.FromSeconds(5), "x"), now, out _);
+        table.Update(new(Other, addresses, TimeSpan.FromSeconds(5), "x"), source, now, out _);
         Assert.That(table.Snapshot(now.AddSeconds(6)), Is.Empty, "expired");
-        table.Update(new(Self, addresses, TimeSpan.FromSeconds(5), "a"), now, out _);
-        table.Update(new(Other, addresses, TimeSpan.FromSeconds(5), "b"), now, out _);
-        table.Update(new(Ed25519Identity.Generate().PeerId, addresses, TimeSpan.FromSeconds(5), "c"), now, out var full);
+        table.Update(new(Self, addresses, TimeSpan.FromSeconds(5), "a"), source, now, out _);
+        table.Update(new(Other, addresses, TimeSpan.FromSeconds(5), "b"), source, now, out _);
+        table.Update(new(Ed25519Identity.Generate().PeerId, addresses, TimeSpan.FromSeconds(5), "c"), source, now, out var full);
         Assert.That(full, Is.True, "bounded");
     }
 

@@ -46,6 +46,13 @@ internal sealed class NetworkNamespace : IDisposable
         }
     }
 
+    /// <summary>Undoes the multicast set-up of <c>lo</c>: no MULTICAST flag and no multicast route, as on a fresh machine.</summary>
+    public void MakeLoopbackPlain()
+    {
+        Run("ip", "-n", Name, "route", "del", "224.0.0.0/4", "dev", "lo");
+        Run("ip", "-n", Name, "link", "set", "lo", "multicast", "off");
+    }
+
     /// <summary>Runs <paramref name="action"/> on a fresh thread that has joined the namespace (and checked it did).</summary>
     public Task<T> RunInsideAsync<T>(Func<T> action)
     {

@@ -45,13 +45,16 @@ internal static class DiscoverCommand
     /// <summary>
     /// Adds mDNS to a started host: announces its listen addresses, and connects to every peer found through the host's
     /// normal dial path. <paramref name="onDiscovered"/> (optional) sees each discovered peer, e.g. to print it with
-    /// <see cref="ToJson"/>. Dispose the result before the host.
+    /// <see cref="ToJson"/>. <paramref name="networkFingerprint"/> selects a Kontinuum network's own service name (null:
+    /// the public <c>_p2p._udp.local</c>). Dispose the result before the host.
     /// </summary>
     /// <exception cref="System.Net.Sockets.SocketException">The mDNS port cannot be bound.</exception>
-    public static IAsyncDisposable AttachMdns(IHost host, Action<DiscoveredPeer>? onDiscovered = null, ILoggerFactory? loggerFactory = null)
+    public static IAsyncDisposable AttachMdns(IHost host, Action<DiscoveredPeer>? onDiscovered = null, ILoggerFactory? loggerFactory = null,
+        byte[]? networkFingerprint = null)
     {
         ArgumentNullException.ThrowIfNull(host);
-        var mdns = new MdnsService(host.PeerId, () => host.ListenAddresses, timeProvider: host.TimeProvider, loggerFactory: loggerFactory);
+        var mdns = new MdnsService(host.PeerId, () => host.ListenAddresses, new MdnsOptions { NetworkFingerprint = networkFingerprint },
+            timeProvider: host.TimeProvider, loggerFactory: loggerFactory);
         mdns.Start();
         var dialer = new DiscoveryDialer(host, mdns, loggerFactory: loggerFactory);
         dialer.Start();

@@ -108,7 +108,11 @@ internal static class PeerCommands
             IAsyncDisposable? discovery = null;
             try
             {
-                if (useMdns) discovery = DiscoverCommand.AttachMdns(host, loggerFactory: loggerFactory);
+                if (useMdns)
+                {
+                    discovery = DiscoverCommand.AttachMdns(host, loggerFactory: loggerFactory,
+                        networkFingerprint: network == "mainnet" ? KontinuumP2P.Node.Networks.Mainnet.Definition.GenesisFingerprint : null);
+                }
             }
             catch (System.Net.Sockets.SocketException e)
             {

@@ -29,3 +29,15 @@ public interface IPeerDiscovery
     /// </summary>
     IAsyncEnumerable<DiscoveredPeer> DiscoverAsync(CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// A discovery mechanism that wants to know which announced peers turned out to be real: anyone on a LAN can announce
+/// any peer id, and only a connection proves who is behind an address.
+/// </summary>
+public interface IDiscoveryFeedback
+{
+    /// <summary>Called after a discovered peer was connected and its identity proven at <paramref name="remoteAddress"/>.</summary>
+    /// <param name="peer">The connected peer.</param>
+    /// <param name="remoteAddress">The address the connection reached.</param>
+    void Connected(PeerId peer, Multiaddr remoteAddress);
+}

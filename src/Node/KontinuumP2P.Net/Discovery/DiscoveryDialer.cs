@@ -95,6 +95,8 @@ public sealed partial class DiscoveryDialer : IAsyncDisposable
             if (_host.Connections.Any(c => c.RemotePeer == peer.PeerId && !c.IsClosed)) continue;
             var now = _host.TimeProvider.GetUtcNow();
             if (_peers.Count >= MaxTrackedPeers) PruneIdle(now);
+            // Every tracked peer is dialing or backing off: leave the newcomer for a later announcement (the bound holds).
+            if (_peers.Count >= MaxTrackedPeers && !_peers.ContainsKey(peer.PeerId)) continue;
             var state = _peers.GetOrAdd(peer.PeerId, _ => new PeerState());
             lock (state)
             {
@@ -117,7 +119,8 @@ public sealed partial class DiscoveryDialer : IAsyncDisposable
             await _parallel.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                await _host.ConnectAsync(peer.PeerId, cancellationToken).ConfigureAwait(false);
+                var connection = await _host.ConnectAsync(peer.PeerId, cancellationToken).ConfigureAwait(false);
+                (_discovery as IDiscoveryFeedback)?.Connected(peer.PeerId, connection.RemoteAddress);
                 Interlocked.Increment(ref _connected);
                 lock (state) state.Failures = 0;
                 DialerLog.Connected(_logger, peer.PeerId, peer.Source);

@@ -30,7 +30,9 @@ public sealed partial class KontinuumNode
         }
         if (_options.EnableMdns)
         {
-            _mdns = new MdnsService(PeerId, () => Host.ListenAddresses, timeProvider: Host.TimeProvider,
+            // Each Kontinuum network announces its own service name: another network on the LAN is never even dialed.
+            _mdns = new MdnsService(PeerId, () => Host.ListenAddresses, new MdnsOptions { NetworkFingerprint = Network.GenesisFingerprint },
+                timeProvider: Host.TimeProvider,
                 loggerFactory: _options.LoggerFactory, meterFactory: _options.MeterFactory);
             _mdns.Start();
             _mdnsDialer = new DiscoveryDialer(Host, _mdns, loggerFactory: _options.LoggerFactory);

@@ -1,3 +1,6 @@
+using System.Security.Cryptography;
+using System.Text;
+using KontinuumP2P.Certs.Ceremony;
 using KontinuumP2P.Certs.Trust;
 using KontinuumP2P.Core.Addressing;
 
@@ -32,6 +35,15 @@ public sealed record NetworkDefinition
 
     /// <summary>Whether peers must present a certificate to enter routing tables and be served.</summary>
     public bool AdmissionEnforced => Anchors is not null;
+
+    /// <summary>
+    /// The first 16 bytes of SHA-256 over what makes the network itself: its name, protocol prefix and anchor set
+    /// (bootstrap peers are left out, they change over a network's life). Null for <c>open</c>. mDNS announces a
+    /// Kontinuum network under <c>_p2p-&lt;hex&gt;._udp.local</c>, so two networks on one LAN never discover each other.
+    /// </summary>
+    public byte[]? GenesisFingerprint => Anchors is null
+        ? null
+        : SHA256.HashData(Encoding.UTF8.GetBytes($"kontinuum genesis v1\n{Name}\n{ProtocolPrefix}\n{AnchorSetJson.Write(Anchors)}"))[..16];
 
     /// <summary>The kad protocol id of this network.</summary>
     public string KadProtocolId => $"{ProtocolPrefix}/kad/1.0.0";

@@ -28,7 +28,7 @@ public sealed class BootstrapDialer : IPeerDiscovery, IAsyncDisposable
     private readonly List<Target> _targets;
     private readonly List<DiscoveredPeer> _reached = [];
     private readonly DiscoveryBroadcaster _broadcaster = new();
-    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly WakeSignal _wake = new();
     private readonly CancellationTokenSource _stopping = new();
     private Task _loop = Task.CompletedTask;
     private int _disposed;
@@ -106,11 +106,11 @@ public sealed class BootstrapDialer : IPeerDiscovery, IAsyncDisposable
         {
             var now = _time.GetUtcNow();
             List<Target> due;
+            bool enough;
             lock (_gate)
             {
-                due = ConnectedPeerCount() >= _options.MinConnections
-                    ? []
-                    : [.. _targets.Where(t => !IsConnected(t) && t.NextAttempt <= now)];
+                enough = ConnectedPeerCount() >= _options.MinConnections;
+                due = enough ? [] : [.. _targets.Where(t => !IsConnected(t) && t.NextAttempt <= now)];
             }
             await Task.WhenAll(due.Select(t => AttemptAsync(t, parallel, cancellationToken))).ConfigureAwait(false);
 
@@ -118,15 +118,14 @@ public sealed class BootstrapDialer : IPeerDiscovery, IAsyncDisposable
             lock (_gate)
             {
                 wakeAt = now + _options.CheckInterval;
-                foreach (var t in _targets.Where(t => !IsConnected(t) && t.NextAttempt < wakeAt)) wakeAt = t.NextAttempt;
+                // With enough peers connected nothing is dialed, so an overdue target must not shorten the sleep:
+                // it would make the wait zero and the loop spin until a connection drops.
+                if (!enough)
+                {
+                    foreach (var t in _targets.Where(t => !IsConnected(t) && t.NextAttempt < wakeAt)) wakeAt = t.NextAttempt;
+                }
             }
-            var wait = wakeAt - _time.GetUtcNow();
-            if (wait <= TimeSpan.Zero) continue;
-            using var delayCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var delay = Task.Delay(wait, _time, delayCancel.Token);
-            await Task.WhenAny(delay, _wake.Reader.WaitToReadAsync(cancellationToken).AsTask()).ConfigureAwait(false);
-            await delayCancel.CancelAsync().ConfigureAwait(false);
-            _wake.Reader.TryRead(out _);
+            await _wake.WaitAsync(wakeAt - _time.GetUtcNow(), _time, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -236,7 +235,7 @@ public sealed class BootstrapDialer : IPeerDiscovery, IAsyncDisposable
             foreach (var target in _targets.Where(t => t.ConnectedPeer == e.Peer || t.Peer.PeerId == e.Peer))
                 target.NextAttempt = _time.GetUtcNow() + Jitter(_options.ReconnectJitter);
         }
-        _wake.Writer.TryWrite(true);
+        _wake.Set();
     }
 
     private bool IsConnected(Target target)

@@ -14,15 +14,19 @@ public sealed record MdnsInterface(string Name, int Index, IPAddress IPv4, bool 
 {
     /// <summary>
     /// Lists the interfaces mDNS should use: those <paramref name="filter"/> accepts, or by default every interface that
-    /// is up (or of unknown state, as Linux reports <c>lo</c>), has the multicast flag and an IPv4 address.
+    /// is up (or of unknown state, as Linux reports <c>lo</c>), has the multicast flag (loopback needs none) and an IPv4
+    /// address.
     /// </summary>
     public static IReadOnlyList<MdnsInterface> Enumerate(Func<NetworkInterface, bool>? filter)
     {
         var result = new List<MdnsInterface>();
         foreach (var nic in NetworkInterface.GetAllNetworkInterfaces())
         {
+            // Loopback is used even without the MULTICAST flag (Linux's lo lacks it by default): two apps on an offline
+            // machine must still find each other, and the group is joined and sent to per interface, so no route is needed.
             var usable = filter?.Invoke(nic)
-                ?? (nic.OperationalStatus is OperationalStatus.Up or OperationalStatus.Unknown && nic.SupportsMulticast);
+                ?? (nic.OperationalStatus is OperationalStatus.Up or OperationalStatus.Unknown
+                    && (nic.SupportsMulticast || nic.NetworkInterfaceType == NetworkInterfaceType.Loopback));
             if (!usable || !nic.Supports(NetworkInterfaceComponent.IPv4)) continue;
             var properties = nic.GetIPProperties();
             var addresses = properties.UnicastAddresses.Select(a => a.Address).ToList();

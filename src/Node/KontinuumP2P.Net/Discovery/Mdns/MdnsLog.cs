@@ -30,4 +30,8 @@ internal static partial class MdnsLog
 
     [LoggerMessage(EventId = 3108, Level = LogLevel.Warning, Message = "mDNS has nothing to advertise: no private address among {Count} listen address(es)")]
     public static partial void NothingToAdvertise(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 3109, Level = LogLevel.Information,
+        Message = "mDNS stopped: sent {Queries} queries and {Responses} responses, received {Received} packets, dropped {Dropped}")]
+    public static partial void Stopped(ILogger logger, long queries, long responses, long received, long dropped);
 }

@@ -57,6 +57,21 @@ public sealed class MdnsOptions
     /// <summary>Most addresses accepted from one announcing peer.</summary>
     public int MaxAddressesPerPeer { get; init; } = 32;
 
+    /// <summary>
+    /// Longest TTL believed from a packet: a record announced for decades is kept this long after its last
+    /// announcement (live peers re-announce on every query, every <see cref="QueryInterval"/>).
+    /// </summary>
+    public TimeSpan MaxAcceptedTtl { get; init; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>Packets per second accepted from one source address once its burst is spent.</summary>
+    public double PerSourcePacketsPerSecond { get; init; } = 10;
+
+    /// <summary>Packets one source may send at once before <see cref="PerSourcePacketsPerSecond"/> applies.</summary>
+    public int PerSourceBurst { get; init; } = 20;
+
+    /// <summary>Most sources rate-limited individually; idle ones are forgotten first.</summary>
+    public int MaxTrackedSources { get; init; } = 256;
+
     /// <summary>The service name these options select.</summary>
     public string ServiceName => NetworkFingerprint is null
         ? DefaultServiceName
@@ -75,6 +90,8 @@ public sealed class MdnsOptions
         if (Port is <= 0 or > 65535) throw new ArgumentException("Port must be 1..65535");
         if (MaxSendPacketLength is < 512 or > 9000) throw new ArgumentException("MaxSendPacketLength must be 512..9000");
         if (MaxReceivePacketLength is < 512 or > 65535) throw new ArgumentException("MaxReceivePacketLength must be 512..65535");
+        if (MaxAcceptedTtl < TimeSpan.FromSeconds(1)) throw new ArgumentException("MaxAcceptedTtl must be at least 1 s");
+        if (!(PerSourcePacketsPerSecond > 0) || PerSourceBurst < 1 || MaxTrackedSources < 1) throw new ArgumentException("per-source limits must be positive");
         if (MaxKnownPeers < 1 || MaxAdvertisedAddresses < 1 || MaxAddressesPerPeer < 1) throw new ArgumentException("limits must be positive");
     }
 }

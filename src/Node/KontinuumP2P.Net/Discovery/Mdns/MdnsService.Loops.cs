@@ -37,9 +37,9 @@ public sealed partial class MdnsService
                 Drop(remote, "oversized");
                 continue;
             }
-            if (!TakePacketBudget())
+            if (!TakePacketBudget(remote.Address, out var overBudget))
             {
-                Drop(remote, "rate");
+                Drop(remote, overBudget);
                 continue;
             }
             var nic = _interfaces.FirstOrDefault(i => i.Index == received.PacketInformation.Interface);
@@ -61,7 +61,7 @@ public sealed partial class MdnsService
         }
     }
 
-    private void HandlePacket(ReadOnlySpan<byte> packet, IPEndPoint remote, MdnsInterface nic)
+    internal void HandlePacket(ReadOnlySpan<byte> packet, IPEndPoint remote, MdnsInterface nic)
     {
         if (!DnsMessageReader.TryDecode(packet, out var message, out var error))
         {
@@ -90,9 +90,17 @@ public sealed partial class MdnsService
         foreach (var announcement in announcements)
         {
             if (announcement.PeerId == _localPeer) continue;
+            // A sender announces its own addresses: one naming someone else's IP is a forgery (goodbyes only remove
+            // the sender's own records, so they need no such check). On loopback every sender is this machine.
+            if (announcement.Ttl > TimeSpan.Zero && !nic.IsLoopback
+                && !announcement.Addresses.Any(a => MdnsPeerTable.IpOf(a) is { } ip && Same(ip, remote.Address)))
+            {
+                Drop(remote, "foreign-address");
+                continue;
+            }
             lock (_gate)
             {
-                var changed = _table.Update(announcement, now, out var full);
+                var changed = _table.Update(announcement, remote.Address, now, out var full);
                 if (full) Drop(remote, "table-full");
                 if (changed is null) continue;
                 Statistics.Discovered();
@@ -119,7 +127,7 @@ public sealed partial class MdnsService
             var earliest = schedule.LastSent == DateTimeOffset.MinValue ? jittered : schedule.LastSent + _options.MinResponseInterval;
             schedule.Due = jittered > earliest ? jittered : earliest;
         }
-        _wakeResponder.Writer.TryWrite(true);
+        _wakeResponder.Set();
     }
 
     private async Task RespondLoopAsync(CancellationToken cancellationToken)
@@ -159,13 +167,15 @@ public sealed partial class MdnsService
                 lock (_gate) _schedules[nic.Index].LastSent = sentAt;
             }
             if (due.Count > 0) continue;
-            using var delayCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var wait = next is { } n ? n - now : Timeout.InfiniteTimeSpan;
-            var delay = Task.Delay(wait < TimeSpan.Zero ? TimeSpan.Zero : wait, _time, delayCancel.Token);
-            var wake = _wakeResponder.Reader.WaitToReadAsync(cancellationToken).AsTask();
-            await Task.WhenAny(delay, wake).ConfigureAwait(false);
-            await delayCancel.CancelAsync().ConfigureAwait(false);
-            _wakeResponder.Reader.TryRead(out _);
+            // Nothing scheduled: sleep until a query schedules a response (no deadline at all, not a zero one).
+            try
+            {
+                await _wakeResponder.WaitAsync(next - now, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
         }
     }
 
@@ -242,14 +252,21 @@ public sealed partial class MdnsService
         }
     }
 
-    private bool TakePacketBudget()
+    private bool TakePacketBudget(IPAddress source, out string reason)
     {
         lock (_gate)
         {
+            // Per source first, so a flooder spends its own allowance and not the shared one.
+            reason = "rate-source";
+            if (!_limiter.TryTake(source)) return false;
+            reason = "rate";
             RollWindow();
             return ++_packetsInWindow <= MaxPacketsPerSecond;
         }
     }
+
+    private static bool Same(IPAddress a, IPAddress b) =>
+        (a.IsIPv4MappedToIPv6 ? a.MapToIPv4() : a).Equals(b.IsIPv4MappedToIPv6 ? b.MapToIPv4() : b);
 
     private bool TakeUnicastBudget()
     {

@@ -18,7 +18,7 @@ namespace KontinuumP2P.Net.Discovery.Mdns;
 /// arriving meanwhile are coalesced into the pending response), incoming packets to a fixed rate; malformed ones are
 /// dropped and counted. Usable in-process: give it the PeerId and a view of the host's listen addresses.
 /// </summary>
-public sealed partial class MdnsService : IPeerDiscovery, IAsyncDisposable
+public sealed partial class MdnsService : IPeerDiscovery, IDiscoveryFeedback, IAsyncDisposable
 {
     private const int MaxPacketsPerSecond = 200;
     private const int MaxLegacyUnicastResponsesPerSecond = 10;
@@ -31,9 +31,10 @@ public sealed partial class MdnsService : IPeerDiscovery, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly DiscoveryBroadcaster _broadcaster = new();
     private readonly MdnsPeerTable _table;
+    private readonly MdnsSourceLimiter _limiter;
     private readonly Lock _gate = new();
     private readonly Dictionary<int, ResponseSchedule> _schedules = [];
-    private readonly Channel<bool> _wakeResponder = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly WakeSignal _wakeResponder = new();
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
     private readonly IPEndPoint _group;
@@ -66,7 +67,8 @@ public sealed partial class MdnsService : IPeerDiscovery, IAsyncDisposable
         _options.Validate();
         _time = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<MdnsService>();
-        _table = new MdnsPeerTable(_options.MaxKnownPeers);
+        _table = new MdnsPeerTable(_options.MaxKnownPeers, _options.MaxAcceptedTtl);
+        _limiter = new MdnsSourceLimiter(_time, _options.PerSourcePacketsPerSecond, _options.PerSourceBurst, _options.MaxTrackedSources);
         _group = new IPEndPoint(_options.MulticastAddress, _options.Port);
         ServiceName = _options.ServiceName;
         PeerName = _options.PeerName ?? RandomPeerName();
@@ -155,6 +157,19 @@ public sealed partial class MdnsService : IPeerDiscovery, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A connection proved <paramref name="peer"/> is at <paramref name="remoteAddress"/>: from now on only the source
+    /// that announced that address speaks for the peer (announcements of it from elsewhere are ignored, and the peer is
+    /// forgotten with that source's records).
+    /// </summary>
+    public void Connected(PeerId peer, Multiaddr remoteAddress)
+    {
+        ArgumentNullException.ThrowIfNull(peer);
+        ArgumentNullException.ThrowIfNull(remoteAddress);
+        if (MdnsPeerTable.IpOf(remoteAddress) is not { } ip) return;
+        lock (_gate) _table.Confirm(peer, ip, _time.GetUtcNow());
+    }
+
     /// <summary>Sends one query on every interface now (besides the periodic ones).</summary>
     public async ValueTask QueryNowAsync(CancellationToken cancellationToken)
     {
@@ -210,6 +225,7 @@ public sealed partial class MdnsService : IPeerDiscovery, IAsyncDisposable
         _broadcaster.Complete();
         _stopping.Dispose();
         _sendLock.Dispose();
+        MdnsLog.Stopped(_logger, Statistics.QueriesSent, Statistics.ResponsesSent, Statistics.PacketsReceived, Statistics.PacketsDropped);
     }
 
     /// <summary>RFC 6762 §10.1: our records with TTL 0, so peers forget us now rather than after 120 s.</summary>
