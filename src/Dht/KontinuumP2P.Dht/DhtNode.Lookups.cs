@@ -3,6 +3,7 @@ using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Dht.Lookup;
 using KontinuumP2P.Dht.Routing;
 using KontinuumP2P.Dht.Rpc;
+using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 
 namespace KontinuumP2P.Dht;
@@ -76,8 +77,10 @@ public sealed partial class DhtNode
 
     /// <summary>
     /// Drives a sans-I/O lookup against the network: sends what it asks, feeds answers and failures back, admits
-    /// every peer that answered into the routing table, and stops at the query deadline or when
-    /// <paramref name="onResponse"/> returns true.
+    /// every peer that answered into the routing table, and stops at the lookup's own deadlines or when
+    /// <paramref name="onResponse"/> returns true. It wakes on an event channel fed by the requests and by one timer
+    /// set to <see cref="IPeerLookup.NextDeadline"/>, so a request that never completes is replaced at its deadline,
+    /// and an answer waiting for the responder's admission is no longer subject to the request timeout.
     /// </summary>
     private async Task<LookupOutcome> RunLookupAsync(string kind, KadId target, KadMessageType type, LookupOptions options,
         Func<PeerId, KadMessage, bool> onResponse, CancellationToken cancellationToken, ReadOnlyMemory<byte> wireKey, KadMessage? request = null)
@@ -86,51 +89,64 @@ public sealed partial class DhtNode
         IReadOnlyList<RoutingTableEntry> seeds;
         lock (_tableLock) seeds = _table.Closest(target, options.ResultCount);
         var lookup = DisjointPathsLookup.Create(target, seeds.Select(s => s.PeerId), options, _time.GetUtcNow());
-        using var deadline = new CancellationTokenSource(options.QueryTimeout, _time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token, _stopping.Token);
-        var inFlight = new Dictionary<Task<KadMessage?>, PeerId>();
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
+        var events = Channel.CreateUnbounded<LookupEvent>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
+        using var timer = _time.CreateTimer(static state => ((ChannelWriter<LookupEvent>)state!).TryWrite(default),
+            events.Writer, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        var requests = new List<Task>();
+        var closer = new List<PeerId>();
         try
         {
             while (true)
             {
-                var action = lookup.Poll(_time.GetUtcNow());
+                var now = _time.GetUtcNow();
+                var action = lookup.Poll(now);
                 while (action.Kind == LookupActionKind.Request)
                 {
-                    inFlight.Add(SendToServerAsync(action.Peer!, request, linked.Token), action.Peer!);
-                    action = lookup.Poll(_time.GetUtcNow());
+                    requests.Add(RequestForLookupAsync(action.Peer!, request, events.Writer, linked.Token));
+                    action = lookup.Poll(now);
                 }
-                if (action.Kind == LookupActionKind.Finished || inFlight.Count == 0) break;
-                var completed = await Task.WhenAny(inFlight.Keys).ConfigureAwait(false);
-                var peer = inFlight[completed];
-                inFlight.Remove(completed);
-                var response = await completed.ConfigureAwait(false);
-                var now = _time.GetUtcNow();
-                if (linked.IsCancellationRequested)
+                if (action.Kind == LookupActionKind.Finished) break;
+                if (lookup.NextDeadline is not { } next) break;
+                timer.Change(next > now ? next - now : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+                LookupEvent item;
+                try
                 {
-                    lookup.Finish(now);
+                    item = await events.Reader.ReadAsync(linked.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
                     break;
                 }
-                if (response is null)
+                now = _time.GetUtcNow();
+                switch (item.Kind)
                 {
-                    lookup.OnFailure(peer, now);
-                    OnRequestFailed(peer);
+                    case LookupEventKind.Tick:
+                        continue;
+                    case LookupEventKind.AwaitingAdmission:
+                        lookup.OnResponseReceived(item.Peer!, now);
+                        continue;
+                }
+                if (item.Response is not { } response)
+                {
+                    lookup.OnFailure(item.Peer!, now);
+                    OnRequestFailed(item.Peer!);
                     continue;
                 }
                 LearnAddresses(response.CloserPeers);
-                OnAnswered(peer);
-                lookup.OnSuccess(peer, response.CloserPeers.Select(p => p.PeerId).Where(p => p != LocalPeer), now);
-                if (onResponse(peer, response)) lookup.Finish(now);
+                OnAnswered(item.Peer!);
+                closer.Clear();
+                foreach (var peer in response.CloserPeers) if (peer.PeerId != LocalPeer) closer.Add(peer.PeerId);
+                lookup.OnSuccess(item.Peer!, closer, now);
+                if (onResponse(item.Peer!, response)) lookup.Finish(now);
             }
         }
         finally
         {
             lookup.Finish(_time.GetUtcNow());
-            if (inFlight.Count > 0)
-            {
-                // Stragglers of a finished lookup are not needed: cancel and wait for them so nothing outlives us.
-                await linked.CancelAsync().ConfigureAwait(false);
-                await Task.WhenAll(inFlight.Keys).ConfigureAwait(false);
-            }
+            // Stragglers of a finished lookup are not needed: cancel and wait for them so nothing outlives us.
+            await linked.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(requests).ConfigureAwait(false);
         }
         cancellationToken.ThrowIfCancellationRequested();
         var statistics = lookup.Statistics;
@@ -139,29 +155,42 @@ public sealed partial class DhtNode
     }
 
     /// <summary>
-    /// A lookup request whose answer counts only when the responder is admitted as a server: an answer from a peer
-    /// without a valid certificate (a Sybil) is treated as a failure, so its closer peers never steer the lookup.
+    /// One lookup request. Its answer counts only when the responder is admitted as a server: an answer from a peer
+    /// without a valid certificate (a Sybil) is a failure, so its closer peers never steer the lookup. While the
+    /// verdict is pending the lookup is told, so the wait does not count toward the request timeout. Always posts
+    /// exactly one <see cref="LookupEventKind.Done"/>, never throws.
     /// </summary>
-    private async Task<KadMessage?> SendToServerAsync(PeerId peer, KadMessage request, CancellationToken cancellationToken)
+    private async Task RequestForLookupAsync(PeerId peer, KadMessage request, ChannelWriter<LookupEvent> events,
+        CancellationToken cancellationToken)
     {
-        var response = await SendAsync(peer, request, cancellationToken).ConfigureAwait(false);
-        if (response is null) return null;
-        var state = _options.Admission.GetState(peer);
-        if (state == PeerAdmissionState.Pending)
+        KadMessage? answer = null;
+        try
         {
-            try
+            var response = await SendAsync(peer, request, cancellationToken).ConfigureAwait(false);
+            if (response is null) return;
+            var state = _options.Admission.GetState(peer);
+            if (state == PeerAdmissionState.Pending)
             {
+                events.TryWrite(new LookupEvent(LookupEventKind.AwaitingAdmission, peer, null));
                 state = await _options.Admission.WaitForDecisionAsync(peer, cancellationToken).ConfigureAwait(false);
             }
-            catch (OperationCanceledException)
-            {
-                return null;
-            }
+            if (state == PeerAdmissionState.Admitted) answer = response;
+            else _metrics.AnswerIgnored("not-admitted");
         }
-        if (state == PeerAdmissionState.Admitted) return response;
-        _metrics.AnswerIgnored("not-admitted");
-        return null;
+        catch (OperationCanceledException)
+        {
+            // The lookup ended or we are stopping: no answer.
+        }
+        finally
+        {
+            events.TryWrite(new LookupEvent(LookupEventKind.Done, peer, answer));
+        }
     }
+
+    private enum LookupEventKind : byte { Tick, AwaitingAdmission, Done }
+
+    /// <summary>What wakes a lookup driver: its timer (the default value), or news of one request.</summary>
+    private readonly record struct LookupEvent(LookupEventKind Kind, PeerId? Peer, KadMessage? Response);
 
     /// <summary>One request with the per-request timeout; null on any failure (never throws except on shutdown).</summary>
     private async Task<KadMessage?> SendAsync(PeerId peer, KadMessage request, CancellationToken cancellationToken)

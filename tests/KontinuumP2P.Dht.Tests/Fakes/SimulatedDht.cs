@@ -9,10 +9,12 @@ internal sealed class SimulatedDht : IAsyncDisposable
 {
     private readonly Random _random;
 
-    public SimulatedDht(int seed)
+    /// <param name="seed">Seed of peer ids and bootstrap choices.</param>
+    /// <param name="clock">Wraps <see cref="Time"/> for the swarm and the nodes (e.g. to watch timers); null = as is.</param>
+    public SimulatedDht(int seed, Func<FakeTimeProvider, TimeProvider>? clock = null)
     {
         _random = new Random(seed);
-        Swarm = new FakeKadSwarm(Time);
+        Swarm = new FakeKadSwarm(clock?.Invoke(Time) ?? Time);
     }
 
     public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 11, 23, 10, 0, 0, TimeSpan.Zero));

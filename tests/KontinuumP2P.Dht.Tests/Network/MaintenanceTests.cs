@@ -1,4 +1,5 @@
 using KontinuumP2P.Dht.Tests.Fakes;
+using KontinuumP2P.Testing;
 
 namespace KontinuumP2P.Dht.Tests.Network;
 
@@ -8,7 +9,8 @@ public sealed class MaintenanceTests
     [Test, CancelAfter(60_000)]
     public async Task Republished_records_outlive_the_48_hour_expiry_and_abandoned_ones_do_not(CancellationToken cancellationToken)
     {
-        await using var dht = new SimulatedDht(seed: 11);
+        TimerWatch? ticks = null;
+        await using var dht = new SimulatedDht(seed: 11, clock: fake => ticks = new TimerWatch(fake, TimeSpan.FromHours(1)));
         var options = SimulatedDht.DefaultOptions() with
         {
             MaintenanceTick = TimeSpan.FromHours(1),
@@ -26,11 +28,14 @@ public sealed class MaintenanceTests
         dht.Nodes.Remove(leaver);
         dht.Swarm.Endpoint(leaver.LocalPeer).Offline = true;
 
-        // 50 virtual hours, one maintenance tick each; the short real pause lets each tick's work finish.
+        // 50 virtual hours, one maintenance tick each. Every live node's loop re-arms its 1 h tick timer only after
+        // that tick's refresh, expiry and republish work (including the remote stores it causes) has finished.
+        var armed = ticks!.Armed;
         for (var hour = 1; hour <= 50; hour++)
         {
             dht.Time.Advance(TimeSpan.FromHours(1));
-            await Task.Delay(hour is >= 22 and <= 24 or >= 44 and <= 46 ? 300 : 30, cancellationToken);
+            armed += dht.Nodes.Count;
+            await ticks.WaitForArmedAsync(armed, cancellationToken);
         }
 
         var now = dht.Time.GetUtcNow();

@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Text;
 using KontinuumP2P.Core.Network;
 using KontinuumP2P.Net.Muxing;
+using KontinuumP2P.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace KontinuumP2P.Net.Tests.Muxing;
@@ -164,18 +165,17 @@ public sealed class YamuxWireTests
         });
         listener.Start();
 
-        var options = new YamuxOptions { PingOnStart = false, KeepAliveInterval = TimeSpan.FromSeconds(30), TimeProvider = clock };
+        // Only a timer armed with exactly the 30 s interval counts; the session arms it from its own task.
+        var keepAlive = new TimerWatch(clock, TimeSpan.FromSeconds(30));
+        var options = new YamuxOptions { PingOnStart = false, KeepAliveInterval = TimeSpan.FromSeconds(30), TimeProvider = keepAlive };
         var (session, raw) = RawYamuxPeer.Create(true, options, metrics: new YamuxMetrics(meterFactory));
         for (uint round = 0; round < 3; round++)
         {
             var read = raw.ReadFrameAsync(ct);
-            // Advance until the keep-alive timer (registered by the session's own task) has fired.
-            int ticks = 0;
-            while (!read.IsCompleted && ticks++ < 50)
-            {
-                clock.Advance(TimeSpan.FromSeconds(30));
-                await Task.WhenAny(read, Task.Delay(200, ct));
-            }
+            await keepAlive.WaitForArmedAsync((int)round + 1, ct).WaitAsync(Bound, ct);
+            Assert.That(read.IsCompleted, Is.False, "no ping before the interval has passed");
+            // One advance by exactly the interval sends the next ping.
+            clock.Advance(TimeSpan.FromSeconds(30));
             var ping = await read.WaitAsync(Bound, ct);
             Assert.That(ping!.Value.Header, Is.EqualTo(Header(YamuxFrameType.Ping, YamuxFlags.Syn, 0, round)),
                 "one outstanding ping at a time, opaque values counting up");

@@ -1,17 +1,19 @@
+extern alias Blake3Package;
 using System.Buffers;
-using static KontinuumP2P.Certs.Hashing.Blake3Constants;
+using PackageHasher = Blake3Package::Blake3.Hasher;
 
 namespace KontinuumP2P.Certs.Hashing;
 
 /// <summary>One-shot BLAKE3: the plain hash, the keyed hash and key derivation, each with a 32-byte result or
-/// extended output of any length. Uses the widest SIMD code the CPU supports.</summary>
+/// extended output of any length. Backed by the managed SIMD code of the Blake3 package (widest vectors the CPU
+/// supports); this class and <see cref="Blake3Hasher"/> are the API the rest of the code uses.</summary>
 public static class Blake3
 {
     /// <summary>Length of the standard output, in bytes.</summary>
-    public const int HashSizeInBytes = OutputLength;
+    public const int HashSizeInBytes = 32;
 
     /// <summary>Length of a keyed-hash key, in bytes.</summary>
-    public const int KeySizeInBytes = KeyLength;
+    public const int KeySizeInBytes = 32;
 
     /// <summary>Buffer size used when reading streams: large enough to feed the 16-way kernel many times per read.</summary>
     internal const int StreamBufferSize = 256 * 1024;
@@ -19,28 +21,28 @@ public static class Blake3
     /// <summary>The 32-byte hash of <paramref name="input"/>.</summary>
     public static byte[] Hash(ReadOnlySpan<byte> input)
     {
-        var hash = new byte[OutputLength];
+        var hash = new byte[HashSizeInBytes];
         Hash(input, hash);
         return hash;
     }
 
     /// <summary>Fills <paramref name="output"/> with the hash of <paramref name="input"/>: 32 bytes is the standard
     /// hash, any other length is the extended output (a 32-byte output is a prefix of every longer one).</summary>
-    public static void Hash(ReadOnlySpan<byte> input, Span<byte> output) => HashXof(input, output, 0);
+    public static void Hash(ReadOnlySpan<byte> input, Span<byte> output) => PackageHasher.Hash(input, output);
 
     /// <summary>Fills <paramref name="output"/> with extended output starting at byte <paramref name="seek"/>.</summary>
     public static void HashXof(ReadOnlySpan<byte> input, Span<byte> output, ulong seek)
     {
-        var state = new Blake3State(IV, 0, Blake3Backends.Best);
-        state.Update(input);
-        state.Finalize(output, seek);
+        var hasher = PackageHasher.New();
+        hasher.Update(input);
+        hasher.Finalize(seek, output);
     }
 
     /// <summary>The 32-byte keyed hash (MAC) of <paramref name="input"/> under a 32-byte key.</summary>
     /// <exception cref="ArgumentException">The key is not 32 bytes.</exception>
     public static byte[] KeyedHash(ReadOnlySpan<byte> key, ReadOnlySpan<byte> input)
     {
-        var hash = new byte[OutputLength];
+        var hash = new byte[HashSizeInBytes];
         KeyedHash(key, input, hash);
         return hash;
     }
@@ -59,7 +61,7 @@ public static class Blake3
     /// <param name="keyMaterial">The secret input key material.</param>
     public static byte[] DeriveKey(string context, ReadOnlySpan<byte> keyMaterial)
     {
-        var key = new byte[OutputLength];
+        var key = new byte[HashSizeInBytes];
         DeriveKey(context, keyMaterial, key);
         return key;
     }
@@ -93,8 +95,7 @@ public static class Blake3
     }
 
     /// <summary>Rents a read buffer of <see cref="StreamBufferSize"/> bytes from <paramref name="start"/> on, where the
-    /// data is 64-byte aligned: then every 64-byte block load of the wide kernels touches one cache line, not two
-    /// (measured ~15-30% faster). Pooled arrays this large live on the large-object heap, which does not move them.</summary>
+    /// data is 64-byte aligned: then every 64-byte block load touches one cache line, not two. Pooled arrays this large live on the large-object heap, which does not move them.</summary>
     internal static unsafe byte[] RentReadBuffer(out int start)
     {
         const int alignment = 64;

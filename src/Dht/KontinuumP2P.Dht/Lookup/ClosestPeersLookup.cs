@@ -6,7 +6,7 @@ namespace KontinuumP2P.Dht.Lookup;
 /// <summary>
 /// The iterative closest-peers walk of Kademlia as a sans-I/O state machine. Candidates are ordered by XOR distance to
 /// the target; only the k closest live candidates are ever asked; at most α requests are in flight; a request
-/// unanswered for the request timeout fails; the walk ends by the termination rule, by exhaustion, at the query
+/// unanswered for the request timeout fails (an answer awaiting its verdict no longer times out); the walk ends by the termination rule, by exhaustion, at the query
 /// deadline, or when the caller finishes it.
 /// </summary>
 public sealed class ClosestPeersLookup : IPeerLookup
@@ -21,7 +21,7 @@ public sealed class ClosestPeersLookup : IPeerLookup
     private readonly DateTimeOffset _deadline;
     private DateTimeOffset _lastNow;
     private DateTimeOffset? _finishedAt;
-    private int _inFlight, _requests, _successes, _failures;
+    private int _inFlight, _awaitingVerdict, _requests, _successes, _failures;
 
     /// <summary>Starts a lookup of <paramref name="target"/> from <paramref name="seeds"/>.</summary>
     /// <param name="target">The kad id looked up.</param>
@@ -112,28 +112,45 @@ public sealed class ClosestPeersLookup : IPeerLookup
             _requests++;
             return new LookupAction(LookupActionKind.Request, candidate.Peer);
         }
-        if (_inFlight > 0) return LookupAction.Wait;
+        if (_inFlight > 0 || _awaitingVerdict > 0) return LookupAction.Wait;
         Finish(now);
         return LookupAction.Finished;
+    }
+
+    /// <inheritdoc />
+    public void OnResponseReceived(PeerId peer, DateTimeOffset now)
+    {
+        Observe(now);
+        if (IsFinished || !_byPeer.TryGetValue(peer, out var candidate) || candidate.State != CandidateState.Waiting) return;
+        candidate.State = CandidateState.AwaitingVerdict;
+        _inFlight--;
+        _awaitingVerdict++;
     }
 
     /// <inheritdoc />
     public void OnSuccess(PeerId peer, IEnumerable<PeerId> closerPeers, DateTimeOffset now)
     {
         Observe(now);
-        if (IsFinished || !_byPeer.TryGetValue(peer, out var candidate) || candidate.State != CandidateState.Waiting) return;
+        if (IsFinished || !_byPeer.TryGetValue(peer, out var candidate) || !Release(candidate)) return;
         candidate.State = CandidateState.Succeeded;
-        _inFlight--;
         _successes++;
-        foreach (var closer in closerPeers) AddCandidate(closer, candidate.Depth + 1);
+        if (closerPeers is IReadOnlyList<PeerId> list)
+        {
+            for (var i = 0; i < list.Count; i++) AddCandidate(list[i], candidate.Depth + 1);
+        }
+        else
+        {
+            foreach (var closer in closerPeers) AddCandidate(closer, candidate.Depth + 1);
+        }
     }
 
     /// <inheritdoc />
     public void OnFailure(PeerId peer, DateTimeOffset now)
     {
         Observe(now);
-        if (IsFinished || !_byPeer.TryGetValue(peer, out var candidate) || candidate.State != CandidateState.Waiting) return;
-        Fail(candidate);
+        if (IsFinished || !_byPeer.TryGetValue(peer, out var candidate) || !Release(candidate)) return;
+        candidate.State = CandidateState.Failed;
+        _failures++;
     }
 
     /// <inheritdoc />
@@ -197,6 +214,22 @@ public sealed class ClosestPeersLookup : IPeerLookup
         _failures++;
     }
 
+    /// <summary>Frees the slot of a request that is in flight or awaiting its verdict; false for any other state.</summary>
+    private bool Release(Candidate candidate)
+    {
+        switch (candidate.State)
+        {
+            case CandidateState.Waiting:
+                _inFlight--;
+                return true;
+            case CandidateState.AwaitingVerdict:
+                _awaitingVerdict--;
+                return true;
+            default:
+                return false;
+        }
+    }
+
     private void Observe(DateTimeOffset now)
     {
         if (now > _lastNow) _lastNow = now;
@@ -208,7 +241,7 @@ public sealed class ClosestPeersLookup : IPeerLookup
         return 0;
     }
 
-    private enum CandidateState : byte { NotContacted, Waiting, Succeeded, Failed, Skipped }
+    private enum CandidateState : byte { NotContacted, Waiting, AwaitingVerdict, Succeeded, Failed, Skipped }
 
     private sealed class Candidate(PeerId peer, KadId distance, int depth)
     {

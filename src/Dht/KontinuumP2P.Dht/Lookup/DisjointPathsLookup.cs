@@ -11,7 +11,7 @@ namespace KontinuumP2P.Dht.Lookup;
 public sealed class DisjointPathsLookup : IPeerLookup
 {
     private readonly ClosestPeersLookup[] _paths;
-    private readonly Dictionary<PeerId, int> _owner = [];
+    private readonly Dictionary<PeerId, int> _owner;
     private readonly LookupOptions _options;
     private int _nextPath;
 
@@ -23,6 +23,8 @@ public sealed class DisjointPathsLookup : IPeerLookup
         var pathCount = options.DisjointPaths;
         var perPath = Math.Max(1, options.Parallelism / pathCount);
         var ordered = seeds.Distinct().OrderBy(p => KadId.FromPeer(p).DistanceTo(target)).ToList();
+        // Sized for the seeds and the candidates a typical walk adds, so claiming rarely grows it mid-walk.
+        _owner = new Dictionary<PeerId, int>(ordered.Count + 4 * options.ResultCount);
         _paths = new ClosestPeersLookup[pathCount];
         for (var i = 0; i < pathCount; i++)
         {
@@ -36,13 +38,39 @@ public sealed class DisjointPathsLookup : IPeerLookup
     public IReadOnlyList<ClosestPeersLookup> Paths => _paths;
 
     /// <inheritdoc />
-    public bool IsFinished => _paths.All(p => p.IsFinished);
+    public bool IsFinished
+    {
+        get
+        {
+            foreach (var path in _paths) if (!path.IsFinished) return false;
+            return true;
+        }
+    }
 
     /// <inheritdoc />
-    public int InFlight => _paths.Sum(p => p.InFlight);
+    public int InFlight
+    {
+        get
+        {
+            var sum = 0;
+            foreach (var path in _paths) sum += path.InFlight;
+            return sum;
+        }
+    }
 
     /// <inheritdoc />
-    public DateTimeOffset? NextDeadline => _paths.Select(p => p.NextDeadline).Where(d => d is not null).Min();
+    public DateTimeOffset? NextDeadline
+    {
+        get
+        {
+            DateTimeOffset? next = null;
+            foreach (var path in _paths)
+            {
+                if (path.NextDeadline is { } deadline && (next is null || deadline < next)) next = deadline;
+            }
+            return next;
+        }
+    }
 
     /// <inheritdoc />
     public LookupStatistics Statistics
@@ -77,6 +105,12 @@ public sealed class DisjointPathsLookup : IPeerLookup
             }
         }
         return IsFinished ? LookupAction.Finished : LookupAction.Wait;
+    }
+
+    /// <inheritdoc />
+    public void OnResponseReceived(PeerId peer, DateTimeOffset now)
+    {
+        if (_owner.TryGetValue(peer, out var path)) _paths[path].OnResponseReceived(peer, now);
     }
 
     /// <inheritdoc />

@@ -37,13 +37,22 @@ public interface IPeerLookup
     /// <summary>Requests currently awaiting an answer.</summary>
     int InFlight { get; }
 
-    /// <summary>The next time at which an in-flight request times out, if any.</summary>
+    /// <summary>The next time at which an in-flight request times out or the lookup's own deadline passes; null once
+    /// finished. A driver must <see cref="Poll"/> at that time even when no answer arrived.</summary>
     DateTimeOffset? NextDeadline { get; }
 
     /// <summary>Advances the lookup: expires timed-out requests and returns the next step.</summary>
     LookupAction Poll(DateTimeOffset now);
 
-    /// <summary>Reports an answer of <paramref name="peer"/> naming <paramref name="closerPeers"/>.</summary>
+    /// <summary>
+    /// Reports that <paramref name="peer"/> answered in time but its answer still awaits a verdict (e.g. admission of
+    /// the responder): the request no longer times out, and <see cref="OnSuccess"/> or <see cref="OnFailure"/> follows.
+    /// Until then the peer holds no parallelism slot but the lookup does not end without it (except at its deadline).
+    /// </summary>
+    void OnResponseReceived(PeerId peer, DateTimeOffset now);
+
+    /// <summary>Reports an answer of <paramref name="peer"/> naming <paramref name="closerPeers"/> (an
+    /// <see cref="IReadOnlyList{T}"/> is walked without allocating).</summary>
     void OnSuccess(PeerId peer, IEnumerable<PeerId> closerPeers, DateTimeOffset now);
 
     /// <summary>Reports that a request to <paramref name="peer"/> failed.</summary>

@@ -110,19 +110,61 @@ public sealed class RoutingTable
     public RoutingTableEntry? Get(PeerId peer) => _buckets[BucketIndex(KadId.FromPeer(peer))]?.Find(peer)?.ToView();
 
     /// <summary>The up to <paramref name="count"/> entries closest to <paramref name="target"/>, closest first.</summary>
+    /// <remarks>
+    /// No sort of the whole table: buckets are visited in distance order. With j the target's bucket index, every
+    /// entry of bucket j is closer to the target than any other entry; the entries of all deeper buckets share the
+    /// next distance range (their first differing bit from the target is bit j); then buckets j-1, j-2, … 0 follow,
+    /// each farther than the one before. Each of these groups is reduced to the entries still needed by a bounded
+    /// insertion selection, so a call costs O(entries visited × log count) and stops as soon as count are taken.
+    /// </remarks>
     public IReadOnlyList<RoutingTableEntry> Closest(KadId target, int count)
     {
         if (count <= 0 || _count == 0) return [];
-        var all = new List<(KadId Distance, KBucket.Entry Entry)>(_count);
-        foreach (var bucket in _buckets)
+        var take = Math.Min(count, _count);
+        var chosen = System.Buffers.ArrayPool<(KadId Distance, KBucket.Entry Entry)>.Shared.Rent(take);
+        try
         {
-            if (bucket is null) continue;
-            foreach (var entry in bucket.Entries) all.Add((entry.Id.DistanceTo(target), entry));
+            var filled = 0;
+            var home = BucketIndex(target);
+            filled = SelectFrom(home, home, target, chosen, filled, take);
+            if (filled < take && home + 1 < _buckets.Length) filled = SelectFrom(home + 1, _buckets.Length - 1, target, chosen, filled, take);
+            for (var index = home - 1; index >= 0 && filled < take; index--) filled = SelectFrom(index, index, target, chosen, filled, take);
+            var result = new RoutingTableEntry[filled];
+            for (var i = 0; i < filled; i++) result[i] = chosen[i].Entry.ToView();
+            return result;
         }
-        all.Sort((a, b) => a.Distance.CompareTo(b.Distance));
-        var result = new RoutingTableEntry[Math.Min(count, all.Count)];
-        for (var i = 0; i < result.Length; i++) result[i] = all[i].Entry.ToView();
-        return result;
+        finally
+        {
+            Array.Clear(chosen, 0, take);
+            System.Buffers.ArrayPool<(KadId, KBucket.Entry)>.Shared.Return(chosen);
+        }
+    }
+
+    /// <summary>
+    /// Appends the closest entries of buckets <paramref name="first"/>..<paramref name="last"/> (one distance group) to
+    /// <paramref name="chosen"/>[<paramref name="filled"/>..], sorted, keeping at most <paramref name="take"/> in all.
+    /// </summary>
+    private int SelectFrom(int first, int last, KadId target, (KadId Distance, KBucket.Entry Entry)[] chosen, int filled, int take)
+    {
+        var start = filled;
+        for (var index = first; index <= last; index++)
+        {
+            if (_buckets[index] is not { } bucket) continue;
+            foreach (var entry in bucket.Entries)
+            {
+                var distance = entry.Id.DistanceTo(target);
+                // The group's slots are full and this one is no closer than the farthest kept: skip it.
+                if (filled == take && distance.CompareTo(chosen[filled - 1].Distance) >= 0) continue;
+                var position = filled == take ? filled - 1 : filled++;
+                while (position > start && chosen[position - 1].Distance.CompareTo(distance) > 0)
+                {
+                    chosen[position] = chosen[position - 1];
+                    position--;
+                }
+                chosen[position] = (distance, entry);
+            }
+        }
+        return filled;
     }
 
     /// <summary>Number of entries in bucket <paramref name="index"/> (0 = farthest half of the key space).</summary>

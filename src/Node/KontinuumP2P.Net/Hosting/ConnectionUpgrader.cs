@@ -8,25 +8,34 @@ namespace KontinuumP2P.Net.Hosting;
 
 /// <summary>
 /// The upgrade pipeline of one raw connection: multistream <c>/noise</c> → security handshake → the muxer agreed
-/// inside the handshake, or else a multistream round for it → the muxer session (the dialer is the client).
+/// inside the handshake (any of ours the remote picked), or else a multistream round over our muxers in preference
+/// order → the muxer session (the dialer is the client).
 /// The caller bounds it with a timeout and aborts the raw connection on failure.
 /// </summary>
-internal sealed class ConnectionUpgrader(IConnectionSecurity security, IStreamMuxerFactory muxer)
+internal sealed class ConnectionUpgrader
 {
+    private readonly IConnectionSecurity _security;
+    private readonly IStreamMuxerFactory[] _muxers;
+    private readonly string[] _muxerIds;
+
+    public ConnectionUpgrader(IConnectionSecurity security, IReadOnlyList<IStreamMuxerFactory> muxers)
+    {
+        if (muxers.Count == 0) throw new ArgumentException("at least one muxer is needed", nameof(muxers));
+        _security = security;
+        _muxers = [.. muxers];
+        _muxerIds = [.. muxers.Select(m => m.ProtocolId)];
+    }
+
     public async ValueTask<(ISecureConnection Secure, IStreamMuxer Muxer)> OutboundAsync(
         ITransportConnection raw, PeerId? expectedRemote, CancellationToken cancellationToken)
     {
-        await MultistreamSelect.SelectAsync(raw, [security.ProtocolId], cancellationToken).ConfigureAwait(false);
-        var secure = await security.SecureOutboundAsync(raw, expectedRemote, cancellationToken).ConfigureAwait(false);
+        await MultistreamSelect.SelectAsync(raw, [_security.ProtocolId], cancellationToken).ConfigureAwait(false);
+        var secure = await _security.SecureOutboundAsync(raw, expectedRemote, cancellationToken).ConfigureAwait(false);
         try
         {
-            if (secure.NegotiatedMuxer != muxer.ProtocolId)
-            {
-                if (secure.NegotiatedMuxer is not null)
-                    throw new HandshakeException($"the remote picked muxer '{secure.NegotiatedMuxer}', which we did not offer");
-                await MultistreamSelect.SelectAsync(secure, [muxer.ProtocolId], cancellationToken).ConfigureAwait(false);
-            }
-            return (secure, muxer.Create(secure, isClient: true));
+            var id = secure.NegotiatedMuxer
+                ?? await MultistreamSelect.SelectAsync(secure, _muxerIds, cancellationToken).ConfigureAwait(false);
+            return (secure, Find(id).Create(secure, isClient: true));
         }
         catch
         {
@@ -38,17 +47,13 @@ internal sealed class ConnectionUpgrader(IConnectionSecurity security, IStreamMu
     public async ValueTask<(ISecureConnection Secure, IStreamMuxer Muxer)> InboundAsync(
         ITransportConnection raw, CancellationToken cancellationToken)
     {
-        await MultistreamSelect.HandleAsync(raw, [security.ProtocolId], cancellationToken).ConfigureAwait(false);
-        var secure = await security.SecureInboundAsync(raw, cancellationToken).ConfigureAwait(false);
+        await MultistreamSelect.HandleAsync(raw, [_security.ProtocolId], cancellationToken).ConfigureAwait(false);
+        var secure = await _security.SecureInboundAsync(raw, cancellationToken).ConfigureAwait(false);
         try
         {
-            if (secure.NegotiatedMuxer != muxer.ProtocolId)
-            {
-                if (secure.NegotiatedMuxer is not null)
-                    throw new HandshakeException($"the remote picked muxer '{secure.NegotiatedMuxer}', which we did not offer");
-                await MultistreamSelect.HandleAsync(secure, [muxer.ProtocolId], cancellationToken).ConfigureAwait(false);
-            }
-            return (secure, muxer.Create(secure, isClient: false));
+            var id = secure.NegotiatedMuxer
+                ?? await MultistreamSelect.HandleAsync(secure, _muxerIds, cancellationToken).ConfigureAwait(false);
+            return (secure, Find(id).Create(secure, isClient: false));
         }
         catch
         {
@@ -56,4 +61,8 @@ internal sealed class ConnectionUpgrader(IConnectionSecurity security, IStreamMu
             throw;
         }
     }
+
+    private IStreamMuxerFactory Find(string id) =>
+        Array.Find(_muxers, m => string.Equals(m.ProtocolId, id, StringComparison.Ordinal))
+        ?? throw new HandshakeException($"the remote picked muxer '{id}', which we did not offer");
 }

@@ -36,13 +36,41 @@ internal sealed class YamuxMuxerFactory(YamuxOptions options, ILoggerFactory log
 /// <summary>Builds the default security (Noise) and muxer (Yamux) of a host on the host's clock.</summary>
 internal static class DefaultUpgrades
 {
-    public static IConnectionSecurity CreateSecurity(HostOptions options)
+    /// <summary>Noise advertising exactly <paramref name="muxerIds"/> in the handshake, unless the caller's
+    /// <see cref="HostOptions.NoiseOptions"/> set its own list, which must then name only muxers we have.</summary>
+    /// <exception cref="ArgumentException">The Noise options advertise a muxer the host cannot run.</exception>
+    public static IConnectionSecurity CreateSecurity(HostOptions options, IReadOnlyList<string> muxerIds)
     {
-        var noiseOptions = options.NoiseOptions ?? new NoiseOptions
+        var given = options.NoiseOptions;
+        NoiseOptions noiseOptions;
+        if (given is null)
         {
-            TimeProvider = options.TimeProvider,
-            HandshakeTimeout = options.HandshakeTimeout,
-        };
+            noiseOptions = new NoiseOptions
+            {
+                TimeProvider = options.TimeProvider,
+                HandshakeTimeout = options.HandshakeTimeout,
+                StreamMuxers = muxerIds,
+            };
+        }
+        else if (ReferenceEquals(given.StreamMuxers, NoiseOptions.DefaultStreamMuxers))
+        {
+            // The caller tuned Noise but left the muxer list alone: advertise what the host really runs.
+            noiseOptions = new NoiseOptions
+            {
+                TimeProvider = given.TimeProvider,
+                HandshakeTimeout = given.HandshakeTimeout,
+                MaxBufferedBytes = given.MaxBufferedBytes,
+                StreamMuxers = muxerIds,
+            };
+        }
+        else
+        {
+            var unknown = given.StreamMuxers.FirstOrDefault(id => !muxerIds.Contains(id, StringComparer.Ordinal));
+            if (unknown is not null)
+                throw new ArgumentException($"NoiseOptions.StreamMuxers advertises '{unknown}', but the host's muxer is " +
+                    $"'{string.Join("', '", muxerIds)}'", nameof(options));
+            noiseOptions = given;
+        }
         return new NoiseConnectionSecurity(new NoiseSecurity(options.Identity, noiseOptions, options.LoggerFactory));
     }
 

@@ -38,10 +38,9 @@ public sealed partial class Host : IHost
         _peerStore = new PeerStore(options.PeerStoreCapacity, options.TimeProvider);
         Tasks = new BackgroundTasks(e => HostLog.BackgroundTaskFailed(Logger, e));
         Metrics = new HostMetrics(options.MeterFactory, CountBytes);
-        _ownedSecurity = options.Security is null ? DefaultUpgrades.CreateSecurity(options) : null;
-        _upgrader = new ConnectionUpgrader(
-            options.Security ?? _ownedSecurity!,
-            options.Muxer ?? DefaultUpgrades.CreateMuxer(options));
+        var muxer = options.Muxer ?? DefaultUpgrades.CreateMuxer(options);
+        _ownedSecurity = options.Security is null ? DefaultUpgrades.CreateSecurity(options, [muxer.ProtocolId]) : null;
+        _upgrader = new ConnectionUpgrader(options.Security ?? _ownedSecurity!, [muxer]);
         _identify = new IdentifyService(this);
         _handlers[IdentifyProtocol.Id] = _identify.IdentifyHandler;
         _handlers[IdentifyProtocol.PushId] = _identify.PushHandler;

@@ -8,7 +8,8 @@ public sealed class NoiseOptions
 
     /// <summary>
     /// Muxers advertised inside the handshake (inlined muxer negotiation), in preference order. Default
-    /// <c>["/yamux/1.0.0"]</c>.
+    /// <c>["/yamux/1.0.0"]</c>; a host given the default replaces it with its own muxer's id. An empty list skips the
+    /// inlined negotiation (a multistream round follows when neither side advertises).
     /// </summary>
     public IReadOnlyList<string> StreamMuxers { get; set; } = DefaultStreamMuxers;
 
