@@ -114,7 +114,8 @@ public sealed partial class DhtNode
         if (key.Span.SequenceEqual(LocalPeer.Bytes)) peers.Add(new KadPeer(LocalPeer, _network.LocalAddresses));
         foreach (var entry in closest)
         {
-            if (entry.PeerId == requester || peers.Count >= _options.RoutingTable.BucketSize) continue;
+            // Admission is asked again: an entry refused since it was added is never handed out.
+            if (entry.PeerId == requester || peers.Count >= _options.RoutingTable.BucketSize || !MayServe(entry.PeerId)) continue;
             var addresses = _network.GetAddresses(entry.PeerId);
             if (addresses.Count == 0) addresses = entry.Addresses;
             if (addresses.Count > 0) peers.Add(new KadPeer(entry.PeerId, addresses));

@@ -60,7 +60,7 @@ public sealed partial class DhtNode : IAsyncDisposable
         _store = store ?? new InMemoryDhtStore();
         _time = network.TimeProvider;
         _logger = loggerFactory?.CreateLogger<DhtNode>() ?? NullLogger<DhtNode>.Instance;
-        _table = new RoutingTable(network.LocalPeer, _options.RoutingTable);
+        _table = new RoutingTable(network.LocalPeer, _options.RoutingTable, MayServe);
         // A seed makes refresh keys reproducible (simulations); otherwise each node draws its own.
         _random = _options.RandomSeed is { } seed ? new Random(seed) : new Random();
         _checks = Channel.CreateBounded<RoutingCheck>(new BoundedChannelOptions(_options.VerificationQueueSize)
@@ -274,9 +274,11 @@ public sealed partial class DhtNode : IAsyncDisposable
                 if (answered) OnAnswered(check.Peer);
                 continue;
             }
+            // A peer that answers but is no longer admitted (revoked, expired) goes as if it had not answered.
+            var keep = answered && MayServe(check.Peer);
             bool changed;
-            lock (_tableLock) changed = answered ? _table.MarkSeen(check.Peer, _time.GetUtcNow()) : _table.Remove(check.Peer);
-            if (changed && !answered) _logger.RoutingChange(check.Peer, "evicted");
+            lock (_tableLock) changed = keep ? _table.MarkSeen(check.Peer, _time.GetUtcNow()) : _table.Remove(check.Peer);
+            if (changed && !keep) _logger.RoutingChange(check.Peer, "evicted");
         }
     }
 

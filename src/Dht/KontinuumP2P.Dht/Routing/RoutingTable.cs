@@ -13,11 +13,16 @@ public sealed class RoutingTable
     private readonly KBucket?[] _buckets = new KBucket?[KadId.Bits];
     private readonly Dictionary<string, int> _groupCounts = [];
     private readonly RoutingTableOptions _options;
+    private readonly Func<PeerId, bool> _mayPromote;
     private int _count;
 
     /// <summary>Creates an empty table for <paramref name="localPeer"/>.</summary>
-    public RoutingTable(PeerId localPeer, RoutingTableOptions? options = null)
+    /// <param name="localPeer">Our peer id.</param>
+    /// <param name="options">Limits.</param>
+    /// <param name="mayPromote">Asked before a replacement-cache entry is promoted (admission may have changed since it was cached).</param>
+    public RoutingTable(PeerId localPeer, RoutingTableOptions? options = null, Func<PeerId, bool>? mayPromote = null)
     {
+        _mayPromote = mayPromote ?? (static _ => true);
         LocalPeer = localPeer;
         LocalId = KadId.FromPeer(localPeer);
         _options = options ?? new RoutingTableOptions();
@@ -95,6 +100,11 @@ public sealed class RoutingTable
         for (var i = bucket.Replacements.Count - 1; i >= 0; i--)
         {
             var candidate = bucket.Replacements[i];
+            if (!_mayPromote(candidate.PeerId))
+            {
+                bucket.Replacements.RemoveAt(i);
+                continue;
+            }
             if (!DiversityAllows(bucket, candidate.Group)) continue;
             bucket.Replacements.RemoveAt(i);
             Insert(bucket, candidate);

@@ -111,7 +111,7 @@ public sealed partial class KontinuumNode : IAsyncDisposable
                 crl = new CrlTracker(anchors, crlState, options.TimeProvider);
                 var tracker = crl;
                 admission = new CertificateAdmission(host, network, () => tracker.Anchors, tracker, options.Certificate,
-                    options.CertificateOfferTimeout, options.LoggerFactory.CreateLogger<CertificateAdmission>());
+                    options.CertificateOfferTimeout, options.LoggerFactory.CreateLogger<CertificateAdmission>(), options.AdmissionLimits);
             }
             if (options.DataDirectory is not null)
             {
