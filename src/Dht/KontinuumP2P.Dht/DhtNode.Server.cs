@@ -12,6 +12,11 @@ public sealed partial class DhtNode
     /// <summary>Serves one inbound request. Invalid requests throw <see cref="InvalidDataException"/> (stream reset).</summary>
     private async ValueTask<KadMessage?> HandleRequestAsync(PeerId from, KadMessage request, CancellationToken cancellationToken)
     {
+        if (!_requestRate.TryAcquire(from))
+        {
+            _metrics.RequestRateLimited();
+            throw Invalid(from, "request rate over the per-peer limit");
+        }
         if (await _options.Admission.WaitForDecisionAsync(from, cancellationToken).ConfigureAwait(false) == PeerAdmissionState.Refused)
             throw Invalid(from, "peer not admitted");
         _metrics.RequestServed(request.Type);

@@ -91,6 +91,12 @@ public sealed record DhtOptions
     /// </summary>
     public Func<PeerId, ReadOnlyMemory<byte>, bool> MayProvide { get; init; } = static (_, _) => true;
 
+    /// <summary>Sustained kad requests served per peer per second (beyond the burst, requests reset their stream).</summary>
+    public double RequestsPerPeerPerSecond { get; init; } = 50;
+
+    /// <summary>Kad requests a peer may send at once before <see cref="RequestsPerPeerPerSecond"/> applies.</summary>
+    public int RequestBurstPerPeer { get; init; } = 200;
+
     /// <summary>Most addresses kept from one provider announcement.</summary>
     public int MaxProviderAddresses { get; init; } = 16;
 

@@ -41,7 +41,11 @@ public sealed class RoutingTable
     public RoutingTableOptions Options => _options;
 
     /// <summary>Adds or refreshes a peer that has just answered a request.</summary>
-    public RoutingTableAddResult TryAdd(PeerId peer, IReadOnlyList<Multiaddr> addresses, DateTimeOffset now)
+    /// <remarks>
+    /// The IP-diversity group comes from <paramref name="observedAddresses"/> when given (the addresses we actually
+    /// see the peer at), else from <paramref name="addresses"/>, which the peer reported itself and could choose.
+    /// </remarks>
+    public RoutingTableAddResult TryAdd(PeerId peer, IReadOnlyList<Multiaddr> addresses, DateTimeOffset now, IReadOnlyList<Multiaddr>? observedAddresses = null)
     {
         if (peer == LocalPeer) return new(RoutingTableAddStatus.RejectedSelf);
         var id = KadId.FromPeer(peer);
@@ -56,7 +60,7 @@ public sealed class RoutingTable
             bucket.Entries.Add(existing);
             return new(RoutingTableAddStatus.Updated);
         }
-        var group = GroupOf(addresses);
+        var group = GroupOf(observedAddresses is { Count: > 0 } ? observedAddresses : addresses);
         if (!DiversityAllows(bucket, group)) return new(RoutingTableAddStatus.RejectedDiversity);
         var entry = new KBucket.Entry(peer, id, addresses, now, group);
         if (bucket.Entries.Count < _options.BucketSize)

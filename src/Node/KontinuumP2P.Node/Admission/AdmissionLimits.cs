@@ -17,4 +17,10 @@ public sealed record AdmissionLimits
     /// refuses its peer within this interval (kept below the DHT refresh interval).
     /// </summary>
     public TimeSpan RejudgeInterval { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Sustained certificate offers judged per peer per second (each costs signature checks).</summary>
+    public double OffersPerPeerPerSecond { get; init; } = 0.2;
+
+    /// <summary>Offers a peer may push at once before <see cref="OffersPerPeerPerSecond"/> applies.</summary>
+    public int OfferBurstPerPeer { get; init; } = 5;
 }

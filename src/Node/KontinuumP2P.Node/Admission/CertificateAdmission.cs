@@ -27,6 +27,7 @@ public sealed partial class CertificateAdmission : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<PeerId, PeerEntry> _peers = new();
     private readonly VerdictMemory _memory;
+    private readonly Core.Limits.PeerRateLimiter _offerRate;
     private readonly AdmissionLimits _limits;
     private readonly BackgroundTasks _tasks;
 
@@ -52,6 +53,7 @@ public sealed partial class CertificateAdmission : IAsyncDisposable
         _logger = logger;
         _limits = limits ?? new AdmissionLimits();
         _memory = new VerdictMemory(_limits.MaxRememberedPeers);
+        _offerRate = new Core.Limits.PeerRateLimiter(_limits.OffersPerPeerPerSecond, _limits.OfferBurstPerPeer, _limits.MaxRememberedPeers, host.TimeProvider);
         _tasks = new BackgroundTasks(e => LogBackgroundFailure(_logger, e));
     }
 
@@ -228,6 +230,13 @@ public sealed partial class CertificateAdmission : IAsyncDisposable
     private async ValueTask HandleOfferAsync(IP2PStream stream, CancellationToken cancellationToken)
     {
         var peer = stream.Connection.RemotePeer;
+        if (!_offerRate.TryAcquire(peer))
+        {
+            // Each offer costs signature checks: a peer pushing them in a loop is not judged each time.
+            LogPushFailed(_logger, peer, "offer rate over the per-peer limit");
+            stream.Reset();
+            return;
+        }
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_offerTimeout);
         AdmissionVerdict verdict;
