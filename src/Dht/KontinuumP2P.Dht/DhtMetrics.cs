@@ -15,6 +15,7 @@ internal sealed class DhtMetrics : IDisposable
     private readonly Counter<long> _rejected;
     private readonly Counter<long> _requestsServed;
     private readonly Counter<long> _answersIgnored;
+    private readonly Counter<long> _rateLimited;
 
     public DhtMetrics(IMeterFactory? factory, Func<IEnumerable<Measurement<int>>> bucketSizes, Func<long> recordsStored, Func<long> providersStored)
     {
@@ -25,6 +26,7 @@ internal sealed class DhtMetrics : IDisposable
         _rejected = _meter.CreateCounter<long>("kontinuum.dht.records.rejected", description: "Records refused, by reason");
         _requestsServed = _meter.CreateCounter<long>("kontinuum.dht.requests.served", description: "Inbound requests, by type");
         _answersIgnored = _meter.CreateCounter<long>("kontinuum.dht.answers.ignored", description: "Lookup answers not used, by reason");
+        _rateLimited = _meter.CreateCounter<long>("kontinuum.dht.requests.rate_limited", description: "Inbound requests refused by the per-peer rate");
         _meter.CreateObservableGauge("kontinuum.dht.routing_table.size", bucketSizes, description: "Entries per non-empty bucket");
         _meter.CreateObservableGauge("kontinuum.dht.records.stored", recordsStored, description: "Value records stored");
         _meter.CreateObservableGauge("kontinuum.dht.providers.stored", providersStored, description: "Provider records stored");
@@ -40,6 +42,8 @@ internal sealed class DhtMetrics : IDisposable
     public void RecordRejected(string reason) => _rejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     public void AnswerIgnored(string reason) => _answersIgnored.Add(1, new KeyValuePair<string, object?>("reason", reason));
+
+    public void RequestRateLimited() => _rateLimited.Add(1);
 
     public void RequestServed(KadMessageType type) => _requestsServed.Add(1, new KeyValuePair<string, object?>("type", type.ToString()));
 

@@ -1,3 +1,4 @@
+using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Dht.Records;
 using KontinuumP2P.Dht.Routing;
 using KontinuumP2P.Dht.Rpc;
@@ -22,6 +23,7 @@ public sealed partial class DhtNode
         {
             await Task.Delay(_options.MaintenanceTick, _time, cancellationToken).ConfigureAwait(false);
             now = _time.GetUtcNow();
+            RemoveRefusedPeers();
             if (now >= nextRefresh || RoutingTableSize < _options.LowTableThreshold)
             {
                 nextRefresh = now + _options.RefreshInterval;
@@ -40,6 +42,25 @@ public sealed partial class DhtNode
             }
         }
     }
+
+    /// <summary>
+    /// Drops every table entry that admission now refuses or holds for a client (a certificate expired or was revoked,
+    /// connected or not); runs every maintenance tick. Returns how many went.
+    /// </summary>
+    public int RemoveRefusedPeers()
+    {
+        List<PeerId> gone;
+        lock (_tableLock)
+        {
+            gone = [.. _table.Snapshot().Select(e => e.PeerId).Where(p => !MayServe(p))];
+            foreach (var peer in gone) _table.Remove(peer);
+        }
+        foreach (var peer in gone) _logger.RoutingChange(peer, "no longer admitted");
+        return gone.Count;
+    }
+
+    /// <summary>Whether admission lets <paramref name="peer"/> be a server of ours (admitted, or not decided yet).</summary>
+    private bool MayServe(PeerId peer) => _options.Admission.GetState(peer) is PeerAdmissionState.Admitted or PeerAdmissionState.Pending;
 
     private async Task MaintainAsync(string step, Func<CancellationToken, Task> action, CancellationToken cancellationToken)
     {

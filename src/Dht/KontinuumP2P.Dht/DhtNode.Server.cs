@@ -12,6 +12,11 @@ public sealed partial class DhtNode
     /// <summary>Serves one inbound request. Invalid requests throw <see cref="InvalidDataException"/> (stream reset).</summary>
     private async ValueTask<KadMessage?> HandleRequestAsync(PeerId from, KadMessage request, CancellationToken cancellationToken)
     {
+        if (!_requestRate.TryAcquire(from))
+        {
+            _metrics.RequestRateLimited();
+            throw Invalid(from, "request rate over the per-peer limit");
+        }
         if (await _options.Admission.WaitForDecisionAsync(from, cancellationToken).ConfigureAwait(false) == PeerAdmissionState.Refused)
             throw Invalid(from, "peer not admitted");
         _metrics.RequestServed(request.Type);
@@ -32,6 +37,7 @@ public sealed partial class DhtNode
                 return Reply(request, CloserPeers(request.Key, from)) with { Record = stored?.Record ?? EmbeddedPublicKey(request.Key, now) };
             }
             case KadMessageType.PutValue:
+                // Echoed (the libp2p acknowledgement) only once stored; anything else resets the stream.
                 await StoreReceivedRecordAsync(from, request, now, cancellationToken).ConfigureAwait(false);
                 return request;
             case KadMessageType.AddProvider:
@@ -63,9 +69,18 @@ public sealed partial class DhtNode
             throw Invalid(from, $"record rejected: {validation.Reason}");
         }
         var existing = await _store.GetRecordAsync(record.Key, now, cancellationToken).ConfigureAwait(false);
-        if (existing is not null && !IsBetter(record, existing.Record)) return; // keep the better copy we hold
-        var stored = new StoredRecord(record with { TimeReceived = now }, now + _options.RecordTtl, existing?.IsOwn ?? false);
-        if (!await _store.PutRecordAsync(stored, cancellationToken).ConfigureAwait(false)) Reject(from, "store-full");
+        if (existing is not null && !IsBetter(record, existing.Record))
+        {
+            // We keep the better copy we hold: the sender must not believe its record is stored.
+            Reject(from, "older-record");
+            throw Invalid(from, "record older than the one held");
+        }
+        var stored = new StoredRecord(record with { TimeReceived = now }, now + _options.RecordTtl, existing?.IsOwn ?? false, from);
+        if (!await _store.PutRecordAsync(stored, cancellationToken).ConfigureAwait(false))
+        {
+            Reject(from, "store-full");
+            throw Invalid(from, "record not stored: a store bound is reached");
+        }
     }
 
     private async Task StoreProvidersAsync(PeerId from, KadMessage request, DateTimeOffset now, CancellationToken cancellationToken)
@@ -75,8 +90,14 @@ public sealed partial class DhtNode
         {
             // Only the sender may announce itself, and only with an address to reach it by.
             if (provider.PeerId != from || provider.Addresses.Count == 0) continue;
-            _network.AddAddresses(from, provider.Addresses);
-            var record = new ProviderRecord(from, provider.Addresses, now + _options.ProviderTtl);
+            if (!_options.MayProvide(from, request.Key))
+            {
+                Reject(from, "provider-not-entitled");
+                continue;
+            }
+            var addresses = provider.Addresses.Take(_options.MaxProviderAddresses).ToList();
+            _network.AddAddresses(from, addresses);
+            var record = new ProviderRecord(from, addresses, now + _options.ProviderTtl);
             if (!await _store.AddProviderAsync(request.Key, record, cancellationToken).ConfigureAwait(false)) Reject(from, "store-full");
         }
     }
@@ -98,7 +119,8 @@ public sealed partial class DhtNode
         if (key.Span.SequenceEqual(LocalPeer.Bytes)) peers.Add(new KadPeer(LocalPeer, _network.LocalAddresses));
         foreach (var entry in closest)
         {
-            if (entry.PeerId == requester || peers.Count >= _options.RoutingTable.BucketSize) continue;
+            // Admission is asked again: an entry refused since it was added is never handed out.
+            if (entry.PeerId == requester || peers.Count >= _options.RoutingTable.BucketSize || !MayServe(entry.PeerId)) continue;
             var addresses = _network.GetAddresses(entry.PeerId);
             if (addresses.Count == 0) addresses = entry.Addresses;
             if (addresses.Count > 0) peers.Add(new KadPeer(entry.PeerId, addresses));

@@ -32,6 +32,7 @@ public sealed partial class DhtNode : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _background = [];
     private readonly Random _random;
+    private readonly Core.Limits.PeerRateLimiter _requestRate;
     private int _state; // 0 new, 1 started, 2 disposed
 
     /// <summary>Creates a node over a libp2p host.</summary>
@@ -60,7 +61,8 @@ public sealed partial class DhtNode : IAsyncDisposable
         _store = store ?? new InMemoryDhtStore();
         _time = network.TimeProvider;
         _logger = loggerFactory?.CreateLogger<DhtNode>() ?? NullLogger<DhtNode>.Instance;
-        _table = new RoutingTable(network.LocalPeer, _options.RoutingTable);
+        _table = new RoutingTable(network.LocalPeer, _options.RoutingTable, MayServe);
+        _requestRate = new Core.Limits.PeerRateLimiter(_options.RequestsPerPeerPerSecond, _options.RequestBurstPerPeer, 4_096, _time);
         // A seed makes refresh keys reproducible (simulations); otherwise each node draws its own.
         _random = _options.RandomSeed is { } seed ? new Random(seed) : new Random();
         _checks = Channel.CreateBounded<RoutingCheck>(new BoundedChannelOptions(_options.VerificationQueueSize)
@@ -205,7 +207,8 @@ public sealed partial class DhtNode : IAsyncDisposable
                 return;
         }
         RoutingTableAddResult result;
-        lock (_tableLock) result = _table.TryAdd(peer, _network.GetAddresses(peer), _time.GetUtcNow());
+        var observed = _network.GetObservedAddresses(peer);
+        lock (_tableLock) result = _table.TryAdd(peer, _network.GetAddresses(peer), _time.GetUtcNow(), observed);
         switch (result.Status)
         {
             case RoutingTableAddStatus.Added:
@@ -274,9 +277,11 @@ public sealed partial class DhtNode : IAsyncDisposable
                 if (answered) OnAnswered(check.Peer);
                 continue;
             }
+            // A peer that answers but is no longer admitted (revoked, expired) goes as if it had not answered.
+            var keep = answered && MayServe(check.Peer);
             bool changed;
-            lock (_tableLock) changed = answered ? _table.MarkSeen(check.Peer, _time.GetUtcNow()) : _table.Remove(check.Peer);
-            if (changed && !answered) _logger.RoutingChange(check.Peer, "evicted");
+            lock (_tableLock) changed = keep ? _table.MarkSeen(check.Peer, _time.GetUtcNow()) : _table.Remove(check.Peer);
+            if (changed && !keep) _logger.RoutingChange(check.Peer, "evicted");
         }
     }
 

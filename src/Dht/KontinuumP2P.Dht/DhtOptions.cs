@@ -85,6 +85,21 @@ public sealed record DhtOptions
     /// <summary>Admission predicate (the certificate layer plugs in here).</summary>
     public IPeerAdmission Admission { get; init; } = new AllowAllPeers();
 
+    /// <summary>
+    /// Whether a peer may announce itself as a provider of a key (default: anyone). The certificate layer allows only
+    /// admitted peers whose certificate carries the capability the key needs.
+    /// </summary>
+    public Func<PeerId, ReadOnlyMemory<byte>, bool> MayProvide { get; init; } = static (_, _) => true;
+
+    /// <summary>Sustained kad requests served per peer per second (beyond the burst, requests reset their stream).</summary>
+    public double RequestsPerPeerPerSecond { get; init; } = 50;
+
+    /// <summary>Kad requests a peer may send at once before <see cref="RequestsPerPeerPerSecond"/> applies.</summary>
+    public int RequestBurstPerPeer { get; init; } = 200;
+
+    /// <summary>Most addresses kept from one provider announcement.</summary>
+    public int MaxProviderAddresses { get; init; } = 16;
+
     /// <summary>Valid answers a GET collects before it stops (the local copy does not count).</summary>
     public int GetQuorum { get; init; } = 3;
 

@@ -23,7 +23,7 @@ internal sealed class HostCluster : IAsyncDisposable
         Validators = new KontinuumP2P.Dht.Records.RecordValidators().Add(Fakes.SequenceValidator.Namespace, new Fakes.SequenceValidator()),
     };
 
-    public async Task<DhtNode> AddAsync(DhtOptions options, CancellationToken cancellationToken)
+    public async Task<DhtNode> AddAsync(DhtOptions options, CancellationToken cancellationToken, KontinuumP2P.Dht.Storage.IDhtStore? store = null)
     {
         var identity = Ed25519Identity.Generate();
         _identities.Add(identity);
@@ -39,7 +39,7 @@ internal sealed class HostCluster : IAsyncDisposable
             ? []
             : Enumerable.Range(0, 2).Select(_ => _hosts[_random.Next(Nodes.Count)]).Distinct()
                 .Select(h => h.ListenAddresses[0].WithPeerId(h.PeerId)).ToList();
-        var node = new DhtNode(host, options with { BootstrapPeers = bootstrap });
+        var node = new DhtNode(host, options with { BootstrapPeers = bootstrap }, store);
         await node.StartAsync(cancellationToken);
         Nodes.Add(node);
         return node;

@@ -88,6 +88,20 @@ public sealed class RoutingTableTests
     }
 
     [Test]
+    public void Diversity_uses_the_observed_address_not_the_self_reported_one()
+    {
+        var self = TestPeers.Create(new Random(12));
+        var table = new RoutingTable(self);
+        var bucket0 = FindPeersInBucket(table, 0, 3, seed: 13);
+        // Three Sybils on one /16 each claim an address in a different /16.
+        var observed = (IReadOnlyList<Multiaddr>)[Multiaddr.Parse("/ip4/198.51.100.7/tcp/50000")];
+        var statuses = bucket0.Select((peer, i) =>
+            table.TryAdd(peer, [Multiaddr.Parse($"/ip4/{10 + i}.1.1.1/tcp/4001")], Start, observed).Status).ToList();
+        Assert.That(statuses, Is.EqualTo(new[] { RoutingTableAddStatus.Added, RoutingTableAddStatus.Added, RoutingTableAddStatus.RejectedDiversity }),
+            "two per /16 per bucket, counted where they really are");
+    }
+
+    [Test]
     public void Random_ids_with_a_prefix_land_in_that_bucket()
     {
         var self = TestPeers.Create(new Random(10));

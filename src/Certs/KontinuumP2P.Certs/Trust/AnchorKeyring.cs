@@ -47,11 +47,14 @@ internal sealed class AnchorKeyring
 
     /// <summary>
     /// Counts distinct, active anchors with a valid signature over the document, stopping once <paramref name="enough"/>
-    /// is reached. Unknown keys, revoked keys, repeats and bad signatures are skipped, never counted.
+    /// is reached. Unknown keys, revoked keys, repeats and bad signatures are skipped, never counted. Checks per anchor
+    /// are counted before verifying and capped at <see cref="MaxChecksPerAnchor"/> (a stray bad copy beside the good one
+    /// still lets it count): a document listing one anchor 64 times costs two checks, not 64.
     /// </summary>
     public int CountValid(SignedDocument document, int enough, Func<ReadOnlyMemory<byte>, bool>? exclude = null)
     {
         Span<bool> counted = stackalloc bool[_keys.Length];
+        Span<byte> tries = stackalloc byte[_keys.Length];
         var message = document.SignedMessage.Span;
         var count = 0;
         foreach (var entry in document.Signatures)
@@ -59,6 +62,7 @@ internal sealed class AnchorKeyring
             if (entry.PublicKey.Length != 32 || !_index.TryGetValue(new KeyBytes(entry.PublicKey.Span), out var i)) continue;
             if (counted[i] || _revoked[i]) continue;
             if (exclude is not null && exclude(entry.PublicKey)) continue;
+            if (tries[i]++ >= MaxChecksPerAnchor) continue;
             if (!Verify(i, entry, message)) continue;
             counted[i] = true;
             if (++count >= enough) break;
@@ -66,8 +70,17 @@ internal sealed class AnchorKeyring
         return count;
     }
 
+    /// <summary>Most signature checks of one anchor per document.</summary>
+    public const int MaxChecksPerAnchor = 2;
+
+    /// <summary>Signature checks run (cache misses), for tests of the bound above.</summary>
+    internal long SignatureChecks => Interlocked.Read(ref _signatureChecks);
+
+    private long _signatureChecks;
+
     private bool Verify(int index, SignatureEntry entry, ReadOnlySpan<byte> message)
     {
+        Interlocked.Increment(ref _signatureChecks);
         if (_cache is null) return Ed25519.Verify(_keys[index], message, entry.Signature.Span);
         var digest = VerifiedSignatureCache.DigestOf(entry.PublicKey.Span, entry.Signature.Span, message);
         if (_cache.Contains(digest)) return true;

@@ -14,7 +14,18 @@ public sealed class RecordValidators
     private readonly Dictionary<string, IRecordValidator> _byNamespace = new(StringComparer.Ordinal);
 
     /// <summary>Creates the set with the built-in <c>/pk/</c> validator.</summary>
-    public RecordValidators() => _byNamespace[PublicKeyValidator.Namespace] = new PublicKeyValidator();
+    public RecordValidators() : this(includePublicKeys: true)
+    {
+    }
+
+    /// <summary>
+    /// Creates an empty set, with the <c>/pk/</c> validator only when <paramref name="includePublicKeys"/>. A network whose
+    /// records all need a Tier 0 signature leaves <c>/pk/</c> out: any key hashes to some peer id, so anyone could fill it.
+    /// </summary>
+    public RecordValidators(bool includePublicKeys)
+    {
+        if (includePublicKeys) _byNamespace[PublicKeyValidator.Namespace] = new PublicKeyValidator();
+    }
 
     /// <summary>Creates the set with <c>/pk/</c> plus <paramref name="validators"/> (which may replace it).</summary>
     public RecordValidators(IEnumerable<KeyValuePair<string, IRecordValidator>> validators) : this()

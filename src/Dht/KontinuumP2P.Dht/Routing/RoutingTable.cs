@@ -13,11 +13,16 @@ public sealed class RoutingTable
     private readonly KBucket?[] _buckets = new KBucket?[KadId.Bits];
     private readonly Dictionary<string, int> _groupCounts = [];
     private readonly RoutingTableOptions _options;
+    private readonly Func<PeerId, bool> _mayPromote;
     private int _count;
 
     /// <summary>Creates an empty table for <paramref name="localPeer"/>.</summary>
-    public RoutingTable(PeerId localPeer, RoutingTableOptions? options = null)
+    /// <param name="localPeer">Our peer id.</param>
+    /// <param name="options">Limits.</param>
+    /// <param name="mayPromote">Asked before a replacement-cache entry is promoted (admission may have changed since it was cached).</param>
+    public RoutingTable(PeerId localPeer, RoutingTableOptions? options = null, Func<PeerId, bool>? mayPromote = null)
     {
+        _mayPromote = mayPromote ?? (static _ => true);
         LocalPeer = localPeer;
         LocalId = KadId.FromPeer(localPeer);
         _options = options ?? new RoutingTableOptions();
@@ -36,7 +41,11 @@ public sealed class RoutingTable
     public RoutingTableOptions Options => _options;
 
     /// <summary>Adds or refreshes a peer that has just answered a request.</summary>
-    public RoutingTableAddResult TryAdd(PeerId peer, IReadOnlyList<Multiaddr> addresses, DateTimeOffset now)
+    /// <remarks>
+    /// The IP-diversity group comes from <paramref name="observedAddresses"/> when given (the addresses we actually
+    /// see the peer at), else from <paramref name="addresses"/>, which the peer reported itself and could choose.
+    /// </remarks>
+    public RoutingTableAddResult TryAdd(PeerId peer, IReadOnlyList<Multiaddr> addresses, DateTimeOffset now, IReadOnlyList<Multiaddr>? observedAddresses = null)
     {
         if (peer == LocalPeer) return new(RoutingTableAddStatus.RejectedSelf);
         var id = KadId.FromPeer(peer);
@@ -51,7 +60,7 @@ public sealed class RoutingTable
             bucket.Entries.Add(existing);
             return new(RoutingTableAddStatus.Updated);
         }
-        var group = GroupOf(addresses);
+        var group = GroupOf(observedAddresses is { Count: > 0 } ? observedAddresses : addresses);
         if (!DiversityAllows(bucket, group)) return new(RoutingTableAddStatus.RejectedDiversity);
         var entry = new KBucket.Entry(peer, id, addresses, now, group);
         if (bucket.Entries.Count < _options.BucketSize)
@@ -95,6 +104,11 @@ public sealed class RoutingTable
         for (var i = bucket.Replacements.Count - 1; i >= 0; i--)
         {
             var candidate = bucket.Replacements[i];
+            if (!_mayPromote(candidate.PeerId))
+            {
+                bucket.Replacements.RemoveAt(i);
+                continue;
+            }
             if (!DiversityAllows(bucket, candidate.Group)) continue;
             bucket.Replacements.RemoveAt(i);
             Insert(bucket, candidate);

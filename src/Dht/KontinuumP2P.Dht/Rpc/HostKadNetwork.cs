@@ -46,6 +46,10 @@ public sealed class HostKadNetwork : IKadNetwork, IDisposable
     public IReadOnlyList<Multiaddr> GetAddresses(PeerId peer) => _host.PeerStore.GetAddresses(peer);
 
     /// <inheritdoc />
+    public IReadOnlyList<Multiaddr> GetObservedAddresses(PeerId peer) =>
+        [.. _host.Connections.Where(c => c.RemotePeer == peer && !c.IsClosed).Select(c => c.RemoteAddress)];
+
+    /// <inheritdoc />
     public void AddAddresses(PeerId peer, IReadOnlyList<Multiaddr> addresses)
     {
         if (addresses.Count > 0 && peer != _host.PeerId) _host.PeerStore.AddAddresses(peer, addresses, LearntAddressTtl);

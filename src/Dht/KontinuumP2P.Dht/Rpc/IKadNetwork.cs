@@ -29,6 +29,12 @@ public interface IKadNetwork
     /// <summary>Known addresses of a peer.</summary>
     IReadOnlyList<Multiaddr> GetAddresses(PeerId peer);
 
+    /// <summary>
+    /// The addresses we see the peer's open connections come from (not what it says about itself); empty when not
+    /// connected or unknown. IP-diversity limits are applied to these.
+    /// </summary>
+    IReadOnlyList<Multiaddr> GetObservedAddresses(PeerId peer) => [];
+
     /// <summary>Remembers addresses learnt for a peer (from kad answers, snapshots, bootstrap lists).</summary>
     void AddAddresses(PeerId peer, IReadOnlyList<Multiaddr> addresses);
 

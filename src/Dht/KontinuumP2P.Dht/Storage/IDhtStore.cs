@@ -9,7 +9,8 @@ namespace KontinuumP2P.Dht.Storage;
 /// <param name="Record">The record (its <see cref="DhtRecord.TimeReceived"/> set by us).</param>
 /// <param name="Expires">When it is dropped (our own records never expire; they are republished).</param>
 /// <param name="IsOwn">Whether we published it (and so republish it).</param>
-public sealed record StoredRecord(DhtRecord Record, DateTimeOffset Expires, bool IsOwn);
+/// <param name="Publisher">The peer that sent it (counted against its quota); null for ours or one fetched by a lookup.</param>
+public sealed record StoredRecord(DhtRecord Record, DateTimeOffset Expires, bool IsOwn, PeerId? Publisher = null);
 
 /// <summary>A provider of a key.</summary>
 /// <param name="Provider">The providing peer.</param>
@@ -35,13 +36,38 @@ public sealed record DhtStoreLimits
     /// <summary>Most providers kept per key (the freshest win).</summary>
     public int MaxProvidersPerKey { get; init; } = 64;
 
-    /// <summary>Largest record value kept.</summary>
+    /// <summary>Largest record value kept in a namespace without its own entry in <see cref="MaxValueSizeByNamespace"/>.</summary>
     public int MaxValueSize { get; init; } = 64 * 1024;
+
+    /// <summary>Largest value by namespace (e.g. <c>crl</c>, whose values reach ~1 MiB), overriding <see cref="MaxValueSize"/>.</summary>
+    public IReadOnlyDictionary<string, int> MaxValueSizeByNamespace { get; init; } = new Dictionary<string, int>(StringComparer.Ordinal);
+
+    /// <summary>Most records of one namespace, so that one namespace filling up never blocks another.</summary>
+    public int MaxRecordsPerNamespace { get; init; } = 16_384;
+
+    /// <summary>Most records one peer's PUTs hold at once (records we published or fetched ourselves do not count).</summary>
+    public int MaxRecordsPerPeer { get; init; } = 256;
+
+    /// <summary>Most value bytes one peer's PUTs hold at once.</summary>
+    public long MaxRecordBytesPerPeer { get; init; } = 4L * 1024 * 1024;
+
+    /// <summary>Most provider records one peer holds at once (over all keys).</summary>
+    public int MaxProvidersPerPeer { get; init; } = 4_096;
+
+    /// <summary>Largest encoded address list of one provider record.</summary>
+    public int MaxProviderAddressBytes { get; init; } = 2_048;
+
+    /// <summary>The value-size bound of namespace <paramref name="ns"/>.</summary>
+    public int MaxValueSizeOf(string? ns) => ns is not null && MaxValueSizeByNamespace.TryGetValue(ns, out var size) ? size : MaxValueSize;
 }
 
 /// <summary>
 /// Durable state of a DHT node: value records, provider records, and the routing-table snapshot taken at shutdown.
-/// Implementations are thread-safe and bounded; a write over a bound returns false and counts as refused.
+/// Implementations are thread-safe and bounded; a write over a bound returns false and counts as refused. The bounds
+/// (see <see cref="DhtStoreLimits"/>) are: the value size by namespace; records overall, per namespace and per
+/// publishing peer (count and bytes); providers overall, per key (the announcement that lapses first makes room for a
+/// new one), per peer, and their address bytes. A refused write never evicts another peer's data; space comes back by
+/// expiry (48 h unless refreshed).
 /// </summary>
 public interface IDhtStore : IAsyncDisposable
 {

@@ -41,9 +41,34 @@ public sealed class SqliteDhtStore : IDhtStore
             CREATE INDEX IF NOT EXISTS providers_by_peer ON providers (peer);
             CREATE TABLE IF NOT EXISTS routing (peer BLOB PRIMARY KEY, addrs BLOB NOT NULL, last_seen INTEGER NOT NULL);
             """, cancellationToken).ConfigureAwait(false);
+        await store.MigrateAsync(cancellationToken).ConfigureAwait(false);
         store._records = await store.ScalarAsync("SELECT COUNT(*) FROM records", cancellationToken).ConfigureAwait(false);
         store._providers = await store.ScalarAsync("SELECT COUNT(*) FROM providers", cancellationToken).ConfigureAwait(false);
         return store;
+    }
+
+    /// <summary>Adds the columns quotas need to a store written by an older version (rows keep working, unattributed).</summary>
+    private async Task MigrateAsync(CancellationToken cancellationToken)
+    {
+        var columns = new List<string>();
+        await using (var command = _connection.CreateCommand())
+        {
+            command.CommandText = "SELECT name FROM pragma_table_info('records')";
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false)) columns.Add(reader.GetString(0));
+        }
+        if (!columns.Contains("publisher")) await ExecuteAsync("ALTER TABLE records ADD COLUMN publisher BLOB", cancellationToken).ConfigureAwait(false);
+        if (!columns.Contains("ns"))
+        {
+            await ExecuteAsync("""
+                ALTER TABLE records ADD COLUMN ns TEXT NOT NULL DEFAULT '';
+                UPDATE records SET ns = CAST(substr(key, 2, instr(substr(key, 2), X'2F') - 1) AS TEXT);
+                """, cancellationToken).ConfigureAwait(false);
+        }
+        await ExecuteAsync("""
+            CREATE INDEX IF NOT EXISTS records_by_publisher ON records (publisher) WHERE publisher IS NOT NULL;
+            CREATE INDEX IF NOT EXISTS records_by_ns ON records (ns);
+            """, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The journal mode in force (for checks: <c>wal</c>).</summary>
@@ -60,22 +85,48 @@ public sealed class SqliteDhtStore : IDhtStore
     /// <inheritdoc />
     public async ValueTask<bool> PutRecordAsync(StoredRecord record, CancellationToken cancellationToken)
     {
-        if (record.Record.Value.Length > _limits.MaxValueSize) return Refuse();
+        var ns = RecordValidators.NamespaceOf(record.Record.Key.Span) ?? "";
+        if (record.Record.Value.Length > _limits.MaxValueSizeOf(ns)) return Refuse();
+        var publisher = record.IsOwn ? null : record.Publisher?.ToByteArray();
         return await WriteAsync(async command =>
         {
             command.CommandText = "SELECT COUNT(*) FROM records WHERE key = $key";
             command.Parameters.AddWithValue("$key", record.Record.Key.ToArray());
             var exists = (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))! > 0;
-            if (!exists && _records >= _limits.MaxRecords) return false;
+            if (!exists)
+            {
+                if (_records >= _limits.MaxRecords) return false;
+                command.CommandText = "SELECT COUNT(*) FROM records WHERE ns = $ns";
+                command.Parameters.AddWithValue("$ns", ns);
+                if ((long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))! >= _limits.MaxRecordsPerNamespace) return false;
+            }
+            if (publisher is not null)
+            {
+                // The peer's holdings once this write replaces whatever it already had under this key.
+                command.CommandText = "SELECT COUNT(*), COALESCE(SUM(length(value)), 0) FROM records WHERE publisher = $publisher AND own = 0 AND key <> $key";
+                command.Parameters.AddWithValue("$publisher", publisher);
+                long count, bytes;
+                await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                    count = reader.GetInt64(0);
+                    bytes = reader.GetInt64(1);
+                }
+                if (count + 1 > _limits.MaxRecordsPerPeer || bytes + record.Record.Value.Length > _limits.MaxRecordBytesPerPeer) return false;
+            }
+            command.Parameters.Clear();
             command.CommandText = """
-                INSERT INTO records (key, value, received, expires, own) VALUES ($key, $value, $received, $expires, $own)
+                INSERT INTO records (key, value, received, expires, own, publisher, ns) VALUES ($key, $value, $received, $expires, $own, $publisher, $ns)
                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, received = excluded.received,
-                    expires = excluded.expires, own = MAX(own, excluded.own)
+                    expires = excluded.expires, own = MAX(own, excluded.own), publisher = excluded.publisher
                 """;
+            command.Parameters.AddWithValue("$key", record.Record.Key.ToArray());
             command.Parameters.AddWithValue("$value", record.Record.Value.ToArray());
             command.Parameters.AddWithValue("$received", (record.Record.TimeReceived ?? DateTimeOffset.UnixEpoch).ToUnixTimeMilliseconds());
             command.Parameters.AddWithValue("$expires", record.Expires.ToUnixTimeMilliseconds());
             command.Parameters.AddWithValue("$own", record.IsOwn ? 1 : 0);
+            command.Parameters.AddWithValue("$publisher", (object?)publisher ?? DBNull.Value);
+            command.Parameters.AddWithValue("$ns", ns);
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             if (!exists) Interlocked.Increment(ref _records);
             return true;
@@ -98,6 +149,8 @@ public sealed class SqliteDhtStore : IDhtStore
     /// <inheritdoc />
     public async ValueTask<bool> AddProviderAsync(ReadOnlyMemory<byte> key, ProviderRecord provider, CancellationToken cancellationToken)
     {
+        var addresses = EncodeAddresses(provider.Addresses);
+        if (addresses.Length > _limits.MaxProviderAddressBytes) return Refuse();
         return await WriteAsync(async command =>
         {
             command.CommandText = "SELECT COUNT(*), SUM(peer = $peer) FROM providers WHERE key = $key";
@@ -111,6 +164,11 @@ public sealed class SqliteDhtStore : IDhtStore
                 present = reader.IsDBNull(1) ? 0 : reader.GetInt64(1);
             }
             if (present == 0 && _providers >= _limits.MaxProviders) return false;
+            if (present == 0)
+            {
+                command.CommandText = "SELECT COUNT(*) FROM providers WHERE peer = $peer";
+                if ((long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))! >= _limits.MaxProvidersPerPeer) return false;
+            }
             var added = present == 0;
             if (added && perKey >= _limits.MaxProvidersPerKey)
             {
@@ -123,7 +181,7 @@ public sealed class SqliteDhtStore : IDhtStore
                 INSERT INTO providers (key, peer, addrs, expires) VALUES ($key, $peer, $addrs, $expires)
                 ON CONFLICT (key, peer) DO UPDATE SET addrs = excluded.addrs, expires = excluded.expires
                 """;
-            command.Parameters.AddWithValue("$addrs", EncodeAddresses(provider.Addresses));
+            command.Parameters.AddWithValue("$addrs", addresses);
             command.Parameters.AddWithValue("$expires", provider.Expires.ToUnixTimeMilliseconds());
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             if (added) Interlocked.Increment(ref _providers);

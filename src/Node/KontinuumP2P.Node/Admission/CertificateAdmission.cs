@@ -26,6 +26,9 @@ public sealed partial class CertificateAdmission : IAsyncDisposable
     private readonly TimeSpan _offerTimeout;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<PeerId, PeerEntry> _peers = new();
+    private readonly VerdictMemory _memory;
+    private readonly Core.Limits.PeerRateLimiter _offerRate;
+    private readonly AdmissionLimits _limits;
     private readonly BackgroundTasks _tasks;
 
     /// <summary>Creates the service; call <see cref="Start"/> to serve and push.</summary>
@@ -36,8 +39,9 @@ public sealed partial class CertificateAdmission : IAsyncDisposable
     /// <param name="ownCertificate">Our certificate; null for a client.</param>
     /// <param name="offerTimeout">How long a peer may take to push its certificate before it counts as a client.</param>
     /// <param name="logger">Logging.</param>
+    /// <param name="limits">Bounds on what is remembered and how often peers are judged again (defaults when null).</param>
     public CertificateAdmission(IHost host, NetworkDefinition network, Func<TrustAnchors> anchors, IRevocationSource? revocations,
-        Certificate? ownCertificate, TimeSpan offerTimeout, ILogger logger)
+        Certificate? ownCertificate, TimeSpan offerTimeout, ILogger logger, AdmissionLimits? limits = null)
     {
         if (!network.AdmissionEnforced) throw new ArgumentException($"network '{network.Name}' has no anchors; admission needs them", nameof(network));
         _host = host;
@@ -47,8 +51,14 @@ public sealed partial class CertificateAdmission : IAsyncDisposable
         _own = ownCertificate;
         _offerTimeout = offerTimeout;
         _logger = logger;
+        _limits = limits ?? new AdmissionLimits();
+        _memory = new VerdictMemory(_limits.MaxRememberedPeers);
+        _offerRate = new Core.Limits.PeerRateLimiter(_limits.OffersPerPeerPerSecond, _limits.OfferBurstPerPeer, _limits.MaxRememberedPeers, host.TimeProvider);
         _tasks = new BackgroundTasks(e => LogBackgroundFailure(_logger, e));
     }
+
+    /// <summary>Verdicts held: on connected peers, and remembered on peers gone (bounded by <see cref="AdmissionLimits.MaxRememberedPeers"/>).</summary>
+    public (int Connected, int Remembered) Held => (_peers.Count, _memory.Count);
 
     /// <summary>Raised when a peer is refused after having been judged otherwise (revocation).</summary>
     public event EventHandler<AdmissionVerdict>? PeerRefused;
@@ -59,19 +69,33 @@ public sealed partial class CertificateAdmission : IAsyncDisposable
         _host.SetHandler(_network.CertificateProtocolId, HandleOfferAsync);
         _host.PeerConnected += OnPeerConnected;
         _host.PeerDisconnected += OnPeerDisconnected;
+        _host.PeerIdentified += OnPeerIdentified;
         foreach (var connection in _host.Connections) OnPeerConnected(this, new PeerEventArgs(connection.RemotePeer, connection));
+        _tasks.Run(RejudgeLoopAsync);
     }
 
-    /// <summary>The current verdict on <paramref name="peer"/> (<see cref="AdmissionStatus.Pending"/> when none yet).</summary>
-    public AdmissionVerdict GetVerdict(PeerId peer) =>
-        _peers.TryGetValue(peer, out var entry) && entry.Decided is { } verdict
-            ? verdict
-            : new AdmissionVerdict(peer, AdmissionStatus.Pending, null, "awaiting certificate");
+    /// <summary>
+    /// The current verdict on <paramref name="peer"/>: its connection's, else the one remembered since it left, else
+    /// <see cref="AdmissionStatus.Pending"/>.
+    /// </summary>
+    public AdmissionVerdict GetVerdict(PeerId peer)
+    {
+        if (_peers.TryGetValue(peer, out var entry) && entry.Decided is { } verdict) return verdict;
+        if (entry is null && _memory.Get(peer, Now) is { } remembered) return remembered.Verdict;
+        return new AdmissionVerdict(peer, AdmissionStatus.Pending, null, "awaiting certificate");
+    }
 
-    /// <summary>Waits (at most the offer timeout) for the verdict on a connected peer.</summary>
+    /// <summary>
+    /// Waits (at most the offer timeout) for the verdict on a connected peer. A peer not connected gets the remembered
+    /// verdict or <see cref="AdmissionStatus.Pending"/> at once, and leaves nothing behind.
+    /// </summary>
     public async ValueTask<AdmissionVerdict> WaitForVerdictAsync(PeerId peer, CancellationToken cancellationToken)
     {
-        var entry = _peers.GetOrAdd(peer, _ => new PeerEntry());
+        if (!_peers.TryGetValue(peer, out var entry))
+        {
+            if (!_host.Connections.Any(c => c.RemotePeer == peer)) return GetVerdict(peer);
+            entry = _peers.GetOrAdd(peer, _ => new PeerEntry());
+        }
         try
         {
             return await entry.Verdict.Task.WaitAsync(_offerTimeout, _host.TimeProvider, cancellationToken).ConfigureAwait(false);
@@ -83,24 +107,61 @@ public sealed partial class CertificateAdmission : IAsyncDisposable
         }
     }
 
-    /// <summary>Judges everyone again (after a new CRL or an anchor change); returns the peers newly refused.</summary>
+    /// <summary>
+    /// Judges everyone again, connected or remembered (after a new CRL or an anchor change, and every
+    /// <see cref="AdmissionLimits.RejudgeInterval"/> for expiry and the end of an anchor overlap); returns the peers
+    /// newly refused. A refusal that time can lift (a certificate not valid yet) becomes an admission when it is due.
+    /// </summary>
     public IReadOnlyList<AdmissionVerdict> Rejudge()
     {
         var refused = new List<AdmissionVerdict>();
         foreach (var (peer, entry) in _peers)
         {
-            if (entry.Decided is not { } before) continue;
-            if (before.Status != AdmissionStatus.Admitted || before.Certificate is null) continue;
-            var after = Judge(peer, entry.PublicKey, before.Certificate);
-            if (after.Status == AdmissionStatus.Admitted) continue;
+            if (entry.Decided is not { Certificate: { } certificate } before || !MayChange(before)) continue;
+            var after = Judge(peer, entry.PublicKey, certificate);
+            if (after.Status == before.Status) continue;
             var replacement = new PeerEntry { PublicKey = entry.PublicKey };
             replacement.Decide(after);
-            _peers[peer] = replacement;
-            LogRefused(_logger, peer, after.Reason);
-            refused.Add(after);
-            PeerRefused?.Invoke(this, after);
+            if (!_peers.TryUpdate(peer, replacement, entry)) continue;
+            if (after.Status == AdmissionStatus.Refused) Refuse(after, refused);
+            else LogVerdict(_logger, peer, after.Status, after.Reason);
+        }
+        var now = Now;
+        foreach (var remembered in _memory.Snapshot(now))
+        {
+            var before = remembered.Verdict;
+            if (before.Certificate is not { } certificate || !MayChange(before) || _peers.ContainsKey(before.Peer)) continue;
+            var after = Judge(before.Peer, remembered.PublicKey, certificate);
+            if (after.Status == before.Status) continue;
+            _memory.Remember(after, remembered.PublicKey, RememberUntil(after, now));
+            if (after.Status == AdmissionStatus.Refused) Refuse(after, refused);
         }
         return refused;
+    }
+
+    private static bool MayChange(AdmissionVerdict verdict) =>
+        verdict.Status == AdmissionStatus.Admitted || verdict.Reason == NotYetValidReason;
+
+    private void Refuse(AdmissionVerdict verdict, List<AdmissionVerdict> refused)
+    {
+        LogRefused(_logger, verdict.Peer, verdict.Reason);
+        refused.Add(verdict);
+        PeerRefused?.Invoke(this, verdict);
+    }
+
+    private DateTimeOffset Now => _host.TimeProvider.GetUtcNow();
+
+    private DateTimeOffset RememberUntil(AdmissionVerdict verdict, DateTimeOffset now) => verdict.Status == AdmissionStatus.Admitted
+        // Kept past the expiry for two re-judgement ticks, so that the expiry is seen and turned into a refusal.
+        ? Min(now + _limits.RememberAdmitted, verdict.Certificate!.Body.ValidUntil + 2 * _limits.RejudgeInterval)
+        : now + _limits.RememberRefused;
+
+    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
+
+    private async Task RejudgeLoopAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(_limits.RejudgeInterval, _host.TimeProvider);
+        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false)) Rejudge();
     }
 
     /// <inheritdoc />
@@ -108,6 +169,7 @@ public sealed partial class CertificateAdmission : IAsyncDisposable
     {
         _host.PeerConnected -= OnPeerConnected;
         _host.PeerDisconnected -= OnPeerDisconnected;
+        _host.PeerIdentified -= OnPeerIdentified;
         _host.RemoveHandler(_network.CertificateProtocolId);
         await _tasks.DisposeAsync().ConfigureAwait(false);
     }
@@ -117,14 +179,29 @@ public sealed partial class CertificateAdmission : IAsyncDisposable
         if (e.Connection is not { } connection) return;
         var entry = _peers.GetOrAdd(e.Peer, _ => new PeerEntry());
         entry.PublicKey = connection.RemotePublicKey;
+        // A refused peer stays refused on a new connection until it offers a different certificate.
+        if (_memory.Take(e.Peer, Now) is { Verdict.Status: AdmissionStatus.Refused } remembered
+            && remembered.PublicKey.Span.SequenceEqual(connection.RemotePublicKey.Span))
+            entry.Decide(remembered.Verdict);
         _tasks.Run(token => PushOwnAsync(connection, token));
     }
 
     private void OnPeerDisconnected(object? sender, PeerEventArgs e)
     {
-        // Keep refusals (a revoked peer that reconnects stays refused until it proves otherwise); forget the rest.
-        if (_peers.TryGetValue(e.Peer, out var entry) && entry.Decided?.Status == AdmissionStatus.Refused) return;
-        _peers.TryRemove(e.Peer, out _);
+        if (!_peers.TryRemove(e.Peer, out var entry)) return;
+        // Clients are forgotten; admissions and refusals are remembered, bounded, to be judged again while away.
+        if (entry.Decided is { Status: AdmissionStatus.Admitted or AdmissionStatus.Refused } verdict)
+            _memory.Remember(verdict, entry.PublicKey, RememberUntil(verdict, Now));
+    }
+
+    private void OnPeerIdentified(object? sender, PeerEventArgs e)
+    {
+        // A peer that does not serve the certificate protocol will never push a certificate: it is a client now, not
+        // after the offer timeout (its first requests would wait that long).
+        if (!_peers.TryGetValue(e.Peer, out var entry) || entry.Decided is not null) return;
+        if (_host.PeerStore.Get(e.Peer) is not { Protocols.Count: > 0 } info || info.Protocols.Contains(_network.CertificateProtocolId)) return;
+        if (entry.Decide(new AdmissionVerdict(e.Peer, AdmissionStatus.ClientOnly, null, "does not speak the certificate protocol")))
+            LogVerdict(_logger, e.Peer, AdmissionStatus.ClientOnly, "does not speak the certificate protocol");
     }
 
     private async Task PushOwnAsync(IConnection connection, CancellationToken cancellationToken)
@@ -153,30 +230,52 @@ public sealed partial class CertificateAdmission : IAsyncDisposable
     private async ValueTask HandleOfferAsync(IP2PStream stream, CancellationToken cancellationToken)
     {
         var peer = stream.Connection.RemotePeer;
+        if (!_offerRate.TryAcquire(peer))
+        {
+            // Each offer costs signature checks: a peer pushing them in a loop is not judged each time.
+            LogPushFailed(_logger, peer, "offer rate over the per-peer limit");
+            stream.Reset();
+            return;
+        }
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_offerTimeout);
         AdmissionVerdict verdict;
+        Certificate? offered = null;
         try
         {
-            var certificate = await CertificateExchange.ReceiveAsync(stream, timeout.Token).ConfigureAwait(false);
-            verdict = certificate is null
+            offered = await CertificateExchange.ReceiveAsync(stream, timeout.Token).ConfigureAwait(false);
+            verdict = offered is null
                 ? new AdmissionVerdict(peer, AdmissionStatus.ClientOnly, null, "no certificate")
-                : Judge(peer, stream.Connection.RemotePublicKey, certificate);
+                : Judge(peer, stream.Connection.RemotePublicKey, offered);
+        }
+        catch (IOException e)
+        {
+            // Nothing was offered (a stream closed early, a slow peer): not a verdict; the peer may offer again.
+            LogPushFailed(_logger, peer, e.Message);
+            return;
         }
         catch (InvalidDataException e)
         {
             verdict = new AdmissionVerdict(peer, AdmissionStatus.Refused, null, e.Message);
         }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            LogPushFailed(_logger, peer, "no offer within the offer timeout");
+            return;
+        }
         var entry = _peers.GetOrAdd(peer, _ => new PeerEntry());
         entry.PublicKey = stream.Connection.RemotePublicKey;
         if (!entry.Decide(verdict))
         {
-            // A later offer replaces an earlier verdict (e.g. the timeout's "client"), never a refusal.
-            if (entry.Decided?.Status == AdmissionStatus.Refused) return;
+            // A later offer replaces an earlier verdict (e.g. the timeout's "client"); a refusal only when the
+            // certificate differs (a renewed one is judged afresh, the same one again is not).
+            if (entry.Decided is { Status: AdmissionStatus.Refused } refusal && SameCertificate(refusal.Certificate, offered)) return;
             var replacement = new PeerEntry { PublicKey = entry.PublicKey };
             replacement.Decide(verdict);
             _peers[peer] = replacement;
         }
+        // Gone meanwhile (its disconnect already handled): move the verdict to the bounded memory instead.
+        if (stream.Connection.IsClosed && !_host.Connections.Any(c => c.RemotePeer == peer)) OnPeerDisconnected(this, new PeerEventArgs(peer, null));
         // Operators want to see refusals (a foreign or revoked certificate on their network) without debug logs.
         if (verdict.Status == AdmissionStatus.Refused) LogRefused(_logger, peer, verdict.Reason);
         else LogVerdict(_logger, peer, verdict.Status, verdict.Reason);
@@ -204,6 +303,11 @@ public sealed partial class CertificateAdmission : IAsyncDisposable
             ? new(peer, AdmissionStatus.Admitted, certificate, "valid certificate")
             : new(peer, AdmissionStatus.Refused, certificate, "certificate-" + verification.Status.ToString().ToLowerInvariant());
     }
+
+    private const string NotYetValidReason = "certificate-notyetvalid";
+
+    private static bool SameCertificate(Certificate? a, Certificate? b) =>
+        a is not null && b is not null && a.Encode().AsSpan().SequenceEqual(b.Encode());
 
     private sealed class PeerEntry
     {

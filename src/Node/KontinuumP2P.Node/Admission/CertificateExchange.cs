@@ -32,11 +32,12 @@ public static class CertificateExchange
 
     /// <summary>Reads the remote's offer from an inbound stream: null for "no certificate".</summary>
     /// <exception cref="InvalidDataException">Oversized, truncated or malformed offer.</exception>
+    /// <exception cref="EndOfStreamException">The stream closed before any offer (not a verdict: nothing was said).</exception>
     public static async ValueTask<Certificate?> ReceiveAsync(IP2PStream stream, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(stream);
         var body = await LengthPrefixed.ReadAsync(stream.Input, MaxOfferLength, cancellationToken).ConfigureAwait(false)
-            ?? throw new InvalidDataException("the certificate stream closed before an offer");
+            ?? throw new EndOfStreamException("the certificate stream closed before an offer");
         CertificateOffer offer;
         try
         {

@@ -111,14 +111,15 @@ public sealed partial class KontinuumNode : IAsyncDisposable
                 crl = new CrlTracker(anchors, crlState, options.TimeProvider);
                 var tracker = crl;
                 admission = new CertificateAdmission(host, network, () => tracker.Anchors, tracker, options.Certificate,
-                    options.CertificateOfferTimeout, options.LoggerFactory.CreateLogger<CertificateAdmission>());
+                    options.CertificateOfferTimeout, options.LoggerFactory.CreateLogger<CertificateAdmission>(), options.AdmissionLimits);
             }
             if (options.DataDirectory is not null)
             {
                 Directory.CreateDirectory(options.DataDirectory);
-                store = await SqliteDhtStore.OpenAsync(Path.Combine(options.DataDirectory, "dht.db"), cancellationToken: cancellationToken)
+                store = await SqliteDhtStore.OpenAsync(Path.Combine(options.DataDirectory, "dht.db"), KontinuumStoreLimits.Create(), cancellationToken)
                     .ConfigureAwait(false);
             }
+            store ??= new InMemoryDhtStore(KontinuumStoreLimits.Create());
             var dht = new DhtNode(host, BuildDhtOptions(options, crl, admission), store, options.LoggerFactory, options.MeterFactory);
             node = new KontinuumNode(options, host, crl, admission, dht);
             await node.StartCoreAsync(cancellationToken).ConfigureAwait(false);
@@ -144,7 +145,8 @@ public sealed partial class KontinuumNode : IAsyncDisposable
         var network = options.Network;
         var mode = options.DhtMode
             ?? (options.ListenAddresses.Count > 0 && (options.Certificate is not null || !network.AdmissionEnforced) ? DhtMode.Server : DhtMode.Client);
-        var validators = new Dht.Records.RecordValidators();
+        // With anchors, every record needs a Tier 0 signature: no /pk/ (anyone could fill it).
+        var validators = new Dht.Records.RecordValidators(includePublicKeys: crl is null);
         if (crl is not null)
         {
             validators.Add(RecordKeys.NodeNamespace, new NodeRecordValidator(() => crl.Anchors, crl));
@@ -158,6 +160,7 @@ public sealed partial class KontinuumNode : IAsyncDisposable
             BootstrapPeers = [.. network.BootstrapPeers.Concat(options.ExtraBootstrapPeers).Where(a => a.PeerId is not null)],
             Validators = validators,
             Admission = admission is null ? new AllowAllPeers() : new CertificatePeerAdmission(admission),
+            MayProvide = admission is null ? static (_, _) => true : (peer, key) => ProviderEntitlement.MayProvide(admission, peer, key.Span),
         };
         return options.ConfigureDht?.Invoke(dhtOptions) ?? dhtOptions;
     }

@@ -55,6 +55,9 @@ public sealed class KontinuumNodeOptions
     [Range(typeof(TimeSpan), "00:00:01", "00:05:00")]
     public TimeSpan CertificateOfferTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Bounds of admission: verdicts remembered on peers gone, and how often every peer is judged again.</summary>
+    public Admission.AdmissionLimits AdmissionLimits { get; set; } = new();
+
     /// <summary>How often our node record is republished (it also is whenever our addresses change).</summary>
     [Range(typeof(TimeSpan), "00:00:01", "2.00:00:00")]
     public TimeSpan NodeRecordRepublishInterval { get; set; } = TimeSpan.FromHours(1);

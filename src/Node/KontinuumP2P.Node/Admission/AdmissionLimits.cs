@@ -1,0 +1,26 @@
+namespace KontinuumP2P.Node.Admission;
+
+/// <summary>Bounds of <see cref="CertificateAdmission"/>: what it remembers about peers gone, and how often it judges again.</summary>
+public sealed record AdmissionLimits
+{
+    /// <summary>Most verdicts remembered on peers no longer connected (least recently used forgotten first).</summary>
+    public int MaxRememberedPeers { get; init; } = 4_096;
+
+    /// <summary>How long a refusal is remembered after the peer left.</summary>
+    public TimeSpan RememberRefused { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>How long an admission is remembered after the peer left (never past its certificate's expiry).</summary>
+    public TimeSpan RememberAdmitted { get; init; } = TimeSpan.FromHours(6);
+
+    /// <summary>
+    /// How often every verdict is judged again, so that a certificate that expired, or an anchor overlap that ended,
+    /// refuses its peer within this interval (kept below the DHT refresh interval).
+    /// </summary>
+    public TimeSpan RejudgeInterval { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Sustained certificate offers judged per peer per second (each costs signature checks).</summary>
+    public double OffersPerPeerPerSecond { get; init; } = 0.2;
+
+    /// <summary>Offers a peer may push at once before <see cref="OffersPerPeerPerSecond"/> applies.</summary>
+    public int OfferBurstPerPeer { get; init; } = 5;
+}
