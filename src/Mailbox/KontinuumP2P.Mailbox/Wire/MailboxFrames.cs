@@ -12,6 +12,9 @@ namespace KontinuumP2P.Mailbox.Wire;
 /// </summary>
 internal static class MailboxFrames
 {
+    /// <summary>Frames up to this size wait in the pipe until complete; larger ones are copied out as they arrive.</summary>
+    private const int InPlaceLimit = 64 << 10;
+
     /// <summary>Reads one frame; null when the input ended cleanly between frames.</summary>
     /// <exception cref="InvalidDataException">Bad length, over the cap, truncated, or not a valid message.</exception>
     public static async ValueTask<T?> ReadAsync<T>(PipeReader reader, MessageParser<T> parser, int maxLength, CancellationToken cancellationToken)
@@ -45,6 +48,13 @@ internal static class MailboxFrames
                     reader.AdvanceTo(body.End);
                     return message;
                 }
+                if (length > InPlaceLimit && !result.IsCompleted)
+                {
+                    // A muxed stream grants window only for consumed bytes: a frame larger than the window must be
+                    // taken out of the pipe as it arrives or it never completes. The cap was checked above.
+                    reader.AdvanceTo(buffer.Slice(prefix).Start);
+                    return await ReadLargeAsync(reader, parser, (int)length, cancellationToken).ConfigureAwait(false);
+                }
             }
             else if (status != VarintStatus.NeedMoreData)
             {
@@ -60,6 +70,38 @@ internal static class MailboxFrames
             }
             if (result.IsCanceled) throw new OperationCanceledException(cancellationToken);
             reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+
+    private static async ValueTask<T> ReadLargeAsync<T>(PipeReader reader, MessageParser<T> parser, int length, CancellationToken cancellationToken)
+        where T : class, IMessage<T>
+    {
+        var body = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            var filled = 0;
+            while (filled < length)
+            {
+                var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                var available = result.Buffer.Slice(0, Math.Min(result.Buffer.Length, length - filled));
+                available.CopyTo(body.AsSpan(filled));
+                filled += (int)available.Length;
+                reader.AdvanceTo(available.End);
+                if (filled < length && result.IsCompleted) throw new InvalidDataException("stream ended inside a frame");
+                if (result.IsCanceled) throw new OperationCanceledException(cancellationToken);
+            }
+            try
+            {
+                return parser.ParseFrom(body.AsSpan(0, length));
+            }
+            catch (InvalidProtocolBufferException e)
+            {
+                throw new InvalidDataException($"invalid frame: {e.Message}", e);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(body);
         }
     }
 
