@@ -69,6 +69,26 @@ public sealed class MailboxServerTests
         await using (other) Assert.That(otherOpen.Pending, Is.EqualTo(5), "a new device has everything pending");
     }
 
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task Largest_blobs_and_multi_MiB_pages_cross_the_muxer_window(bool tcp)
+    {
+        // Frames of 1 MiB and 4 MiB are far over yamux's 256 KiB initial window: both ends must consume as they read.
+        await using var harness = await ServerHarness.StartAsync(tcp: tcp, cancellationToken: Token);
+        var (session, _) = await harness.OpenAsync(Credentials.Random(), Token);
+        await using (session)
+        {
+            var blobs = Enumerable.Range(0, 5).Select(_ => Blobs.Make(MailboxProtocol.MaxBlobBytes)).ToList();
+            foreach (var blob in blobs) await session.PushAsync(blob, Token);
+            var page = await session.PullAsync(0, 0, 0, 0, Token);
+            Assert.That(page.Blobs, Has.Count.EqualTo(3), "4 MiB page: three 1 MiB blobs");
+            Assert.That(page.HasMore, Is.True);
+            Assert.That(page.Blobs[2].Data.ToArray(), Is.EqualTo(blobs[2].Data));
+            var rest = await session.PullAsync(3, 0, 0, 0, Token);
+            Assert.That(rest.Blobs.Select(b => b.Cursor), Is.EqualTo(new ulong[] { 4, 5 }));
+        }
+    }
+
     [Test]
     public async Task Requests_before_open_are_refused_NOT_OPEN_and_store_nothing()
     {

@@ -12,6 +12,9 @@ namespace KontinuumP2P.Mailbox.Wire;
 /// </summary>
 internal static class MailboxFrames
 {
+    /// <summary>Frames up to this size wait in the pipe until complete; larger ones are copied out as they arrive.</summary>
+    private const int InPlaceLimit = 64 << 10;
+
     /// <summary>Reads one frame; null when the input ended cleanly between frames.</summary>
     /// <exception cref="InvalidDataException">Bad length, over the cap, truncated, or not a valid message.</exception>
     public static async ValueTask<T?> ReadAsync<T>(PipeReader reader, MessageParser<T> parser, int maxLength, CancellationToken cancellationToken)
@@ -29,12 +32,6 @@ internal static class MailboxFrames
                     reader.AdvanceTo(buffer.Start);
                     throw new InvalidDataException($"frame of {length} bytes exceeds the {maxLength}-byte limit");
                 }
-                if (buffer.Length - prefix < (long)length && buffer.Length - prefix >= CopyThreshold)
-                {
-                    // A frame larger than the muxer's receive window never arrives whole while it sits unconsumed
-                    // in the pipe (no credit is returned): copy it out piece by piece instead.
-                    return await ReadLargeAsync(reader, parser, buffer, prefix, (int)length, cancellationToken).ConfigureAwait(false);
-                }
                 if (buffer.Length - prefix >= (long)length)
                 {
                     var body = buffer.Slice(prefix, (long)length);
@@ -50,6 +47,13 @@ internal static class MailboxFrames
                     }
                     reader.AdvanceTo(body.End);
                     return message;
+                }
+                if (length > InPlaceLimit && !result.IsCompleted)
+                {
+                    // A muxed stream grants window only for consumed bytes: a frame larger than the window must be
+                    // taken out of the pipe as it arrives or it never completes. The cap was checked above.
+                    reader.AdvanceTo(buffer.Slice(prefix).Start);
+                    return await ReadLargeAsync(reader, parser, (int)length, cancellationToken).ConfigureAwait(false);
                 }
             }
             else if (status != VarintStatus.NeedMoreData)
@@ -69,40 +73,35 @@ internal static class MailboxFrames
         }
     }
 
-    // Well below Yamux's 256 KiB initial stream window.
-    private const int CopyThreshold = 64 * 1024;
-
-    private static async ValueTask<T> ReadLargeAsync<T>(PipeReader reader, MessageParser<T> parser, ReadOnlySequence<byte> buffer, int prefix,
-        int length, CancellationToken cancellationToken)
+    private static async ValueTask<T> ReadLargeAsync<T>(PipeReader reader, MessageParser<T> parser, int length, CancellationToken cancellationToken)
         where T : class, IMessage<T>
     {
-        // The length was checked against the cap before this allocation.
-        var body = new byte[length];
-        var filled = 0;
-        var available = buffer.Slice(prefix);
-        while (true)
-        {
-            var take = (int)Math.Min(available.Length, length - filled);
-            available.Slice(0, take).CopyTo(body.AsSpan(filled));
-            filled += take;
-            reader.AdvanceTo(available.GetPosition(take));
-            if (filled == length) break;
-            var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-            available = result.Buffer;
-            if (available.IsEmpty && result.IsCompleted)
-            {
-                reader.AdvanceTo(available.End);
-                throw new InvalidDataException("stream ended inside a frame");
-            }
-            if (result.IsCanceled) throw new OperationCanceledException(cancellationToken);
-        }
+        var body = ArrayPool<byte>.Shared.Rent(length);
         try
         {
-            return parser.ParseFrom(body);
+            var filled = 0;
+            while (filled < length)
+            {
+                var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                var available = result.Buffer.Slice(0, Math.Min(result.Buffer.Length, length - filled));
+                available.CopyTo(body.AsSpan(filled));
+                filled += (int)available.Length;
+                reader.AdvanceTo(available.End);
+                if (filled < length && result.IsCompleted) throw new InvalidDataException("stream ended inside a frame");
+                if (result.IsCanceled) throw new OperationCanceledException(cancellationToken);
+            }
+            try
+            {
+                return parser.ParseFrom(body.AsSpan(0, length));
+            }
+            catch (InvalidProtocolBufferException e)
+            {
+                throw new InvalidDataException($"invalid frame: {e.Message}", e);
+            }
         }
-        catch (InvalidProtocolBufferException e)
+        finally
         {
-            throw new InvalidDataException($"invalid frame: {e.Message}", e);
+            ArrayPool<byte>.Shared.Return(body);
         }
     }
 

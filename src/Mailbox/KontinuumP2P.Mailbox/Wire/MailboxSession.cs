@@ -100,7 +100,6 @@ public sealed class MailboxSession : IAsyncDisposable
         var open = response.Open;
         var result = new MailboxOpenResult(open.Epoch, open.MaxCursor, open.Pending, open.AckedUpTo,
             MailboxWireMapping.FromWire(open.Limits), MailboxWireMapping.FromWire(open.Retention));
-        _maxFrameBytes = MailboxProtocol.MaxPullFrameBytes(result.Limits.MaxPullBlobs, result.Limits.MaxPullBytes);
         OpenResult = result;
         return result;
     }
@@ -253,9 +252,12 @@ public sealed class MailboxSession : IAsyncDisposable
                     if (response.BodyCase == Response.BodyOneofCase.Error) failure = MailboxWireMapping.ToException(response.Error);
                     continue;
                 }
-                // Raise the frame cap before the next read starts: pull pages may follow Open at once.
                 if (response.BodyCase == Response.BodyOneofCase.Open && response.Open.Limits is { } limits)
-                    _maxFrameBytes = MailboxProtocol.MaxPullFrameBytes((int)Math.Min(limits.MaxPullBlobs, int.MaxValue), (int)Math.Min(limits.MaxPullBytes, int.MaxValue));
+                {
+                    // Raised here, before the next read starts, so the first pull page is not refused by the old cap.
+                    var fromLimits = MailboxWireMapping.FromWire(limits);
+                    _maxFrameBytes = MailboxProtocol.MaxPullFrameBytes(fromLimits.MaxPullBlobs, fromLimits.MaxPullBytes);
+                }
                 if (_pending.TryGetValue(response.RequestId, out var completion)) completion.TrySetResult(response);
             }
         }

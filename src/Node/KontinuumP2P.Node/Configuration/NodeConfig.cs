@@ -30,6 +30,9 @@ public sealed class NodeConfig
 
     /// <summary><c>[log]</c>: console logging.</summary>
     public LogSection Log { get; set; } = new();
+
+    /// <summary><c>[mailbox]</c>: the encrypted blob mailbox server (needs the <c>mailbox</c> capability).</summary>
+    public MailboxSection Mailbox { get; set; } = new();
 }
 
 /// <summary><c>[identity]</c>.</summary>

@@ -98,6 +98,7 @@ public static partial class NodeConfigResolver
                 EnableMdns = config.Network.Mdns,
                 BootstrapDialing = config.Network.BootstrapReconnect ? new BootstrapOptions() : null,
                 ConfigureDht = kad.Length == 0 ? null : dht => dht with { ProtocolId = kad },
+                Mailbox = ResolveMailbox(config.Mailbox, baseDirectory, dataDirectory),
             };
             try
             {

@@ -170,6 +170,7 @@ public sealed partial class KontinuumNode : IAsyncDisposable
             await Host.ListenAsync(_options.ListenAddresses, cancellationToken).ConfigureAwait(false);
         await Dht.StartAsync(cancellationToken).ConfigureAwait(false);
         StartDiscovery();
+        await StartMailboxAsync(cancellationToken).ConfigureAwait(false);
         if (_crl is not null)
         {
             await RefreshCrlAsync(cancellationToken).ConfigureAwait(false);
@@ -208,6 +209,7 @@ public sealed partial class KontinuumNode : IAsyncDisposable
         await _tasks.DisposeAsync().ConfigureAwait(false);
         await StopDiscoveryAsync().ConfigureAwait(false);
         if (Admission is not null) Admission.PeerRefused -= OnPeerRefused;
+        await StopMailboxAsync().ConfigureAwait(false);
         await Dht.DisposeAsync().ConfigureAwait(false);
         if (Admission is not null) await Admission.DisposeAsync().ConfigureAwait(false);
         await Dht.Store.DisposeAsync().ConfigureAwait(false);

@@ -66,6 +66,9 @@ public sealed class KontinuumNodeOptions
     /// <summary>Adjusts the DHT settings the node derives (protocol, validators and admission are set by the node).</summary>
     public Func<DhtOptions, DhtOptions>? ConfigureDht { get; set; }
 
+    /// <summary>Serve encrypted blob mailboxes with these settings; null (the default) serves none. Needs a certificate with the <c>mailbox</c> capability.</summary>
+    public KontinuumP2P.Mailbox.Server.MailboxServerOptions? Mailbox { get; set; }
+
     /// <summary>The clock.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
@@ -74,6 +77,28 @@ public sealed class KontinuumNodeOptions
 
     /// <summary>Metrics; a private meter when null.</summary>
     public IMeterFactory? MeterFactory { get; set; }
+
+    private void ValidateMailbox()
+    {
+        if (Mailbox is null) return;
+        if (Certificate is null || !Certificate.Body.Capabilities.Contains(MailboxCapability, StringComparer.Ordinal))
+        {
+            throw new ValidationException(
+                $"Mailbox: the mailbox server is enabled but this node's certificate {(Certificate is null ? "is missing" : "lacks the 'mailbox' capability")}; " +
+                "request a certificate with that capability or disable [mailbox]");
+        }
+        try
+        {
+            Mailbox.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new ValidationException($"Mailbox: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The certificate capability a node needs to serve mailboxes.</summary>
+    public const string MailboxCapability = "mailbox";
 
     /// <summary>Checks the settings; the message names the bad one.</summary>
     /// <exception cref="ValidationException">A setting is missing or out of range.</exception>
@@ -84,5 +109,6 @@ public sealed class KontinuumNodeOptions
             throw new ValidationException("Certificate: it names another node key than Identity");
         if (DhtMode == Dht.DhtMode.Server && ListenAddresses.Count == 0)
             throw new ValidationException("DhtMode: a DHT server needs at least one listen address");
+        ValidateMailbox();
     }
 }
