@@ -264,20 +264,109 @@ public sealed class GroupClientEndToEndTests
         });
         TestContext.Out.WriteLine($"{count} pushes to 3 mailboxes (64 concurrent): {pushTime.Elapsed.TotalSeconds:F2} s");
         Assert.That(storeA.OutboxCount(), Is.Zero);
+        var storeRead = Stopwatch.StartNew();
+        ulong after = 0;
+        var mailboxA = storeA.Current.SlotKeys["mbx-a"].MailboxId;
+        while (true)
+        {
+            var page = await fleet.Servers[0].Server!.Store.ReadAfterAsync(mailboxA, after, 1000, 4 << 20, ct);
+            if (page.Blobs.Count == 0) break;
+            after = page.Blobs[^1].Cursor;
+        }
+        TestContext.Out.WriteLine($"server store read of {after} blobs alone: {storeRead.Elapsed.TotalSeconds:F2} s");
+        var rawHost = await fleet.ClientHostAsync();
+        rawHost.PeerStore.AddAddresses(fleet.Servers[0].PeerId, [fleet.Servers[0].Address], TimeSpan.FromMinutes(5));
+        var rawWatch = Stopwatch.StartNew();
+        await using (var raw = await KontinuumP2P.Mailbox.Wire.MailboxSession.ConnectAsync(rawHost, fleet.Servers[0].PeerId, null, ct))
+        {
+            await raw.OpenAsync(mailboxA, storeA.Current.SlotKeys["mbx-a"].Capability, new byte[16], default, ct);
+            after = 0;
+            while (true)
+            {
+                var page = await raw.PullAsync(after, 1000, 4 << 20, 0, ct);
+                if (page.Blobs.Count == 0) break;
+                after = page.Blobs[^1].Cursor;
+                if (!page.HasMore) break;
+            }
+        }
+        TestContext.Out.WriteLine($"raw session pull of {after} blobs: {rawWatch.Elapsed.TotalSeconds:F2} s");
         await using var b = await fleet.DeviceAsync(storeB);
         var applied = 0;
         var watch = Stopwatch.StartNew();
+        var firstBlob = TimeSpan.Zero;
         var pull = await b.PullAsync((blob, _) =>
         {
+            if (applied == 0) firstBlob = watch.Elapsed;
             Assert.That(pushed.ContainsKey(blob.Id), Is.True);
             applied++;
             return ValueTask.CompletedTask;
         }, ack: true, ct);
         watch.Stop();
-        TestContext.Out.WriteLine($"catch-up of {count} blobs (1000 B) from 3 mailboxes, 1000-blob pages: {watch.Elapsed.TotalSeconds:F2} s; duplicates {pull.Duplicates}");
+        TestContext.Out.WriteLine($"catch-up of {count} blobs (1000 B) from 3 mailboxes, 1000-blob pages: {watch.Elapsed.TotalSeconds:F2} s; duplicates {pull.Duplicates}; first blob after {firstBlob.TotalSeconds:F2} s");
         var status = await b.StatusAsync(probe: false, ct);
         Assert.That(pull.Unreachable, Is.Empty, string.Join("; ", status.Select(s => $"{s.Slot}: {s.Error}")));
         Assert.That((pull.Applied, applied, pull.Duplicates), Is.EqualTo((count, count, 2 * count)));
         Assert.That(pull.Cursors.Values.Select(c => c.Cursor), Is.All.EqualTo((ulong)count), "paging followed has_more to the end");
+    }
+    [Test]
+    [Category("Slow")]
+    public async Task FanOutChaosLosesNothingAndDeliversNothingTwice()
+    {
+        // 2 devices push 1,000 blobs each while mbx-a is stopped mid-push and restarted, and mbx-b flaps every 300 ms.
+        var ct = Timeout(240);
+        await using var fleet = await MailboxFleet.StartAsync(3, configure: o => o with { PushesPerMinute = 1_000_000, RequestsPerSecond = 1_000_000 });
+        var storeA = NewGroup(fleet, requiredAcks: 1);
+        var storeB = Join(storeA, fleet);
+        var options = MailboxFleet.FastOptions with { PushTimeout = TimeSpan.FromSeconds(5), ConnectTimeout = TimeSpan.FromSeconds(2) };
+        await using var a = await fleet.DeviceAsync(storeA, options);
+        await using var b = await fleet.DeviceAsync(storeB, options);
+        const int perDevice = 1000;
+        var pushedBy = new[] { new ConcurrentDictionary<BlobId, byte>(), new ConcurrentDictionary<BlobId, byte>() };
+        var progress = 0;
+        var stopped = new TaskCompletionSource();
+        var pushing = new CancellationTokenSource();
+        var flapper = Task.Run(async () =>
+        {
+            for (var flap = 0; flap < 20 && !pushing.IsCancellationRequested; flap++)
+            {
+                await fleet.Servers[1].StopAsync();
+                await Task.Delay(150, CancellationToken.None);
+                await fleet.Servers[1].StartAsync();
+                await Task.Delay(150, CancellationToken.None);
+            }
+        }, CancellationToken.None);
+        var killer = Task.Run(async () =>
+        {
+            await stopped.Task;
+            await fleet.Servers[0].StopAsync();
+            while (Volatile.Read(ref progress) < perDevice) await Task.Delay(20, CancellationToken.None);
+            await fleet.Servers[0].StartAsync();
+        }, CancellationToken.None);
+        var notDurable = 0;
+        await Task.WhenAll(new[] { a, b }.Select((device, d) => Parallel.ForAsync(0, perDevice, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = ct }, async (i, token) =>
+        {
+            var outcome = await device.PushAsync(Encoding.UTF8.GetBytes($"device {d} blob {i}"), token);
+            if (!outcome.Durable) Interlocked.Increment(ref notDurable);
+            pushedBy[d][outcome.Id] = 0;
+            if (Interlocked.Increment(ref progress) == perDevice / 2) stopped.TrySetResult();
+        })));
+        await pushing.CancelAsync();
+        await Task.WhenAll(flapper, killer);
+        Assert.That(fleet.Servers.All(s => s.Running), Is.True);
+        TestContext.Out.WriteLine($"after the pushes: outbox A {storeA.OutboxCount()}, B {storeB.OutboxCount()}, pushes durable nowhere at first: {notDurable}");
+        for (var round = 0; round < 10 && storeA.OutboxCount() + storeB.OutboxCount() > 0; round++)
+        {
+            await a.FlushAsync(all: true, ct);
+            await b.FlushAsync(all: true, ct);
+        }
+        Assert.That((storeA.OutboxCount(), storeB.OutboxCount()), Is.EqualTo((0, 0)), "the outboxes drain once every mailbox is back");
+
+        var receivedBy = new[] { new ConcurrentDictionary<BlobId, byte[]>(), new ConcurrentDictionary<BlobId, byte[]>() };
+        var pulls = await Task.WhenAll(a.PullAsync(Collect(receivedBy[0]), ack: true, ct), b.PullAsync(Collect(receivedBy[1]), ack: true, ct));
+        Assert.That(pulls.SelectMany(p => p.Unreachable), Is.Empty);
+        Assert.That(receivedBy[0].Keys, Is.EquivalentTo(pushedBy[1].Keys), "A got every blob of B, once");
+        Assert.That(receivedBy[1].Keys, Is.EquivalentTo(pushedBy[0].Keys), "B got every blob of A, once");
+        // Every mailbox ends with all 2,000 blobs: the cursors of each reach 2,000 (no gaps, no extra copies).
+        foreach (var pull in pulls) Assert.That(pull.Cursors.Values.Select(c => c.Cursor), Is.All.EqualTo((ulong)(2 * perDevice)));
     }
 }

@@ -89,7 +89,13 @@ internal sealed class MailboxFleet : IAsyncDisposable
     public async Task<Host> ClientHostAsync()
     {
         var identity = Ed25519Identity.Generate();
-        var host = new Host(new HostOptions { Identity = identity, Transports = [new TcpTransport()] });
+        // A 4 MiB receive window: a pull page (up to 4 MiB) streams without waiting for window updates.
+        var host = new Host(new HostOptions
+        {
+            Identity = identity,
+            Transports = [new TcpTransport()],
+            YamuxOptions = new KontinuumP2P.Net.Muxing.YamuxOptions { InitialStreamWindow = 4 << 20 },
+        });
         await host.StartAsync(CancellationToken.None);
         _clientIdentities.Add(identity);
         _clientHosts.Add(host);

@@ -51,6 +51,8 @@ public sealed partial class GroupClient
         else if (ack && position.Cursor > open.AckedUpTo) await AckQuietlyAsync(session, connection, position, cancellationToken).ConfigureAwait(false);
         var restarts = 0;
         Task<MailboxPullResult>? prefetch = null;
+        // Acks are pipelined behind the pulls (the server commits them; waiting for each would stall the catch-up).
+        var acks = new List<Task>();
         try
         {
             while (true)
@@ -79,12 +81,14 @@ public sealed partial class GroupClient
                 if (page.HasMore)
                     prefetch = session.PullAsync(page.Blobs[^1].Cursor, _options.PullLimit, _options.PullMaxBytes, position.Epoch, cancellationToken);
                 position = await ApplyPageAsync(connection, page, position, apply, tally, cancellationToken).ConfigureAwait(false);
-                if (ack) await AckQuietlyAsync(session, connection, position, cancellationToken).ConfigureAwait(false);
+                if (ack) acks.Add(AckQuietlyAsync(session, connection, position, cancellationToken));
                 if (!page.HasMore) break;
             }
+            await Task.WhenAll(acks).ConfigureAwait(false);
         }
         finally
         {
+            if (acks.Count > 0) await Task.WhenAll(acks).ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
             // A page fetched ahead and not used (apply failed): observe its outcome.
             if (prefetch is not null) await prefetch.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
         }
@@ -103,18 +107,27 @@ public sealed partial class GroupClient
             {
                 if (blob.Cursor <= cursor) throw new IOException($"mailbox {connection.Slot} sent cursor {blob.Cursor} after {cursor}");
                 cursor = blob.Cursor;
+                if (blob.BlobId.Length != BlobId.Length)
+                {
+                    tally.Rejected++;
+                    continue;
+                }
+                // A copy of a blob applied already is skipped before hashing it: its bytes are never used, so a server
+                // lying about its id can only withhold a blob, which it could do anyway.
+                var claimed = BlobId.FromDigest(blob.BlobId.Span);
+                if (seen.Contains(claimed) || Store.IsApplied(claimed))
+                {
+                    tally.Duplicates++;
+                    continue;
+                }
                 var id = BlobId.Of(blob.Data.Span);
-                if (!blob.BlobId.Span.SequenceEqual(id.Digest))
+                if (id != claimed)
                 {
                     // The server altered the bytes or the id: another mailbox holds the real blob.
                     tally.Rejected++;
                     continue;
                 }
-                if (!seen.Add(id) || Store.IsApplied(id))
-                {
-                    tally.Duplicates++;
-                    continue;
-                }
+                seen.Add(id);
                 if (TryOpen(blob.Data.Span) is { } plaintext)
                 {
                     await apply(new ReceivedBlob(id, plaintext, connection.Slot, blob.Cursor), cancellationToken).ConfigureAwait(false);
@@ -145,7 +158,7 @@ public sealed partial class GroupClient
         {
             try
             {
-                return BlobCipher.Open(generations[i].Keys.BlobKey, sealedBlob);
+                return BlobCipher.Open(generations[i].Keys, sealedBlob);
             }
             catch (BlobFormatException)
             {

@@ -68,7 +68,7 @@ public sealed partial class GroupClient : IAsyncDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         var generation = Store.Current;
-        var sealedBlob = BlobCipher.Seal(generation.Keys.BlobKey, plaintext.Span);
+        var sealedBlob = BlobCipher.Seal(generation.Keys, plaintext.Span);
         var connections = Connections;
         Store.Enqueue(sealedBlob, generation.Number, connections.Select(c => c.Slot), _options.TimeProvider.GetUtcNow());
         var required = RequiredAcks;

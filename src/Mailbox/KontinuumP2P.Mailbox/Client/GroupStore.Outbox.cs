@@ -15,7 +15,7 @@ public sealed record OutboxEntry(BlobId BlobId, int Generation, string Slot, int
 public sealed partial class GroupStore
 {
     /// <summary>Stores a sealed blob and one outbox row per slot, in one transaction, before any push is tried: a crash
-    /// after this point loses nothing.</summary>
+    /// after this point loses nothing. The blob counts as applied by this device (its own blobs are not delivered back).</summary>
     public void Enqueue(SealedBlob blob, int generation, IEnumerable<string> slots, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(blob);
@@ -32,6 +32,16 @@ public sealed partial class GroupStore
                 insert.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
                 insert.ExecuteNonQuery();
             }
+            var own = !AppliedSet().Contains(blob.Id);
+            if (own)
+            {
+                using var applied = _db.CreateCommand();
+                applied.Transaction = tx;
+                applied.CommandText = "INSERT OR IGNORE INTO applied (blob_id, applied_ms) VALUES ($id, $now)";
+                applied.Parameters.AddWithValue("$id", blob.Id.Digest.ToArray());
+                applied.Parameters.AddWithValue("$now", now.ToUnixTimeMilliseconds());
+                applied.ExecuteNonQuery();
+            }
             foreach (var slot in slots)
             {
                 using var row = _db.CreateCommand();
@@ -44,6 +54,7 @@ public sealed partial class GroupStore
                 row.ExecuteNonQuery();
             }
             tx.Commit();
+            if (own) AppliedSet().Add(blob.Id);
         }
     }
 

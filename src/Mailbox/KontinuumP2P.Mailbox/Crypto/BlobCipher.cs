@@ -37,14 +37,44 @@ public static class BlobCipher
         return SealWithNonce(blobKey, nonce, plaintext);
     }
 
+    /// <summary>Pads and seals under a group's blob key (its imported key is reused).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Plaintext over 1 MiB.</exception>
+    public static SealedBlob Seal(GroupKeys keys, ReadOnlySpan<byte> plaintext)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        Span<byte> nonce = stackalloc byte[NonceLength];
+        RandomNumberGenerator.Fill(nonce);
+        return SealWith(keys.AeadKey, nonce, plaintext);
+    }
+
+    /// <summary>Opens under a group's blob key (its imported key is reused).</summary>
+    /// <exception cref="BlobFormatException">As <see cref="Open(ReadOnlySpan{byte}, ReadOnlySpan{byte})"/>.</exception>
+    public static byte[] Open(GroupKeys keys, ReadOnlySpan<byte> sealedBlob)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        return OpenWith(keys.AeadKey, sealedBlob);
+    }
+
+    internal static Key ImportKey(ReadOnlySpan<byte> blobKey)
+    {
+        if (blobKey.Length != GroupKeys.KeyLength) throw new ArgumentException($"blob key must be {GroupKeys.KeyLength} bytes", nameof(blobKey));
+        return Key.Import(Aead, blobKey, KeyBlobFormat.RawSymmetricKey);
+    }
+
     /// <summary>Seal with a given nonce: for known-answer tests only (a reused nonce breaks the cipher).</summary>
     internal static SealedBlob SealWithNonce(ReadOnlySpan<byte> blobKey, ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> plaintext)
+    {
+        using var key = ImportKey(blobKey);
+        return SealWith(key, nonce, plaintext);
+    }
+
+    private static SealedBlob SealWith(Key key, ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> plaintext)
     {
         var padded = BlobPadding.Pad(plaintext);
         var sealedBytes = new byte[1 + NonceLength + padded.Length + TagLength];
         sealedBytes[0] = Version;
         nonce.CopyTo(sealedBytes.AsSpan(1));
-        Encrypt(blobKey, nonce, AssociatedData(Version), padded, sealedBytes.AsSpan(1 + NonceLength));
+        Aead.Encrypt(key, nonce, AssociatedData(Version), padded, sealedBytes.AsSpan(1 + NonceLength));
         CryptographicOperations.ZeroMemory(padded);
         return new SealedBlob(sealedBytes, BlobId.Of(sealedBytes));
     }
@@ -54,6 +84,13 @@ public static class BlobCipher
     /// altered bytes), or bad padding. Nothing is returned in any of these cases.</exception>
     public static byte[] Open(ReadOnlySpan<byte> blobKey, ReadOnlySpan<byte> sealedBlob)
     {
+        if (blobKey.Length != GroupKeys.KeyLength) throw new BlobFormatException($"blob key must be {GroupKeys.KeyLength} bytes");
+        using var key = ImportKey(blobKey);
+        return OpenWith(key, sealedBlob);
+    }
+
+    private static byte[] OpenWith(Key key, ReadOnlySpan<byte> sealedBlob)
+    {
         if (sealedBlob.Length < 1 + NonceLength + TagLength) throw new BlobFormatException($"sealed blob of {sealedBlob.Length} bytes is truncated");
         if (sealedBlob[0] != Version) throw new BlobFormatException($"sealed blob version {sealedBlob[0]} is not supported (expected {Version})");
         var paddedLength = sealedBlob.Length - 1 - NonceLength - TagLength;
@@ -61,7 +98,7 @@ public static class BlobCipher
         var padded = new byte[paddedLength];
         try
         {
-            if (!Decrypt(blobKey, sealedBlob.Slice(1, NonceLength), AssociatedData(Version), sealedBlob[(1 + NonceLength)..], padded))
+            if (!Aead.Decrypt(key, sealedBlob.Slice(1, NonceLength), AssociatedData(Version), sealedBlob[(1 + NonceLength)..], padded))
                 throw new BlobFormatException("sealed blob failed authentication (wrong group key or altered bytes)");
             return BlobPadding.Unpad(padded);
         }

@@ -33,6 +33,7 @@ public sealed class GroupKeys : IDisposable
 
     private readonly byte[] _prk = new byte[KeyLength];
     private readonly byte[] _blobKey = new byte[KeyLength];
+    private readonly NSec.Cryptography.Key _aeadKey;
 
     /// <summary>Derives the group's keys.</summary>
     public GroupKeys(GroupSecret secret)
@@ -40,10 +41,14 @@ public sealed class GroupKeys : IDisposable
         ArgumentNullException.ThrowIfNull(secret);
         HKDF.Extract(HashAlgorithmName.SHA256, secret.Bytes, GroupSalt, _prk);
         Hkdf256.Expand(_prk, Encoding.ASCII.GetBytes(BlobKeyLabel), _blobKey);
+        // Imported once: libsodium's guarded key memory costs far more to set up than a 1 KiB seal.
+        _aeadKey = BlobCipher.ImportKey(_blobKey);
     }
 
     /// <summary>The XChaCha20-Poly1305 key of every blob of the group.</summary>
     public ReadOnlySpan<byte> BlobKey => _blobKey;
+
+    internal NSec.Cryptography.Key AeadKey => _aeadKey;
 
     /// <summary>The keys of one mailbox slot (or a mailbox named by its PeerId text).</summary>
     /// <exception cref="ArgumentException">The slot name is not valid (see <see cref="ValidateSlot"/>).</exception>
@@ -84,6 +89,7 @@ public sealed class GroupKeys : IDisposable
     {
         CryptographicOperations.ZeroMemory(_prk);
         CryptographicOperations.ZeroMemory(_blobKey);
+        _aeadKey.Dispose();
     }
 
     private byte[] Expand(string label, string slot)
