@@ -41,6 +41,9 @@ public sealed class S3Sink : IArchiveSink
     /// <inheritdoc />
     public string Name { get; }
 
+    /// <summary>Keys per list request (S3 allows up to 1000).</summary>
+    internal int ListPageSize { get; set; } = 1000;
+
     /// <summary>Creates the bucket when it does not exist yet.</summary>
     public async Task CreateBucketIfMissingAsync(CancellationToken cancellationToken)
     {
@@ -108,11 +111,12 @@ public sealed class S3Sink : IArchiveSink
     public async IAsyncEnumerable<ArchiveObjectId> ListAsync(ArchiveObjectKind kind, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var prefix = Prefix(kind);
-        var request = new ListObjectsV2Request { BucketName = _bucket, Prefix = prefix, MaxKeys = 1000 };
+        var request = new ListObjectsV2Request { BucketName = _bucket, Prefix = prefix, MaxKeys = ListPageSize };
         while (true)
         {
             var response = await _client.ListObjectsV2Async(request, cancellationToken).ConfigureAwait(false);
-            foreach (var o in response.S3Objects ?? [])
+            var objects = response.S3Objects ?? [];
+            foreach (var o in objects)
             {
                 if (ArchiveObjectId.TryParse(o.Key[prefix.Length..], out var id) && id.Kind == kind) yield return id;
             }
