@@ -1,0 +1,316 @@
+using System.Security.Cryptography;
+using KontinuumP2P.Mailbox.Wire;
+using Microsoft.Data.Sqlite;
+
+namespace KontinuumP2P.Mailbox.Storage;
+
+public sealed partial class MailboxStore
+{
+    private readonly Dictionary<long, MailboxState> _cache = [];
+    private readonly HashSet<MailboxState> _touched = [];
+    private readonly List<long> _removedRows = [];
+    private readonly HashSet<long> _trimDue = [];
+    private SqliteCommand _begin = null!, _commit = null!, _insertBlob = null!, _findDuplicate = null!, _updateMailbox = null!,
+        _updateMeta = null!, _upsertDevice = null!;
+    private long _wMailboxes, _wBlobs, _wBytes, _batchPushes, _batchDuplicates, _batchDeleted;
+
+    private void PrepareWriterCommands()
+    {
+        _wMailboxes = _mailboxes;
+        _wBlobs = _blobs;
+        _wBytes = _bytes;
+        _begin = Command("BEGIN IMMEDIATE");
+        _commit = Command("COMMIT");
+        _insertBlob = Command("INSERT INTO blobs (k, blob_id, data, expires) VALUES ($k, $id, $data, $expires)", "$k", "$id", "$data", "$expires");
+        _findDuplicate = Command("SELECT k FROM blobs WHERE blob_id = $id AND k > $lo AND k < $hi LIMIT 1", "$id", "$lo", "$hi");
+        _updateMailbox = Command("""
+            UPDATE mailboxes SET next_cursor = $next, bytes = $bytes, blobs = $blobs, last_access = $access, trimmed = $trimmed
+            WHERE id = $row
+            """, "$next", "$bytes", "$blobs", "$access", "$trimmed", "$row");
+        _updateMeta = Command("UPDATE meta SET mailboxes = $mailboxes, blobs = $blobs, bytes = $bytes WHERE id = 1", "$mailboxes", "$blobs", "$bytes");
+        _upsertDevice = Command("""
+            INSERT INTO devices (mailbox, device_id, acked) VALUES ($row, $device, $acked)
+            ON CONFLICT (mailbox, device_id) DO UPDATE SET acked = excluded.acked
+            """, "$row", "$device", "$acked");
+    }
+
+    private SqliteCommand Command(string sql, params string[] parameters)
+    {
+        var command = _writer.CreateCommand();
+        command.CommandText = sql;
+        foreach (var name in parameters) command.Parameters.Add(new SqliteParameter(name, null));
+        return command;
+    }
+
+    private void DisposeWriterCommands()
+    {
+        foreach (var command in new[] { _begin, _commit, _insertBlob, _findDuplicate, _updateMailbox, _updateMeta, _upsertDevice })
+            command?.Dispose();
+    }
+
+    private async Task WriterLoopAsync(CancellationToken stopping)
+    {
+        var batch = new List<WriteOp>(_options.MaxBatchOperations);
+        // Drains until the queue is completed at dispose, so queued pushes are committed or refused, never dropped.
+        while (await _queue.Reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            batch.Clear();
+            while (batch.Count < _options.MaxBatchOperations && _queue.Reader.TryRead(out var op)) batch.Add(op);
+            if (batch.Count > 0) CommitBatch(batch);
+        }
+    }
+
+    private void CommitBatch(List<WriteOp> batch)
+    {
+        var started = _time.GetTimestamp();
+        try
+        {
+            _begin.ExecuteNonQuery();
+            foreach (var op in batch) op.Apply(this);
+            FlushCounters();
+            _commit.ExecuteNonQuery();
+        }
+        catch (Exception e) when (e is SqliteException or InvalidOperationException or IOException)
+        {
+            Log.CommitFailed(_logger, batch.Count, e);
+            try
+            {
+                Execute("ROLLBACK");
+            }
+            catch (SqliteException)
+            {
+                // No transaction left to roll back (SQLite rolled it back itself).
+            }
+            ResetWriterState();
+            var error = new MailboxException(MailboxErrorCode.Internal, "the mailbox store could not commit; nothing was stored");
+            foreach (var op in batch) op.Fail(error);
+            return;
+        }
+        Publish();
+        _metrics.Committed(batch.Count, _time.GetElapsedTime(started));
+        foreach (var op in batch) op.Complete();
+    }
+
+    private void FlushCounters()
+    {
+        foreach (var state in _touched)
+        {
+            if (!state.Dirty) continue;
+            Bind(_updateMailbox, (long)state.NextCursor, state.Bytes, state.Blobs, state.LastAccess, (long)state.Trimmed, state.Row);
+            _updateMailbox.ExecuteNonQuery();
+        }
+        Bind(_updateMeta, _wMailboxes, _wBlobs, _wBytes);
+        _updateMeta.ExecuteNonQuery();
+    }
+
+    private void Publish()
+    {
+        List<(long, ulong)>? grown = null;
+        foreach (var state in _touched)
+        {
+            state.Dirty = false;
+            _published[state.Row] = state.MaxCursor;
+            if (state.Grew)
+            {
+                state.Grew = false;
+                (grown ??= []).Add((state.Row, state.MaxCursor));
+            }
+        }
+        _touched.Clear();
+        foreach (var row in _removedRows) _published.TryRemove(row, out _);
+        _removedRows.Clear();
+        Volatile.Write(ref _mailboxes, _wMailboxes);
+        Volatile.Write(ref _blobs, _wBlobs);
+        Volatile.Write(ref _bytes, _wBytes);
+        Interlocked.Add(ref _pushes, _batchPushes);
+        Interlocked.Add(ref _duplicates, _batchDuplicates);
+        Interlocked.Add(ref _deleted, _batchDeleted);
+        Interlocked.Increment(ref _batches);
+        _metrics.Counted(_batchPushes, _batchDuplicates, _batchDeleted);
+        _batchPushes = _batchDuplicates = _batchDeleted = 0;
+        if (grown is not null) Grown?.Invoke(grown);
+    }
+
+    private void ResetWriterState()
+    {
+        _cache.Clear();
+        _touched.Clear();
+        _removedRows.Clear();
+        _trimDue.Clear();
+        _batchPushes = _batchDuplicates = _batchDeleted = 0;
+        _wMailboxes = Volatile.Read(ref _mailboxes);
+        _wBlobs = Volatile.Read(ref _blobs);
+        _wBytes = Volatile.Read(ref _bytes);
+    }
+
+    private static void Bind(SqliteCommand command, params object?[] values)
+    {
+        for (var i = 0; i < values.Length; i++) command.Parameters[i].Value = values[i] ?? DBNull.Value;
+    }
+
+    private long Now => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private MailboxState Touch(MailboxState state)
+    {
+        state.Dirty = true;
+        _touched.Add(state);
+        return state;
+    }
+
+    private MailboxState? LoadState(long row)
+    {
+        if (_cache.TryGetValue(row, out var cached)) return cached;
+        MailboxState state;
+        using (var command = _writer.CreateCommand())
+        {
+            command.CommandText = """
+                SELECT cap_hash, archive_key IS NOT NULL, next_cursor, bytes, blobs, last_access, trimmed FROM mailboxes WHERE id = $row
+                """;
+            command.Parameters.AddWithValue("$row", row);
+            using var reader = command.ExecuteReader();
+            if (!reader.Read()) return null;
+            state = new MailboxState
+            {
+                Row = row,
+                CapabilityHash = (byte[])reader[0],
+                HasArchiveKey = reader.GetBoolean(1),
+                NextCursor = (ulong)reader.GetInt64(2),
+                Bytes = reader.GetInt64(3),
+                Blobs = reader.GetInt64(4),
+                LastAccess = reader.GetInt64(5),
+                Trimmed = (ulong)reader.GetInt64(6),
+            };
+        }
+        using (var devices = _writer.CreateCommand())
+        {
+            devices.CommandText = "SELECT device_id, acked FROM devices WHERE mailbox = $row";
+            devices.Parameters.AddWithValue("$row", row);
+            using var reader = devices.ExecuteReader();
+            while (reader.Read()) state.Devices[Convert.ToHexString((byte[])reader[0])] = (ulong)reader.GetInt64(1);
+        }
+        _cache[row] = state;
+        return state;
+    }
+
+    private MailboxOpened ApplyOpen(byte[] mailboxId, byte[] capabilityHash, byte[] deviceId, byte[]? archiveKey)
+    {
+        long row;
+        using (var find = _writer.CreateCommand())
+        {
+            find.CommandText = "SELECT id FROM mailboxes WHERE mailbox_id = $id";
+            find.Parameters.AddWithValue("$id", mailboxId);
+            row = find.ExecuteScalar() is long found ? found : 0;
+        }
+        var device = Convert.ToHexString(deviceId);
+        var now = Now;
+        var created = row == 0;
+        MailboxState state;
+        if (created)
+        {
+            if (_wMailboxes >= _options.MaxMailboxes)
+                throw new MailboxException(MailboxErrorCode.ServerFull, $"the server holds its maximum of {_options.MaxMailboxes} mailboxes");
+            using var insert = _writer.CreateCommand();
+            insert.CommandText = """
+                INSERT INTO mailboxes (mailbox_id, cap_hash, archive_key, next_cursor, bytes, blobs, last_access, trimmed)
+                VALUES ($id, $cap, $archive, 1, 0, 0, $now, 0) RETURNING id
+                """;
+            insert.Parameters.AddWithValue("$id", mailboxId);
+            insert.Parameters.AddWithValue("$cap", capabilityHash);
+            insert.Parameters.AddWithValue("$archive", (object?)archiveKey ?? DBNull.Value);
+            insert.Parameters.AddWithValue("$now", now);
+            row = (long)insert.ExecuteScalar()!;
+            if (row > MailboxKeys.MaxRow) throw new InvalidOperationException("mailbox row ids are exhausted");
+            _wMailboxes++;
+            state = new MailboxState { Row = row, CapabilityHash = capabilityHash, HasArchiveKey = archiveKey is not null, NextCursor = 1, LastAccess = now };
+            _cache[row] = state;
+        }
+        else
+        {
+            state = LoadState(row)!;
+            if (!CryptographicOperations.FixedTimeEquals(state.CapabilityHash, capabilityHash))
+                throw new MailboxException(MailboxErrorCode.Unauthorized, "the capability does not open this mailbox");
+            if (!state.Devices.ContainsKey(device) && state.Devices.Count >= _options.MaxDevicesPerMailbox)
+                throw new MailboxException(MailboxErrorCode.MailboxQuota, $"the mailbox has its maximum of {_options.MaxDevicesPerMailbox} devices");
+            if (archiveKey is not null && !state.HasArchiveKey)
+            {
+                using var update = _writer.CreateCommand();
+                update.CommandText = "UPDATE mailboxes SET archive_key = $archive WHERE id = $row";
+                update.Parameters.AddWithValue("$archive", archiveKey);
+                update.Parameters.AddWithValue("$row", row);
+                update.ExecuteNonQuery();
+                state.HasArchiveKey = true;
+            }
+        }
+        if (!state.Devices.TryGetValue(device, out var acked))
+        {
+            Bind(_upsertDevice, row, deviceId, 0L);
+            _upsertDevice.ExecuteNonQuery();
+            state.Devices[device] = 0;
+        }
+        state.LastAccess = now;
+        Touch(state);
+        return new MailboxOpened(new MailboxHandle(row, mailboxId, deviceId), state.MaxCursor, acked, created);
+    }
+
+    private MailboxPushResult ApplyPush(long row, byte[] blobId, byte[] data, TimeSpan ttl)
+    {
+        var state = LoadState(row) ?? throw new MailboxException(MailboxErrorCode.NotOpen, "the mailbox expired; open it again");
+        var now = Now;
+        Bind(_findDuplicate, blobId, MailboxKeys.First(row), MailboxKeys.End(row));
+        if (_findDuplicate.ExecuteScalar() is long existing)
+        {
+            _batchDuplicates++;
+            state.LastAccess = now;
+            Touch(state);
+            return new MailboxPushResult(MailboxKeys.CursorOf(existing), true, Epoch);
+        }
+        if (state.Blobs + 1 > _options.MaxMailboxBlobs || state.NextCursor > MailboxKeys.MaxCursor)
+            throw new MailboxException(MailboxErrorCode.MailboxQuota, $"the mailbox holds its maximum of {_options.MaxMailboxBlobs} blobs");
+        if (state.Bytes + data.Length > _options.MaxMailboxBytes)
+            throw new MailboxException(MailboxErrorCode.MailboxQuota, $"the mailbox would exceed its {_options.MaxMailboxBytes}-byte quota");
+        if (_wBytes + ((_wBlobs + 1) * MailboxStoreOptions.BlobOverheadBytes) + data.Length > _options.MaxDbBytes)
+            throw new MailboxException(MailboxErrorCode.ServerFull, "the server's database is full");
+        var cursor = state.NextCursor;
+        Bind(_insertBlob, MailboxKeys.Key(row, cursor), blobId, data, ttl > TimeSpan.Zero ? now + (long)ttl.TotalMilliseconds : 0L);
+        _insertBlob.ExecuteNonQuery();
+        state.NextCursor = cursor + 1;
+        state.Bytes += data.Length;
+        state.Blobs++;
+        state.LastAccess = now;
+        state.Grew = true;
+        Touch(state);
+        _wBlobs++;
+        _wBytes += data.Length;
+        _batchPushes++;
+        return new MailboxPushResult(cursor, false, Epoch);
+    }
+
+    private ulong ApplyAck(long row, byte[] deviceId, ulong upTo)
+    {
+        var state = LoadState(row) ?? throw new MailboxException(MailboxErrorCode.NotOpen, "the mailbox expired; open it again");
+        if (upTo > state.MaxCursor) throw new MailboxException(MailboxErrorCode.BadCursor, $"cursor {upTo} is past the end ({state.MaxCursor})");
+        var device = Convert.ToHexString(deviceId);
+        if (!state.Devices.TryGetValue(device, out var acked))
+            throw new MailboxException(MailboxErrorCode.NotOpen, "the device is not registered; open the mailbox again");
+        if (upTo <= acked) return acked;
+        Bind(_upsertDevice, row, deviceId, (long)upTo);
+        _upsertDevice.ExecuteNonQuery();
+        state.Devices[device] = upTo;
+        if (_options.Role == MailboxRole.Replica && state.MinAck > state.Trimmed)
+        {
+            _trimDue.Add(row);
+            if (_cleanupWake.CurrentCount == 0)
+            {
+                try
+                {
+                    _cleanupWake.Release();
+                }
+                catch (SemaphoreFullException)
+                {
+                    // Already woken.
+                }
+            }
+        }
+        return upTo;
+    }
+}

@@ -1,0 +1,373 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Threading.Channels;
+using KontinuumP2P.Core.Threading;
+using KontinuumP2P.Mailbox.Wire;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace KontinuumP2P.Mailbox.Storage;
+
+/// <summary>
+/// The mailbox server's durable store: one SQLite file in WAL mode written by one writer task that commits queued
+/// operations in groups (up to <see cref="MailboxStoreOptions.MaxBatchOperations"/>, as soon as the queue is empty), so
+/// a push is answered only after the commit that holds it, and its cursor is assigned in that same transaction.
+/// Per-mailbox counters (next cursor, bytes, blobs, last access) live in one row updated in the same transaction, so
+/// quotas cost O(1). Pulls and archive reads use separate read connections. Retention runs as bounded cleanup
+/// operations interleaved with pushes.
+/// </summary>
+public sealed partial class MailboxStore : IMailboxArchiveSource, IAsyncDisposable
+{
+    private readonly MailboxStoreOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly SqliteConnection _writer;
+    private readonly Channel<WriteOp> _queue;
+    private readonly Channel<SqliteConnection> _readPool;
+    private readonly string _readConnectionString;
+    private readonly BackgroundTasks _tasks;
+    private readonly MailboxStoreMetrics _metrics;
+    private readonly ConcurrentDictionary<long, ulong> _published = new();
+    private readonly SemaphoreSlim _cleanupWake = new(0, 1);
+    private int _readersCreated;
+    private long _mailboxes, _blobs, _bytes, _pushes, _duplicates, _deleted, _batches;
+    private int _disposed;
+
+    private MailboxStore(MailboxStoreOptions options, SqliteConnection writer, TimeProvider time, ILogger logger,
+        System.Diagnostics.Metrics.IMeterFactory? meterFactory)
+    {
+        _options = options;
+        _writer = writer;
+        _time = time;
+        _logger = logger;
+        _queue = Channel.CreateBounded<WriteOp>(new BoundedChannelOptions(options.WriteQueueCapacity) { SingleReader = true });
+        _readPool = Channel.CreateBounded<SqliteConnection>(options.ReadConnections);
+        _readConnectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = options.DatabasePath, Mode = SqliteOpenMode.ReadOnly, Pooling = false,
+        }.ToString();
+        _tasks = new BackgroundTasks(e => Log.BackgroundFailed(_logger, e));
+        _metrics = new MailboxStoreMetrics(meterFactory, () => Volatile.Read(ref _mailboxes), () => Volatile.Read(ref _blobs),
+            () => Volatile.Read(ref _bytes));
+    }
+
+    /// <summary>The store's epoch: random, created with the store file, kept across reopenings.</summary>
+    public ulong Epoch { get; private set; }
+
+    /// <summary>The options in force.</summary>
+    public MailboxStoreOptions Options => _options;
+
+    /// <summary>Counters of the whole store.</summary>
+    public MailboxStoreStatistics Statistics => new(Volatile.Read(ref _mailboxes), Volatile.Read(ref _blobs), Volatile.Read(ref _bytes),
+        Volatile.Read(ref _pushes), Volatile.Read(ref _duplicates), Volatile.Read(ref _deleted), Volatile.Read(ref _batches));
+
+    /// <summary>Called on the writer task after each commit with the mailboxes that gained blobs (for notifications).</summary>
+    internal Action<IReadOnlyList<(long Row, ulong MaxCursor)>>? Grown { get; set; }
+
+    /// <summary>Opens (creating when absent, with a new random epoch) the store and starts its writer and cleanup.</summary>
+    public static async Task<MailboxStore> OpenAsync(MailboxStoreOptions options, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null,
+        System.Diagnostics.Metrics.IMeterFactory? meterFactory = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var directory = Path.GetDirectoryName(Path.GetFullPath(options.DatabasePath));
+        if (directory is not null) Directory.CreateDirectory(directory);
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = options.DatabasePath, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false,
+        }.ToString());
+        try
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            var store = new MailboxStore(options, connection, timeProvider ?? TimeProvider.System,
+                (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<MailboxStore>(), meterFactory);
+            await store.InitialiseAsync(cancellationToken).ConfigureAwait(false);
+            store._tasks.Run(store.WriterLoopAsync);
+            store._tasks.Run(store.CleanupLoopAsync);
+            return store;
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private async Task InitialiseAsync(CancellationToken cancellationToken)
+    {
+        Execute($"""
+            PRAGMA journal_mode=WAL;
+            PRAGMA synchronous={(_options.SyncFull ? "FULL" : "NORMAL")};
+            PRAGMA busy_timeout=5000;
+            CREATE TABLE IF NOT EXISTS meta (id INTEGER PRIMARY KEY CHECK (id = 1), epoch INTEGER NOT NULL,
+                mailboxes INTEGER NOT NULL, blobs INTEGER NOT NULL, bytes INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS mailboxes (id INTEGER PRIMARY KEY AUTOINCREMENT, mailbox_id BLOB NOT NULL UNIQUE,
+                cap_hash BLOB NOT NULL, archive_key BLOB, next_cursor INTEGER NOT NULL, bytes INTEGER NOT NULL,
+                blobs INTEGER NOT NULL, last_access INTEGER NOT NULL, trimmed INTEGER NOT NULL);
+            CREATE INDEX IF NOT EXISTS mailboxes_by_access ON mailboxes (last_access);
+            CREATE TABLE IF NOT EXISTS blobs (k INTEGER PRIMARY KEY, blob_id BLOB NOT NULL, data BLOB NOT NULL,
+                expires INTEGER NOT NULL);
+            CREATE INDEX IF NOT EXISTS blobs_by_id ON blobs (blob_id);
+            CREATE INDEX IF NOT EXISTS blobs_by_expiry ON blobs (expires) WHERE expires > 0;
+            CREATE TABLE IF NOT EXISTS devices (mailbox INTEGER NOT NULL, device_id BLOB NOT NULL, acked INTEGER NOT NULL,
+                PRIMARY KEY (mailbox, device_id)) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS graveyard (mailbox INTEGER PRIMARY KEY);
+            """);
+        await using var tx = (SqliteTransaction)await _writer.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (var read = _writer.CreateCommand())
+        {
+            read.Transaction = tx;
+            read.CommandText = "SELECT epoch, mailboxes, blobs, bytes FROM meta WHERE id = 1";
+            await using var reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                Epoch = (ulong)reader.GetInt64(0);
+                _mailboxes = reader.GetInt64(1);
+                _blobs = reader.GetInt64(2);
+                _bytes = reader.GetInt64(3);
+            }
+        }
+        if (Epoch == 0)
+        {
+            Epoch = NewEpoch();
+            await using var insert = _writer.CreateCommand();
+            insert.Transaction = tx;
+            insert.CommandText = "INSERT INTO meta (id, epoch, mailboxes, blobs, bytes) VALUES (1, $epoch, 0, 0, 0)";
+            insert.Parameters.AddWithValue("$epoch", (long)Epoch);
+            await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        PrepareWriterCommands();
+        Log.Opened(_logger, _options.DatabasePath, Epoch, _mailboxes, _blobs);
+    }
+
+    private static ulong NewEpoch()
+    {
+        Span<byte> bytes = stackalloc byte[8];
+        ulong epoch;
+        do
+        {
+            RandomNumberGenerator.Fill(bytes);
+            // Kept below 2^63 so it round-trips through SQLite's signed integers.
+            epoch = BitConverter.ToUInt64(bytes) & long.MaxValue;
+        }
+        while (epoch == 0);
+        return epoch;
+    }
+
+    private void Execute(string sql)
+    {
+        using var command = _writer.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>
+    /// Opens <paramref name="mailboxId"/> for <paramref name="deviceId"/>: creates it (bound to BLAKE3 of
+    /// <paramref name="capability"/>) on first use, checks the capability otherwise, registers the device and records
+    /// the access. Throws <see cref="MailboxException"/> (unauthorized, server full, mailbox quota for devices).
+    /// </summary>
+    public Task<MailboxOpened> OpenMailboxAsync(ReadOnlyMemory<byte> mailboxId, ReadOnlyMemory<byte> capability, ReadOnlyMemory<byte> deviceId,
+        ReadOnlyMemory<byte> archiveKey, CancellationToken cancellationToken)
+    {
+        if (mailboxId.Length != MailboxProtocol.IdLength) throw new ArgumentException("a mailbox id has 32 bytes", nameof(mailboxId));
+        if (capability.Length != MailboxProtocol.IdLength) throw new ArgumentException("a capability has 32 bytes", nameof(capability));
+        if (deviceId.Length is < MailboxProtocol.MinDeviceIdLength or > MailboxProtocol.MaxDeviceIdLength)
+            throw new ArgumentException("a device id has 16 to 32 bytes", nameof(deviceId));
+        if (archiveKey.Length is not (0 or MailboxProtocol.IdLength)) throw new ArgumentException("an archive key has 32 bytes", nameof(archiveKey));
+        var op = new OpenOp(mailboxId.ToArray(), KontinuumP2P.Certs.Hashing.Blake3.Hash(capability.Span), deviceId.ToArray(),
+            archiveKey.IsEmpty || _options.Role != MailboxRole.Replica ? null : archiveKey.ToArray());
+        return EnqueueAsync(op, cancellationToken);
+    }
+
+    /// <summary>
+    /// Stores a blob and returns its cursor once committed; the same blob id again returns its original cursor. Throws
+    /// <see cref="MailboxException"/> (blob too large, bad blob id, mailbox quota, server full) having stored nothing.
+    /// </summary>
+    /// <param name="mailbox">The opened mailbox.</param>
+    /// <param name="blobId">BLAKE3 of <paramref name="data"/> (checked).</param>
+    /// <param name="data">The sealed bytes.</param>
+    /// <param name="ttl">Requested TTL (ephemeral; zero = the default; clamped to the maximum). Ignored by replicas.</param>
+    /// <param name="cancellationToken">Cancels waiting for queue space (not a queued push).</param>
+    public Task<MailboxPushResult> PushAsync(MailboxHandle mailbox, ReadOnlyMemory<byte> blobId, ReadOnlyMemory<byte> data, TimeSpan ttl,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(mailbox);
+        if (data.Length > _options.MaxBlobBytes)
+            throw new MailboxException(MailboxErrorCode.BlobTooLarge, $"blob of {data.Length} bytes exceeds the {_options.MaxBlobBytes}-byte limit");
+        if (blobId.Length != MailboxProtocol.IdLength) throw new MailboxException(MailboxErrorCode.BadBlobId, "a blob id has 32 bytes");
+        Span<byte> hash = stackalloc byte[MailboxProtocol.IdLength];
+        KontinuumP2P.Certs.Hashing.Blake3.Hash(data.Span, hash);
+        if (!hash.SequenceEqual(blobId.Span)) throw new MailboxException(MailboxErrorCode.BadBlobId, "the blob id is not BLAKE3 of the blob");
+        return EnqueueAsync(new PushOp(mailbox.Row, blobId.ToArray(), data.ToArray(), ClampTtl(ttl)), cancellationToken);
+    }
+
+    /// <summary>The TTL a push gets: the default when none is asked, never above the maximum; zero (none) on replicas.</summary>
+    public TimeSpan ClampTtl(TimeSpan requested)
+    {
+        if (_options.Role == MailboxRole.Replica) return TimeSpan.Zero;
+        if (requested <= TimeSpan.Zero) return _options.DefaultTtl;
+        return requested > _options.MaxTtl ? _options.MaxTtl : requested;
+    }
+
+    /// <summary>Moves this device's ack position up to <paramref name="upToCursor"/> (never back); returns the position.</summary>
+    /// <exception cref="MailboxException">BAD_CURSOR when past the mailbox's end.</exception>
+    public Task<ulong> AckAsync(MailboxHandle mailbox, ulong upToCursor, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(mailbox);
+        return EnqueueAsync(new AckOp(mailbox.Row, mailbox.DeviceId.ToArray(), upToCursor), cancellationToken);
+    }
+
+    /// <summary>Highest cursor committed in the mailbox (from memory).</summary>
+    public ulong MaxCursor(MailboxHandle mailbox)
+    {
+        ArgumentNullException.ThrowIfNull(mailbox);
+        return _published.TryGetValue(mailbox.Row, out var max) ? max : 0;
+    }
+
+    /// <summary>Reads committed blobs after <paramref name="afterCursor"/> on a read connection.</summary>
+    /// <exception cref="MailboxException">BAD_CURSOR when past the mailbox's end.</exception>
+    public Task<MailboxPullResult> ReadAfterAsync(MailboxHandle mailbox, ulong afterCursor, int maxBlobs, int maxBytes, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(mailbox);
+        var max = MaxCursor(mailbox);
+        if (afterCursor > max) throw new MailboxException(MailboxErrorCode.BadCursor, $"cursor {afterCursor} is past the end ({max})");
+        return ReadRangeAsync(mailbox.Row, afterCursor, max, maxBlobs, maxBytes, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task<MailboxPullResult> ReadAfterAsync(ReadOnlyMemory<byte> mailboxId, ulong afterCursor, int maxBlobs, int maxBytes,
+        CancellationToken cancellationToken)
+    {
+        var (row, max) = await WithReaderAsync(async (connection, ct) =>
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT id, next_cursor FROM mailboxes WHERE mailbox_id = $id";
+            command.Parameters.AddWithValue("$id", mailboxId.ToArray());
+            await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            return await reader.ReadAsync(ct).ConfigureAwait(false) ? (reader.GetInt64(0), (ulong)reader.GetInt64(1) - 1) : (0L, 0UL);
+        }, cancellationToken).ConfigureAwait(false);
+        if (row == 0 || afterCursor >= max) return new MailboxPullResult([], false, max, Epoch);
+        return await ReadRangeAsync(row, afterCursor, max, maxBlobs, maxBytes, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<ArchivedMailbox>> ListArchivedMailboxesAsync(CancellationToken cancellationToken) =>
+        WithReaderAsync<IReadOnlyList<ArchivedMailbox>>(async (connection, ct) =>
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT mailbox_id, archive_key, next_cursor FROM mailboxes WHERE archive_key IS NOT NULL ORDER BY id LIMIT $max";
+            command.Parameters.AddWithValue("$max", _options.MaxMailboxes);
+            await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            var list = new List<ArchivedMailbox>();
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                list.Add(new ArchivedMailbox((byte[])reader[0], (byte[])reader[1], (ulong)reader.GetInt64(2) - 1));
+            return list;
+        }, cancellationToken);
+
+    private Task<MailboxPullResult> ReadRangeAsync(long row, ulong afterCursor, ulong maxCursor, int maxBlobs, int maxBytes, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBlobs, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBytes, 1);
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        return WithReaderAsync(async (connection, ct) =>
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = """
+                SELECT k, blob_id, data FROM blobs WHERE k > $after AND k < $end AND (expires = 0 OR expires > $now)
+                ORDER BY k LIMIT $limit
+                """;
+            command.Parameters.AddWithValue("$after", MailboxKeys.Key(row, afterCursor));
+            command.Parameters.AddWithValue("$end", MailboxKeys.End(row));
+            command.Parameters.AddWithValue("$now", now);
+            command.Parameters.AddWithValue("$limit", maxBlobs + 1);
+            await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            var blobs = new List<MailboxBlob>();
+            long bytes = 0;
+            var hasMore = false;
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                var length = reader.GetBytes(2, 0, null, 0, 0);
+                if (blobs.Count == maxBlobs || (blobs.Count > 0 && bytes + length > maxBytes))
+                {
+                    hasMore = true;
+                    break;
+                }
+                bytes += length;
+                blobs.Add(new MailboxBlob(MailboxKeys.CursorOf(reader.GetInt64(0)), (byte[])reader[1], (byte[])reader[2]));
+            }
+            return new MailboxPullResult(blobs, hasMore, Math.Max(maxCursor, blobs.Count > 0 ? blobs[^1].Cursor : 0), Epoch);
+        }, cancellationToken);
+    }
+
+    private async Task<T> WithReaderAsync<T>(Func<SqliteConnection, CancellationToken, Task<T>> read, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (!_readPool.Reader.TryRead(out var connection))
+        {
+            if (Interlocked.Increment(ref _readersCreated) <= _options.ReadConnections)
+            {
+                connection = new SqliteConnection(_readConnectionString);
+                await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                Interlocked.Decrement(ref _readersCreated);
+                connection = await _readPool.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        try
+        {
+            return await read(connection, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (!_readPool.Writer.TryWrite(connection)) await connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task<T> EnqueueAsync<T>(WriteOp<T> op, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        try
+        {
+            await _queue.Writer.WriteAsync(op, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            throw new MailboxException(MailboxErrorCode.ShuttingDown, "the mailbox store is closing");
+        }
+        return await op.Task.ConfigureAwait(false);
+    }
+
+    /// <summary>Stops taking operations, commits those queued, stops cleanup and closes every connection.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _queue.Writer.TryComplete();
+        await _tasks.DisposeAsync().ConfigureAwait(false);
+        while (_queue.Reader.TryRead(out var left)) left.Fail(new MailboxException(MailboxErrorCode.ShuttingDown, "the mailbox store closed"));
+        DisposeWriterCommands();
+        await _writer.DisposeAsync().ConfigureAwait(false);
+        _readPool.Writer.TryComplete();
+        while (_readPool.Reader.TryRead(out var connection)) await connection.DisposeAsync().ConfigureAwait(false);
+        _metrics.Dispose();
+        _cleanupWake.Dispose();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Mailbox store {Path} open: epoch {Epoch:x16}, {Mailboxes} mailboxes, {Blobs} blobs")]
+        public static partial void Opened(ILogger logger, string path, ulong epoch, long mailboxes, long blobs);
+
+        [LoggerMessage(EventId = 2, Level = LogLevel.Error, Message = "Mailbox store background task failed")]
+        public static partial void BackgroundFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "Mailbox store commit of {Operations} operations failed; all were refused")]
+        public static partial void CommitFailed(ILogger logger, int operations, Exception exception);
+
+        [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "Mailbox store cleanup deleted {Blobs} blobs and {Mailboxes} idle mailboxes")]
+        public static partial void Cleaned(ILogger logger, long blobs, int mailboxes);
+    }
+}

@@ -1,0 +1,111 @@
+using KontinuumP2P.Mailbox.Wire;
+
+namespace KontinuumP2P.Mailbox.Storage;
+
+/// <summary>Settings of a <see cref="MailboxStore"/>: its file, retention and the quotas it enforces.</summary>
+public sealed record MailboxStoreOptions
+{
+    /// <summary>Path of the SQLite database file (created with a new epoch when absent).</summary>
+    public required string DatabasePath { get; init; }
+
+    /// <summary>Ephemeral (TTL) or replica (until every device acked).</summary>
+    public MailboxRole Role { get; init; } = MailboxRole.Ephemeral;
+
+    /// <summary>TTL of an ephemeral push that asks for none.</summary>
+    public TimeSpan DefaultTtl { get; init; } = TimeSpan.FromDays(7);
+
+    /// <summary>Ceiling of an ephemeral push's TTL; longer requests are clamped to it.</summary>
+    public TimeSpan MaxTtl { get; init; } = TimeSpan.FromDays(7);
+
+    /// <summary>A mailbox not opened or pushed to for this long is deleted whole.</summary>
+    public TimeSpan IdleExpiry { get; init; } = TimeSpan.FromDays(90);
+
+    /// <summary>Largest blob stored.</summary>
+    public int MaxBlobBytes { get; init; } = MailboxProtocol.MaxBlobBytes;
+
+    /// <summary>Bytes of blobs one mailbox may hold.</summary>
+    public long MaxMailboxBytes { get; init; } = 1L << 30;
+
+    /// <summary>Blobs one mailbox may hold.</summary>
+    public long MaxMailboxBlobs { get; init; } = 1_000_000;
+
+    /// <summary>Mailboxes the store holds (each open of an unknown id creates one).</summary>
+    public int MaxMailboxes { get; init; } = 100_000;
+
+    /// <summary>Devices registered per mailbox.</summary>
+    public int MaxDevicesPerMailbox { get; init; } = 32;
+
+    /// <summary>Cap on the bytes the store holds (blob bytes plus a per-blob allowance for rows and indexes).</summary>
+    public long MaxDbBytes { get; init; } = 64L << 30;
+
+    /// <summary>Operations waiting for the writer; pushes beyond wait (backpressure).</summary>
+    public int WriteQueueCapacity { get; init; } = 4096;
+
+    /// <summary>Operations committed together at most (a batch commits as soon as the queue is empty, so a lone push waits for no one).</summary>
+    public int MaxBatchOperations { get; init; } = 256;
+
+    /// <summary>Rows deleted per cleanup step (one writer operation).</summary>
+    public int CleanupBatchRows { get; init; } = 512;
+
+    /// <summary>Interval of the background cleanup (an ack that frees blobs also wakes it).</summary>
+    public TimeSpan CleanupInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Read connections for pulls.</summary>
+    public int ReadConnections { get; init; } = 4;
+
+    /// <summary>Durable against power loss (<c>synchronous=FULL</c>) rather than only against process crashes (<c>NORMAL</c>).</summary>
+    public bool SyncFull { get; init; } = true;
+
+    /// <summary>Bytes counted per blob on top of its data (row, ids, index entries) against <see cref="MaxDbBytes"/>.</summary>
+    public const int BlobOverheadBytes = 128;
+
+    /// <summary>Checks every value; throws <see cref="ArgumentException"/> naming the first bad one.</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(DatabasePath)) throw new ArgumentException("the mailbox database path is empty", nameof(DatabasePath));
+        if (!Enum.IsDefined(Role)) throw new ArgumentException($"unknown mailbox role {Role}", nameof(Role));
+        Positive(DefaultTtl, nameof(DefaultTtl));
+        Positive(MaxTtl, nameof(MaxTtl));
+        Positive(IdleExpiry, nameof(IdleExpiry));
+        if (DefaultTtl > MaxTtl) throw new ArgumentException($"the default TTL {DefaultTtl} exceeds the maximum {MaxTtl}", nameof(DefaultTtl));
+        Range(MaxBlobBytes, 1, MailboxProtocol.MaxBlobBytes, nameof(MaxBlobBytes));
+        if (MaxMailboxBytes < MaxBlobBytes) throw new ArgumentException("the mailbox byte quota is below one blob", nameof(MaxMailboxBytes));
+        Range(MaxMailboxBlobs, 1, MailboxKeys.MaxCursor, nameof(MaxMailboxBlobs));
+        Range(MaxMailboxes, 1, (int)Math.Min(int.MaxValue, MailboxKeys.MaxRow), nameof(MaxMailboxes));
+        Range(MaxDevicesPerMailbox, 1, 1024, nameof(MaxDevicesPerMailbox));
+        if (MaxDbBytes < MaxBlobBytes + BlobOverheadBytes) throw new ArgumentException("the database cap is below one blob", nameof(MaxDbBytes));
+        Range(WriteQueueCapacity, 1, 1 << 20, nameof(WriteQueueCapacity));
+        Range(MaxBatchOperations, 1, 65_536, nameof(MaxBatchOperations));
+        Range(CleanupBatchRows, 1, 100_000, nameof(CleanupBatchRows));
+        Positive(CleanupInterval, nameof(CleanupInterval));
+        Range(ReadConnections, 1, 64, nameof(ReadConnections));
+    }
+
+    private static void Positive(TimeSpan value, string name)
+    {
+        if (value <= TimeSpan.Zero) throw new ArgumentException($"{name} must be positive (was {value})", name);
+    }
+
+    private static void Range(long value, long min, long max, string name)
+    {
+        if (value < min || value > max) throw new ArgumentException($"{name} must be within {min}..{max} (was {value})", name);
+    }
+}
+
+/// <summary>Blob keys: the mailbox's row in the high bits and its cursor in the low 36, so a mailbox is one key range.</summary>
+internal static class MailboxKeys
+{
+    public const int CursorBits = 36;
+    public const long MaxCursor = (1L << CursorBits) - 1;
+    public const long MaxRow = (1L << (63 - CursorBits)) - 1;
+
+    public static long Key(long row, ulong cursor) => (row << CursorBits) | (long)cursor;
+
+    public static long First(long row) => row << CursorBits;
+
+    public static long End(long row) => (row + 1) << CursorBits;
+
+    public static long RowOf(long key) => key >> CursorBits;
+
+    public static ulong CursorOf(long key) => (ulong)(key & MaxCursor);
+}

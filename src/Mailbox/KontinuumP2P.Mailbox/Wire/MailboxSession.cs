@@ -1,0 +1,272 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Google.Protobuf;
+using KontinuumP2P.Core.Identity;
+using KontinuumP2P.Core.Network;
+using KontinuumP2P.Mailbox.Protos;
+
+namespace KontinuumP2P.Mailbox.Wire;
+
+/// <summary>Settings of a <see cref="MailboxSession"/>.</summary>
+public sealed record MailboxSessionOptions
+{
+    /// <summary>How long a request waits for its answer.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Requests outstanding at once on the stream (pipelined; later callers wait).</summary>
+    public int MaxInFlight { get; init; } = 64;
+
+    /// <summary>Notifications buffered for the reader; the oldest are dropped (each one supersedes the earlier).</summary>
+    public int NotificationCapacity { get; init; } = 16;
+
+    /// <summary>The clock for timeouts.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+}
+
+/// <summary>
+/// The typed client of one mailbox session over one <c>/kontinuum/mailbox/1.0.0</c> stream: Open first, then pushes,
+/// pulls, acks and a subscription. Requests may be issued concurrently (pipelined, bounded by
+/// <see cref="MailboxSessionOptions.MaxInFlight"/>); answers are matched by request id. Refusals throw
+/// <see cref="MailboxException"/>; a broken stream throws <see cref="IOException"/> and ends the session.
+/// </summary>
+public sealed class MailboxSession : IAsyncDisposable
+{
+    private readonly IP2PStream _stream;
+    private readonly MailboxSessionOptions _options;
+    private readonly ConcurrentDictionary<ulong, TaskCompletionSource<Response>> _pending = new();
+    private readonly SemaphoreSlim _inFlight;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly Channel<MailboxNotification> _notifications;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _reader;
+    private long _nextRequestId;
+    private volatile int _maxFrameBytes = MailboxProtocol.MaxSmallFrameBytes;
+    private volatile Exception? _failure;
+    private int _disposed;
+
+    /// <summary>Runs a session over an already negotiated stream (the session owns and disposes it).</summary>
+    public MailboxSession(IP2PStream stream, MailboxSessionOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        _stream = stream;
+        _options = options ?? new MailboxSessionOptions();
+        ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxInFlight, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(_options.NotificationCapacity, 1);
+        _inFlight = new SemaphoreSlim(_options.MaxInFlight, _options.MaxInFlight);
+        _notifications = Channel.CreateBounded<MailboxNotification>(new BoundedChannelOptions(_options.NotificationCapacity)
+        {
+            FullMode = BoundedChannelFullMode.DropOldest,
+            SingleWriter = true,
+        });
+        _reader = Task.Run(() => ReadLoopAsync(_stopping.Token));
+    }
+
+    /// <summary>Opens a stream to <paramref name="server"/> and runs a session over it.</summary>
+    public static async Task<MailboxSession> ConnectAsync(IHost host, PeerId server, MailboxSessionOptions? options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        var stream = await host.NewStreamAsync(server, [MailboxProtocol.ProtocolId], cancellationToken).ConfigureAwait(false);
+        return new MailboxSession(stream, options);
+    }
+
+    /// <summary>The answer to Open, once it arrived.</summary>
+    public MailboxOpenResult? OpenResult { get; private set; }
+
+    /// <summary>Notifications after <see cref="SubscribeAsync"/>; completes when the session ends.</summary>
+    public ChannelReader<MailboxNotification> Notifications => _notifications.Reader;
+
+    /// <summary>Completes when the stream has ended (cleanly or not).</summary>
+    public Task Completion => _reader;
+
+    /// <summary>Opens (creating on first use) a mailbox as a device.</summary>
+    /// <param name="mailboxId">32-byte mailbox id.</param>
+    /// <param name="capability">32-byte secret proving access.</param>
+    /// <param name="deviceId">16..32-byte per-mailbox device id.</param>
+    /// <param name="archiveKey">Empty or 32 bytes (replica mailboxes keep it for the archive).</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    public async Task<MailboxOpenResult> OpenAsync(ReadOnlyMemory<byte> mailboxId, ReadOnlyMemory<byte> capability, ReadOnlyMemory<byte> deviceId,
+        ReadOnlyMemory<byte> archiveKey, CancellationToken cancellationToken)
+    {
+        var response = await SendAsync(new Request
+        {
+            Open = new Open
+            {
+                MailboxId = MailboxFrames.Wrap(mailboxId),
+                Capability = MailboxFrames.Wrap(capability),
+                DeviceId = MailboxFrames.Wrap(deviceId),
+                ArchiveKey = MailboxFrames.Wrap(archiveKey),
+            },
+        }, Response.BodyOneofCase.Open, cancellationToken).ConfigureAwait(false);
+        var open = response.Open;
+        var result = new MailboxOpenResult(open.Epoch, open.MaxCursor, open.Pending, open.AckedUpTo,
+            MailboxWireMapping.FromWire(open.Limits), MailboxWireMapping.FromWire(open.Retention));
+        _maxFrameBytes = MailboxProtocol.MaxPullFrameBytes(result.Limits.MaxPullBlobs, result.Limits.MaxPullBytes);
+        OpenResult = result;
+        return result;
+    }
+
+    /// <summary>Pushes a sealed blob; returns once the server has committed it.</summary>
+    /// <param name="blob">The sealed bytes (kept unchanged until this returns).</param>
+    /// <param name="blobId">BLAKE3 of <paramref name="blob"/>.</param>
+    /// <param name="ttlSeconds">Requested TTL (ephemeral servers clamp it; 0 = their default).</param>
+    /// <param name="cancellationToken">Cancels the wait (the push may still be committed).</param>
+    public async Task<MailboxPushResult> PushAsync(ReadOnlyMemory<byte> blob, ReadOnlyMemory<byte> blobId, ulong ttlSeconds,
+        CancellationToken cancellationToken)
+    {
+        var response = await SendAsync(new Request
+        {
+            Push = new Push { Blob = MailboxFrames.Wrap(blob), BlobId = MailboxFrames.Wrap(blobId), TtlSeconds = ttlSeconds },
+        }, Response.BodyOneofCase.Push, cancellationToken).ConfigureAwait(false);
+        return new MailboxPushResult(response.Push.Cursor, response.Push.Duplicate, response.Push.Epoch);
+    }
+
+    /// <summary>Reads blobs after <paramref name="afterCursor"/>.</summary>
+    /// <param name="afterCursor">Last cursor already held (0 = from the start).</param>
+    /// <param name="limit">Most blobs wanted (0 = the server's maximum).</param>
+    /// <param name="maxBytes">Most bytes wanted (0 = the server's maximum).</param>
+    /// <param name="epoch">The epoch the cursor belongs to (0 = any).</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    public async Task<MailboxPullResult> PullAsync(ulong afterCursor, int limit, int maxBytes, ulong epoch, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(limit);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxBytes);
+        var response = await SendAsync(new Request
+        {
+            Pull = new Pull { AfterCursor = afterCursor, Limit = (uint)limit, MaxBytes = (uint)maxBytes, Epoch = epoch },
+        }, Response.BodyOneofCase.Pull, cancellationToken).ConfigureAwait(false);
+        var pull = response.Pull;
+        var blobs = new MailboxBlob[pull.Blobs.Count];
+        for (var i = 0; i < blobs.Length; i++)
+        {
+            var b = pull.Blobs[i];
+            blobs[i] = new MailboxBlob(b.Cursor, b.BlobId.Memory, b.Data.Memory);
+        }
+        return new MailboxPullResult(blobs, pull.HasMore, pull.MaxCursor, pull.Epoch);
+    }
+
+    /// <summary>Acknowledges every blob up to <paramref name="upToCursor"/> for this device; returns the ack position.</summary>
+    public async Task<ulong> AckAsync(ulong upToCursor, ulong epoch, CancellationToken cancellationToken)
+    {
+        var response = await SendAsync(new Request { Ack = new Ack { UpToCursor = upToCursor, Epoch = epoch } },
+            Response.BodyOneofCase.Ack, cancellationToken).ConfigureAwait(false);
+        return response.Ack.AckedUpTo;
+    }
+
+    /// <summary>Subscribes to notifications (read them from <see cref="Notifications"/>); returns the current position.</summary>
+    public async Task<MailboxNotification> SubscribeAsync(CancellationToken cancellationToken)
+    {
+        var response = await SendAsync(new Request { Subscribe = new Subscribe() }, Response.BodyOneofCase.Subscribe, cancellationToken)
+            .ConfigureAwait(false);
+        return new MailboxNotification(response.Subscribe.MaxCursor, response.Subscribe.Epoch);
+    }
+
+    /// <summary>Half-closes the stream, waits briefly for the server to finish, then resets it.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        try
+        {
+            await _writeLock.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                await _stream.Output.CompleteAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                _writeLock.Release();
+            }
+            await _reader.WaitAsync(TimeSpan.FromSeconds(5), _options.TimeProvider).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException or IOException or InvalidOperationException)
+        {
+            _stream.Reset();
+        }
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await _reader.ConfigureAwait(false);
+        await _stream.DisposeAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    private async Task<Response> SendAsync(Request request, Response.BodyOneofCase expected, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (_failure is { } failed) throw Failed(failed);
+        await _inFlight.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var id = (ulong)Interlocked.Increment(ref _nextRequestId);
+        var completion = new TaskCompletionSource<Response>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _pending[id] = completion;
+        try
+        {
+            request.RequestId = id;
+            await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await MailboxFrames.WriteAsync(_stream.Output, request, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                _writeLock.Release();
+            }
+            // The reader may have failed between our check and the registration.
+            if (_failure is { } late) completion.TrySetException(Failed(late));
+            Response response;
+            try
+            {
+                response = await completion.Task.WaitAsync(_options.RequestTimeout, _options.TimeProvider, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException e)
+            {
+                throw new TimeoutException($"the mailbox server did not answer within {_options.RequestTimeout}", e);
+            }
+            if (response.BodyCase == Response.BodyOneofCase.Error) throw MailboxWireMapping.ToException(response.Error);
+            if (response.BodyCase != expected) throw new IOException($"the mailbox server answered {response.BodyCase} to a {request.BodyCase} request");
+            return response;
+        }
+        finally
+        {
+            _pending.TryRemove(id, out _);
+            _inFlight.Release();
+        }
+    }
+
+    private static IOException Failed(Exception failure) => failure as MailboxException is { } refusal
+        ? new MailboxException(refusal.Code, refusal.Message, refusal.RetryAfter, refusal.Epoch)
+        : new IOException($"the mailbox session ended: {failure.Message}", failure);
+
+    private async Task ReadLoopAsync(CancellationToken cancellationToken)
+    {
+        Exception failure = new IOException("the mailbox server closed the stream");
+        try
+        {
+            while (true)
+            {
+                var response = await MailboxFrames.ReadAsync(_stream.Input, Response.Parser, _maxFrameBytes, cancellationToken).ConfigureAwait(false);
+                if (response is null) break;
+                if (response.BodyCase == Response.BodyOneofCase.Notify)
+                {
+                    _notifications.Writer.TryWrite(new MailboxNotification(response.Notify.MaxCursor, response.Notify.Epoch));
+                    continue;
+                }
+                if (response.RequestId == 0)
+                {
+                    // An unsolicited error precedes the server closing the stream (shutdown, malformed input).
+                    if (response.BodyCase == Response.BodyOneofCase.Error) failure = MailboxWireMapping.ToException(response.Error);
+                    continue;
+                }
+                if (_pending.TryGetValue(response.RequestId, out var completion)) completion.TrySetResult(response);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            failure = new IOException("the mailbox session was closed");
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or InvalidOperationException)
+        {
+            failure = e is InvalidDataException ? new IOException($"the mailbox server sent an invalid frame: {e.Message}", e) : e;
+            _stream.Reset();
+        }
+        _failure = failure;
+        foreach (var completion in _pending.Values) completion.TrySetException(Failed(failure));
+        _notifications.Writer.TryComplete();
+    }
+}
