@@ -5,7 +5,7 @@ namespace KontinuumP2P.Archive.Tests.Packs;
 
 public sealed class PackFormatTests
 {
-    private static (ArchiveKeys Keys, Pack Pack, List<Pushing.ArchiveBlob> Blobs) Build(int seed, int count = 40)
+    private static (ArchiveKeys Keys, Pack Pack, List<KontinuumP2P.Archive.Pushing.ArchiveBlob> Blobs) Build(int seed, int count = 40)
     {
         var random = new Random(seed);
         var keys = ArchiveKeys.Derive(TestBlobs.Key(random));

@@ -53,6 +53,9 @@ public sealed class ArchivePusher : BackgroundService
     /// <summary>Raised after each pack is archived and its state committed.</summary>
     public event Action<ArchivedPack>? PackArchived;
 
+    /// <summary>Raised when archiving a mailbox failed (it is retried next round).</summary>
+    public event Action<ReadOnlyMemory<byte>, Exception>? MailboxFailed;
+
     /// <summary>Raised after each round over all mailboxes, with the number of packs written.</summary>
     public event Action<int>? RoundCompleted;
 
@@ -89,6 +92,7 @@ public sealed class ArchivePusher : BackgroundService
                 catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
                     ArchivePusherLog.MailboxFailed(_logger, Convert.ToHexStringLower(mailbox.MailboxId.Span), e);
+                    MailboxFailed?.Invoke(mailbox.MailboxId, e);
                 }
             }
             RoundCompleted?.Invoke(written);
