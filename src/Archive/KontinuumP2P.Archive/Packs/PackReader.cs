@@ -54,6 +54,18 @@ public static class PackReader
     public static IReadOnlyList<PackEntry> Open(ReadOnlySpan<byte> pack, ArchiveObjectId id, ArchiveKeys keys)
     {
         if (!HasId(pack, id)) throw new PackFormatException($"pack bytes do not hash to {id} (corrupted or substituted)");
+        return OpenBlobs(pack, keys);
+    }
+
+    /// <summary>
+    /// Opens a pack in one pass, without the whole-pack hash: the header is authenticated (AEAD under the mailbox's
+    /// key), blobs tile the area before it exactly, and each blob is checked against its id, so every byte is covered.
+    /// The caller must still check the entries against the manifest that named the pack (restore does), since another
+    /// pack of the same mailbox would pass too.
+    /// </summary>
+    /// <exception cref="PackFormatException">The pack is malformed or a blob does not match its id.</exception>
+    public static IReadOnlyList<PackEntry> OpenBlobs(ReadOnlySpan<byte> pack, ArchiveKeys keys)
+    {
         var entries = ReadHeader(pack, keys);
         foreach (var e in entries)
         {

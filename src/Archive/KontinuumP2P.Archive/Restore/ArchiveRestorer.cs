@@ -22,7 +22,8 @@ public sealed record RestoreReport(ulong Manifests, int Packs, long Blobs, IRead
 
 /// <summary>
 /// Restores a mailbox from its archive key alone: locator → manifest chain → packs → blobs, each pack checked by
-/// BLAKE3 against its id and each blob against its blob id. Packs are taken from the first sink holding an intact copy.
+/// its authenticated header and each blob against its blob id (one pass, see <see cref="PackReader.OpenBlobs"/>), and
+/// its entries against the manifest that named it. Packs are taken from the first sink holding an intact copy.
 /// </summary>
 public static class ArchiveRestorer
 {
@@ -98,7 +99,7 @@ public static class ArchiveRestorer
             if (bytes is null) continue;
             try
             {
-                var entries = PackReader.Open(bytes, manifest.PackId, keys);
+                var entries = PackReader.OpenBlobs(bytes, keys);
                 if (!Matches(entries, manifest)) continue;
                 return (bytes, entries);
             }
