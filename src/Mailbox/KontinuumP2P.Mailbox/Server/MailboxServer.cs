@@ -25,16 +25,18 @@ public sealed partial class MailboxServer : IProtocolHandler, IAsyncDisposable
     private int _sessionCount;
     private int _stopped;
 
-    private MailboxServer(IHost host, MailboxServerOptions options, MailboxStore store, ILoggerFactory loggerFactory, IMeterFactory? meterFactory)
+    private MailboxServer(IHost host, MailboxServerOptions options, MailboxStore store, TimeProvider time, ILoggerFactory loggerFactory,
+        IMeterFactory? meterFactory)
     {
         _host = host;
+        Time = time;
         Options = options;
         Store = store;
         _logger = loggerFactory.CreateLogger<MailboxServer>();
         Limits = new MailboxLimits(options.Store.MaxBlobBytes, options.Store.MaxMailboxBytes, options.Store.MaxMailboxBlobs,
             options.MaxPullBlobs, options.MaxPullBytes, options.PushesPerMinute);
         Retention = new MailboxRetention(options.Store.Role, options.Store.MaxTtl, options.Store.DefaultTtl, options.Store.IdleExpiry);
-        DeviceLimits = new DeviceRateLimits(options.MaxTrackedDevices, options.PushesPerMinute, host.TimeProvider);
+        DeviceLimits = new DeviceRateLimits(options.MaxTrackedDevices, options.PushesPerMinute, time);
         var meter = meterFactory?.Create(MailboxStoreMetrics.MeterName) ?? (_ownMeter = new Meter(MailboxStoreMetrics.MeterName));
         _refusals = meter.CreateCounter<long>("kontinuum.mailbox.refusals", description: "Requests refused, by error code");
         meter.CreateObservableGauge("kontinuum.mailbox.sessions", () => Volatile.Read(ref _sessionCount), description: "Open sessions");
@@ -42,15 +44,22 @@ public sealed partial class MailboxServer : IProtocolHandler, IAsyncDisposable
     }
 
     /// <summary>Opens the store and serves the protocol on <paramref name="host"/>.</summary>
+    /// <param name="host">The host to serve on.</param>
+    /// <param name="options">The options (validated here).</param>
+    /// <param name="loggerFactory">Logging (no payload or id is ever logged).</param>
+    /// <param name="meterFactory">Metrics.</param>
+    /// <param name="timeProvider">The clock for timeouts, rate limits and retention (default: the host's).</param>
+    /// <param name="cancellationToken">Cancels opening the store.</param>
     public static async Task<MailboxServer> StartAsync(IHost host, MailboxServerOptions options, ILoggerFactory? loggerFactory = null,
-        IMeterFactory? meterFactory = null, CancellationToken cancellationToken = default)
+        IMeterFactory? meterFactory = null, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(host);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         loggerFactory ??= NullLoggerFactory.Instance;
-        var store = await MailboxStore.OpenAsync(options.Store, host.TimeProvider, loggerFactory, meterFactory, cancellationToken).ConfigureAwait(false);
-        var server = new MailboxServer(host, options, store, loggerFactory, meterFactory);
+        var time = timeProvider ?? host.TimeProvider;
+        var store = await MailboxStore.OpenAsync(options.Store, time, loggerFactory, meterFactory, cancellationToken).ConfigureAwait(false);
+        var server = new MailboxServer(host, options, store, time, loggerFactory, meterFactory);
         host.SetHandler(MailboxProtocol.ProtocolId, server);
         Log.Started(server._logger, options.Store.Role, store.Epoch);
         return server;
@@ -75,7 +84,7 @@ public sealed partial class MailboxServer : IProtocolHandler, IAsyncDisposable
 
     internal ILogger Logger => _logger;
 
-    internal TimeProvider Time => _host.TimeProvider;
+    internal TimeProvider Time { get; }
 
     internal bool IsStopping => _stopping.IsCancellationRequested;
 

@@ -84,7 +84,7 @@ public sealed partial class MailboxStore : IMailboxArchiveSource, IAsyncDisposab
                 (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<MailboxStore>(), meterFactory);
             await store.InitialiseAsync(cancellationToken).ConfigureAwait(false);
             store._tasks.Run(store.WriterLoopAsync);
-            store._tasks.Run(store.CleanupLoopAsync);
+            if (options.BackgroundCleanup) store._tasks.Run(store.CleanupLoopAsync);
             return store;
         }
         catch

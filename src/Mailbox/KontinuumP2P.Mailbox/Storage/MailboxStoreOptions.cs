@@ -50,6 +50,9 @@ public sealed record MailboxStoreOptions
     /// <summary>Interval of the background cleanup (an ack that frees blobs also wakes it).</summary>
     public TimeSpan CleanupInterval { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Runs retention in the background (off: only <see cref="MailboxStore.RunCleanupAsync"/> deletes, as tests need).</summary>
+    public bool BackgroundCleanup { get; init; } = true;
+
     /// <summary>Read connections for pulls.</summary>
     public int ReadConnections { get; init; } = 4;
 

@@ -29,6 +29,12 @@ internal static class MailboxFrames
                     reader.AdvanceTo(buffer.Start);
                     throw new InvalidDataException($"frame of {length} bytes exceeds the {maxLength}-byte limit");
                 }
+                if (buffer.Length - prefix < (long)length && buffer.Length - prefix >= CopyThreshold)
+                {
+                    // A frame larger than the muxer's receive window never arrives whole while it sits unconsumed
+                    // in the pipe (no credit is returned): copy it out piece by piece instead.
+                    return await ReadLargeAsync(reader, parser, buffer, prefix, (int)length, cancellationToken).ConfigureAwait(false);
+                }
                 if (buffer.Length - prefix >= (long)length)
                 {
                     var body = buffer.Slice(prefix, (long)length);
@@ -60,6 +66,43 @@ internal static class MailboxFrames
             }
             if (result.IsCanceled) throw new OperationCanceledException(cancellationToken);
             reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+
+    // Well below Yamux's 256 KiB initial stream window.
+    private const int CopyThreshold = 64 * 1024;
+
+    private static async ValueTask<T> ReadLargeAsync<T>(PipeReader reader, MessageParser<T> parser, ReadOnlySequence<byte> buffer, int prefix,
+        int length, CancellationToken cancellationToken)
+        where T : class, IMessage<T>
+    {
+        // The length was checked against the cap before this allocation.
+        var body = new byte[length];
+        var filled = 0;
+        var available = buffer.Slice(prefix);
+        while (true)
+        {
+            var take = (int)Math.Min(available.Length, length - filled);
+            available.Slice(0, take).CopyTo(body.AsSpan(filled));
+            filled += take;
+            reader.AdvanceTo(available.GetPosition(take));
+            if (filled == length) break;
+            var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            available = result.Buffer;
+            if (available.IsEmpty && result.IsCompleted)
+            {
+                reader.AdvanceTo(available.End);
+                throw new InvalidDataException("stream ended inside a frame");
+            }
+            if (result.IsCanceled) throw new OperationCanceledException(cancellationToken);
+        }
+        try
+        {
+            return parser.ParseFrom(body);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new InvalidDataException($"invalid frame: {e.Message}", e);
         }
     }
 

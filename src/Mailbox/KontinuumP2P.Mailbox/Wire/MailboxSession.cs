@@ -253,6 +253,9 @@ public sealed class MailboxSession : IAsyncDisposable
                     if (response.BodyCase == Response.BodyOneofCase.Error) failure = MailboxWireMapping.ToException(response.Error);
                     continue;
                 }
+                // Raise the frame cap before the next read starts: pull pages may follow Open at once.
+                if (response.BodyCase == Response.BodyOneofCase.Open && response.Open.Limits is { } limits)
+                    _maxFrameBytes = MailboxProtocol.MaxPullFrameBytes((int)Math.Min(limits.MaxPullBlobs, int.MaxValue), (int)Math.Min(limits.MaxPullBytes, int.MaxValue));
                 if (_pending.TryGetValue(response.RequestId, out var completion)) completion.TrySetResult(response);
             }
         }

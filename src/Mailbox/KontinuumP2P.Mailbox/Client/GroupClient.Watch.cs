@@ -1,0 +1,156 @@
+using KontinuumP2P.Mailbox.Crypto;
+using KontinuumP2P.Mailbox.Wire;
+
+namespace KontinuumP2P.Mailbox.Client;
+
+public sealed partial class GroupClient
+{
+    /// <summary>
+    /// Until cancelled: pulls (as <see cref="PullAsync"/>), flushes the outbox rows that are due, subscribes to every
+    /// reachable mailbox and waits for a notification, the next due outbox row, or the poll interval (which also retries
+    /// unreachable mailboxes). <paramref name="onPull"/> hears each pull's outcome.
+    /// </summary>
+    public async Task WatchAsync(BlobHandler apply, bool ack, Action<PullOutcome>? onPull, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(apply);
+        var subscribed = new HashSet<MailboxSession>(ReferenceEqualityComparer.Instance);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var outcome = await PullAsync(apply, ack, cancellationToken).ConfigureAwait(false);
+            onPull?.Invoke(outcome);
+            await FlushAsync(all: false, cancellationToken).ConfigureAwait(false);
+            using var poll = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var waits = new List<Task>();
+            foreach (var connection in Connections)
+            {
+                if (outcome.Unreachable.Contains(connection.Slot)) continue;
+                try
+                {
+                    var session = await connection.GetSessionAsync(cancellationToken).ConfigureAwait(false);
+                    if (subscribed.Add(session)) await session.SubscribeAsync(cancellationToken).ConfigureAwait(false);
+                    waits.Add(session.Notifications.WaitToReadAsync(poll.Token).AsTask());
+                    waits.Add(session.Completion);
+                }
+                catch (Exception e) when (e is IOException or TimeoutException && !cancellationToken.IsCancellationRequested)
+                {
+                    // Retried at the next poll.
+                }
+            }
+            subscribed.RemoveWhere(s => s.Completion.IsCompleted);
+            var wait = _options.WatchPollInterval;
+            if (Store.NextDue() is { } due)
+            {
+                var untilDue = due - _options.TimeProvider.GetUtcNow();
+                if (untilDue < wait) wait = untilDue > TimeSpan.Zero ? untilDue : TimeSpan.FromMilliseconds(50);
+            }
+            waits.Add(Task.Delay(wait, _options.TimeProvider, poll.Token));
+            await Task.WhenAny(waits).ConfigureAwait(false);
+            // Ends the waits that did not fire, so none piles up across rounds.
+            await poll.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(waits).ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+            // Drain notifications: they only say "there is more"; the next pull reads it all.
+            foreach (var session in subscribed)
+                while (session.Notifications.TryRead(out _)) { }
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+    }
+
+    /// <summary>Each mailbox of the current generation: reached now (when <paramref name="probe"/>), committed
+    /// position, outbox rows owed.</summary>
+    public async Task<IReadOnlyList<MailboxStatus>> StatusAsync(bool probe, CancellationToken cancellationToken)
+    {
+        var result = new List<MailboxStatus>();
+        foreach (var connection in Connections)
+        {
+            if (probe)
+            {
+                try
+                {
+                    await connection.GetSessionAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (MailboxUnavailableException)
+                {
+                    // Reported through Reachable and LastError.
+                }
+            }
+            var position = Store.GetPosition(connection.Generation, connection.Slot);
+            result.Add(new MailboxStatus(connection.Slot, connection.PeerId, connection.Reachable ?? false, position.Cursor, position.Epoch,
+                Store.OutboxCount(connection.Generation, connection.Slot), connection.LastError, connection.OpenResult));
+        }
+        return result;
+    }
+
+    /// <summary>An invite to the current generation, valid for <paramref name="validity"/>.</summary>
+    public Invite CreateInvite(TimeSpan validity) => CreateInvite(Store, validity, _options.TimeProvider);
+
+    /// <summary>An invite to a store's current generation.</summary>
+    public static Invite CreateInvite(GroupStore store, TimeSpan validity, TimeProvider timeProvider)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        var generation = store.Current;
+        return new Invite
+        {
+            Network = store.Network,
+            Slots = generation.Slots,
+            ExpiresAt = timeProvider.GetUtcNow() + validity,
+            Secret = generation.Passphrase is null ? generation.Secret.Bytes.ToArray() : null,
+            Salt = generation.Passphrase?.Salt,
+            Kdf = generation.Passphrase?.Kdf,
+        };
+    }
+
+    /// <summary>
+    /// Rotates the group secret (to shut out a lost or stolen device): applies what the old mailboxes hold for this
+    /// device, starts a new generation (new secret, so new mailbox ids and capabilities on the same slots), re-pushes
+    /// every blob the old mailboxes still hold (unchanged bytes: same ids, so devices that have them skip them) and
+    /// everything still in the outbox to the new mailboxes, and acknowledges the old mailboxes to their end so they drain.
+    /// Returns the invite the remaining devices join with (with their existing directories, to keep old keys and ids).
+    /// </summary>
+    public async Task<Invite> RotateAsync(BlobHandler apply, TimeSpan inviteValidity, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(apply);
+        var old = Connections;
+        var pulled = await PullAsync(apply, ack: false, cancellationToken).ConfigureAwait(false);
+        if (pulled.Unreachable.Count == old.Count) throw new MailboxUnavailableException("", "no mailbox of the group is reachable: rotate when at least one is");
+        var now = _options.TimeProvider.GetUtcNow();
+        var secret = GroupSecret.Generate();
+        var generation = Store.AddGeneration(secret, Store.Current.Slots);
+        var fresh = CreateConnections(generation);
+        lock (_lock) _connections = fresh;
+        foreach (var connection in old)
+        {
+            if (pulled.Unreachable.Contains(connection.Slot)) continue;
+            try
+            {
+                await RepushHistoryAsync(connection, generation, now, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or TimeoutException && !cancellationToken.IsCancellationRequested)
+            {
+                LogPullFailed(_logger, connection.Slot, e.Message);
+            }
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+        Store.MoveOutboxToCurrent(now);
+        await FlushAsync(all: true, cancellationToken).ConfigureAwait(false);
+        return CreateInvite(inviteValidity);
+    }
+
+    private async Task RepushHistoryAsync(MailboxConnection connection, Generation generation, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var session = await connection.GetSessionAsync(cancellationToken).ConfigureAwait(false);
+        ulong cursor = 0, epoch = session.OpenResult!.Epoch;
+        while (true)
+        {
+            var page = await session.PullAsync(cursor, _options.PullLimit, _options.PullMaxBytes, epoch, cancellationToken).ConfigureAwait(false);
+            foreach (var blob in page.Blobs)
+            {
+                cursor = blob.Cursor;
+                var id = BlobId.Of(blob.Data.Span);
+                if (blob.BlobId.Span.SequenceEqual(id.Digest)) Store.Enqueue(new SealedBlob(blob.Data.ToArray(), id), generation.Number, generation.Slots, now);
+            }
+            if (!page.HasMore || page.Blobs.Count == 0) break;
+        }
+        if (cursor > 0) await AckQuietlyAsync(session, connection, new MailboxPosition(cursor, epoch), cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,153 @@
+using KontinuumP2P.Core.Identity;
+using KontinuumP2P.Core.Network;
+using KontinuumP2P.Mailbox.Crypto;
+using KontinuumP2P.Mailbox.Wire;
+
+namespace KontinuumP2P.Mailbox.Client;
+
+/// <summary>
+/// This device's session with one mailbox (one slot of one generation): resolves the slot, refuses nodes the verifier
+/// refuses, dials, opens with the derived mailbox id, capability, device id and archive key, and reconnects after a
+/// failure. The slot is resolved again when the last resolution is older than <see cref="ResolveInterval"/> (a
+/// replacement node of the slot is followed).
+/// </summary>
+internal sealed class MailboxConnection : IAsyncDisposable
+{
+    public static readonly TimeSpan ResolveInterval = TimeSpan.FromSeconds(60);
+
+    private readonly IHost _host;
+    private readonly IMailboxResolver _resolver;
+    private readonly IMailboxVerifier _verifier;
+    private readonly GroupClientOptions _options;
+    private readonly SemaphoreSlim _connect = new(1, 1);
+    private readonly byte[] _deviceId;
+    private MailboxSession? _session;
+    private MailboxEndpoint? _endpoint;
+    private DateTimeOffset _resolvedAt;
+
+    public MailboxConnection(IHost host, IMailboxResolver resolver, IMailboxVerifier verifier, GroupClientOptions options,
+        int generation, SlotKeys keys, byte[] deviceSecret)
+    {
+        _host = host;
+        _resolver = resolver;
+        _verifier = verifier;
+        _options = options;
+        Generation = generation;
+        Keys = keys;
+        _deviceId = GroupKeys.DeviceId(deviceSecret, keys);
+    }
+
+    public int Generation { get; }
+
+    public SlotKeys Keys { get; }
+
+    public string Slot => Keys.Slot;
+
+    public PeerId? PeerId => _endpoint?.PeerId;
+
+    /// <summary>Whether the last attempt reached the mailbox.</summary>
+    public bool? Reachable { get; private set; }
+
+    public string? LastError { get; private set; }
+
+    public MailboxOpenResult? OpenResult => _session?.OpenResult;
+
+    /// <summary>The open session, connecting (and opening) when there is none or the last one broke.</summary>
+    /// <exception cref="MailboxUnavailableException">Unresolvable, refused by the verifier, unreachable, or refused Open.</exception>
+    public async Task<MailboxSession> GetSessionAsync(CancellationToken cancellationToken)
+    {
+        if (_session is { } live && !live.Completion.IsCompleted) return live;
+        await _connect.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_session is { } again && !again.Completion.IsCompleted) return again;
+            if (_session is not null) await DropAsync().ConfigureAwait(false);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(_options.ConnectTimeout);
+            try
+            {
+                var session = await ConnectAsync(timeout.Token).ConfigureAwait(false);
+                _session = session;
+                Reachable = true;
+                LastError = null;
+                return session;
+            }
+            catch (Exception e) when (e is IOException or TimeoutException or OperationCanceledException or InvalidOperationException or ProtocolNotSupportedException
+                                          && !cancellationToken.IsCancellationRequested)
+            {
+                Reachable = false;
+                LastError = e is OperationCanceledException ? $"no answer within {_options.ConnectTimeout.TotalSeconds:0.#} s" : e.Message;
+                // A failed dial often means the slot moved: resolve again next time.
+                _endpoint = null;
+                throw e as MailboxUnavailableException ?? new MailboxUnavailableException(Slot, $"mailbox {Slot}: {LastError}", e);
+            }
+        }
+        finally
+        {
+            _connect.Release();
+        }
+    }
+
+    /// <summary>Marks the session broken after a failed request (the next call reconnects).</summary>
+    public async Task FailAsync(Exception error)
+    {
+        Reachable = false;
+        LastError = error.Message;
+        await _connect.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            await DropAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _connect.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _connect.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            await DropAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _connect.Release();
+        }
+        _connect.Dispose();
+    }
+
+    private async Task<MailboxSession> ConnectAsync(CancellationToken cancellationToken)
+    {
+        var now = _host.TimeProvider.GetUtcNow();
+        if (_endpoint is null || now - _resolvedAt >= ResolveInterval)
+        {
+            var endpoint = await _resolver.ResolveAsync(Slot, cancellationToken).ConfigureAwait(false);
+            if (_verifier.Check(endpoint) is { } refusal) throw new MailboxUnavailableException(Slot, $"mailbox {Slot}: {refusal}");
+            _endpoint = endpoint;
+            _resolvedAt = now;
+        }
+        var target = _endpoint;
+        if (target.Addresses.Count > 0) _host.PeerStore.AddAddresses(target.PeerId, target.Addresses, TimeSpan.FromMinutes(10));
+        var session = await MailboxSession.ConnectAsync(_host, target.PeerId, _options.Session, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await session.OpenAsync(Keys.MailboxId, Keys.Capability, _deviceId, _options.SendArchiveKey ? Keys.ArchiveKey : ReadOnlyMemory<byte>.Empty,
+                cancellationToken).ConfigureAwait(false);
+            return session;
+        }
+        catch
+        {
+            await session.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private async Task DropAsync()
+    {
+        var session = _session;
+        _session = null;
+        if (session is not null) await session.DisposeAsync().ConfigureAwait(false);
+    }
+}
