@@ -18,7 +18,9 @@ public sealed record RestoredBlob(ulong Cursor, ReadOnlyMemory<byte> BlobId, Rea
 /// <param name="MissingPacks">Packs named by a manifest that no sink returned intact.</param>
 /// <param name="MissingBlobs">Blobs in those packs.</param>
 /// <param name="ChainError">Why the chain ended early, when it did (a corrupt or unlinked manifest).</param>
-public sealed record RestoreReport(ulong Manifests, int Packs, long Blobs, IReadOnlyList<ArchiveObjectId> MissingPacks, long MissingBlobs, string? ChainError);
+/// <param name="MissingBlobIds">Ids of the blobs in the missing packs.</param>
+public sealed record RestoreReport(ulong Manifests, int Packs, long Blobs, IReadOnlyList<ArchiveObjectId> MissingPacks, long MissingBlobs, string? ChainError,
+    IReadOnlyList<ReadOnlyMemory<byte>> MissingBlobIds);
 
 /// <summary>
 /// Restores a mailbox from its archive key alone: locator → manifest chain → packs → blobs, each pack checked by
@@ -46,8 +48,9 @@ public static class ArchiveRestorer
         var packs = 0;
         long blobs = 0, missingBlobs = 0;
         var missing = new List<ArchiveObjectId>();
+        var missingIds = new List<ReadOnlyMemory<byte>>();
         string? chainError = null;
-        if (chainSink is null) return new RestoreReport(0, 0, 0, missing, 0, null);
+        if (chainSink is null) return new RestoreReport(0, 0, 0, missing, 0, null, missingIds);
         var chain = ManifestChain.ReadAsync(chainSink, keys, cancellationToken).GetAsyncEnumerator(cancellationToken);
         await using (chain.ConfigureAwait(false))
         {
@@ -69,6 +72,7 @@ public static class ArchiveRestorer
                 {
                     missing.Add(manifest.PackId);
                     missingBlobs += manifest.Blobs.Count;
+                    missingIds.AddRange(manifest.Blobs.Select(b => b.BlobId));
                     continue;
                 }
                 packs++;
@@ -79,7 +83,7 @@ public static class ArchiveRestorer
                 }
             }
         }
-        return new RestoreReport(manifests, packs, blobs, missing, missingBlobs, chainError);
+        return new RestoreReport(manifests, packs, blobs, missing, missingBlobs, chainError, missingIds);
     }
 
     private static async Task<(byte[]? Bytes, IReadOnlyList<PackEntry>? Entries)> FetchPackAsync(IReadOnlyList<IArchiveSink> sinks, Manifest manifest,

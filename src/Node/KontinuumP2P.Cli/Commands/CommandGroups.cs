@@ -16,6 +16,7 @@ internal static class CommandGroups
         yield return CrlCommands.Create();
         yield return PeerCommands.Create();
         yield return DhtCommands.Create();
+        yield return ArchiveCommands.Create();
         yield break;
     }
 }
