@@ -17,6 +17,7 @@ internal static class CommandGroups
         yield return PeerCommands.Create();
         yield return DhtCommands.Create();
         yield return HqCommands.Create();
+        yield return ArchiveCommands.Create();
         yield break;
     }
 }

@@ -1,0 +1,31 @@
+using KontinuumP2P.Archive.Pushing;
+using KontinuumP2P.Mailbox.Storage;
+
+namespace KontinuumP2P.Archive.Mailboxes;
+
+/// <summary>The pusher's source over a mailbox store (its replica mailboxes with an archive key).</summary>
+public sealed class MailboxStoreArchiveSource : IArchiveSource
+{
+    private readonly IMailboxArchiveSource _store;
+
+    /// <summary>Wraps a store's archive tail.</summary>
+    public MailboxStoreArchiveSource(IMailboxArchiveSource store) => _store = store ?? throw new ArgumentNullException(nameof(store));
+
+    /// <summary>The store's epoch: a different one means the store was reset and its cursors restarted.</summary>
+    public ulong Epoch => _store.Epoch;
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<ArchiveMailbox>> ListMailboxesAsync(CancellationToken cancellationToken)
+    {
+        var list = await _store.ListArchivedMailboxesAsync(cancellationToken).ConfigureAwait(false);
+        return [.. list.Select(m => new ArchiveMailbox(m.MailboxId, m.ArchiveKey))];
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<ArchiveBlob>> ReadAfterAsync(ReadOnlyMemory<byte> mailboxId, ulong afterCursor, int maxBlobs, long maxBytes,
+        CancellationToken cancellationToken)
+    {
+        var page = await _store.ReadAfterAsync(mailboxId, afterCursor, maxBlobs, (int)Math.Min(maxBytes, int.MaxValue), cancellationToken).ConfigureAwait(false);
+        return [.. page.Blobs.Select(b => new ArchiveBlob(b.Cursor, b.BlobId, b.Data))];
+    }
+}

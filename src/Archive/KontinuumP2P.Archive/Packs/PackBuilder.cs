@@ -1,0 +1,90 @@
+using System.Buffers.Binary;
+using KontinuumP2P.Archive.Crypto;
+
+namespace KontinuumP2P.Archive.Packs;
+
+/// <summary>
+/// Collects blobs into one pack. The same blobs in the same order under the same keys always give the same bytes (and
+/// so the same pack id), which is what makes a rebuilt pack after a crash an idempotent re-upload.
+/// </summary>
+public sealed class PackBuilder
+{
+    private readonly ArchiveKeys _keys;
+    private readonly List<PackEntry> _entries = [];
+    private byte[] _buffer;
+    private long _length;
+
+    /// <summary>Starts an empty pack sealed under these keys.</summary>
+    public PackBuilder(ArchiveKeys keys, int initialCapacity = 1 << 20)
+    {
+        _keys = keys ?? throw new ArgumentNullException(nameof(keys));
+        _buffer = new byte[Math.Max(initialCapacity, 1024)];
+    }
+
+    /// <summary>Blobs added so far.</summary>
+    public int Count => _entries.Count;
+
+    /// <summary>Bytes of blob data added so far.</summary>
+    public long BlobBytes => _length;
+
+    /// <summary>The highest cursor added, or null when empty.</summary>
+    public ulong? LastCursor => _entries.Count == 0 ? null : _entries[^1].Cursor;
+
+    /// <summary>The pack size after one more blob of this length, header and trailer included.</summary>
+    public long SizeWith(int blobLength) =>
+        _length + blobLength + PackFormat.SealedHeaderLength(_entries.Count + 1) + PackFormat.TrailerLength;
+
+    /// <summary>Adds a blob.</summary>
+    /// <exception cref="ArgumentException">Bad id length, blob too large, cursor not after the last one, or pack full.</exception>
+    public void Add(ReadOnlySpan<byte> blobId, ulong cursor, ReadOnlySpan<byte> blob)
+    {
+        if (blobId.Length != Hashing.DigestLength) throw new ArgumentException($"a blob id is 32 bytes, got {blobId.Length}", nameof(blobId));
+        if (blob.Length > PackFormat.MaxBlobBytes) throw new ArgumentException($"blob of {blob.Length} bytes exceeds {PackFormat.MaxBlobBytes}", nameof(blob));
+        if (_entries.Count > 0 && cursor <= _entries[^1].Cursor) throw new ArgumentException($"cursor {cursor} is not after {_entries[^1].Cursor}", nameof(cursor));
+        if (_entries.Count >= PackFormat.MaxBlobs) throw new ArgumentException($"a pack holds at most {PackFormat.MaxBlobs} blobs", nameof(blob));
+        if (SizeWith(blob.Length) > PackFormat.MaxPackBytes) throw new ArgumentException($"a pack is at most {PackFormat.MaxPackBytes} bytes", nameof(blob));
+        EnsureCapacity(_length + blob.Length);
+        blob.CopyTo(_buffer.AsSpan((int)_length));
+        _entries.Add(new PackEntry(blobId.ToArray(), cursor, _length, blob.Length));
+        _length += blob.Length;
+    }
+
+    /// <summary>Seals the header and returns the finished pack. The builder can then be discarded.</summary>
+    public Pack Build()
+    {
+        if (_entries.Count == 0) throw new InvalidOperationException("an empty pack is never written");
+        var header = new byte[PackFormat.HeaderFixedLength + _entries.Count * PackFormat.EntryLength];
+        header[0] = PackFormat.Version;
+        BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(1), (uint)_entries.Count);
+        var at = PackFormat.HeaderFixedLength;
+        foreach (var e in _entries)
+        {
+            e.BlobId.Span.CopyTo(header.AsSpan(at));
+            BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(at + 32), e.Cursor);
+            BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(at + 40), (ulong)e.Offset);
+            BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(at + 48), (uint)e.Length);
+            at += PackFormat.EntryLength;
+        }
+        var sealedLength = SyntheticAead.Overhead + header.Length;
+        var total = _length + sealedLength + PackFormat.TrailerLength;
+        var bytes = new byte[total];
+        _buffer.AsSpan(0, (int)_length).CopyTo(bytes);
+        SyntheticAead.Seal(_keys.PackKey, PackFormat.AssociatedData, header, bytes.AsSpan((int)_length, sealedLength));
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan((int)(total - PackFormat.TrailerLength)), (uint)sealedLength);
+        return new Pack(ArchiveObjectId.Pack(Hashing.Blake3(bytes)), bytes, [.. _entries]);
+    }
+
+    private void EnsureCapacity(long needed)
+    {
+        if (needed <= _buffer.Length) return;
+        var size = (long)_buffer.Length;
+        while (size < needed) size *= 2;
+        Array.Resize(ref _buffer, (int)Math.Min(size, PackFormat.MaxPackBytes));
+    }
+}
+
+/// <summary>A finished pack: its id (BLAKE3 of <paramref name="Bytes"/>), bytes and entries.</summary>
+/// <param name="Id">The pack id.</param>
+/// <param name="Bytes">The whole pack.</param>
+/// <param name="Entries">The blobs it holds, in cursor order.</param>
+public sealed record Pack(ArchiveObjectId Id, byte[] Bytes, IReadOnlyList<PackEntry> Entries);

@@ -1,0 +1,34 @@
+using System.Globalization;
+using KontinuumP2P.Archive.Mailboxes;
+using KontinuumP2P.Archive.Pushing;
+using KontinuumP2P.Archive.Sinks;
+using KontinuumP2P.Mailbox.Storage;
+using KontinuumP2P.Mailbox.Wire;
+
+// Usage: CrashHost STORE.db STATE.db SINK TARGET_PACK_BYTES
+// Archives every blob of the store's replica mailboxes (flushing: no waiting for size or age), printing "started",
+// one "pack <id>" line per archived pack, and "done" when a round wrote nothing.
+if (args.Length != 4)
+{
+    Console.Error.WriteLine("usage: CrashHost STORE.db STATE.db SINK TARGET_PACK_BYTES");
+    return 2;
+}
+await using var store = await MailboxStore.OpenAsync(new MailboxStoreOptions { DatabasePath = args[0], Role = MailboxRole.Replica });
+using var state = new PusherStateStore(args[1]);
+await using var sink = ArchiveSinks.Open(args[2]);
+var options = new ArchivePusherOptions { TargetPackBytes = long.Parse(args[3], CultureInfo.InvariantCulture), ReadBatchBlobs = 64, ReadBatchBytes = 256 << 10 };
+using var pusher = new ArchivePusher(new MailboxStoreArchiveSource(store), [sink], state, options, TimeProvider.System);
+pusher.PackArchived += p => Console.WriteLine("pack " + p.PackId);
+var failed = false;
+pusher.MailboxFailed += (_, e) =>
+{
+    Console.Error.WriteLine(e);
+    failed = true;
+};
+Console.WriteLine("started");
+while (await pusher.RunOnceAsync(flush: true, CancellationToken.None) > 0 && !failed)
+{
+}
+if (failed) return 3;
+Console.WriteLine("done");
+return 0;

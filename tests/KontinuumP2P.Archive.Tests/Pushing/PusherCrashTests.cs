@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using KontinuumP2P.Archive.Pushing;
+using KontinuumP2P.Archive.Sinks;
+
+namespace KontinuumP2P.Archive.Tests.Pushing;
+
+/// <summary>The pusher in a child process over a real mailbox store, SIGKILLed at random points.</summary>
+[NonParallelizable]
+public sealed class PusherCrashTests
+{
+    private string _dir = null!;
+
+    [SetUp]
+    public void SetUp() => _dir = Directory.CreateTempSubdirectory("kp-pusher-crash-").FullName;
+
+    [TearDown]
+    public void TearDown() => Directory.Delete(_dir, recursive: true);
+
+    [Test]
+    [Category("Slow")]
+    public async Task A_pusher_killed_twenty_times_archives_every_blob_exactly_once()
+    {
+        var seed = Environment.TickCount;
+        TestContext.Out.WriteLine($"seed {seed}");
+        var random = new Random(seed);
+        var storePath = Path.Combine(_dir, "store.db");
+        var statePath = Path.Combine(_dir, "archive-state.db");
+        var sinkPath = Path.Combine(_dir, "sink");
+        var boxes = ReplicaStore.MakeBoxes(random, 2);
+        await using (var store = await ReplicaStore.OpenAsync(storePath)) await ReplicaStore.PushAsync(store, boxes, random, 40, 1, 6000);
+
+        var killed = 0;
+        for (var run = 0; run < 20; run++)
+        {
+            var (exited, log) = await RunAsync(killAfterLines: random.Next(0, 4), killDelayMs: random.Next(0, 30));
+            if (!exited) killed++;
+            TestContext.Out.WriteLine($"run {run}: {log.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length - 1} packs, {(exited ? "finished" : "killed")}");
+            // A few more blobs arrive between runs (about one tail pack's worth), so runs reach the tail, where a pack
+            // interrupted after its upload must be rebuilt from its planned range and not swallow the newcomers.
+            await using var store = await ReplicaStore.OpenAsync(storePath);
+            await ReplicaStore.PushAsync(store, boxes, random, 6, 1, 6000);
+        }
+        var (finished, output) = await RunAsync(killAfterLines: null, killDelayMs: 0);
+        Assert.That(finished, Is.True);
+        Assert.That(output, Does.Contain("done"));
+        TestContext.Out.WriteLine($"{killed} of 20 runs killed before finishing");
+        Assert.That(killed, Is.GreaterThanOrEqualTo(10), "most runs must die mid-work, or the test shows nothing");
+
+        Dictionary<string, List<ArchiveBlob>> stored;
+        await using (var store = await ReplicaStore.OpenAsync(storePath)) stored = await ReplicaStore.ReadAllAsync(store);
+        Assert.That(stored.Values.Sum(v => v.Count), Is.EqualTo(2 * (40 + 20 * 6)));
+        await using var sink = new DirectorySink(sinkPath);
+        ArchiveCheck.AssertExactlyOnce(stored, await ArchiveCheck.RestoreAllAsync([sink], boxes));
+        await ArchiveCheck.AssertNoOrphanOrDuplicatePacksAsync(sink, boxes);
+        using var state = new PusherStateStore(statePath);
+        foreach (var box in boxes)
+        {
+            var s = state.Get(box.MailboxId)!;
+            Assert.That(s.ArchivedUpTo, Is.EqualTo(stored[Convert.ToHexStringLower(box.MailboxId)][^1].Cursor));
+            Assert.That(s.PlannedUpTo, Is.Null);
+        }
+
+        // Returns whether the child exited by itself, and its output.
+        async Task<(bool Exited, string Output)> RunAsync(int? killAfterLines, int killDelayMs)
+        {
+            var dll = Path.Combine(AppContext.BaseDirectory, "KontinuumP2P.Archive.CrashHost.dll");
+            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var a in new[] { dll, storePath, statePath, "dir:" + sinkPath, "32768" }) start.ArgumentList.Add(a);
+            using var process = Process.Start(start)!;
+            var stderr = process.StandardError.ReadToEndAsync();
+            var output = new System.Text.StringBuilder();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            var lines = 0;
+            try
+            {
+                while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+                {
+                    output.AppendLine(line);
+                    if (killAfterLines is { } k && ++lines > k)
+                    {
+                        if (killDelayMs > 0) await Task.Delay(killDelayMs, timeout.Token);
+                        process.Kill(); // SIGKILL
+                        break;
+                    }
+                }
+                await process.WaitForExitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                process.Kill(entireProcessTree: true);
+                Assert.Fail("the pusher process did not finish within 60 s: " + output);
+            }
+            var exitedByItself = output.ToString().Contains("done", StringComparison.Ordinal);
+            if (process.ExitCode is not (0 or 137) && !(killAfterLines is not null && !exitedByItself))
+                Assert.Fail($"pusher exited with {process.ExitCode}: {await stderr}");
+            return (exitedByItself, output.ToString());
+        }
+    }
+}
