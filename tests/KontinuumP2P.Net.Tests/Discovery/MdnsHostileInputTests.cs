@@ -1,6 +1,7 @@
 using System.Net;
 using KontinuumP2P.Core.Addressing;
 using KontinuumP2P.Core.Identity;
+using KontinuumP2P.Net.Discovery;
 using KontinuumP2P.Net.Discovery.Mdns;
 using Microsoft.Extensions.Time.Testing;
 
@@ -76,6 +77,33 @@ public sealed class MdnsHostileInputTests
         table.Update(new(Victim, [Multiaddr.Parse("/ip4/10.0.1.5/tcp/1")], TimeSpan.FromSeconds(60), "x"), IPAddress.Parse("10.0.1.5"), T0, out var refused);
         Assert.That(refused, Is.True);
         Assert.That(table.Snapshot(T0).Single().Addresses, Has.Count.EqualTo(4));
+    }
+
+    [Test]
+    public async Task TheServiceDropsAnAnnouncementNamingAnotherHostsAddressAndObeysTheDialersProof()
+    {
+        await using var service = new MdnsService(Ed25519Identity.Generate().PeerId, () => []);
+        var lan = new MdnsInterface("eth0", 2, IPAddress.Parse("10.0.0.1"), false, [IPAddress.Parse("10.0.0.1")]);
+        byte[] Announce(Multiaddr address, TimeSpan ttl, string label) => MdnsPackets.BuildResponse(MdnsOptions.DefaultServiceName,
+            $"{label}.{MdnsOptions.DefaultServiceName}", [address.WithPeerId(Victim)], ttl, 1400, out _);
+        var fromForger = new IPEndPoint(Forger, 5353);
+        var fromReal = new IPEndPoint(Real, 5353);
+
+        service.HandlePacket(Announce(RealAddress, TimeSpan.FromSeconds(120), "f"), fromForger, lan);
+        Assert.That(service.KnownPeers, Is.Empty, "the forger pointed the victim's id at an address that is not its own");
+        Assert.That(service.Statistics.PacketsDropped, Is.EqualTo(1));
+
+        service.HandlePacket(Announce(RealAddress, TimeSpan.FromSeconds(120), "v"), fromReal, lan);
+        service.HandlePacket(Announce(RealAddress, TimeSpan.Zero, "f"), fromForger, lan);
+        Assert.That(service.KnownPeers.Single().Addresses, Is.EqualTo(new[] { RealAddress }), "a forged goodbye changes nothing");
+
+        service.HandlePacket(Announce(ForgedAddress, TimeSpan.FromDays(3650), "f"), fromForger, lan);
+        Assert.That(service.KnownPeers.Single().Addresses, Has.Count.EqualTo(2));
+        Assert.That(service.KnownPeers.Single().Ttl, Is.LessThanOrEqualTo(TimeSpan.FromSeconds(120)), "TTL capped");
+        ((IDiscoveryFeedback)service).Connected(Victim, RealAddress);
+        Assert.That(service.KnownPeers.Single().Addresses, Is.EqualTo(new[] { RealAddress }), "the dialer proved which source is real");
+        service.HandlePacket(Announce(RealAddress, TimeSpan.Zero, "v"), fromReal, lan);
+        Assert.That(service.KnownPeers, Is.Empty, "the real peer left and nothing the forger said keeps it");
     }
 
     [Test]
