@@ -121,6 +121,32 @@ public sealed class ArchivePusherTests
     }
 
     [Test]
+    public async Task A_reset_store_with_a_new_epoch_is_archived_from_cursor_one_again_on_the_same_chain()
+    {
+        var random = new Random(4);
+        var boxes = ReplicaStore.MakeBoxes(random, 1);
+        Dictionary<string, List<ArchiveBlob>> before, after;
+        await using (var rig = await StartAsync(new ArchivePusherOptions { TargetPackBytes = 8192 }))
+        {
+            before = await ReplicaStore.PushAsync(rig.Store, boxes, random, 20, 500, 1500);
+            await rig.Pusher.RunOnceAsync(flush: true, CancellationToken.None);
+        }
+        foreach (var file in Directory.EnumerateFiles(_dir, "store.db*")) File.Delete(file);
+        await using (var rig = await StartAsync(new ArchivePusherOptions { TargetPackBytes = 8192 }))
+        {
+            after = await ReplicaStore.PushAsync(rig.Store, boxes, random, 7, 500, 1500);
+            Assert.That(after.Values.Single()[^1].Cursor, Is.EqualTo(7UL), "cursors restarted");
+            Assert.That(await rig.Pusher.RunOnceAsync(flush: true, CancellationToken.None), Is.GreaterThan(0));
+            var state = rig.State.Get(boxes[0].MailboxId)!;
+            Assert.That(state.ArchivedUpTo, Is.EqualTo(7UL));
+            Assert.That(state.Epoch, Is.EqualTo(rig.Store.Epoch));
+            var restored = (await ArchiveCheck.RestoreAllAsync([rig.Sink], boxes)).Values.Single();
+            var expected = before.Values.Single().Concat(after.Values.Single()).ToList();
+            Assert.That(restored.Select(r => Convert.ToHexStringLower(r.BlobId.Span)), Is.EqualTo(expected.Select(e => Convert.ToHexStringLower(e.BlobId.Span))));
+        }
+    }
+
+    [Test]
     public void Options_are_validated()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new ArchivePusherOptions { TargetPackBytes = 10 }.Validate());

@@ -18,7 +18,7 @@ public sealed class MailboxStoreArchiveSource : IArchiveSource
     public async ValueTask<IReadOnlyList<ArchiveMailbox>> ListMailboxesAsync(CancellationToken cancellationToken)
     {
         var list = await _store.ListArchivedMailboxesAsync(cancellationToken).ConfigureAwait(false);
-        return [.. list.Select(m => new ArchiveMailbox(m.MailboxId, m.ArchiveKey))];
+        return [.. list.Select(m => new ArchiveMailbox(m.MailboxId, m.ArchiveKey, _store.Epoch))];
     }
 
     /// <inheritdoc />

@@ -149,6 +149,15 @@ public sealed class ArchivePusher : BackgroundService
         var keys = ArchiveKeys.Derive(mailbox.ArchiveKey.Span);
         var mailboxKey = Convert.ToHexStringLower(mailbox.MailboxId.Span);
         var state = _state.Get(mailbox.MailboxId.Span) ?? await RecoverAsync(mailbox, keys, mailboxKey, cancellationToken).ConfigureAwait(false);
+        if (state.Epoch != mailbox.Epoch)
+        {
+            // The store was reset: its cursors start again. The chain continues (restore does not rely on cursors
+            // growing across packs); a plan of the old epoch is void, its blobs are gone.
+            ArchivePusherLog.EpochChanged(_logger, mailboxKey, state.Epoch, mailbox.Epoch, state.ArchivedUpTo);
+            state = state with { ArchivedUpTo = 0, PlannedUpTo = null, Epoch = mailbox.Epoch };
+            _state.Put(mailbox.MailboxId.Span, state);
+            _waitingSince.Remove(mailboxKey);
+        }
         var written = 0;
         while (true)
         {
@@ -232,7 +241,7 @@ public sealed class ArchivePusher : BackgroundService
         foreach (var sink in _sinks) await StoreVerifiedAsync(sink, address, sealedManifest, cancellationToken).ConfigureAwait(false);
 
         var record = new ArchivedPack(mailbox.MailboxId.ToArray(), state.ChainLength, pack.Id.ToString(), manifest.FirstCursor, manifest.LastCursor, blobs.Count, pack.Bytes.Length);
-        var next = new MailboxArchiveState(manifest.LastCursor, state.ChainLength + 1, ManifestChain.LinkHash(sealedManifest), null);
+        var next = new MailboxArchiveState(manifest.LastCursor, state.ChainLength + 1, ManifestChain.LinkHash(sealedManifest), null, state.Epoch);
         _state.Advance(record, next);
         _packs?.Add(1);
         _blobs?.Add(blobs.Count);
@@ -265,13 +274,13 @@ public sealed class ArchivePusher : BackgroundService
     {
         var sink = _sinks[0];
         var length = await ManifestChain.FindLengthAsync(sink, keys, cancellationToken).ConfigureAwait(false);
-        var state = new MailboxArchiveState(0, 0, new byte[32], null);
+        var state = new MailboxArchiveState(0, 0, new byte[32], null, mailbox.Epoch);
         if (length > 0)
         {
             var sealedBox = await sink.GetAsync(keys.ManifestAddress(length - 1), ManifestCodec.MaxSealedBytes, cancellationToken).ConfigureAwait(false)
                 ?? throw new IOException($"{sink.Name} lost manifest {length - 1} while it was being read");
             var last = ManifestCodec.Open(sealedBox, length - 1, keys);
-            state = new MailboxArchiveState(last.LastCursor, length, ManifestChain.LinkHash(sealedBox), null);
+            state = new MailboxArchiveState(last.LastCursor, length, ManifestChain.LinkHash(sealedBox), null, mailbox.Epoch);
             ArchivePusherLog.Recovered(_logger, mailboxKey, state.ArchivedUpTo, length, sink.Name);
         }
         _state.Put(mailbox.MailboxId.Span, state);

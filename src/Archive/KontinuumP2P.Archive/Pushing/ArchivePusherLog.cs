@@ -18,4 +18,7 @@ internal static partial class ArchivePusherLog
 
     [LoggerMessage(5, LogLevel.Warning, "An archive round failed before reaching the mailboxes; retrying after the poll interval")]
     public static partial void RoundFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(6, LogLevel.Warning, "Mailbox {Mailbox}: store epoch changed from {Old} to {New}; cursors restart (was archived up to {ArchivedUpTo}), the chain continues")]
+    public static partial void EpochChanged(ILogger logger, string mailbox, ulong old, ulong @new, ulong archivedUpTo);
 }

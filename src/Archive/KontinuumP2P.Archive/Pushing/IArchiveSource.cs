@@ -20,7 +20,8 @@ public interface IArchiveSource
 /// <summary>A replica mailbox to archive.</summary>
 /// <param name="MailboxId">The mailbox id (32 bytes).</param>
 /// <param name="ArchiveKey">The archive key the group supplied (32 bytes).</param>
-public sealed record ArchiveMailbox(ReadOnlyMemory<byte> MailboxId, ReadOnlyMemory<byte> ArchiveKey);
+/// <param name="Epoch">The store's epoch: when it changes the store was reset and its cursors start again.</param>
+public sealed record ArchiveMailbox(ReadOnlyMemory<byte> MailboxId, ReadOnlyMemory<byte> ArchiveKey, ulong Epoch = 0);
 
 /// <summary>A stored blob.</summary>
 /// <param name="Cursor">Its cursor in the mailbox.</param>

@@ -7,7 +7,8 @@ namespace KontinuumP2P.Archive.Pushing;
 /// <param name="ChainLength">Manifests written (the next one's sequence).</param>
 /// <param name="ChainHead">BLAKE3 of the last manifest as stored; 32 zero bytes for an empty chain.</param>
 /// <param name="PlannedUpTo">The last cursor of a pack being written; a restart rebuilds exactly that pack.</param>
-public sealed record MailboxArchiveState(ulong ArchivedUpTo, ulong ChainLength, byte[] ChainHead, ulong? PlannedUpTo);
+/// <param name="Epoch">The source store's epoch the cursors belong to.</param>
+public sealed record MailboxArchiveState(ulong ArchivedUpTo, ulong ChainLength, byte[] ChainHead, ulong? PlannedUpTo, ulong Epoch = 0);
 
 /// <summary>A pack the pusher wrote.</summary>
 public sealed record ArchivedPack(byte[] MailboxId, ulong Sequence, string PackId, ulong FirstCursor, ulong LastCursor, int Blobs, long Bytes);
@@ -31,7 +32,7 @@ public sealed class PusherStateStore : IDisposable
             PRAGMA synchronous=FULL;
             CREATE TABLE IF NOT EXISTS mailbox_state (
               mailbox_id BLOB PRIMARY KEY, archived_up_to INTEGER NOT NULL, chain_length INTEGER NOT NULL,
-              chain_head BLOB NOT NULL, planned_up_to INTEGER) WITHOUT ROWID;
+              chain_head BLOB NOT NULL, planned_up_to INTEGER, epoch INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS packs (
               pack_id TEXT PRIMARY KEY, mailbox_id BLOB NOT NULL, sequence INTEGER NOT NULL, first_cursor INTEGER NOT NULL,
               last_cursor INTEGER NOT NULL, blobs INTEGER NOT NULL, bytes INTEGER NOT NULL, UNIQUE (mailbox_id, sequence));
@@ -42,12 +43,12 @@ public sealed class PusherStateStore : IDisposable
     public MailboxArchiveState? Get(ReadOnlySpan<byte> mailboxId)
     {
         using var command = _connection.CreateCommand();
-        command.CommandText = "SELECT archived_up_to, chain_length, chain_head, planned_up_to FROM mailbox_state WHERE mailbox_id = $m";
+        command.CommandText = "SELECT archived_up_to, chain_length, chain_head, planned_up_to, epoch FROM mailbox_state WHERE mailbox_id = $m";
         command.Parameters.AddWithValue("$m", mailboxId.ToArray());
         using var reader = command.ExecuteReader();
         if (!reader.Read()) return null;
         return new MailboxArchiveState((ulong)reader.GetInt64(0), (ulong)reader.GetInt64(1), (byte[])reader[2],
-            reader.IsDBNull(3) ? null : (ulong)reader.GetInt64(3));
+            reader.IsDBNull(3) ? null : (ulong)reader.GetInt64(3), (ulong)reader.GetInt64(4));
     }
 
     /// <summary>Records a state without a pack (first sight of a mailbox, or a plan).</summary>
@@ -108,14 +109,15 @@ public sealed class PusherStateStore : IDisposable
         using var command = _connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = """
-            INSERT INTO mailbox_state (mailbox_id, archived_up_to, chain_length, chain_head, planned_up_to) VALUES ($m, $a, $c, $h, $p)
-            ON CONFLICT (mailbox_id) DO UPDATE SET archived_up_to = $a, chain_length = $c, chain_head = $h, planned_up_to = $p
+            INSERT INTO mailbox_state (mailbox_id, archived_up_to, chain_length, chain_head, planned_up_to, epoch) VALUES ($m, $a, $c, $h, $p, $e)
+            ON CONFLICT (mailbox_id) DO UPDATE SET archived_up_to = $a, chain_length = $c, chain_head = $h, planned_up_to = $p, epoch = $e
             """;
         command.Parameters.AddWithValue("$m", mailboxId);
         command.Parameters.AddWithValue("$a", (long)state.ArchivedUpTo);
         command.Parameters.AddWithValue("$c", (long)state.ChainLength);
         command.Parameters.AddWithValue("$h", state.ChainHead);
         command.Parameters.AddWithValue("$p", state.PlannedUpTo is { } p ? (long)p : DBNull.Value);
+        command.Parameters.AddWithValue("$e", (long)state.Epoch);
         command.ExecuteNonQuery();
     }
 
