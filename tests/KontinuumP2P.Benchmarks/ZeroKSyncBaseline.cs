@@ -31,6 +31,9 @@ internal sealed class ZeroKSyncBaseline : IDisposable
                 CREATE INDEX IF NOT EXISTS blobs_by_expiry ON blobs (expires);
                 """;
             setup.ExecuteNonQuery();
+            setup.CommandText = "PRAGMA synchronous";
+            var applied = (long)setup.ExecuteScalar()!;
+            if (applied != (syncFull ? 2 : 1)) throw new InvalidOperationException($"baseline synchronous is {applied}");
         }
         _bump = _connection.CreateCommand();
         _bump.CommandText = """

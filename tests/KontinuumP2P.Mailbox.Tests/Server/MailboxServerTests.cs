@@ -301,6 +301,39 @@ public sealed class MailboxServerTests
     }
 
     [Test]
+    public async Task A_client_that_pipelines_requests_but_never_reads_answers_is_cut_off()
+    {
+        await using var harness = await ServerHarness.StartAsync(o => o with
+        {
+            IdleTimeout = TimeSpan.FromMilliseconds(500), MaxInFlightPerSession = 8, RequestsPerSecond = 1_000_000,
+        }, cancellationToken: Token);
+        var raw = await harness.Pair.RawStreamAsync(Token);
+        await using (raw)
+        {
+            // 40,000 answers (over 1 MiB) cannot fit the 256 KiB window the client never opens by reading.
+            var requests = new System.Buffers.ArrayBufferWriter<byte>();
+            for (var i = 1; i <= 40_000; i++) MailboxFrames.Write(requests, new Request { RequestId = (ulong)i, Pull = new Pull() });
+            var writing = raw.Output.WriteAsync(requests.WrittenMemory, Token).AsTask();
+            while (harness.Server.SessionCount > 0 || !writing.IsCompleted)
+            {
+                await Task.WhenAny(writing, Task.Delay(20, Token));
+                if (writing.IsFaulted || writing.IsCanceled) break;
+            }
+            Assert.That(harness.Server.SessionCount, Is.Zero, "the server reset the stalled stream instead of holding its answers");
+            try
+            {
+                await writing;
+            }
+            catch (IOException)
+            {
+                // The reset reached our half-done write.
+            }
+        }
+        var (healthy, _) = await harness.OpenAsync(Credentials.Random(), Token);
+        await using (healthy) Assert.That((await healthy.PushAsync(Blobs.Make(), Token)).Cursor, Is.EqualTo(1));
+    }
+
+    [Test]
     public async Task Stopping_answers_SHUTTING_DOWN_and_keeps_every_acknowledged_push()
     {
         var harness = await ServerHarness.StartAsync(cancellationToken: Token);

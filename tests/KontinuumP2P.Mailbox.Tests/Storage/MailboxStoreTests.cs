@@ -89,6 +89,26 @@ public sealed class MailboxStoreTests
     }
 
     [Test]
+    public async Task The_background_cleanup_is_woken_by_an_ack_that_frees_blobs_and_stops_with_the_store()
+    {
+        // Real clock and a long interval: only the ack's wake-up can explain the deletion.
+        var store = await MailboxStore.OpenAsync(Options() with { Role = MailboxRole.Replica, BackgroundCleanup = true, CleanupInterval = TimeSpan.FromHours(1) });
+        try
+        {
+            var handle = (await OpenAsync(store, Credentials.Random())).Handle;
+            for (var i = 0; i < 50; i++) await PushAsync(store, handle, Blobs.Make(100));
+            await store.AckAsync(handle, 40, CancellationToken.None);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            while (store.Statistics.Deleted < 40) await Task.Delay(10, timeout.Token);
+            Assert.That(store.Statistics, Is.EqualTo(store.Statistics with { Blobs = 10, Deleted = 40 }));
+        }
+        finally
+        {
+            await store.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        }
+    }
+
+    [Test]
     public async Task Ephemeral_TTL_is_clamped_by_the_server_and_expired_blobs_are_never_served()
     {
         await using var store = await OpenAsync(Options() with { MaxTtl = TimeSpan.FromHours(1), DefaultTtl = TimeSpan.FromMinutes(10) });

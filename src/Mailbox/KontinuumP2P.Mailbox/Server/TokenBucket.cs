@@ -47,12 +47,13 @@ internal sealed class TokenBucket
 
 /// <summary>
 /// Per-device push buckets shared by all of a device's sessions, bounded: at the cap, buckets that have refilled
-/// (idle devices) are evicted; if none has, the least recently used goes.
+/// (idle devices) are evicted; if none has, the least recently used tenth goes.
 /// </summary>
 internal sealed class DeviceRateLimits(int capacity, int perMinute, TimeProvider time)
 {
     private readonly Dictionary<string, (TokenBucket Bucket, long LastUse)> _buckets = [];
     private readonly Lock _lock = new();
+    private long _uses;
 
     public int Count
     {
@@ -70,20 +71,22 @@ internal sealed class DeviceRateLimits(int capacity, int perMinute, TimeProvider
             if (!_buckets.TryGetValue(device, out var entry))
             {
                 if (_buckets.Count >= capacity) Evict(now);
-                entry = (new TokenBucket(perMinute, perMinute / 60.0, now), now);
+                entry = (new TokenBucket(perMinute, perMinute / 60.0, now), 0);
             }
             var allowed = entry.Bucket.TryTake(now, out retryAfter);
-            _buckets[device] = (entry.Bucket, now);
+            // A use counter, not the clock, orders recency: ties under a coarse clock would evict at random.
+            _buckets[device] = (entry.Bucket, ++_uses);
             return allowed;
         }
     }
 
+    // Runs once per tenth of the capacity at most, so a flood of new devices costs amortised O(log n) each.
     private void Evict(long now)
     {
         var idle = _buckets.Where(e => e.Value.Bucket.IsFull(now)).Select(e => e.Key).ToList();
         foreach (var key in idle) _buckets.Remove(key);
         if (_buckets.Count < capacity) return;
-        var oldest = _buckets.MinBy(e => e.Value.LastUse).Key;
-        _buckets.Remove(oldest);
+        var oldest = _buckets.OrderBy(e => e.Value.LastUse).Take((capacity / 10) + 1).Select(e => e.Key).ToList();
+        foreach (var key in oldest) _buckets.Remove(key);
     }
 }

@@ -96,10 +96,15 @@ public sealed partial class MailboxStore : IMailboxArchiveSource, IAsyncDisposab
 
     private async Task InitialiseAsync(CancellationToken cancellationToken)
     {
+        // One pragma per command, read back: a durability setting that silently failed to apply would void every ack.
+        var synchronous = _options.SyncFull ? 2L : 1L;
+        var journal = Scalar("PRAGMA journal_mode=WAL") as string;
+        Execute($"PRAGMA synchronous={synchronous}");
+        var applied = Scalar("PRAGMA synchronous") as long?;
+        if (!string.Equals(journal, "wal", StringComparison.OrdinalIgnoreCase) || applied != synchronous)
+            throw new InvalidOperationException($"could not put {_options.DatabasePath} in WAL mode with synchronous={synchronous} (got {journal}, {applied})");
+        Execute("PRAGMA busy_timeout=5000");
         Execute($"""
-            PRAGMA journal_mode=WAL;
-            PRAGMA synchronous={(_options.SyncFull ? "FULL" : "NORMAL")};
-            PRAGMA busy_timeout=5000;
             CREATE TABLE IF NOT EXISTS meta (id INTEGER PRIMARY KEY CHECK (id = 1), epoch INTEGER NOT NULL,
                 mailboxes INTEGER NOT NULL, blobs INTEGER NOT NULL, bytes INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS mailboxes (id INTEGER PRIMARY KEY AUTOINCREMENT, mailbox_id BLOB NOT NULL UNIQUE,
@@ -161,6 +166,13 @@ public sealed partial class MailboxStore : IMailboxArchiveSource, IAsyncDisposab
         using var command = _writer.CreateCommand();
         command.CommandText = sql;
         command.ExecuteNonQuery();
+    }
+
+    private object? Scalar(string sql)
+    {
+        using var command = _writer.CreateCommand();
+        command.CommandText = sql;
+        return command.ExecuteScalar();
     }
 
     /// <summary>

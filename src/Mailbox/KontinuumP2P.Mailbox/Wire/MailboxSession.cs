@@ -197,14 +197,30 @@ public sealed class MailboxSession : IAsyncDisposable
         try
         {
             request.RequestId = id;
-            await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
+            // The write is bounded too: a server that stops reading must not hold the caller forever.
+            using (var deadline = new CancellationTokenSource(_options.RequestTimeout, _options.TimeProvider))
+            using (var writing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token))
             {
-                await MailboxFrames.WriteAsync(_stream.Output, request, cancellationToken).ConfigureAwait(false);
-            }
-            finally
-            {
-                _writeLock.Release();
+                try
+                {
+                    await _writeLock.WaitAsync(writing.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                {
+                    throw new TimeoutException($"the mailbox session could not send within {_options.RequestTimeout}");
+                }
+                try
+                {
+                    await MailboxFrames.WriteAsync(_stream.Output, request, writing.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                {
+                    throw new TimeoutException($"the mailbox server did not take the request within {_options.RequestTimeout}");
+                }
+                finally
+                {
+                    _writeLock.Release();
+                }
             }
             // The reader may have failed between our check and the registration.
             if (_failure is { } late) completion.TrySetException(Failed(late));
