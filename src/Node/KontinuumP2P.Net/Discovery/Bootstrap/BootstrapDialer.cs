@@ -106,11 +106,11 @@ public sealed class BootstrapDialer : IPeerDiscovery, IAsyncDisposable
         {
             var now = _time.GetUtcNow();
             List<Target> due;
+            bool enough;
             lock (_gate)
             {
-                due = ConnectedPeerCount() >= _options.MinConnections
-                    ? []
-                    : [.. _targets.Where(t => !IsConnected(t) && t.NextAttempt <= now)];
+                enough = ConnectedPeerCount() >= _options.MinConnections;
+                due = enough ? [] : [.. _targets.Where(t => !IsConnected(t) && t.NextAttempt <= now)];
             }
             await Task.WhenAll(due.Select(t => AttemptAsync(t, parallel, cancellationToken))).ConfigureAwait(false);
 
@@ -118,7 +118,12 @@ public sealed class BootstrapDialer : IPeerDiscovery, IAsyncDisposable
             lock (_gate)
             {
                 wakeAt = now + _options.CheckInterval;
-                foreach (var t in _targets.Where(t => !IsConnected(t) && t.NextAttempt < wakeAt)) wakeAt = t.NextAttempt;
+                // With enough connections, targets already due must not shorten the wait: nothing would be dialled
+                // and the loop would spin until the next check.
+                if (!enough)
+                {
+                    foreach (var t in _targets.Where(t => !IsConnected(t) && t.NextAttempt < wakeAt)) wakeAt = t.NextAttempt;
+                }
             }
             var wait = wakeAt - _time.GetUtcNow();
             if (wait <= TimeSpan.Zero) continue;
