@@ -1,8 +1,7 @@
+global using NamespacedProcess = KontinuumP2P.Cli.Tests.NodeProcess;
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
-using System.Text;
-using System.Text.Json;
 
 namespace KontinuumP2P.Cli.Tests;
 
@@ -47,20 +46,8 @@ internal sealed class CliNetworkNamespace : IDisposable
     /// <summary>Starts <c>dotnet kontinuum.dll args</c> inside the namespace with only <paramref name="environment"/> as KONTINUUM__ overrides.</summary>
     public NamespacedProcess StartCli(string name, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
-        var info = new ProcessStartInfo("ip")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in new[] { "netns", "exec", Name, "dotnet", NodeProcess.CliPath }.Concat(args)) info.ArgumentList.Add(a);
-        // A KONTINUUM__ variable of the machine would change the child's config: only the test's own reach it.
-        foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("KONTINUUM__", StringComparison.Ordinal)).ToList()) info.Environment.Remove(key);
-        foreach (var (key, value) in environment) info.Environment[key] = value;
-        var process = new NamespacedProcess(name, info);
+        var process = NodeProcess.StartInNamespace(Name, name, environment, args);
         lock (_processes) _processes.Add(process);
-        process.Start();
         return process;
     }
 
@@ -107,117 +94,5 @@ internal sealed class CliNetworkNamespace : IDisposable
         }
         if (process.ExitCode != 0) throw new InvalidOperationException($"{fileName} {string.Join(' ', arguments)} failed: {error.Result}");
         return output.Result;
-    }
-}
-
-/// <summary>A child process in a namespace: stdout and stderr kept in memory, its first stdout line, SIGTERM, kill on dispose.</summary>
-internal sealed class NamespacedProcess : IDisposable
-{
-    private readonly Process _process;
-    private readonly StringBuilder _output = new();
-    private readonly StringBuilder _errors = new();
-    private readonly TaskCompletionSource<string> _firstLine = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private bool _started;
-    private bool _disposed;
-
-    public NamespacedProcess(string name, ProcessStartInfo info)
-    {
-        Name = name;
-        _process = new Process { StartInfo = info, EnableRaisingEvents = true };
-        _process.OutputDataReceived += (_, e) =>
-        {
-            if (e.Data is null) return;
-            lock (_output) _output.AppendLine(e.Data);
-            if (e.Data.Length > 0) _firstLine.TrySetResult(e.Data);
-        };
-        _process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is null) return;
-            lock (_errors) _errors.AppendLine(e.Data);
-        };
-        _process.Exited += (_, _) => _firstLine.TrySetException(new InvalidOperationException($"{name} exited before its first line"));
-    }
-
-    public string Name { get; }
-
-    public bool HasExited => _process.HasExited;
-
-    public string Output
-    {
-        get
-        {
-            lock (_output) return _output.ToString();
-        }
-    }
-
-    public string Errors
-    {
-        get
-        {
-            lock (_errors) return _errors.ToString();
-        }
-    }
-
-    public void Start()
-    {
-        _process.Start();
-        _started = true;
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
-    }
-
-    /// <summary>The first stdout line as JSON.</summary>
-    public async Task<JsonElement> FirstLineAsync(TimeSpan timeout, CancellationToken ct)
-    {
-        try
-        {
-            var line = await _firstLine.Task.WaitAsync(timeout, ct);
-            using var document = JsonDocument.Parse(line);
-            return document.RootElement.Clone();
-        }
-        catch (Exception e) when (e is TimeoutException or InvalidOperationException)
-        {
-            Assert.Fail($"{Name}: no first line ({e.Message}); stderr:\n{Errors}");
-            throw;
-        }
-    }
-
-    /// <summary>The exit code, or null when the process is still running after <paramref name="timeout"/>.</summary>
-    public async Task<int?> WaitForExitAsync(TimeSpan timeout, CancellationToken ct)
-    {
-        try
-        {
-            await _process.WaitForExitAsync(ct).WaitAsync(timeout, ct);
-        }
-        catch (TimeoutException)
-        {
-            return null;
-        }
-        _process.WaitForExit(); // drains the redirected output
-        return _process.ExitCode;
-    }
-
-    public void Dispose()
-    {
-        if (_disposed) return;
-        _disposed = true;
-        if (_started)
-        {
-            try
-            {
-                if (!_process.HasExited)
-                {
-                    // SIGTERM first so the node saves and closes its store; a kill if it has not stopped in 3 s.
-                    using (var term = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)])) term.WaitForExit(3000);
-                    if (!_process.WaitForExit(3000)) _process.Kill(entireProcessTree: true);
-                }
-                _process.WaitForExit(5000);
-            }
-            catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
-            {
-                // already gone
-            }
-        }
-        _process.Dispose();
     }
 }

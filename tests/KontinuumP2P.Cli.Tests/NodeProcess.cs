@@ -7,22 +7,36 @@ using System.Text.Json;
 namespace KontinuumP2P.Cli.Tests;
 
 /// <summary>
-/// A real <c>kontinuum node run</c> process started from the built CLI (<c>dotnet kontinuum.dll</c>): its first stdout
-/// line, its stderr kept in memory, SIGTERM, and a kill of the whole tree on dispose whatever happened.
+/// A real <c>kontinuum</c> process started from the built CLI (<c>dotnet kontinuum.dll</c>), directly or inside a
+/// network namespace: its stdout and first stdout line, its stderr kept in memory, SIGTERM, and a kill of the whole
+/// tree on dispose whatever happened. The one process wrapper of these tests (<c>NamespacedProcess</c> is an alias).
 /// </summary>
 internal sealed class NodeProcess : IDisposable
 {
     private readonly Process _process;
+    private readonly StringBuilder _output = new();
     private readonly StringBuilder _errors = new();
     private readonly TaskCompletionSource<string> _firstLine = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly bool _terminateOnDispose;
+    private bool _disposed;
 
-    private NodeProcess(Process process, string name)
+    private NodeProcess(Process process, string name, bool terminateOnDispose)
     {
         _process = process;
         Name = name;
+        _terminateOnDispose = terminateOnDispose;
     }
 
     public string Name { get; }
+
+    /// <summary>Everything written to stdout so far.</summary>
+    public string Output
+    {
+        get
+        {
+            lock (_output) return _output.ToString();
+        }
+    }
 
     public int Pid => _process.Id;
 
@@ -47,25 +61,37 @@ internal sealed class NodeProcess : IDisposable
         }
     }
 
-    public static NodeProcess Start(string name, IReadOnlyDictionary<string, string> environment, params string[] args)
+    /// <summary>Starts <c>dotnet kontinuum.dll args</c>; disposing it kills the process tree at once.</summary>
+    public static NodeProcess Start(string name, IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        Start(name, "dotnet", [CliPath, .. args], environment, terminateOnDispose: false);
+
+    /// <summary>Starts <c>dotnet kontinuum.dll args</c> inside network namespace <paramref name="networkNamespace"/>;
+    /// disposing it sends SIGTERM first (so a node saves and closes its store) and kills it 3 s later.</summary>
+    public static NodeProcess StartInNamespace(string networkNamespace, string name, IReadOnlyDictionary<string, string> environment,
+        params string[] args) =>
+        Start(name, "ip", ["netns", "exec", networkNamespace, "dotnet", CliPath, .. args], environment, terminateOnDispose: true);
+
+    private static NodeProcess Start(string name, string fileName, IEnumerable<string> arguments,
+        IReadOnlyDictionary<string, string> environment, bool terminateOnDispose)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(fileName)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        info.ArgumentList.Add(CliPath);
-        foreach (var arg in args) info.ArgumentList.Add(arg);
+        foreach (var argument in arguments) info.ArgumentList.Add(argument);
         // Only this test's overrides reach the child: a KONTINUUM__ variable of the machine would change its config.
         foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("KONTINUUM__", StringComparison.Ordinal)).ToList()) info.Environment.Remove(key);
         foreach (var (key, value) in environment) info.Environment[key] = value;
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
-        var node = new NodeProcess(process, name);
+        var node = new NodeProcess(process, name, terminateOnDispose);
         process.OutputDataReceived += (_, e) =>
         {
-            if (e.Data is { Length: > 0 } line) node._firstLine.TrySetResult(line);
+            if (e.Data is null) return;
+            lock (node._output) node._output.AppendLine(e.Data);
+            if (e.Data.Length > 0) node._firstLine.TrySetResult(e.Data);
         };
         process.ErrorDataReceived += (_, e) =>
         {
@@ -119,14 +145,36 @@ internal sealed class NodeProcess : IDisposable
         return -1;
     }
 
-    public void Dispose()
+    /// <summary>The exit code, or null when the process is still running after <paramref name="timeout"/>.</summary>
+    public async Task<int?> WaitForExitAsync(TimeSpan timeout, CancellationToken ct)
     {
         try
         {
+            await _process.WaitForExitAsync(ct).WaitAsync(timeout, ct);
+        }
+        catch (TimeoutException)
+        {
+            return null;
+        }
+        _process.WaitForExit(); // drains the redirected output
+        return _process.ExitCode;
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        try
+        {
+            if (_terminateOnDispose && !_process.HasExited)
+            {
+                using (var term = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)])) term.WaitForExit(3000);
+                _process.WaitForExit(3000);
+            }
             if (!_process.HasExited) _process.Kill(entireProcessTree: true);
             _process.WaitForExit(5000);
         }
-        catch (InvalidOperationException)
+        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
         {
             // never started or already gone
         }

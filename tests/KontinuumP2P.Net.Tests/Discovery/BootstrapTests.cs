@@ -6,6 +6,8 @@ using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Net.Discovery;
 using KontinuumP2P.Net.Discovery.Bootstrap;
 using KontinuumP2P.Net.Discovery.Dns;
+using KontinuumP2P.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace KontinuumP2P.Net.Tests.Discovery;
 
@@ -127,14 +129,19 @@ public sealed class BootstrapTests
         using var server = new TcpListener(IPAddress.Loopback, 0);
         server.Start();
         var port = ((IPEndPoint)server.LocalEndpoint).Port;
-        await using var host = new TcpTestHost(Ed25519Identity.Generate().PeerId, TimeProvider.System);
+        // The dialer's loop arms its 10 s check timer only after a check round: each arming ends one round.
+        var checks = new TimerWatch(new FakeTimeProvider(), TimeSpan.FromSeconds(10));
+        await using var host = new TcpTestHost(Ed25519Identity.Generate().PeerId, checks);
         var other = Ed25519Identity.Generate().PeerId;
         await host.DialAsync(Multiaddr.Parse($"/ip4/127.0.0.1/tcp/{port}/p2p/{other}"), cancellationToken); // one peer already
         using var held = await server.AcceptSocketAsync(cancellationToken);
         var list = BootstrapList.Parse([new("test", $"/ip4/127.0.0.1/tcp/{port}/p2p/{Boot}")]);
-        await using var dialer = new BootstrapDialer(host, list, options: new BootstrapOptions { MinConnections = 1, StartJitter = TimeSpan.Zero });
+        await using var dialer = new BootstrapDialer(host, list, options: new BootstrapOptions
+        {
+            MinConnections = 1, StartJitter = TimeSpan.Zero, CheckInterval = TimeSpan.FromSeconds(10),
+        });
         dialer.Start();
-        await Task.Delay(500, cancellationToken);
+        await checks.WaitForArmedAsync(1, cancellationToken);
         Assert.That(dialer.State[0].Attempts, Is.Empty);
         Assert.That(host.Dials, Is.EqualTo(1));
     }

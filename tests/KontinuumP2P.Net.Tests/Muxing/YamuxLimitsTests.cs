@@ -112,7 +112,16 @@ public sealed class YamuxLimitsTests
         for (int i = 0; i < pings; i++)
             YamuxHeader.Create(YamuxFrameType.Ping, YamuxFlags.Syn, 0, (uint)i).Write(flood.AsSpan(i * YamuxHeader.Size));
         var sender = Task.Run(() => raw.SendRawAsync(flood), ct);
-        await Task.Delay(500, ct);
+        // Wait (on data, not on the clock) until the session's unread pongs reach the pause threshold: from then on
+        // its writer is paused, so it takes at most MaxPendingControlFrames more pings and then stops reading.
+        var input = raw.Connection.Input;
+        while (true)
+        {
+            var peek = await input.ReadAsync(ct).AsTask().WaitAsync(Bound, ct);
+            var buffered = peek.Buffer.Length;
+            input.AdvanceTo(peek.Buffer.Start, peek.Buffer.End);
+            if (buffered >= 64 * 1024) break;
+        }
         Assert.That(sender.IsCompleted, Is.False, "the session stopped reading: 600 KB of pings cannot all be taken");
         Assert.That(session.Completion.IsCompleted, Is.False);
 
