@@ -32,6 +32,20 @@ public sealed class KadMessageCodecTests
     }
 
     [Test]
+    public void An_answer_naming_thousands_of_peers_is_read_up_to_the_cap()
+    {
+        var peers = TestPeers.Create(2_000, seed: 31).Select(p => new KadPeer(p, [Multiaddr.Parse("/ip4/192.0.2.1/tcp/4001")])).ToList();
+        var flood = new KadMessage(KadMessageType.FindNode, "k"u8.ToArray(), null, peers, peers);
+        var decoded = KadMessageCodec.Decode(KadMessageCodec.Encode(flood));
+        Assert.Multiple(() =>
+        {
+            Assert.That(decoded.CloserPeers, Has.Count.EqualTo(KadMessageCodec.MaxPeersPerAnswer));
+            Assert.That(decoded.ProviderPeers, Has.Count.EqualTo(KadMessageCodec.MaxPeersPerAnswer));
+            Assert.That(decoded.CloserPeers.Select(p => p.PeerId), Is.EqualTo(peers.Take(KadMessageCodec.MaxPeersPerAnswer).Select(p => p.PeerId)));
+        });
+    }
+
+    [Test]
     public void Put_value_is_type_zero_and_omitted_on_the_wire()
     {
         var bytes = KadMessageCodec.Encode(KadMessage.Request(KadMessageType.PutValue, new byte[] { 7 }));

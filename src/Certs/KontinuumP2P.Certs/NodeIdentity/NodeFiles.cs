@@ -32,7 +32,7 @@ public static class NodeFiles
     {
         var keys = Path.Combine(directory, "keys");
         var config = Path.Combine(directory, "config");
-        Directory.CreateDirectory(keys);
+        Secrets.DurableFiles.CreatePrivateDirectory(keys);
         Directory.CreateDirectory(config);
         var keyPath = Path.Combine(keys, "node.key");
         if (File.Exists(keyPath)) throw new IOException($"{keyPath} already exists; refusing to overwrite a node key");

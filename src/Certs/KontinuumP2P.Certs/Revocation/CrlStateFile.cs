@@ -72,6 +72,8 @@ public sealed class CrlStateFile : ICrlStateStore
             stream.Flush(flushToDisk: true);
         }
         File.Move(temp, Path, overwrite: true);
+        // The rename is durable only once the directory is.
+        Secrets.DurableFiles.FlushDirectory(dir);
     }
 
     private sealed record StateDto(

@@ -97,9 +97,13 @@ public static class KeyFile
     {
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
         if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        using var stream = new FileStream(path, options);
-        stream.Write(bytes);
-        stream.Flush(flushToDisk: true);
+        using (var stream = new FileStream(path, options))
+        {
+            stream.Write(bytes);
+            stream.Flush(flushToDisk: true);
+        }
+        // The new directory entry is durable only once the directory is.
+        DurableFiles.FlushDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
     }
 
     private static Ed25519Identity DecodePlain(ReadOnlySpan<byte> bytes, KeyFileKind expected)

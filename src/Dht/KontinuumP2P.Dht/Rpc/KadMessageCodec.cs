@@ -19,6 +19,12 @@ internal static class KadMessageCodec
     /// <summary>Addresses kept per peer; the rest are dropped on decode and encode.</summary>
     public const int MaxAddressesPerPeer = 16;
 
+    /// <summary>
+    /// Most peers read from one answer's closer or provider list (2k): the rest is ignored, so an answer cannot flood the
+    /// peer store with thousands of second-hand addresses.
+    /// </summary>
+    public const int MaxPeersPerAnswer = 40;
+
     private const string TimeFormat = "yyyy'-'MM'-'dd'T'HH':'mm':'ss'.'fffffff'00Z'";
 
     public static byte[] Encode(KadMessage message) => ToProto(message).ToByteArray();
@@ -100,6 +106,7 @@ internal static class KadMessageCodec
         var list = new List<KadPeer>();
         foreach (var peer in peers)
         {
+            if (list.Count == MaxPeersPerAnswer) break;
             // A peer with a bad id is skipped rather than failing the whole answer.
             PeerId id;
             try

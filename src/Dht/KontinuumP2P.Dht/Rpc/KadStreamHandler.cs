@@ -29,7 +29,10 @@ internal sealed class KadStreamHandler(KadRequestHandler handler, TimeProvider t
                 var request = KadMessageCodec.Decode(bytes);
                 var response = await handler(remote, request, cancellationToken).ConfigureAwait(false);
                 if (response is null) continue;
-                await LengthPrefixed.WriteAsync(stream.Output, KadMessageCodec.EncodeTrimmed(response), cancellationToken).ConfigureAwait(false);
+                // A peer that asks but never reads would pin the answer in our send buffer: the write has a deadline.
+                using var write = new CancellationTokenSource(idleTimeout, timeProvider);
+                using var writeLinked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, write.Token);
+                await LengthPrefixed.WriteAsync(stream.Output, KadMessageCodec.EncodeTrimmed(response), writeLinked.Token).ConfigureAwait(false);
             }
             await stream.Output.CompleteAsync().ConfigureAwait(false);
         }

@@ -29,8 +29,23 @@ public sealed class SqliteDhtStore : IDhtStore
     public static async Task<SqliteDhtStore> OpenAsync(string path, DhtStoreLimits? limits = null, CancellationToken cancellationToken = default)
     {
         var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
-        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
         var store = new SqliteDhtStore(connection, limits ?? new DhtStoreLimits());
+        try
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        return store;
+    }
+
+    private async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        var store = this;
         await store.ExecuteAsync("""
             PRAGMA journal_mode=WAL;
             PRAGMA synchronous=NORMAL;
@@ -44,7 +59,6 @@ public sealed class SqliteDhtStore : IDhtStore
         await store.MigrateAsync(cancellationToken).ConfigureAwait(false);
         store._records = await store.ScalarAsync("SELECT COUNT(*) FROM records", cancellationToken).ConfigureAwait(false);
         store._providers = await store.ScalarAsync("SELECT COUNT(*) FROM providers", cancellationToken).ConfigureAwait(false);
-        return store;
     }
 
     /// <summary>Adds the columns quotas need to a store written by an older version (rows keep working, unattributed).</summary>
@@ -69,6 +83,43 @@ public sealed class SqliteDhtStore : IDhtStore
             CREATE INDEX IF NOT EXISTS records_by_publisher ON records (publisher) WHERE publisher IS NOT NULL;
             CREATE INDEX IF NOT EXISTS records_by_ns ON records (ns);
             """, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Opens the store at <paramref name="path"/>; when the file is corrupt (not a database, or failing SQLite's quick
+    /// check) it is moved aside to <c>&lt;path&gt;.corrupt-&lt;UTC time&gt;</c> with its WAL and a fresh store is
+    /// started: records are re-fetchable from the network, so losing them beats not starting. Returns the store and
+    /// the quarantine path (null when the file was sound).
+    /// </summary>
+    public static async Task<(SqliteDhtStore Store, string? QuarantinedTo)> OpenOrQuarantineAsync(string path, DhtStoreLimits? limits,
+        TimeProvider time, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(time);
+        SqliteDhtStore? store = null;
+        try
+        {
+            store = await OpenAsync(path, limits, cancellationToken).ConfigureAwait(false);
+            if (await store.QuickCheckAsync(cancellationToken).ConfigureAwait(false)) return (store, null);
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode is 11 or 26) // SQLITE_CORRUPT, SQLITE_NOTADB
+        {
+        }
+        if (store is not null) await store.DisposeAsync().ConfigureAwait(false);
+        SqliteConnection.ClearAllPools();
+        var target = $"{path}.corrupt-{time.GetUtcNow():yyyyMMddTHHmmssZ}";
+        File.Move(path, target);
+        foreach (var suffix in new[] { "-wal", "-shm" })
+        {
+            if (File.Exists(path + suffix)) File.Move(path + suffix, target + suffix);
+        }
+        return (await OpenAsync(path, limits, cancellationToken).ConfigureAwait(false), target);
+    }
+
+    private async Task<bool> QuickCheckAsync(CancellationToken cancellationToken)
+    {
+        await using var command = _connection.CreateCommand();
+        command.CommandText = "PRAGMA quick_check(1)";
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is "ok";
     }
 
     /// <summary>The journal mode in force (for checks: <c>wal</c>).</summary>
@@ -247,9 +298,21 @@ public sealed class SqliteDhtStore : IDhtStore
 
     /// <inheritdoc />
     public async ValueTask<IReadOnlyList<RoutingTableEntry>> LoadRoutingSnapshotAsync(CancellationToken cancellationToken) =>
-        await ReadAsync("SELECT peer, addrs, last_seen FROM routing ORDER BY last_seen DESC", _ => { },
-            r => new RoutingTableEntry(PeerId.FromBytes((byte[])r[0]), DecodeAddresses((byte[])r[1]),
-                DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(2))), cancellationToken).ConfigureAwait(false);
+        [.. (await ReadAsync("SELECT peer, addrs, last_seen FROM routing ORDER BY last_seen DESC", _ => { }, ReadSnapshotRow, cancellationToken)
+            .ConfigureAwait(false)).OfType<RoutingTableEntry>()];
+
+    /// <summary>One snapshot row, or null when it does not decode (a damaged row is skipped, not fatal).</summary>
+    private static RoutingTableEntry? ReadSnapshotRow(SqliteDataReader r)
+    {
+        try
+        {
+            return new RoutingTableEntry(PeerId.FromBytes((byte[])r[0]), DecodeAddresses((byte[])r[1]), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(2)));
+        }
+        catch (Exception e) when (e is FormatException or InvalidDataException or InvalidCastException or ArgumentException)
+        {
+            return null;
+        }
+    }
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()

@@ -116,8 +116,11 @@ public sealed partial class KontinuumNode : IAsyncDisposable
             if (options.DataDirectory is not null)
             {
                 Directory.CreateDirectory(options.DataDirectory);
-                store = await SqliteDhtStore.OpenAsync(Path.Combine(options.DataDirectory, "dht.db"), KontinuumStoreLimits.Create(), cancellationToken)
-                    .ConfigureAwait(false);
+                var dbPath = Path.Combine(options.DataDirectory, "dht.db");
+                var (opened, quarantined) = await SqliteDhtStore.OpenOrQuarantineAsync(dbPath, KontinuumStoreLimits.Create(), options.TimeProvider,
+                    cancellationToken).ConfigureAwait(false);
+                store = opened;
+                if (quarantined is not null) LogStoreQuarantined(options.LoggerFactory.CreateLogger<KontinuumNode>(), dbPath, quarantined);
             }
             store ??= new InMemoryDhtStore(KontinuumStoreLimits.Create());
             var dht = new DhtNode(host, BuildDhtOptions(options, crl, admission), store, options.LoggerFactory, options.MeterFactory);
@@ -219,6 +222,9 @@ public sealed partial class KontinuumNode : IAsyncDisposable
         await Host.DisposeAsync().ConfigureAwait(false);
         _metrics.Dispose();
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "the DHT store {Path} was corrupt: moved to {Quarantine}, starting with an empty store (records are fetched again from the network)")]
+    private static partial void LogStoreQuarantined(ILogger logger, string path, string quarantine);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "node {PeerId} started on network {Network} (DHT {Mode})")]
     private static partial void LogStarted(ILogger logger, PeerId peerId, string network, DhtMode mode);
