@@ -16,6 +16,8 @@ internal static class CommandGroups
         yield return CrlCommands.Create();
         yield return PeerCommands.Create();
         yield return DhtCommands.Create();
+        yield return GroupCommands.Create();
+        yield return MailboxCommands.Create();
         yield break;
     }
 }
