@@ -47,27 +47,34 @@ internal sealed class DevnetMailboxes : IAsyncDisposable
         },
     };
 
+    /// <summary>
+    /// Writes the demo group's two device directories under <c>DIR/groups/</c> (same group secret, the mailbox nodes
+    /// as slots) with the <c>network.json</c> the CLI reads; directories that exist are kept. Returns the groups folder.
+    /// </summary>
+    public static string WriteGroup(string directory, string network, IReadOnlyList<string> slots, string genesis, string bootstrap)
+    {
+        var groups = Path.Combine(directory, "groups");
+        using var secret = GroupSecret.Generate();
+        foreach (var d in new[] { "device-a", "device-b" })
+        {
+            var path = Path.Combine(groups, d);
+            if (!GroupStore.Exists(path)) GroupStore.Create(path, secret, network, slots, 1).Dispose();
+            File.WriteAllText(Path.Combine(path, "network.json"), new System.Text.Json.Nodes.JsonObject
+            {
+                ["network"] = genesis,
+                ["bootstrap"] = new System.Text.Json.Nodes.JsonArray(bootstrap),
+            }.ToJsonString());
+        }
+        return groups;
+    }
+
     public static DevnetMailboxes Create(IReadOnlyList<KontinuumNode> nodes, int mailboxNodes, string directory)
     {
         var servers = nodes.Take(mailboxNodes).Select((n, i) => (i, n)).ToList();
         var slots = servers.Select(s => s.n.PeerId.ToString()).ToList();
-        var groups = Path.Combine(directory, "groups");
-        using var secret = GroupSecret.Generate();
-        var stores = new[] { "device-a", "device-b" }.Select(d =>
-        {
-            var path = Path.Combine(groups, d);
-            return GroupStore.Exists(path) ? GroupStore.Open(path) : GroupStore.Create(path, secret, nodes[0].Network.Name, slots, 1);
-        }).ToArray();
-        // What `kontinuum mailbox ... --group DIR` reads to reach the devnet (the CLI's GROUPDIR/network.json).
-        var bootstrap = nodes[0].ListenAddresses[0].WithPeerId(nodes[0].PeerId).ToString();
-        foreach (var d in new[] { "device-a", "device-b" })
-        {
-            File.WriteAllText(Path.Combine(groups, d, "network.json"), new System.Text.Json.Nodes.JsonObject
-            {
-                ["network"] = Path.Combine(directory, "genesis.json"),
-                ["bootstrap"] = new System.Text.Json.Nodes.JsonArray(bootstrap),
-            }.ToJsonString());
-        }
+        var groups = WriteGroup(directory, nodes[0].Network.Name, slots, Path.Combine(directory, "genesis.json"),
+            nodes[0].ListenAddresses[0].WithPeerId(nodes[0].PeerId).ToString());
+        var stores = new[] { "device-a", "device-b" }.Select(d => GroupStore.Open(Path.Combine(groups, d))).ToArray();
         // Devices run on the last nodes (clients of the mailboxes, like an app embedding a node).
         var clients = stores.Select((store, i) => nodes[nodes.Count - 1 - i].CreateGroupClient(store, new GroupClientOptions
         {
