@@ -81,6 +81,37 @@ public sealed class GroupClientEndToEndTests
     }
 
     [Test]
+    public async Task WatchAppliesBlobsAsTheyArriveWithoutPollingAndStopsWhenTold()
+    {
+        var ct = Timeout();
+        await using var fleet = await MailboxFleet.StartAsync(3);
+        var storeA = NewGroup(fleet);
+        var storeB = Join(storeA, fleet);
+        await using var a = await fleet.DeviceAsync(storeA);
+        // A poll interval far beyond the test's waits: only notifications can bring the blobs in time.
+        await using var b = await fleet.DeviceAsync(storeB, MailboxFleet.FastOptions with { WatchPollInterval = TimeSpan.FromMinutes(10) });
+        var arrived = new ConcurrentDictionary<BlobId, byte[]>();
+        var second = new TaskCompletionSource();
+        var firstPull = new TaskCompletionSource();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var watching = b.WatchAsync(async (blob, token) =>
+        {
+            await Collect(arrived)(blob, token);
+            if (arrived.Count == 2) second.TrySetResult();
+        }, ack: true, _ => firstPull.TrySetResult(), stop.Token);
+        await firstPull.Task.WaitAsync(TimeSpan.FromSeconds(20), ct);
+        // Give the watcher time to subscribe: it does so right after its first pull.
+        for (var i = 0; i < 2; i++)
+        {
+            await a.PushAsync(Encoding.UTF8.GetBytes($"live {i}"), ct);
+        }
+        await second.Task.WaitAsync(TimeSpan.FromSeconds(20), ct);
+        Assert.That(arrived.Values.Select(Encoding.UTF8.GetString), Is.EquivalentTo(new[] { "live 0", "live 1" }));
+        await stop.CancelAsync();
+        Assert.That(async () => await watching.WaitAsync(TimeSpan.FromSeconds(10), ct), Throws.InstanceOf<OperationCanceledException>());
+    }
+
+    [Test]
     public async Task AMailboxThatIsDownGetsTheBlobFromTheOutboxWhenItReturns()
     {
         var ct = Timeout();

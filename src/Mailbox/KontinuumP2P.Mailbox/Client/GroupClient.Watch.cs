@@ -21,13 +21,20 @@ public sealed partial class GroupClient
             await FlushAsync(all: false, cancellationToken).ConfigureAwait(false);
             using var poll = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var waits = new List<Task>();
+            var behind = false;
             foreach (var connection in Connections)
             {
                 if (outcome.Unreachable.Contains(connection.Slot)) continue;
                 try
                 {
                     var session = await connection.GetSessionAsync(cancellationToken).ConfigureAwait(false);
-                    if (subscribed.Add(session)) await session.SubscribeAsync(cancellationToken).ConfigureAwait(false);
+                    if (subscribed.Add(session))
+                    {
+                        // Blobs pushed between the pull and the subscription notify no one: compare positions instead.
+                        var now = await session.SubscribeAsync(cancellationToken).ConfigureAwait(false);
+                        var position = Store.GetPosition(connection.Generation, connection.Slot);
+                        if (now.Epoch != position.Epoch || now.MaxCursor > position.Cursor) behind = true;
+                    }
                     waits.Add(session.Notifications.WaitToReadAsync(poll.Token).AsTask());
                     waits.Add(session.Completion);
                 }
@@ -37,6 +44,11 @@ public sealed partial class GroupClient
                 }
             }
             subscribed.RemoveWhere(s => s.Completion.IsCompleted);
+            if (behind)
+            {
+                await poll.CancelAsync().ConfigureAwait(false);
+                continue;
+            }
             var wait = _options.WatchPollInterval;
             if (Store.NextDue() is { } due)
             {
