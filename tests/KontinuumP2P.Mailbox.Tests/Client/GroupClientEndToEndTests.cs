@@ -91,20 +91,21 @@ public sealed class GroupClientEndToEndTests
         // A poll interval far beyond the test's waits: only notifications can bring the blobs in time.
         await using var b = await fleet.DeviceAsync(storeB, MailboxFleet.FastOptions with { WatchPollInterval = TimeSpan.FromMinutes(10) });
         var arrived = new ConcurrentDictionary<BlobId, byte[]>();
+        var first = new TaskCompletionSource();
         var second = new TaskCompletionSource();
         var firstPull = new TaskCompletionSource();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var watching = b.WatchAsync(async (blob, token) =>
         {
             await Collect(arrived)(blob, token);
+            if (arrived.Count == 1) first.TrySetResult();
             if (arrived.Count == 2) second.TrySetResult();
         }, ack: true, _ => firstPull.TrySetResult(), stop.Token);
         await firstPull.Task.WaitAsync(TimeSpan.FromSeconds(20), ct);
-        // Give the watcher time to subscribe: it does so right after its first pull.
-        for (var i = 0; i < 2; i++)
-        {
-            await a.PushAsync(Encoding.UTF8.GetBytes($"live {i}"), ct);
-        }
+        // Two waves, each needing its own wake-up of the watcher.
+        await a.PushAsync("live 0"u8.ToArray(), ct);
+        await first.Task.WaitAsync(TimeSpan.FromSeconds(20), ct);
+        await a.PushAsync("live 1"u8.ToArray(), ct);
         await second.Task.WaitAsync(TimeSpan.FromSeconds(20), ct);
         Assert.That(arrived.Values.Select(Encoding.UTF8.GetString), Is.EquivalentTo(new[] { "live 0", "live 1" }));
         await stop.CancelAsync();
