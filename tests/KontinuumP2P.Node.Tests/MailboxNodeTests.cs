@@ -85,8 +85,12 @@ public sealed class MailboxNodeTests
     [Test]
     public void The_mailbox_section_of_node_toml_is_resolved_and_checked()
     {
-        var files = DevnetLayout.Write(Path.Combine(_directory, "dn"), 1, 40300, TimeSpan.FromDays(1), TimeProvider.System);
-        var path = files.Nodes[0].ConfigPath;
+        // devnet init enables [mailbox] on its first 3 nodes (certificates with the capability); the 4th is a plain node.
+        var files = DevnetLayout.Write(Path.Combine(_directory, "dn"), 4, 40300, TimeSpan.FromDays(1), TimeProvider.System);
+        var mailboxPath = files.Nodes[0].ConfigPath;
+        using (var mailboxNode = NodeConfigResolver.Resolve(NodeConfigLoader.Load(mailboxPath, new Dictionary<string, string>()), mailboxPath))
+            Assert.That(mailboxNode.Options.Mailbox?.Store.Role, Is.EqualTo(MailboxRole.Replica));
+        var path = files.Nodes[3].ConfigPath;
         var enabled = new Dictionary<string, string>
         {
             ["KONTINUUM__MAILBOX__ENABLED"] = "true",
@@ -94,7 +98,7 @@ public sealed class MailboxNodeTests
             ["KONTINUUM__MAILBOX__MAX_TTL"] = "2d",
             ["KONTINUUM__MAILBOX__DEFAULT_TTL"] = "1d",
         };
-        // The devnet certificates carry no mailbox capability: enabling [mailbox] is refused, naming it.
+        // That node's certificate carries no mailbox capability: enabling [mailbox] is refused, naming it.
         var refused = Assert.Throws<NodeConfigException>(() => NodeConfigResolver.Resolve(NodeConfigLoader.Load(path, enabled), path))!;
         Assert.That(refused.Message, Does.Contain("'mailbox' capability"));
 

@@ -81,6 +81,38 @@ public sealed class GroupClientEndToEndTests
     }
 
     [Test]
+    public async Task WatchAppliesBlobsAsTheyArriveWithoutPollingAndStopsWhenTold()
+    {
+        var ct = Timeout();
+        await using var fleet = await MailboxFleet.StartAsync(3);
+        var storeA = NewGroup(fleet);
+        var storeB = Join(storeA, fleet);
+        await using var a = await fleet.DeviceAsync(storeA);
+        // A poll interval far beyond the test's waits: only notifications can bring the blobs in time.
+        await using var b = await fleet.DeviceAsync(storeB, MailboxFleet.FastOptions with { WatchPollInterval = TimeSpan.FromMinutes(10) });
+        var arrived = new ConcurrentDictionary<BlobId, byte[]>();
+        var first = new TaskCompletionSource();
+        var second = new TaskCompletionSource();
+        var firstPull = new TaskCompletionSource();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var watching = b.WatchAsync(async (blob, token) =>
+        {
+            await Collect(arrived)(blob, token);
+            if (arrived.Count == 1) first.TrySetResult();
+            if (arrived.Count == 2) second.TrySetResult();
+        }, ack: true, _ => firstPull.TrySetResult(), stop.Token);
+        await firstPull.Task.WaitAsync(TimeSpan.FromSeconds(20), ct);
+        // Two waves, each needing its own wake-up of the watcher.
+        await a.PushAsync("live 0"u8.ToArray(), ct);
+        await first.Task.WaitAsync(TimeSpan.FromSeconds(20), ct);
+        await a.PushAsync("live 1"u8.ToArray(), ct);
+        await second.Task.WaitAsync(TimeSpan.FromSeconds(20), ct);
+        Assert.That(arrived.Values.Select(Encoding.UTF8.GetString), Is.EquivalentTo(new[] { "live 0", "live 1" }));
+        await stop.CancelAsync();
+        Assert.That(async () => await watching.WaitAsync(TimeSpan.FromSeconds(10), ct), Throws.InstanceOf<OperationCanceledException>());
+    }
+
+    [Test]
     public async Task AMailboxThatIsDownGetsTheBlobFromTheOutboxWhenItReturns()
     {
         var ct = Timeout();

@@ -46,8 +46,9 @@ public sealed partial class GroupClient
         var session = await connection.GetSessionAsync(cancellationToken).ConfigureAwait(false);
         var open = session.OpenResult!;
         var position = Store.GetPosition(connection.Generation, connection.Slot);
-        // A new epoch, or a position past the end, means the store was reset: read it again from 0.
-        if (position.Epoch != open.Epoch || position.Cursor > open.MaxCursor) position = new MailboxPosition(0, open.Epoch);
+        // A new epoch means the store was reset: read it again from 0. (A position past the end, below, too; the Open
+        // answer's max cursor is stale on a long-lived session, so the pages' max cursor is used for that.)
+        if (position.Epoch != open.Epoch) position = new MailboxPosition(0, open.Epoch);
         else if (ack && position.Cursor > open.AckedUpTo) await AckQuietlyAsync(session, connection, position, cancellationToken).ConfigureAwait(false);
         var restarts = 0;
         Task<MailboxPullResult>? prefetch = null;
@@ -70,7 +71,7 @@ public sealed partial class GroupClient
                     continue;
                 }
                 prefetch = null;
-                if (page.Epoch != position.Epoch)
+                if (page.Epoch != position.Epoch || page.MaxCursor < position.Cursor)
                 {
                     if (restarts++ >= MaxEpochRestartsPerPull) throw new IOException($"mailbox {connection.Slot} keeps changing its epoch");
                     position = new MailboxPosition(0, page.Epoch);

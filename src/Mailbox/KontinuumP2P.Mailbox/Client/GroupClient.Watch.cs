@@ -21,15 +21,24 @@ public sealed partial class GroupClient
             await FlushAsync(all: false, cancellationToken).ConfigureAwait(false);
             using var poll = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var waits = new List<Task>();
+            var completions = new HashSet<Task>();
+            var behind = false;
             foreach (var connection in Connections)
             {
                 if (outcome.Unreachable.Contains(connection.Slot)) continue;
                 try
                 {
                     var session = await connection.GetSessionAsync(cancellationToken).ConfigureAwait(false);
-                    if (subscribed.Add(session)) await session.SubscribeAsync(cancellationToken).ConfigureAwait(false);
+                    if (subscribed.Add(session))
+                    {
+                        // Blobs pushed between the pull and the subscription notify no one: compare positions instead.
+                        var now = await session.SubscribeAsync(cancellationToken).ConfigureAwait(false);
+                        var position = Store.GetPosition(connection.Generation, connection.Slot);
+                        if (now.Epoch != position.Epoch || now.MaxCursor > position.Cursor) behind = true;
+                    }
                     waits.Add(session.Notifications.WaitToReadAsync(poll.Token).AsTask());
                     waits.Add(session.Completion);
+                    completions.Add(session.Completion);
                 }
                 catch (Exception e) when (e is IOException or TimeoutException && !cancellationToken.IsCancellationRequested)
                 {
@@ -37,6 +46,11 @@ public sealed partial class GroupClient
                 }
             }
             subscribed.RemoveWhere(s => s.Completion.IsCompleted);
+            if (behind)
+            {
+                await poll.CancelAsync().ConfigureAwait(false);
+                continue;
+            }
             var wait = _options.WatchPollInterval;
             if (Store.NextDue() is { } due)
             {
@@ -47,7 +61,9 @@ public sealed partial class GroupClient
             await Task.WhenAny(waits).ConfigureAwait(false);
             // Ends the waits that did not fire, so none piles up across rounds.
             await poll.CancelAsync().ConfigureAwait(false);
-            await Task.WhenAll(waits).ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+            // (Only the cancellable waits: a session's Completion runs as long as the session.)
+            await Task.WhenAll(waits.Where(w => !completions.Contains(w))).ContinueWith(static _ => { }, CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
             // Drain notifications: they only say "there is more"; the next pull reads it all.
             foreach (var session in subscribed)
                 while (session.Notifications.TryRead(out _)) { }

@@ -18,6 +18,8 @@ internal static class CommandGroups
         yield return DhtCommands.Create();
         yield return HqCommands.Create();
         yield return ArchiveCommands.Create();
+        yield return GroupCommands.Create();
+        yield return MailboxCommands.Create();
         yield break;
     }
 }

@@ -86,6 +86,13 @@ internal static class StatusTable
         };
         foreach (var n in status.Nodes)
             lines.Add($"  {n.Index,2}  {n.PeerId,-52}  {n.RoutingTable,5}  {n.Resolved,4}/{n.Others,-3}  {n.CrlNumber,3}{(n.CrlStale ? "!" : " ")}  {n.Address}");
+        if (status.Mailboxes.Count > 0)
+        {
+            lines.Add($"  mailboxes  {"#",2}  {"provider",-10}  {"groups",6}  {"blobs",7}  {"pushes/s",8}");
+            foreach (var m in status.Mailboxes) lines.Add($"             {m.Index,2}  {m.Provider,-10}  {m.Groups,6}  {m.Blobs,7}  {m.PushesPerSecond,8:0.0}");
+        }
+        if (status.Group is { } group)
+            lines.Add($"  demo group: {group.Pushed} pushed, {group.Applied} applied, {group.Pending} pending, {group.Outbox} in outboxes (try: kontinuum mailbox status --group {group.Directory})");
         return string.Join('\n', lines);
     }
 }

@@ -71,12 +71,19 @@ public static class DevnetLayout
             var configPath = Path.Combine(nodeDirectory, "config", "node.toml");
             Directory.CreateDirectory(Path.GetDirectoryName(configPath)!);
             // Our node.toml first: NodeFiles keeps an existing one and writes the key and the (empty) certificate file.
-            File.WriteAllText(configPath, Toml(key.PeerId, nodeDirectory, genesisPath, listen, metrics, bootstrap));
+            // The first 3 nodes serve mailboxes, one per provider label (replica first, then ephemeral).
+            var mailbox = i < Devnet.DevnetMailboxes.Providers.Length;
+            File.WriteAllText(configPath, Toml(key.PeerId, nodeDirectory, genesisPath, listen, metrics, bootstrap)
+                + (mailbox ? $"\n[mailbox]\nenabled = true\nrole = \"{(i == 0 ? "replica" : "ephemeral")}\"\n" : ""));
             var files = NodeFiles.Write(nodeDirectory, key, passphrase: null, KdfParameters.NodeKey, new NodeSettings(Network: genesisPath));
-            File.WriteAllBytes(files.CertPath, issuer.IssueCertificate(key, certificateValidity).Encode());
+            File.WriteAllBytes(files.CertPath, (mailbox
+                ? issuer.IssueCertificate(key, certificateValidity, ["dht", "mailbox"], Devnet.DevnetMailboxes.Providers[i])
+                : issuer.IssueCertificate(key, certificateValidity)).Encode());
             bootstrap ??= $"{listen}/p2p/{key.PeerId}";
             written.Add(new DevnetNodeFiles(i, key.PeerId.ToString(), nodeDirectory, configPath, $"{listen}/p2p/{key.PeerId}", metrics));
         }
+        var mailboxSlots = written.Take(Devnet.DevnetMailboxes.Providers.Length).Select(n => n.PeerId).ToList();
+        Devnet.DevnetMailboxes.WriteGroup(Path.GetFullPath(directory), issuer.Network.Name, mailboxSlots, genesisPath, bootstrap!);
         // Until a CRL is in the DHT every node reports its revocation data as stale; this one is ready to publish.
         var firstCrlPath = Path.GetFullPath(Path.Combine(authority, "crl-1.bin"));
         File.WriteAllBytes(firstCrlPath, issuer.IssueCrl([], TimeSpan.FromDays(7)).Encode());

@@ -52,7 +52,11 @@ public sealed class DevnetAuthority : IDisposable
     public NetworkDefinition Network { get; }
 
     /// <summary>Issues a certificate for <paramref name="node"/> signed by the threshold of anchors.</summary>
-    public Certificate IssueCertificate(Ed25519Identity node, TimeSpan validity, IReadOnlyList<string>? capabilities = null)
+    public Certificate IssueCertificate(Ed25519Identity node, TimeSpan validity, IReadOnlyList<string>? capabilities = null) =>
+        IssueCertificate(node, validity, capabilities, Provider);
+
+    /// <summary>Issues a certificate naming <paramref name="provider"/> (devnet mailboxes sit on distinct providers).</summary>
+    public Certificate IssueCertificate(Ed25519Identity node, TimeSpan validity, IReadOnlyList<string>? capabilities, string provider)
     {
         ArgumentNullException.ThrowIfNull(node);
         var now = DateTimeOffset.FromUnixTimeSeconds(_time.GetUtcNow().ToUnixTimeSeconds());
@@ -64,7 +68,7 @@ public sealed class DevnetAuthority : IDisposable
             Tenancy = Tenancy.Multi,
             Operator = "org",
             Capabilities = capabilities ?? ["dht"],
-            Provider = Provider,
+            Provider = provider,
             GeoZone = GeoZone,
             IssuedAt = now,
             ValidUntil = now + validity,

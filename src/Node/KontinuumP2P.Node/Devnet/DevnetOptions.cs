@@ -7,6 +7,10 @@ namespace KontinuumP2P.Node.Devnet;
 /// <summary>Settings of a local development network.</summary>
 public sealed class DevnetOptions
 {
+    /// <summary>Nodes that also serve mailboxes, each on its own provider label (0 = none; at most the node count).</summary>
+    [Range(0, 3)]
+    public int MailboxNodes { get; init; } = 3;
+
     /// <summary>Number of certified nodes.</summary>
     [Range(2, 64)]
     public int Nodes { get; set; } = 5;
@@ -50,4 +54,27 @@ public sealed record DevnetNodeStatus(int Index, string PeerId, string Address, 
 /// <param name="LookupMsMedian">Median lookup time in milliseconds.</param>
 /// <param name="ElapsedSeconds">Seconds since the devnet started.</param>
 public sealed record DevnetStatus(string Network, string Directory, IReadOnlyList<DevnetNodeStatus> Nodes, int Lookups,
-    int LookupFailures, double LookupMsMedian, double ElapsedSeconds);
+    int LookupFailures, double LookupMsMedian, double ElapsedSeconds)
+{
+    /// <summary>The mailbox nodes (one per provider label).</summary>
+    public IReadOnlyList<DevnetMailboxStatus> Mailboxes { get; init; } = [];
+
+    /// <summary>The demo group of two devices, when mailboxes run.</summary>
+    public DevnetGroupStatus? Group { get; init; }
+}
+
+/// <summary>One mailbox node of the devnet.</summary>
+/// <param name="Index">Node index.</param>
+/// <param name="Provider">The provider label of its certificate.</param>
+/// <param name="Groups">Mailboxes it holds (one per group; it cannot tell groups apart otherwise).</param>
+/// <param name="Blobs">Blobs stored.</param>
+/// <param name="PushesPerSecond">Pushes committed per second since the last round.</param>
+public sealed record DevnetMailboxStatus(int Index, string Provider, long Groups, long Blobs, double PushesPerSecond);
+
+/// <summary>The devnet's demo group: two devices that push and pull every round.</summary>
+/// <param name="Directory">The first device's group directory (try the CLI with <c>--group</c>).</param>
+/// <param name="Pushed">Blobs pushed by both devices so far.</param>
+/// <param name="Applied">Blobs each device applied from the other, summed.</param>
+/// <param name="Pending">Blobs pushed by one device and not yet applied by the other.</param>
+/// <param name="Outbox">Outbox rows of both devices (blobs owed to an unreachable mailbox).</param>
+public sealed record DevnetGroupStatus(string Directory, int Pushed, int Applied, int Pending, int Outbox);

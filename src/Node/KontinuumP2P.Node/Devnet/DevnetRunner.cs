@@ -19,6 +19,7 @@ public sealed class DevnetRunner : IAsyncDisposable
     private readonly List<Ed25519Identity> _identities = [];
     private readonly long _started;
     private readonly bool _ownsDirectory;
+    private DevnetMailboxes? _mailboxes;
 
     private DevnetRunner(DevnetOptions options, DevnetAuthority authority, string directory)
     {
@@ -79,17 +80,23 @@ public sealed class DevnetRunner : IAsyncDisposable
             }
         }
         durations.Sort();
+        var mailboxes = _mailboxes is null ? default : await _mailboxes.RunRoundAsync(cancellationToken).ConfigureAwait(false);
         var median = durations.Count == 0 ? 0 : durations[durations.Count / 2];
         var lines = _nodes.Select((n, i) => new DevnetNodeStatus(i, n.PeerId.ToString(),
             n.ListenAddresses.FirstOrDefault()?.WithPeerId(n.PeerId).ToString() ?? "", n.Dht.RoutingTableSize, resolved[i],
             _nodes.Count - 1, n.CurrentCrl?.Body.CrlNumber ?? 0, n.CrlIsStale)).ToList();
         return new DevnetStatus(_authority.Network.Name, Directory, lines, durations.Count, failures, median,
-            Stopwatch.GetElapsedTime(_started).TotalSeconds);
+            Stopwatch.GetElapsedTime(_started).TotalSeconds)
+        {
+            Mailboxes = mailboxes.Mailboxes ?? [],
+            Group = mailboxes.Group,
+        };
     }
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        if (_mailboxes is not null) await _mailboxes.DisposeAsync().ConfigureAwait(false);
         foreach (var node in _nodes) await node.DisposeAsync().ConfigureAwait(false);
         _nodes.Clear();
         foreach (var identity in _identities) identity.Dispose();
@@ -112,6 +119,7 @@ public sealed class DevnetRunner : IAsyncDisposable
         var network = _authority.Network;
         await File.WriteAllTextAsync(Path.Combine(Directory, "genesis.json"), GenesisFile.Write(network), cancellationToken).ConfigureAwait(false);
         Multiaddr? first = null;
+        var mailboxNodes = Math.Min(_options.MailboxNodes, _options.Nodes);
         for (var i = 0; i < _options.Nodes; i++)
         {
             var identity = Ed25519Identity.Generate();
@@ -120,7 +128,11 @@ public sealed class DevnetRunner : IAsyncDisposable
             {
                 Identity = identity,
                 Network = network,
-                Certificate = _authority.IssueCertificate(identity, TimeSpan.FromDays(30)),
+                // The first nodes also serve mailboxes, each on its own provider label.
+                Certificate = i < mailboxNodes
+                    ? _authority.IssueCertificate(identity, TimeSpan.FromDays(30), ["dht", "mailbox"], DevnetMailboxes.Providers[i])
+                    : _authority.IssueCertificate(identity, TimeSpan.FromDays(30)),
+                Mailbox = i < mailboxNodes ? DevnetMailboxes.ServerOptions(Path.Combine(Directory, $"node-{i}"), i) : null,
                 ListenAddresses = [Multiaddr.Parse("/ip4/127.0.0.1/tcp/0")],
                 ExtraBootstrapPeers = first is null ? [] : [first],
                 DataDirectory = Path.Combine(Directory, $"node-{i}"),
@@ -135,5 +147,9 @@ public sealed class DevnetRunner : IAsyncDisposable
         foreach (var node in _nodes) await node.PublishNodeRecordAsync(cancellationToken).ConfigureAwait(false);
         await _nodes[0].PublishCrlAsync(_authority.IssueCrl([], TimeSpan.FromDays(1)), cancellationToken).ConfigureAwait(false);
         foreach (var node in _nodes.Skip(1)) await node.RefreshCrlAsync(cancellationToken).ConfigureAwait(false);
+        if (mailboxNodes > 0) _mailboxes = DevnetMailboxes.Create(_nodes, mailboxNodes, Directory);
     }
+
+    /// <summary>The first device's directory of the demo group, when mailboxes run.</summary>
+    public string? GroupDirectory => _mailboxes?.Directory;
 }

@@ -1,0 +1,28 @@
+using KontinuumP2P.Core.Identity;
+using KontinuumP2P.Mailbox.Client;
+
+namespace KontinuumP2P.Node.Hosting;
+
+public sealed partial class KontinuumNode
+{
+    /// <summary>
+    /// Resolves mailbox slots given as PeerIds through this node's DHT (<c>/node/</c> records, whose certificates the
+    /// validator checked) and named slots through <paramref name="namedSlots"/>.
+    /// </summary>
+    public IMailboxResolver CreateMailboxResolver(IReadOnlyDictionary<string, PeerId>? namedSlots = null) =>
+        new PeerMailboxResolver(async (peer, cancellationToken) =>
+            await ResolveNodeAsync(peer, cancellationToken).ConfigureAwait(false) is { } record
+                ? new MailboxEndpoint(record.PeerId, record.Addresses, record.Certificate)
+                : null, namedSlots);
+
+    /// <summary>Accepts a mailbox only with a certificate this node's anchors and CRL accept, listing <c>mailbox</c>.</summary>
+    public IMailboxVerifier CreateMailboxVerifier() => new CertificateMailboxVerifier(VerifyCertificate);
+
+    /// <summary>A group client for one group directory, using this node's host, DHT and trust anchors.</summary>
+    public GroupClient CreateGroupClient(GroupStore store, GroupClientOptions? options = null) =>
+        new(store, Host, CreateMailboxResolver(), CreateMailboxVerifier(), (options ?? new GroupClientOptions()) with
+        {
+            TimeProvider = _options.TimeProvider,
+            LoggerFactory = _options.LoggerFactory,
+        });
+}
