@@ -4,7 +4,6 @@ using KontinuumP2P.Certs.Revocation;
 using KontinuumP2P.Certs.Trust;
 using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Core.Network;
-using KontinuumP2P.Core.Threading;
 using KontinuumP2P.Node.Networks;
 using Microsoft.Extensions.Logging;
 
@@ -12,55 +11,53 @@ namespace KontinuumP2P.Node.Admission;
 
 /// <summary>
 /// Admission control of a Kontinuum network (design §5): pushes our certificate to every new peer over
-/// <c>/kontinuum/cert/1.0.0</c>, judges the certificate each peer pushes, and answers who may enter routing tables
+/// <c>/kontinuum/cert/1.0.0</c> (or whatever <see cref="ICertificateChannel"/> carries offers), judges the certificate each peer pushes, and answers who may enter routing tables
 /// (<see cref="AdmissionStatus.Admitted"/>) or only query (<see cref="AdmissionStatus.ClientOnly"/>). A newer CRL
 /// re-judges everyone; peers it revokes are refused and reported through <see cref="PeerRefused"/>.
 /// </summary>
-public sealed partial class CertificateAdmission : IAsyncDisposable
+public sealed partial class CertificateAdmission : ICertificateSink, IAsyncDisposable
 {
-    private readonly IHost _host;
-    private readonly NetworkDefinition _network;
+    private readonly ICertificateChannel _channel;
     private readonly Func<TrustAnchors> _anchors;
     private readonly IRevocationSource? _revocations;
     private readonly Certificate? _own;
     private readonly TimeSpan _offerTimeout;
+    private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<PeerId, PeerEntry> _peers = new();
-    private readonly BackgroundTasks _tasks;
 
-    /// <summary>Creates the service; call <see cref="Start"/> to serve and push.</summary>
-    /// <param name="host">The host whose peers are judged.</param>
+    /// <summary>Creates the service; call <see cref="Start"/> to judge and push.</summary>
+    /// <param name="channel">How offers travel (a host's certificate protocol, or a simulated network).</param>
     /// <param name="network">The network (must have anchors).</param>
     /// <param name="anchors">The anchors in force, read on every judgement.</param>
     /// <param name="revocations">The CRL in force, when known.</param>
     /// <param name="ownCertificate">Our certificate; null for a client.</param>
     /// <param name="offerTimeout">How long a peer may take to push its certificate before it counts as a client.</param>
+    /// <param name="timeProvider">The clock of the offer timeout.</param>
     /// <param name="logger">Logging.</param>
-    public CertificateAdmission(IHost host, NetworkDefinition network, Func<TrustAnchors> anchors, IRevocationSource? revocations,
-        Certificate? ownCertificate, TimeSpan offerTimeout, ILogger logger)
+    public CertificateAdmission(ICertificateChannel channel, NetworkDefinition network, Func<TrustAnchors> anchors, IRevocationSource? revocations,
+        Certificate? ownCertificate, TimeSpan offerTimeout, TimeProvider timeProvider, ILogger logger)
     {
+        ArgumentNullException.ThrowIfNull(channel);
+        ArgumentNullException.ThrowIfNull(network);
         if (!network.AdmissionEnforced) throw new ArgumentException($"network '{network.Name}' has no anchors; admission needs them", nameof(network));
-        _host = host;
-        _network = network;
+        _channel = channel;
         _anchors = anchors;
         _revocations = revocations;
         _own = ownCertificate;
         _offerTimeout = offerTimeout;
+        _time = timeProvider;
         _logger = logger;
-        _tasks = new BackgroundTasks(e => LogBackgroundFailure(_logger, e));
     }
 
     /// <summary>Raised when a peer is refused after having been judged otherwise (revocation).</summary>
     public event EventHandler<AdmissionVerdict>? PeerRefused;
 
-    /// <summary>Registers the protocol handler and starts pushing our certificate to new peers.</summary>
-    public void Start()
-    {
-        _host.SetHandler(_network.CertificateProtocolId, HandleOfferAsync);
-        _host.PeerConnected += OnPeerConnected;
-        _host.PeerDisconnected += OnPeerDisconnected;
-        foreach (var connection in _host.Connections) OnPeerConnected(this, new PeerEventArgs(connection.RemotePeer, connection));
-    }
+    /// <summary>Verdicts and pending peers held (memory accounting).</summary>
+    public int TrackedPeers => _peers.Count;
+
+    /// <summary>Starts the channel: our certificate goes to every new peer, theirs are judged here.</summary>
+    public void Start() => _channel.Start(this, _own);
 
     /// <summary>The current verdict on <paramref name="peer"/> (<see cref="AdmissionStatus.Pending"/> when none yet).</summary>
     public AdmissionVerdict GetVerdict(PeerId peer) =>
@@ -68,13 +65,17 @@ public sealed partial class CertificateAdmission : IAsyncDisposable
             ? verdict
             : new AdmissionVerdict(peer, AdmissionStatus.Pending, null, "awaiting certificate");
 
+    /// <summary>The current status of <paramref name="peer"/>, without allocating a verdict.</summary>
+    public AdmissionStatus GetStatus(PeerId peer) =>
+        _peers.TryGetValue(peer, out var entry) && entry.Decided is { } verdict ? verdict.Status : AdmissionStatus.Pending;
+
     /// <summary>Waits (at most the offer timeout) for the verdict on a connected peer.</summary>
     public async ValueTask<AdmissionVerdict> WaitForVerdictAsync(PeerId peer, CancellationToken cancellationToken)
     {
         var entry = _peers.GetOrAdd(peer, _ => new PeerEntry());
         try
         {
-            return await entry.Verdict.Task.WaitAsync(_offerTimeout, _host.TimeProvider, cancellationToken).ConfigureAwait(false);
+            return await entry.Verdict.Task.WaitAsync(_offerTimeout, _time, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -87,7 +88,8 @@ public sealed partial class CertificateAdmission : IAsyncDisposable
     public IReadOnlyList<AdmissionVerdict> Rejudge()
     {
         var refused = new List<AdmissionVerdict>();
-        foreach (var (peer, entry) in _peers)
+        // Sorted so that simulations re-judge (and report) in the same order on every run.
+        foreach (var (peer, entry) in _peers.OrderBy(p => p.Key.ToString(), StringComparer.Ordinal))
         {
             if (entry.Decided is not { } before) continue;
             if (before.Status != AdmissionStatus.Admitted || before.Certificate is null) continue;
@@ -104,71 +106,40 @@ public sealed partial class CertificateAdmission : IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public async ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync() => await _channel.StopAsync().ConfigureAwait(false);
+
+    /// <inheritdoc />
+    void ICertificateSink.OnConnected(PeerId peer, ReadOnlyMemory<byte> encodedPublicKey)
     {
-        _host.PeerConnected -= OnPeerConnected;
-        _host.PeerDisconnected -= OnPeerDisconnected;
-        _host.RemoveHandler(_network.CertificateProtocolId);
-        await _tasks.DisposeAsync().ConfigureAwait(false);
+        var entry = _peers.GetOrAdd(peer, _ => new PeerEntry());
+        entry.PublicKey = encodedPublicKey;
     }
 
-    private void OnPeerConnected(object? sender, PeerEventArgs e)
-    {
-        if (e.Connection is not { } connection) return;
-        var entry = _peers.GetOrAdd(e.Peer, _ => new PeerEntry());
-        entry.PublicKey = connection.RemotePublicKey;
-        _tasks.Run(token => PushOwnAsync(connection, token));
-    }
-
-    private void OnPeerDisconnected(object? sender, PeerEventArgs e)
+    /// <inheritdoc />
+    void ICertificateSink.OnDisconnected(PeerId peer)
     {
         // Keep refusals (a revoked peer that reconnects stays refused until it proves otherwise); forget the rest.
-        if (_peers.TryGetValue(e.Peer, out var entry) && entry.Decided?.Status == AdmissionStatus.Refused) return;
-        _peers.TryRemove(e.Peer, out _);
+        if (_peers.TryGetValue(peer, out var entry) && entry.Decided?.Status == AdmissionStatus.Refused) return;
+        _peers.TryRemove(peer, out _);
     }
 
-    private async Task PushOwnAsync(IConnection connection, CancellationToken cancellationToken)
-    {
-        // Without our offer the peer never admits us on this connection, so a push the remote reset (seen when both
-        // sides dial at once) is tried again, a bounded number of times.
-        const int attempts = 3;
-        for (var attempt = 1; attempt <= attempts; attempt++)
-        {
-            try
-            {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                timeout.CancelAfter(_offerTimeout);
-                await CertificateExchange.SendAsync(connection, _network.CertificateProtocolId, _own, timeout.Token).ConfigureAwait(false);
-                return;
-            }
-            catch (Exception e) when (e is IOException or OperationCanceledException or ProtocolNotSupportedException)
-            {
-                LogPushFailed(_logger, connection.RemotePeer, e.Message);
-                if (e is ProtocolNotSupportedException || cancellationToken.IsCancellationRequested || attempt == attempts) return;
-            }
-            await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), _host.TimeProvider, cancellationToken).ConfigureAwait(false);
-        }
-    }
+    /// <inheritdoc />
+    bool ICertificateSink.IsDecided(PeerId peer) => _peers.TryGetValue(peer, out var entry) && entry.Decided is not null;
 
-    private async ValueTask HandleOfferAsync(IP2PStream stream, CancellationToken cancellationToken)
+    /// <inheritdoc />
+    void ICertificateSink.OnOffer(PeerId peer, ReadOnlyMemory<byte> encodedPublicKey, Certificate? certificate) =>
+        Record(peer, encodedPublicKey, certificate is null
+            ? new AdmissionVerdict(peer, AdmissionStatus.ClientOnly, null, "no certificate")
+            : Judge(peer, encodedPublicKey, certificate));
+
+    /// <inheritdoc />
+    void ICertificateSink.OnMalformedOffer(PeerId peer, ReadOnlyMemory<byte> encodedPublicKey, string reason) =>
+        Record(peer, encodedPublicKey, new AdmissionVerdict(peer, AdmissionStatus.Refused, null, reason));
+
+    private void Record(PeerId peer, ReadOnlyMemory<byte> encodedPublicKey, AdmissionVerdict verdict)
     {
-        var peer = stream.Connection.RemotePeer;
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_offerTimeout);
-        AdmissionVerdict verdict;
-        try
-        {
-            var certificate = await CertificateExchange.ReceiveAsync(stream, timeout.Token).ConfigureAwait(false);
-            verdict = certificate is null
-                ? new AdmissionVerdict(peer, AdmissionStatus.ClientOnly, null, "no certificate")
-                : Judge(peer, stream.Connection.RemotePublicKey, certificate);
-        }
-        catch (InvalidDataException e)
-        {
-            verdict = new AdmissionVerdict(peer, AdmissionStatus.Refused, null, e.Message);
-        }
         var entry = _peers.GetOrAdd(peer, _ => new PeerEntry());
-        entry.PublicKey = stream.Connection.RemotePublicKey;
+        entry.PublicKey = encodedPublicKey;
         if (!entry.Decide(verdict))
         {
             // A later offer replaces an earlier verdict (e.g. the timeout's "client"), never a refusal.
@@ -235,9 +206,4 @@ public sealed partial class CertificateAdmission : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Information, Message = "peer {Peer} refused: {Reason}")]
     private static partial void LogRefused(ILogger logger, PeerId peer, string reason);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "could not push our certificate to {Peer}: {Reason}")]
-    private static partial void LogPushFailed(ILogger logger, PeerId peer, string reason);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "admission background task failed")]
-    private static partial void LogBackgroundFailure(ILogger logger, Exception exception);
 }

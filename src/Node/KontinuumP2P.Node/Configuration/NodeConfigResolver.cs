@@ -11,7 +11,7 @@ namespace KontinuumP2P.Node.Configuration;
 /// <summary>A checked configuration: node options with the key and certificate loaded, plus the run settings.</summary>
 public sealed class ResolvedNodeConfig : IDisposable
 {
-    /// <summary>Options for <see cref="KontinuumNode.StartAsync"/> (logging and metrics are the caller's to set).</summary>
+    /// <summary>Options for <see cref="Composition.KontinuumNodeBuilder"/> (logging and metrics are the caller's to set).</summary>
     public required KontinuumNodeOptions Options { get; init; }
 
     /// <summary>Where <c>/metrics</c> and <c>/status</c> are served; null when <c>metrics.enabled = false</c>.</summary>

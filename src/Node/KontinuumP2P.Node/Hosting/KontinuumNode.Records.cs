@@ -17,7 +17,7 @@ public sealed partial class KontinuumNode
     /// <returns>How many peers stored it.</returns>
     /// <exception cref="InvalidOperationException">The node has no certificate.</exception>
     public Task<int> PublishNodeRecordAsync(CancellationToken cancellationToken) =>
-        PublishNodeRecordAsync(Host.ListenAddresses, cancellationToken);
+        PublishNodeRecordAsync(ListenAddresses, cancellationToken);
 
     /// <summary>
     /// Signs a fresh record of our certificate with the given addresses (for a node published from elsewhere, e.g.
@@ -98,6 +98,18 @@ public sealed partial class KontinuumNode
         return (acceptance, stored);
     }
 
+    /// <summary>
+    /// Offers a CRL obtained out of band (a file, a test, a simulation's starting state) to the tracker without publishing
+    /// it; when accepted, every peer is judged again and the revoked ones leave the routing table.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The network has no anchors.</exception>
+    public CrlAcceptance InstallCrl(Crl crl)
+    {
+        ArgumentNullException.ThrowIfNull(crl);
+        if (_crl is null) throw new InvalidOperationException($"network '{Network.Name}' has no anchors and no CRL");
+        return Install(crl);
+    }
+
     private CrlAcceptance Install(Crl crl)
     {
         var acceptance = _crl!.Accept(crl);
@@ -112,7 +124,7 @@ public sealed partial class KontinuumNode
 
     private async Task RepublishLoopAsync(CancellationToken cancellationToken)
     {
-        using var timer = new PeriodicTimer(_options.NodeRecordRepublishInterval, _options.TimeProvider);
+        using var timer = new PeriodicTimer(_options.NodeRecordRepublishInterval, _services.TimeProvider);
         while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
         {
             try
@@ -128,7 +140,7 @@ public sealed partial class KontinuumNode
 
     private async Task CrlRefreshLoopAsync(CancellationToken cancellationToken)
     {
-        using var timer = new PeriodicTimer(_options.CrlRefreshInterval, _options.TimeProvider);
+        using var timer = new PeriodicTimer(_options.CrlRefreshInterval, _services.TimeProvider);
         while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
         {
             try

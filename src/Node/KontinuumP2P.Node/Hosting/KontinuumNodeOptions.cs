@@ -1,5 +1,4 @@
 using System.ComponentModel.DataAnnotations;
-using System.Diagnostics.Metrics;
 using KontinuumP2P.Certs.Certificates;
 using KontinuumP2P.Core.Addressing;
 using KontinuumP2P.Core.Identity;
@@ -7,8 +6,6 @@ using KontinuumP2P.Core.Network;
 using KontinuumP2P.Dht;
 using KontinuumP2P.Net.Discovery.Bootstrap;
 using KontinuumP2P.Node.Networks;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KontinuumP2P.Node.Hosting;
 
@@ -55,31 +52,34 @@ public sealed class KontinuumNodeOptions
     [Range(typeof(TimeSpan), "00:00:01", "00:05:00")]
     public TimeSpan CertificateOfferTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>How often our node record is republished (it also is whenever our addresses change).</summary>
+    /// <summary>How often our node record is republished.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "2.00:00:00")]
     public TimeSpan NodeRecordRepublishInterval { get; set; } = TimeSpan.FromHours(1);
 
-    /// <summary>How often the CRL is fetched from the DHT.</summary>
-    [Range(typeof(TimeSpan), "00:00:01", "2.00:00:00")]
+    /// <summary>
+    /// How often the CRL is fetched from the DHT (once at start, then at this interval). Zero turns fetching off: the
+    /// node then knows only CRLs given to it (<see cref="KontinuumNode.InstallCrl"/>, <see cref="KontinuumNode.PublishCrlAsync"/>);
+    /// simulations of nodes that ignore the CRL use it.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "2.00:00:00")]
     public TimeSpan CrlRefreshInterval { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// Publish our node record at start and republish it every <see cref="NodeRecordRepublishInterval"/> (DHT servers
+    /// with a certificate only). A simulation that publishes records at chosen times turns it off.
+    /// </summary>
+    public bool PublishNodeRecord { get; set; } = true;
 
     /// <summary>Adjusts the DHT settings the node derives (protocol, validators and admission are set by the node).</summary>
     public Func<DhtOptions, DhtOptions>? ConfigureDht { get; set; }
-
-    /// <summary>The clock.</summary>
-    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
-
-    /// <summary>Logging.</summary>
-    public ILoggerFactory LoggerFactory { get; set; } = NullLoggerFactory.Instance;
-
-    /// <summary>Metrics; a private meter when null.</summary>
-    public IMeterFactory? MeterFactory { get; set; }
 
     /// <summary>Checks the settings; the message names the bad one.</summary>
     /// <exception cref="ValidationException">A setting is missing or out of range.</exception>
     public void Validate()
     {
         Validator.ValidateObject(this, new ValidationContext(this), validateAllProperties: true);
+        if (CrlRefreshInterval > TimeSpan.Zero && CrlRefreshInterval < TimeSpan.FromSeconds(1))
+            throw new ValidationException("CrlRefreshInterval: zero (off) or at least one second");
         if (Certificate is not null && !Certificate.Body.NodePublicKey.Span.SequenceEqual(Identity!.PublicKey))
             throw new ValidationException("Certificate: it names another node key than Identity");
         if (DhtMode == Dht.DhtMode.Server && ListenAddresses.Count == 0)

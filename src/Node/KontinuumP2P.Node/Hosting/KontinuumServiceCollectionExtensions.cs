@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using KontinuumP2P.Node.Composition;
 
 namespace KontinuumP2P.Node.Hosting;
 
@@ -21,7 +22,7 @@ public static class KontinuumServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(configure);
         services.AddOptions<KontinuumNodeOptions>().Configure(configure).ValidateOnStart();
         services.AddSingleton<IValidateOptions<KontinuumNodeOptions>, KontinuumNodeOptionsValidator>();
-        services.AddSingleton<IPostConfigureOptions<KontinuumNodeOptions>, KontinuumNodeOptionsDefaults>();
+        services.AddSingleton(CreateNode);
         services.AddSingleton<KontinuumNodeService>();
         services.AddHostedService(provider => provider.GetRequiredService<KontinuumNodeService>());
         return services;
@@ -43,42 +44,32 @@ public static class KontinuumServiceCollectionExtensions
         }
     }
 
-    private sealed class KontinuumNodeOptionsDefaults(IServiceProvider provider) : IPostConfigureOptions<KontinuumNodeOptions>
-    {
-        public void PostConfigure(string? name, KontinuumNodeOptions options)
-        {
-            if (options.LoggerFactory is Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory
-                && provider.GetService<ILoggerFactory>() is { } loggers) options.LoggerFactory = loggers;
-            options.MeterFactory ??= provider.GetService<IMeterFactory>();
-            if (options.TimeProvider == TimeProvider.System && provider.GetService<TimeProvider>() is { } time) options.TimeProvider = time;
-        }
-    }
+    /// <summary>The node of the container: its clock, logging and metrics are the container's.</summary>
+    private static KontinuumNode CreateNode(IServiceProvider provider) =>
+        new KontinuumNodeBuilder(provider.GetRequiredService<IOptions<KontinuumNodeOptions>>().Value)
+            .UseTimeProvider(provider.GetService<TimeProvider>() ?? TimeProvider.System)
+            .UseLoggerFactory(provider.GetService<ILoggerFactory>() ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance)
+            .UseMeterFactory(provider.GetService<IMeterFactory>())
+            .Build();
 }
 
-/// <summary>The hosted service that owns the node of <see cref="KontinuumServiceCollectionExtensions.AddKontinuum"/>.</summary>
-public sealed class KontinuumNodeService : IHostedService, IAsyncDisposable
+/// <summary>
+/// The hosted service that starts the container's <see cref="KontinuumNode"/> with the host and stops it with the host.
+/// The node itself is a singleton: inject <see cref="KontinuumNode"/> wherever it is needed (use it once the host has started).
+/// </summary>
+public sealed class KontinuumNodeService : IHostedService
 {
-    private readonly IOptions<KontinuumNodeOptions> _options;
-    private KontinuumNode? _node;
+    private readonly KontinuumNode _node;
 
     /// <summary>Created by the container.</summary>
-    public KontinuumNodeService(IOptions<KontinuumNodeOptions> options) => _options = options;
+    public KontinuumNodeService(KontinuumNode node) => _node = node;
 
-    /// <summary>The running node.</summary>
-    /// <exception cref="InvalidOperationException">The host has not started yet, or has stopped.</exception>
-    public KontinuumNode Node => _node ?? throw new InvalidOperationException("the Kontinuum node starts with the host");
-
-    /// <inheritdoc />
-    public async Task StartAsync(CancellationToken cancellationToken) =>
-        _node = await KontinuumNode.StartAsync(_options.Value, cancellationToken).ConfigureAwait(false);
+    /// <summary>The node.</summary>
+    public KontinuumNode Node => _node;
 
     /// <inheritdoc />
-    public async Task StopAsync(CancellationToken cancellationToken) => await DisposeAsync().ConfigureAwait(false);
+    public Task StartAsync(CancellationToken cancellationToken) => _node.StartAsync(cancellationToken);
 
-    /// <inheritdoc />
-    public async ValueTask DisposeAsync()
-    {
-        var node = Interlocked.Exchange(ref _node, null);
-        if (node is not null) await node.DisposeAsync().ConfigureAwait(false);
-    }
+    /// <summary>Stops the node; when <paramref name="cancellationToken"/> fires first, returns while the stop goes on (the container still awaits it at disposal).</summary>
+    public Task StopAsync(CancellationToken cancellationToken) => _node.DisposeAsync().AsTask().WaitAsync(cancellationToken);
 }

@@ -21,7 +21,7 @@ public static class NodeStatusReport
             ["listenAddrs"] = Strings(node.ListenAddresses.Select(a => a.WithPeerId(node.PeerId).ToString())),
             ["dhtMode"] = node.Dht.Options.Mode.ToString().ToLowerInvariant(),
             ["certified"] = node.HasCertificate,
-            ["connections"] = node.Host.Connections.Where(c => !c.IsClosed).Select(c => c.RemotePeer).Distinct().Count(),
+            ["connections"] = node.Host is null ? 0 : node.Host.Connections.Where(c => !c.IsClosed).Select(c => c.RemotePeer).Distinct().Count(),
             ["routingTableSize"] = table.Count,
             ["routingTable"] = new JsonArray([.. table.Select(e => (JsonNode?)new JsonObject
             {
@@ -31,7 +31,7 @@ public static class NodeStatusReport
             ["crlNumber"] = node.CurrentCrl?.Body.CrlNumber ?? 0,
             ["crlStale"] = node.CrlIsStale,
             ["recordSequence"] = node.RecordSequence,
-            ["uptimeSeconds"] = Math.Round((node.Host.TimeProvider.GetUtcNow() - node.StartedAt).TotalSeconds, 1),
+            ["uptimeSeconds"] = Math.Round((node.Services.TimeProvider.GetUtcNow() - node.StartedAt).TotalSeconds, 1),
         };
     }
 
