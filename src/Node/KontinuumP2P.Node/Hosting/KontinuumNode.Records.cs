@@ -122,39 +122,36 @@ public sealed partial class KontinuumNode
         return acceptance;
     }
 
-    private async Task RepublishLoopAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// One republish round. Network trouble is expected and logged here; anything else (a record our own validators
+    /// refuse, a store error) goes to <see cref="Loops"/>, which reports it, and the next round still runs.
+    /// </summary>
+    private async Task RepublishRoundAsync(CancellationToken cancellationToken)
     {
-        using var timer = new PeriodicTimer(_options.NodeRecordRepublishInterval, _services.TimeProvider);
-        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+        try
         {
-            try
-            {
-                await PublishNodeRecordAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is IOException or TimeoutException)
-            {
-                LogRepeatFailed(_logger, "node record republish", e.Message);
-            }
+            await PublishNodeRecordAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or TimeoutException)
+        {
+            LogRepeatFailed(_logger, "node record republish", e.Message);
         }
     }
 
-    private async Task CrlRefreshLoopAsync(CancellationToken cancellationToken)
+    /// <summary>One CRL refresh round (failures as for <see cref="RepublishRoundAsync"/>).</summary>
+    private async Task CrlRefreshRoundAsync(CancellationToken cancellationToken)
     {
-        using var timer = new PeriodicTimer(_options.CrlRefreshInterval, _services.TimeProvider);
-        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+        try
         {
-            try
-            {
-                await RefreshCrlAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (CrlEquivocationException e)
-            {
-                LogEquivocation(_logger, e.CrlNumber, e.AcceptedBodySha256, e.OfferedBodySha256);
-            }
-            catch (Exception e) when (e is IOException or TimeoutException or FormatException)
-            {
-                LogRepeatFailed(_logger, "CRL refresh", e.Message);
-            }
+            await RefreshCrlAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (CrlEquivocationException e)
+        {
+            LogEquivocation(_logger, e.CrlNumber, e.AcceptedBodySha256, e.OfferedBodySha256);
+        }
+        catch (Exception e) when (e is IOException or TimeoutException or FormatException)
+        {
+            LogRepeatFailed(_logger, "CRL refresh", e.Message);
         }
     }
 

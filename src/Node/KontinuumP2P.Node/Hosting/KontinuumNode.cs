@@ -29,6 +29,7 @@ public sealed partial class KontinuumNode : IAsyncDisposable
     private readonly List<INodeService> _running = [];
     private readonly ILogger _logger;
     private readonly BackgroundTasks _tasks;
+    private readonly BackgroundLoops _loops;
     private readonly CrlTracker? _crl;
     private readonly NodeMetrics _metrics;
     private DhtNode? _dht;
@@ -44,6 +45,7 @@ public sealed partial class KontinuumNode : IAsyncDisposable
         _serviceFactories = serviceFactories;
         _logger = services.LoggerFactory.CreateLogger<KontinuumNode>();
         _tasks = new BackgroundTasks(e => LogBackgroundFailure(_logger, e));
+        _loops = new BackgroundLoops("node", services.TimeProvider, _logger, services.MeterFactory);
         if (options.Network.Anchors is { } anchorSet)
         {
             var anchors = sharedAnchors ?? TrustAnchors.Create(anchorSet, services.TimeProvider);
@@ -111,6 +113,9 @@ public sealed partial class KontinuumNode : IAsyncDisposable
     /// <summary>Where the node listens (without <c>/p2p/</c>).</summary>
     public IReadOnlyList<Multiaddr> ListenAddresses => _transport.ListenAddresses;
 
+    /// <summary>The node's periodic work (CRL refresh, record republish): names, failures (<see cref="BackgroundLoops.LoopFailed"/>).</summary>
+    public BackgroundLoops Loops => _loops;
+
     /// <summary>The composed services that are running.</summary>
     public IReadOnlyList<INodeService> RunningServices
     {
@@ -159,7 +164,7 @@ public sealed partial class KontinuumNode : IAsyncDisposable
         if (_crl is not null && _options.CrlRefreshInterval > TimeSpan.Zero)
         {
             await RefreshCrlAsync(cancellationToken).ConfigureAwait(false);
-            _tasks.Run(CrlRefreshLoopAsync);
+            _loops.StartPeriodic("crl-refresh", _options.CrlRefreshInterval, CrlRefreshRoundAsync);
         }
         if (_options.Certificate is { } certificate && _dht.Options.Mode == DhtMode.Server && _options.PublishNodeRecord)
         {
@@ -172,7 +177,7 @@ public sealed partial class KontinuumNode : IAsyncDisposable
             else
             {
                 await PublishNodeRecordAsync(cancellationToken).ConfigureAwait(false);
-                _tasks.Run(RepublishLoopAsync);
+                _loops.StartPeriodic("record-republish", _options.NodeRecordRepublishInterval, RepublishRoundAsync);
             }
         }
         foreach (var factory in _serviceFactories)
@@ -220,6 +225,7 @@ public sealed partial class KontinuumNode : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _state, 2) == 2) return;
+        await _loops.DisposeAsync().ConfigureAwait(false);
         await _tasks.DisposeAsync().ConfigureAwait(false);
         List<INodeService> services;
         lock (_running) services = [.. _running];
