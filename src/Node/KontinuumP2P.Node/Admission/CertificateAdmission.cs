@@ -51,7 +51,7 @@ public sealed partial class CertificateAdmission : ICertificateSink, IAsyncDispo
     }
 
     /// <summary>Raised when a peer is refused after having been judged otherwise (revocation).</summary>
-    public event EventHandler<AdmissionVerdict>? PeerRefused;
+    public event EventHandler<PeerRefusedEventArgs>? PeerRefused;
 
     /// <summary>Verdicts and pending peers held (memory accounting).</summary>
     public int TrackedPeers => _peers.Count;
@@ -100,7 +100,7 @@ public sealed partial class CertificateAdmission : ICertificateSink, IAsyncDispo
             _peers[peer] = replacement;
             LogRefused(_logger, peer, after.Reason);
             refused.Add(after);
-            PeerRefused?.Invoke(this, after);
+            PeerRefused?.Invoke(this, new PeerRefusedEventArgs(after));
         }
         return refused;
     }
@@ -206,4 +206,12 @@ public sealed partial class CertificateAdmission : ICertificateSink, IAsyncDispo
     [LoggerMessage(Level = LogLevel.Information, Message = "peer {Peer} refused: {Reason}")]
     private static partial void LogRefused(ILogger logger, PeerId peer, string reason);
 
+}
+
+/// <summary>Arguments of <see cref="CertificateAdmission.PeerRefused"/>.</summary>
+/// <param name="verdict">The new verdict (status <see cref="AdmissionStatus.Refused"/>) and its reason.</param>
+public sealed class PeerRefusedEventArgs(AdmissionVerdict verdict) : EventArgs
+{
+    /// <summary>The new verdict and its reason.</summary>
+    public AdmissionVerdict Verdict { get; } = verdict;
 }

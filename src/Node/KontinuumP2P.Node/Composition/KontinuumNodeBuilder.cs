@@ -81,7 +81,7 @@ public sealed class KontinuumNodeBuilder
     }
 
     /// <summary>Validates the options and creates the node (not started: call <see cref="KontinuumNode.StartAsync(CancellationToken)"/>).</summary>
-    /// <exception cref="System.ComponentModel.DataAnnotations.ValidationException">A setting is invalid; the message names it.</exception>
+    /// <exception cref="Configuration.NodeConfigException">A setting is invalid; the message names it.</exception>
     public KontinuumNode Build()
     {
         _options.Validate();
@@ -91,7 +91,7 @@ public sealed class KontinuumNodeBuilder
     }
 
     /// <summary>Builds and starts the node; disposes what was built when starting fails.</summary>
-    /// <exception cref="System.ComponentModel.DataAnnotations.ValidationException">A setting is invalid; the message names it.</exception>
+    /// <exception cref="Configuration.NodeConfigException">A setting is invalid; the message names it.</exception>
     public async Task<KontinuumNode> StartAsync(CancellationToken cancellationToken)
     {
         var node = Build();

@@ -99,14 +99,7 @@ public static partial class NodeConfigResolver
                 BootstrapDialing = config.Network.BootstrapReconnect ? new BootstrapOptions() : null,
                 ConfigureDht = kad.Length == 0 ? null : dht => dht with { ProtocolId = kad },
             };
-            try
-            {
-                options.Validate();
-            }
-            catch (System.ComponentModel.DataAnnotations.ValidationException e)
-            {
-                throw new NodeConfigException("", $"{configPath}: {e.Message}", e);
-            }
+            options.Validate();
             return new ResolvedNodeConfig { Options = options, MetricsEndpoint = metrics, LogLevel = level, JsonLogs = json, ConfigPath = configPath };
         }
         catch

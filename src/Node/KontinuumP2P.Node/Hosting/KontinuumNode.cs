@@ -126,7 +126,7 @@ public sealed partial class KontinuumNode : IAsyncDisposable
     }
 
     /// <summary>Builds and starts a node with the default composition (a libp2p host, no logging or metrics).</summary>
-    /// <exception cref="System.ComponentModel.DataAnnotations.ValidationException">Invalid options; the message names the setting.</exception>
+    /// <exception cref="Configuration.NodeConfigException">Invalid options; the message names the setting.</exception>
     public static Task<KontinuumNode> StartAsync(KontinuumNodeOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -213,8 +213,9 @@ public sealed partial class KontinuumNode : IAsyncDisposable
         return options.ConfigureDht?.Invoke(dhtOptions) ?? dhtOptions;
     }
 
-    private void OnPeerRefused(object? sender, AdmissionVerdict verdict)
+    private void OnPeerRefused(object? sender, PeerRefusedEventArgs e)
     {
+        var verdict = e.Verdict;
         _metrics.PeerRefused(verdict);
         // At once, not in a task: a revoked peer must not answer another lookup from our table.
         _dht?.RemovePeer(verdict.Peer);

@@ -1,10 +1,10 @@
-using System.ComponentModel.DataAnnotations;
 using KontinuumP2P.Certs.Certificates;
 using KontinuumP2P.Core.Addressing;
 using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Core.Network;
 using KontinuumP2P.Dht;
 using KontinuumP2P.Net.Discovery.Bootstrap;
+using KontinuumP2P.Node.Configuration;
 using KontinuumP2P.Node.Networks;
 
 namespace KontinuumP2P.Node.Hosting;
@@ -13,12 +13,10 @@ namespace KontinuumP2P.Node.Hosting;
 public sealed class KontinuumNodeOptions
 {
     /// <summary>The node's Ed25519 identity (its PeerId and Noise key).</summary>
-    [Required]
-    public Ed25519Identity? Identity { get; set; }
+        public Ed25519Identity? Identity { get; set; }
 
     /// <summary>The network to join (default: mainnet).</summary>
-    [Required]
-    public NetworkDefinition Network { get; set; } = Mainnet.Definition;
+        public NetworkDefinition Network { get; set; } = Mainnet.Definition;
 
     /// <summary>Our Tier 0 certificate; null for a client (DHT client mode, queries only).</summary>
     public Certificate? Certificate { get; set; }
@@ -49,11 +47,9 @@ public sealed class KontinuumNodeOptions
     public IList<ITransport> Transports { get; set; } = [];
 
     /// <summary>How long a peer may take to push its certificate before it counts as a client.</summary>
-    [Range(typeof(TimeSpan), "00:00:01", "00:05:00")]
     public TimeSpan CertificateOfferTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>How often our node record is republished.</summary>
-    [Range(typeof(TimeSpan), "00:00:01", "2.00:00:00")]
     public TimeSpan NodeRecordRepublishInterval { get; set; } = TimeSpan.FromHours(1);
 
     /// <summary>
@@ -61,7 +57,6 @@ public sealed class KontinuumNodeOptions
     /// node then knows only CRLs given to it (<see cref="KontinuumNode.InstallCrl"/>, <see cref="KontinuumNode.PublishCrlAsync"/>);
     /// simulations of nodes that ignore the CRL use it.
     /// </summary>
-    [Range(typeof(TimeSpan), "00:00:00", "2.00:00:00")]
     public TimeSpan CrlRefreshInterval { get; set; } = TimeSpan.FromMinutes(10);
 
     /// <summary>
@@ -73,16 +68,49 @@ public sealed class KontinuumNodeOptions
     /// <summary>Adjusts the DHT settings the node derives (protocol, validators and admission are set by the node).</summary>
     public Func<DhtOptions, DhtOptions>? ConfigureDht { get; set; }
 
-    /// <summary>Checks the settings; the message names the bad one.</summary>
-    /// <exception cref="ValidationException">A setting is missing or out of range.</exception>
+    /// <summary>Set when configuration could not be turned into options; reported by validation at start.</summary>
+    internal NodeConfigException? ConfigurationError { get; set; }
+
+    /// <summary>Copies every setting of <paramref name="other"/> (configuration resolved into options).</summary>
+    internal void CopyFrom(KontinuumNodeOptions other)
+    {
+        Identity = other.Identity;
+        Network = other.Network;
+        Certificate = other.Certificate;
+        ListenAddresses = [.. other.ListenAddresses];
+        ExtraBootstrapPeers = [.. other.ExtraBootstrapPeers];
+        DhtMode = other.DhtMode;
+        BootstrapDialing = other.BootstrapDialing;
+        EnableMdns = other.EnableMdns;
+        DataDirectory = other.DataDirectory;
+        Transports = [.. other.Transports];
+        CertificateOfferTimeout = other.CertificateOfferTimeout;
+        NodeRecordRepublishInterval = other.NodeRecordRepublishInterval;
+        CrlRefreshInterval = other.CrlRefreshInterval;
+        PublishNodeRecord = other.PublishNodeRecord;
+        ConfigureDht = other.ConfigureDht;
+    }
+
+    /// <summary>
+    /// Checks the settings: the one validation of the node's options, whichever way they were made (code, node.toml,
+    /// <c>IConfiguration</c>). The exception names the setting as node.toml does (<c>section.key</c>) where it has one.
+    /// </summary>
+    /// <exception cref="NodeConfigException">A setting is missing or out of range.</exception>
     public void Validate()
     {
-        Validator.ValidateObject(this, new ValidationContext(this), validateAllProperties: true);
-        if (CrlRefreshInterval > TimeSpan.Zero && CrlRefreshInterval < TimeSpan.FromSeconds(1))
-            throw new ValidationException("CrlRefreshInterval: zero (off) or at least one second");
-        if (Certificate is not null && !Certificate.Body.NodePublicKey.Span.SequenceEqual(Identity!.PublicKey))
-            throw new ValidationException("Certificate: it names another node key than Identity");
+        if (Identity is null) throw new NodeConfigException("identity.key_file", "identity.key_file: the node has no identity (Identity is required)");
+        if (Network is null) throw new NodeConfigException("network.network", "network.network: no network (Network is required)");
+        CheckRange("CertificateOfferTimeout", CertificateOfferTimeout, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(5));
+        CheckRange("records.republish_interval", NodeRecordRepublishInterval, TimeSpan.FromSeconds(1), TimeSpan.FromDays(2));
+        if (CrlRefreshInterval != TimeSpan.Zero) CheckRange("crl.refresh_interval", CrlRefreshInterval, TimeSpan.FromSeconds(1), TimeSpan.FromDays(2));
+        if (Certificate is not null && !Certificate.Body.NodePublicKey.Span.SequenceEqual(Identity.PublicKey))
+            throw new NodeConfigException("identity.cert_file", "identity.cert_file: the certificate names another node key than the identity");
         if (DhtMode == Dht.DhtMode.Server && ListenAddresses.Count == 0)
-            throw new ValidationException("DhtMode: a DHT server needs at least one listen address");
+            throw new NodeConfigException("dht.mode", "dht.mode: a DHT server needs at least one listen address (network.listen)");
+    }
+
+    private static void CheckRange(string key, TimeSpan value, TimeSpan min, TimeSpan max)
+    {
+        if (value < min || value > max) throw new NodeConfigException(key, $"{key}: {value} is outside {min} to {max}");
     }
 }
