@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
+using KontinuumP2P.Cli.Daemon;
 using KontinuumP2P.Cli.Output;
 using KontinuumP2P.Net.Discovery.Bootstrap;
 using KontinuumP2P.Node.Configuration;

@@ -1,13 +1,14 @@
 using System.Text.Json.Nodes;
+using KontinuumP2P.Node.Hosting;
 
-namespace KontinuumP2P.Node.Hosting;
+namespace KontinuumP2P.Cli.Daemon;
 
 /// <summary>
 /// The JSON status of a running node, as served on <c>/status</c> and printed by <c>kontinuum node status</c>:
 /// <c>{"peerId", "network", "listenAddrs", "dhtMode", "certified", "connections", "routingTableSize", "routingTable":
 /// [{"peerId", "addrs"}], "crlNumber", "crlStale", "recordSequence", "uptimeSeconds"}</c>.
 /// </summary>
-public static class NodeStatusReport
+internal static class NodeStatusReport
 {
     /// <summary>Takes a snapshot of <paramref name="node"/>.</summary>
     public static JsonObject Create(KontinuumNode node)
