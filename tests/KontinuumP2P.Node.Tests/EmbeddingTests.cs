@@ -16,6 +16,7 @@ public class EmbeddingTests
     {
         using var identity = Ed25519Identity.Generate();
         var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddSingleton<NodeUser>();
         builder.Services.AddKontinuum(o =>
         {
             o.Identity = identity;
@@ -24,15 +25,24 @@ public class EmbeddingTests
         });
         using var app = builder.Build();
         await app.StartAsync(cancellationToken);
-        var node = app.Services.GetRequiredService<KontinuumNodeService>().Node;
+        var node = app.Services.GetRequiredService<KontinuumNode>();
         Assert.Multiple(() =>
         {
+            Assert.That(app.Services.GetRequiredService<NodeUser>().Node, Is.SameAs(node), "constructor injection gets the hosted node");
             Assert.That(node.PeerId, Is.EqualTo(identity.PeerId));
             Assert.That(node.ListenAddresses, Is.Not.Empty);
+            Assert.That(node.Dht.Options.Mode, Is.EqualTo(Dht.DhtMode.Server));
             Assert.That(node.Admission, Is.Null, "the open network has no admission");
         });
         await app.StopAsync(cancellationToken);
-        Assert.That(() => app.Services.GetRequiredService<KontinuumNodeService>().Node, Throws.InvalidOperationException);
+        Assert.That(node.Host!.ListenAddresses, Is.Empty, "stopping the host stopped the node's listeners");
+        Assert.That(() => node.StartAsync(cancellationToken), Throws.InvalidOperationException, "a stopped node does not start again");
+    }
+
+    /// <summary>An app service that takes the node in its constructor.</summary>
+    private sealed class NodeUser(KontinuumNode node)
+    {
+        public KontinuumNode Node { get; } = node;
     }
 
     [Test]

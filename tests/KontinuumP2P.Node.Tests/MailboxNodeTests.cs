@@ -1,4 +1,3 @@
-using System.ComponentModel.DataAnnotations;
 using System.Security.Cryptography;
 using KontinuumP2P.Core.Addressing;
 using KontinuumP2P.Core.Identity;
@@ -48,12 +47,12 @@ public sealed class MailboxNodeTests
             Mailbox = MailboxOptions(),
         }, cancellationToken);
         Assert.That(server.MailboxServer, Is.Not.Null);
-        Assert.That(server.Host.Protocols, Does.Contain(MailboxProtocol.ProtocolId));
+        Assert.That(server.Host!.Protocols, Does.Contain(MailboxProtocol.ProtocolId));
 
         await using var client = await KontinuumNode.StartAsync(new KontinuumNodeOptions { Identity = clientKey, Network = authority.Network },
             cancellationToken);
-        await client.Host.DialAsync(server.ListenAddresses[0].WithPeerId(server.PeerId), cancellationToken);
-        await using var session = await MailboxSession.ConnectAsync(client.Host, server.PeerId, null, cancellationToken);
+        await client.Host!.DialAsync(server.ListenAddresses[0].WithPeerId(server.PeerId), cancellationToken);
+        await using var session = await MailboxSession.ConnectAsync(client.Host!, server.PeerId, null, cancellationToken);
         var open = await session.OpenAsync(RandomNumberGenerator.GetBytes(32), RandomNumberGenerator.GetBytes(32), RandomNumberGenerator.GetBytes(16),
             default, cancellationToken);
         Assert.That(open.Retention.Role, Is.EqualTo(MailboxRole.Replica));
@@ -77,7 +76,7 @@ public sealed class MailboxNodeTests
             ListenAddresses = [Multiaddr.Parse("/ip4/127.0.0.1/tcp/0")],
             Mailbox = MailboxOptions(),
         };
-        var error = Assert.ThrowsAsync<ValidationException>(async () => await KontinuumNode.StartAsync(options, CancellationToken.None));
+        var error = Assert.ThrowsAsync<NodeConfigException>(async () => await KontinuumNode.StartAsync(options, CancellationToken.None));
         Assert.That(error!.Message, Does.Contain("mailbox").And.Contain(withCertificate ? "lacks the 'mailbox' capability" : "is missing"));
         Assert.That(File.Exists(Path.Combine(_directory, "mailbox.db")), Is.False, "nothing was started");
     }

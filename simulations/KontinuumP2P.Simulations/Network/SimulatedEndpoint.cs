@@ -9,7 +9,11 @@ namespace KontinuumP2P.Simulations.Network;
 /// <param name="PeerId">The node.</param>
 /// <param name="PublicKey">Its raw Ed25519 public key (the key the connection is authenticated with).</param>
 /// <param name="Certificate">The certificate it presents, or null.</param>
-public sealed record PeerCredentials(PeerId PeerId, ReadOnlyMemory<byte> PublicKey, Certificate? Certificate);
+public sealed record PeerCredentials(PeerId PeerId, ReadOnlyMemory<byte> PublicKey, Certificate? Certificate)
+{
+    /// <summary>The key in the libp2p container, as a real connection reports it (encoded once).</summary>
+    public ReadOnlyMemory<byte> EncodedPublicKey { get; } = PublicKeyEncoding.Encode(KeyType.Ed25519, PublicKey.Span);
+}
 
 /// <summary>Told about the other side the first time two nodes talk (the certificate exchange of a real connection).</summary>
 public interface IContactObserver

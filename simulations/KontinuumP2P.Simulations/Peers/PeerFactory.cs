@@ -4,10 +4,10 @@ using KontinuumP2P.Certs.Trust;
 using KontinuumP2P.Core.Addressing;
 using KontinuumP2P.Dht;
 using KontinuumP2P.Dht.Lookup;
-using KontinuumP2P.Dht.Records;
 using KontinuumP2P.Dht.Routing;
 using KontinuumP2P.Dht.Rpc;
-using KontinuumP2P.Node.Records;
+using KontinuumP2P.Node.Composition;
+using KontinuumP2P.Node.Hosting;
 using KontinuumP2P.Simulations.Network;
 
 namespace KontinuumP2P.Simulations.Peers;
@@ -30,7 +30,8 @@ public sealed record PeerSettings
 
 /// <summary>
 /// Creates simulated peers: deterministic identities and addresses from the node number, certificates from the
-/// <see cref="SimulatedAuthority"/>, the real record validators (<c>/node/</c>, <c>/crl/</c>), and misbehaviour by role.
+/// <see cref="SimulatedAuthority"/>, a <see cref="KontinuumNode"/> from the node's own <see cref="KontinuumNodeBuilder"/> on a
+/// <see cref="SimulatedNodeTransport"/> and the virtual clock, and misbehaviour by role (presented credentials, answer rewriters).
 /// </summary>
 public sealed class PeerFactory
 {
@@ -78,31 +79,41 @@ public sealed class PeerFactory
         var presented = role == PeerRole.Uncertified ? stolenCertificate : own;
         var credentials = new PeerCredentials(identity.PeerId, identity.PublicKey, presented);
         var endpoint = _network.Attach(index, credentials, AddressOf(index), DhtOptions.KontinuumProtocolId);
-        var crl = new CrlTracker(_anchors, new VolatileCrlStateStore(), _network.Time);
-        if (InitialCrl is not null) crl.Accept(InitialCrl);
-        var admission = new SimulatedAdmission(() => crl.Anchors, crl);
-        endpoint.Contacts = admission;
         if (role.IsAttacker())
         {
             var colluder = new Colluder(new KadPeer(identity.PeerId, endpoint.LocalAddresses), KadId.FromPeer(identity.PeerId));
             lock (_colluders) _colluders.Add(colluder);
             endpoint.Rewriter = Misbehaviour.For(role, Colluders, _settings.Lookup.ResultCount);
         }
-        var validators = new RecordValidators()
-            .Add(RecordKeys.NodeNamespace, new NodeRecordValidator(() => crl.Anchors, crl))
-            .Add(RecordKeys.CrlNamespace, new CrlRecordValidator(() => crl.Anchors));
-        var options = new DhtOptions
+        var options = new KontinuumNodeOptions
         {
-            RandomSeed = (int)Mix.Hash(_seed, index, 0, 0, 7),
-            Mode = DhtMode.Server,
-            BootstrapPeers = [.. bootstrap],
-            Lookup = _settings.Lookup,
-            Validators = validators,
-            Admission = admission,
-            RefreshInterval = _settings.RefreshInterval,
+            Identity = identity,
+            Network = _authority.Network,
+            Certificate = own,
+            ListenAddresses = [.. endpoint.LocalAddresses],
+            ExtraBootstrapPeers = [.. bootstrap],
+            DhtMode = DhtMode.Server,
+            // Records are published when the scenario says so; only honest nodes fetch the CRL.
+            PublishNodeRecord = false,
+            CrlRefreshInterval = role == PeerRole.Honest ? _settings.CrlRefreshInterval : TimeSpan.Zero,
+            // Peers are judged again when a CRL arrives (scenario-driven); no free-running re-judge timer, so that
+            // verdicts change only at the scenario's events and a seed replays exactly.
+            AdmissionLimits = new() { RejudgeInterval = TimeSpan.Zero },
+            ConfigureDht = dht => dht with
+            {
+                RandomSeed = (int)Mix.Hash(_seed, index, 0, 0, 7),
+                Lookup = _settings.Lookup,
+                RefreshInterval = _settings.RefreshInterval,
+            },
         };
-        var dht = new DhtNode(endpoint, options);
-        return new SimulatedPeer(index, role, identity, own, _network, endpoint, admission, crl, dht, role == PeerRole.Honest ? _settings.CrlRefreshInterval : TimeSpan.Zero);
+        // The node's own composition; only the transport and the clock are the simulation's.
+        var node = new KontinuumNodeBuilder(options)
+            .UseTimeProvider(_network.Time)
+            .UseTransport(_ => new SimulatedNodeTransport(_network, endpoint))
+            .UseSharedTrustAnchors(_anchors)
+            .Build();
+        if (InitialCrl is not null) node.InstallCrl(InitialCrl);
+        return new SimulatedPeer(index, role, identity, own, _network, endpoint, node);
     }
 
     private IReadOnlyList<Colluder> Colluders()

@@ -4,6 +4,7 @@ using KontinuumP2P.Certs.Revocation;
 using KontinuumP2P.Certs.Trust;
 using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Node.Devnet;
+using KontinuumP2P.Node.Networks;
 
 namespace KontinuumP2P.Simulations.Peers;
 
@@ -27,6 +28,9 @@ public sealed class SimulatedAuthority : IDisposable
 
     /// <summary>The anchor set of the network.</summary>
     public AnchorSet Anchors => _issuer.Network.Anchors!;
+
+    /// <summary>The simulated network's definition (these anchors, default protocol ids).</summary>
+    public NetworkDefinition Network => _issuer.Network;
 
     /// <summary>Nodes revoked by the newest CRL issued.</summary>
     public IReadOnlySet<PeerId> Revoked => _revoked;

@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using KontinuumP2P.Core.Addressing;
 using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Core.Network;
+using KontinuumP2P.Core.Threading;
 using KontinuumP2P.Dht.Routing;
 using KontinuumP2P.Dht.Rpc;
 using KontinuumP2P.Dht.Storage;
@@ -30,7 +31,7 @@ public sealed partial class DhtNode : IAsyncDisposable
     private readonly HashSet<PeerId> _pendingChecks = [];
     private readonly Dictionary<PeerId, DateTimeOffset> _recentlyVerified = [];
     private readonly CancellationTokenSource _stopping = new();
-    private readonly List<Task> _background = [];
+    private readonly BackgroundLoops _loops;
     private readonly Random _random;
     private readonly Core.Limits.PeerRateLimiter _requestRate;
     private int _state; // 0 new, 1 started, 2 disposed
@@ -71,6 +72,7 @@ public sealed partial class DhtNode : IAsyncDisposable
             SingleReader = false,
         });
         _metrics = new DhtMetrics(meterFactory, BucketSizes, () => _store.Counts.Records, () => _store.Counts.Providers);
+        _loops = new BackgroundLoops("dht", _time, _logger, meterFactory);
     }
 
     /// <summary>Our peer id.</summary>
@@ -121,7 +123,7 @@ public sealed partial class DhtNode : IAsyncDisposable
         if (Interlocked.CompareExchange(ref _state, 1, 0) != 0) throw new InvalidOperationException("the DHT node was already started");
         if (_options.Mode == DhtMode.Server) _network.StartServing(HandleRequestAsync);
         _network.ServerPeerDiscovered += OnServerPeerDiscovered;
-        for (var i = 0; i < 2; i++) _background.Add(RunChecksAsync(_stopping.Token));
+        for (var i = 0; i < 2; i++) _loops.Start($"routing-checks-{i}", RunChecksAsync);
         var snapshot = await _store.LoadRoutingSnapshotAsync(cancellationToken).ConfigureAwait(false);
         foreach (var entry in snapshot) _network.AddAddresses(entry.PeerId, entry.Addresses);
         await VerifyManyAsync(snapshot.Select(e => e.PeerId), cancellationToken).ConfigureAwait(false);
@@ -130,7 +132,7 @@ public sealed partial class DhtNode : IAsyncDisposable
         {
             await BootstrapAsync(_options.BootstrapPeers, cancellationToken).ConfigureAwait(false);
         }
-        _background.Add(RunMaintenanceAsync(_stopping.Token));
+        _loops.Start("maintenance", RunMaintenanceAsync);
     }
 
     /// <summary>
@@ -162,17 +164,7 @@ public sealed partial class DhtNode : IAsyncDisposable
         }
         await _stopping.CancelAsync().ConfigureAwait(false);
         _checks.Writer.TryComplete();
-        foreach (var task in _background)
-        {
-            try
-            {
-                await task.ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                // Expected at shutdown.
-            }
-        }
+        await _loops.DisposeAsync().ConfigureAwait(false);
         var snapshot = GetRoutingTable();
         if (previous == 1) await _store.SaveRoutingSnapshotAsync(snapshot, CancellationToken.None).ConfigureAwait(false);
         _logger.Stopped(snapshot.Count);

@@ -6,8 +6,8 @@ using KontinuumP2P.Core.Addressing;
 using KontinuumP2P.Core.Codecs;
 using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Core.Network;
-using KontinuumP2P.Dht;
 using KontinuumP2P.Dht.Rpc;
+using KontinuumP2P.Dht;
 using KontinuumP2P.Net.Hosting;
 using KontinuumP2P.Net.Transports;
 using KontinuumP2P.Node.Hosting;
@@ -34,7 +34,7 @@ internal static class DhtCommands
         return dht;
     }
 
-    private sealed record Common(Option<string[]> Bootstrap, Option<string> KadProtocol, Option<string> Network, Option<bool> Json);
+    private sealed record Common(Option<string[]> Bootstrap, Option<string> KadProtocol, Option<string> Network, Option<bool> Json, Option<bool> Verbose);
 
     private delegate Task<int> QueryAction(ParseResult parseResult, DhtNode node, string argument, bool json, CancellationToken cancellationToken);
 
@@ -44,11 +44,13 @@ internal static class DhtCommands
             new Option<string[]>("--bootstrap") { Description = "Bootstrap peer multiaddr with /p2p/<id>; repeatable" },
             new Option<string>("--kad-protocol") { Description = "Kad protocol id", DefaultValueFactory = _ => DhtOptions.KontinuumProtocolId },
             new Option<string>("--network") { Description = "open (plain libp2p, no admission), mainnet, or a genesis file (client queries with admission and the /node/ and /crl/ validators)", DefaultValueFactory = _ => "mainnet" },
-            new Option<bool>("--json") { Description = "Print JSON only" });
+            new Option<bool>("--json") { Description = "Print JSON only" },
+            CliServices.VerboseOption());
         command.Options.Add(common.Bootstrap);
         command.Options.Add(common.KadProtocol);
         command.Options.Add(common.Network);
         command.Options.Add(common.Json);
+        command.Options.Add(common.Verbose);
         return common;
     }
 
@@ -106,38 +108,46 @@ internal static class DhtCommands
         if (network is not null)
             return CliOutput.Fail(parseResult, $"--network: a DHT server on '{network.Name}' needs a certificate; run `kontinuum node run` (or use --network open)", ExitCodes.InvalidInput);
         using var identity = Ed25519Identity.Generate();
-        var host = new Host(new HostOptions { Identity = identity, Transports = [new TcpTransport()], ListenAddresses = addresses });
-        await using (host.ConfigureAwait(false))
+        using var services = new CliServices(parseResult.GetValue(common.Verbose));
+        var serverOptions = options! with { Mode = DhtMode.Server };
+        // The open network's node: no admission; peers found on the LAN (--mdns) are dialed and offered to the DHT.
+        var node = services.Builder(new KontinuumNodeOptions
         {
+            Identity = identity,
+            Network = NetworkDefinition.Open,
+            ListenAddresses = addresses,
+            DhtMode = DhtMode.Server,
+            EnableMdns = useMdns,
+            ConfigureDht = _ => serverOptions,
+        }).Build();
+        await using (node.ConfigureAwait(false))
+        {
+            var full = new List<string>();
             try
             {
-                await host.StartAsync(cancellationToken).ConfigureAwait(false);
+                await node.StartAsync(cancellationToken).ConfigureAwait(false);
+                full = [.. node.ListenAddresses.Select(a => a.WithPeerId(node.PeerId).ToString())];
             }
             catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException)
             {
-                return CliOutput.Fail(parseResult, $"--listen: {e.Message}");
+                return CliOutput.Fail(parseResult, useMdns ? $"--listen or --mdns: {e.Message}" : $"--listen: {e.Message}");
             }
-            var node = new DhtNode(host, options! with { Mode = DhtMode.Server });
-            // Peers found on the LAN are dialed through the host; identify then offers them to the DHT as candidates.
-            var discovery = useMdns ? DiscoverCommand.AttachMdns(host) : DiscoverCommand.NoDiscovery;
-            await using (node.ConfigureAwait(false))
-            await using (discovery.ConfigureAwait(false))
+            catch (OperationCanceledException)
             {
-                var full = host.ListenAddresses.Select(a => a.WithPeerId(host.PeerId).ToString()).ToList();
-                if (parseResult.GetValue(common.Json))
-                    CliOutput.WriteJsonLine(parseResult, new JsonObject { ["peerId"] = host.PeerId.ToString(), ["listenAddrs"] = CliOutput.Strings(full) });
-                else
-                    CliOutput.WriteLine(parseResult, $"peer id {host.PeerId}\n" + string.Join('\n', full.Select(a => "listening on " + a)));
-                try
-                {
-                    await node.StartAsync(cancellationToken).ConfigureAwait(false);
-                    var wait = durationSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : Timeout.InfiniteTimeSpan;
-                    await Task.Delay(wait, host.TimeProvider, cancellationToken).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    // Ctrl+C or SIGTERM: a normal way to stop.
-                }
+                return ExitCodes.Success;
+            }
+            if (parseResult.GetValue(common.Json))
+                CliOutput.WriteJsonLine(parseResult, new JsonObject { ["peerId"] = node.PeerId.ToString(), ["listenAddrs"] = CliOutput.Strings(full) });
+            else
+                CliOutput.WriteLine(parseResult, $"peer id {node.PeerId}\n" + string.Join('\n', full.Select(a => "listening on " + a)));
+            try
+            {
+                var wait = durationSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : Timeout.InfiniteTimeSpan;
+                await Task.Delay(wait, TimeProvider.System, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Ctrl+C or SIGTERM: a normal way to stop.
             }
         }
         return ExitCodes.Success;
@@ -152,8 +162,8 @@ internal static class DhtCommands
         try
         {
             return network is null
-                ? await RunOpenClientAsync(parseResult, options, parseResult.GetValue(common.Json), body, cancellationToken).ConfigureAwait(false)
-                : await RunNetworkClientAsync(parseResult, options, network, parseResult.GetValue(common.Json), body, cancellationToken).ConfigureAwait(false);
+                ? await RunOpenClientAsync(parseResult, common, options, body, cancellationToken).ConfigureAwait(false)
+                : await RunNetworkClientAsync(parseResult, common, options, network, body, cancellationToken).ConfigureAwait(false);
         }
         catch (InvalidRecordException e)
         {
@@ -165,37 +175,43 @@ internal static class DhtCommands
         }
     }
 
-    /// <summary>The open network: a bare DHT client, no admission, only the built-in validators.</summary>
-    private static async Task<int> RunOpenClientAsync(ParseResult parseResult, DhtOptions options, bool json, Func<DhtNode, bool, CancellationToken, Task<int>> body,
-        CancellationToken cancellationToken)
+    /// <summary>The open network: a DHT client without admission, only the built-in validators.</summary>
+    private static async Task<int> RunOpenClientAsync(ParseResult parseResult, Common common, DhtOptions options,
+        Func<DhtNode, bool, CancellationToken, Task<int>> body, CancellationToken cancellationToken)
     {
         using var identity = Ed25519Identity.Generate();
-        var host = new Host(new HostOptions { Identity = identity, Transports = [new TcpTransport()] });
-        await using (host.ConfigureAwait(false))
+        using var services = new CliServices(parseResult.GetValue(common.Verbose));
+        var clientOptions = options with { Mode = DhtMode.Client };
+        var node = await services.Builder(new KontinuumNodeOptions
         {
-            var node = new DhtNode(host, options with { Mode = DhtMode.Client });
-            await using (node.ConfigureAwait(false))
-            {
-                await node.StartAsync(cancellationToken).ConfigureAwait(false);
-                if (node.RoutingTableSize == 0) return CliOutput.Fail(parseResult, "--bootstrap: no bootstrap peer answered on " + options.ProtocolId);
-                return await body(node, json, cancellationToken).ConfigureAwait(false);
-            }
+            Identity = identity,
+            Network = NetworkDefinition.Open,
+            ExtraBootstrapPeers = [.. options.BootstrapPeers],
+            DhtMode = DhtMode.Client,
+            ConfigureDht = _ => clientOptions,
+        }).StartAsync(cancellationToken).ConfigureAwait(false);
+        await using (node.ConfigureAwait(false))
+        {
+            if (node.Dht.RoutingTableSize == 0) return CliOutput.Fail(parseResult, "--bootstrap: no bootstrap peer answered on " + options.ProtocolId);
+            return await body(node.Dht, parseResult.GetValue(common.Json), cancellationToken).ConfigureAwait(false);
         }
     }
 
     /// <summary>A Kontinuum network (mainnet or a genesis file): a client node with admission and the /node/ and /crl/ validators.</summary>
-    private static async Task<int> RunNetworkClientAsync(ParseResult parseResult, DhtOptions options, NetworkDefinition network, bool json,
+    private static async Task<int> RunNetworkClientAsync(ParseResult parseResult, Common common, DhtOptions options, NetworkDefinition network,
         Func<DhtNode, bool, CancellationToken, Task<int>> body, CancellationToken cancellationToken)
     {
         using var identity = Ed25519Identity.Generate();
-        var node = await KontinuumNode.StartAsync(new KontinuumNodeOptions
+        using var services = new CliServices(parseResult.GetValue(common.Verbose));
+        var json = parseResult.GetValue(common.Json);
+        var node = await services.Builder(new KontinuumNodeOptions
         {
             Identity = identity,
             Network = network,
             ExtraBootstrapPeers = [.. options.BootstrapPeers],
             DhtMode = DhtMode.Client,
             ConfigureDht = dht => dht with { ProtocolId = options.ProtocolId },
-        }, cancellationToken).ConfigureAwait(false);
+        }).StartAsync(cancellationToken).ConfigureAwait(false);
         await using (node.ConfigureAwait(false))
         {
             if (node.Dht.RoutingTableSize == 0)

@@ -4,12 +4,13 @@ using System.Text.Json.Nodes;
 using KontinuumP2P.Cli.Output;
 using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Core.Network;
-using KontinuumP2P.Net.Discovery;
 using KontinuumP2P.Net.Discovery.Bootstrap;
 using KontinuumP2P.Net.Discovery.Dns;
 using KontinuumP2P.Net.Discovery.Mdns;
+using KontinuumP2P.Net.Discovery;
 using KontinuumP2P.Net.Hosting;
 using KontinuumP2P.Net.Transports;
+using KontinuumP2P.Node.Composition;
 using Microsoft.Extensions.Logging;
 
 namespace KontinuumP2P.Cli.Commands;
@@ -28,13 +29,17 @@ internal static class DiscoverCommand
         var timeout = new Option<double>("--timeout") { Description = "Seconds to discover before exiting", DefaultValueFactory = _ => 10 };
         var dnsServer = new Option<string?>("--dns-server") { Description = "DNS server for /dns* and /dnsaddr, IP[:PORT] (default: /etc/resolv.conf)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object per discovered peer: {peerId, addrs, source}" };
+        var verbose = CliServices.VerboseOption();
         var command = new Command("discover", "Find peers through mDNS and/or bootstrap addresses and print each once")
         {
-            mdns, bootstrap, timeout, dnsServer, json,
+            mdns, bootstrap, timeout, dnsServer, json, verbose,
         };
-        command.SetAction((parseResult, cancellationToken) => DiscoverAsync(parseResult, parseResult.GetValue(mdns),
-            parseResult.GetValue(bootstrap) ?? [], parseResult.GetValue(timeout), parseResult.GetValue(dnsServer),
-            parseResult.GetValue(json), cancellationToken));
+        command.SetAction(async (parseResult, cancellationToken) =>
+        {
+            using var services = new CliServices(parseResult.GetValue(verbose));
+            return await DiscoverAsync(parseResult, parseResult.GetValue(mdns), parseResult.GetValue(bootstrap) ?? [], parseResult.GetValue(timeout),
+                parseResult.GetValue(dnsServer), parseResult.GetValue(json), services, cancellationToken).ConfigureAwait(false);
+        });
         return command;
     }
 
@@ -82,7 +87,7 @@ internal static class DiscoverCommand
     }
 
     private static async Task<int> DiscoverAsync(ParseResult parseResult, bool useMdns, string[] bootstrapTexts, double timeoutSeconds,
-        string? dnsServerText, bool json, CancellationToken cancellationToken)
+        string? dnsServerText, bool json, CliServices services, CancellationToken cancellationToken)
     {
         if (!useMdns && bootstrapTexts.Length == 0)
             return CliOutput.Fail(parseResult, "nothing to discover: pass --mdns and/or --bootstrap MA", ExitCodes.InvalidInput);
@@ -109,7 +114,7 @@ internal static class DiscoverCommand
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(TimeSpan.FromSeconds(timeoutSeconds));
         using var identity = Ed25519Identity.Generate();
-        var host = new Host(new HostOptions { Identity = identity, Transports = [new TcpTransport()] });
+        var host = HostNodeTransport.CreateHost(identity, [], [], services.Node);
         await using (host.ConfigureAwait(false))
         {
             var printed = new HashSet<(PeerId, DiscoverySource)>();
@@ -131,7 +136,8 @@ internal static class DiscoverCommand
                 if (useMdns)
                 {
                     // No listen addresses: we only ask, never announce (the spec's responders answer our query).
-                    var mdns = new MdnsService(identity.PeerId, () => [], timeProvider: host.TimeProvider);
+                    var mdns = new MdnsService(identity.PeerId, () => [], timeProvider: host.TimeProvider, loggerFactory: services.Loggers,
+                        meterFactory: services.Node.MeterFactory);
                     owned.Add(mdns);
                     try
                     {
@@ -145,13 +151,13 @@ internal static class DiscoverCommand
                 }
                 if (list.Peers.Count > 0)
                 {
-                    var resolver = new MultiaddrResolver(new DnsResolver(new DnsResolverOptions { Servers = servers }, host.TimeProvider));
+                    var resolver = new MultiaddrResolver(new DnsResolver(new DnsResolverOptions { Servers = servers }, host.TimeProvider, services.Loggers), services.Loggers);
                     var bootstrap = new BootstrapDialer(host, list, resolver, new BootstrapOptions
                     {
                         MinConnections = list.Peers.Count + 1, // reach every listed peer, not just "enough"
                         StartJitter = TimeSpan.Zero,
                         DialTimeout = TimeSpan.FromSeconds(Math.Min(10, timeoutSeconds)),
-                    });
+                    }, services.Loggers);
                     owned.Add(bootstrap);
                     bootstrap.Start();
                     sources.Add(bootstrap);

@@ -2,9 +2,11 @@ using System.CommandLine;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
+using KontinuumP2P.Cli.Daemon;
 using KontinuumP2P.Cli.Output;
 using KontinuumP2P.Net.Discovery.Bootstrap;
 using KontinuumP2P.Node.Configuration;
+using KontinuumP2P.Node.Composition;
 using KontinuumP2P.Node.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
@@ -58,8 +60,6 @@ internal static partial class NodeRunCommand
             using var meters = new NodeMeterFactory();
             using var exporter = new PrometheusMeterExporter(meters);
             var logger = loggers.CreateLogger("KontinuumP2P.Cli.NodeRun");
-            resolved.Options.LoggerFactory = loggers;
-            resolved.Options.MeterFactory = meters;
             // The metrics address is bound first: a taken port fails here, before a node starts and joins for nothing.
             NodeStatusServer? status = null;
             if (resolved.MetricsEndpoint is { } endpoint)
@@ -78,7 +78,8 @@ internal static partial class NodeRunCommand
                 KontinuumNode node;
                 try
                 {
-                    node = await KontinuumNode.StartAsync(resolved.Options, cancellationToken).ConfigureAwait(false);
+                    node = await new KontinuumNodeBuilder(resolved.Options).UseLoggerFactory(loggers).UseMeterFactory(meters)
+                        .StartAsync(cancellationToken).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
                 {

@@ -7,6 +7,7 @@ using KontinuumP2P.Core.Network;
 using KontinuumP2P.Net.Hosting;
 using KontinuumP2P.Net.Protocols;
 using KontinuumP2P.Net.Transports;
+using KontinuumP2P.Node.Composition;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -38,7 +39,7 @@ internal static class PeerCommands
         };
         var duration = new Option<double?>("--duration") { Description = "Seconds to stay up (default: until Ctrl+C)" };
         var json = new Option<bool>("--json") { Description = "Print JSON only" };
-        var verbose = VerboseOption();
+        var verbose = CliServices.VerboseOption();
         var mdns = DiscoverCommand.CreateMdnsOption();
         var command = new Command("listen", "Listen and serve identify, ping (and echo outside mainnet) until stopped")
         {
@@ -46,10 +47,10 @@ internal static class PeerCommands
         };
         command.SetAction(async (parseResult, cancellationToken) =>
         {
-            using var loggerFactory = CreateLoggerFactory(parseResult.GetValue(verbose));
+            using var services = new CliServices(parseResult.GetValue(verbose));
             return await ListenAsync(parseResult, parseResult.GetValue(listen) is { Length: > 0 } given ? given : [DefaultListen],
                 parseResult.GetValue(network) ?? "mainnet", parseResult.GetValue(mdns), parseResult.GetValue(duration),
-                parseResult.GetValue(json), loggerFactory, cancellationToken).ConfigureAwait(false);
+                parseResult.GetValue(json), services, cancellationToken).ConfigureAwait(false);
         });
         return command;
     }
@@ -59,19 +60,19 @@ internal static class PeerCommands
         var address = new Argument<string>("MA") { Description = "The peer's multiaddr, e.g. /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW…" };
         var count = new Option<int>("--count", "-c") { Description = "Number of pings", DefaultValueFactory = _ => 3 };
         var json = new Option<bool>("--json") { Description = "Print JSON only" };
-        var verbose = VerboseOption();
+        var verbose = CliServices.VerboseOption();
         var command = new Command("ping", "Connect, identify and ping a peer") { address, count, json, verbose };
         command.SetAction(async (parseResult, cancellationToken) =>
         {
-            using var loggerFactory = CreateLoggerFactory(parseResult.GetValue(verbose));
+            using var services = new CliServices(parseResult.GetValue(verbose));
             return await PingAsync(parseResult, parseResult.GetValue(address)!, parseResult.GetValue(count), parseResult.GetValue(json),
-                loggerFactory, cancellationToken).ConfigureAwait(false);
+                services, cancellationToken).ConfigureAwait(false);
         });
         return command;
     }
 
     private static async Task<int> ListenAsync(ParseResult parseResult, string[] listenTexts, string network, bool useMdns,
-        double? durationSeconds, bool json, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
+        double? durationSeconds, bool json, CliServices services, CancellationToken cancellationToken)
     {
         var addresses = new List<Multiaddr>();
         foreach (var text in listenTexts)
@@ -87,13 +88,7 @@ internal static class PeerCommands
             parseResult.InvocationConfiguration.Error.WriteLine("note: mainnet admission (certificates) is not enforced yet; running as a plain libp2p host");
 
         using var identity = Ed25519Identity.Generate();
-        var host = new Host(new HostOptions
-        {
-            Identity = identity,
-            Transports = [new TcpTransport(loggerFactory: loggerFactory)],
-            ListenAddresses = addresses,
-            LoggerFactory = loggerFactory,
-        });
+        var host = HostNodeTransport.CreateHost(identity, [new TcpTransport(loggerFactory: services.Loggers)], addresses, services.Node);
         await using (host.ConfigureAwait(false))
         {
             if (network != "mainnet") host.SetHandler(EchoProtocol.Id, new EchoProtocol());
@@ -110,7 +105,7 @@ internal static class PeerCommands
             {
                 if (useMdns)
                 {
-                    discovery = DiscoverCommand.AttachMdns(host, loggerFactory: loggerFactory,
+                    discovery = DiscoverCommand.AttachMdns(host, loggerFactory: services.Loggers,
                         networkFingerprint: network == "mainnet" ? KontinuumP2P.Node.Networks.Mainnet.Definition.GenesisFingerprint : null);
                 }
             }
@@ -138,15 +133,15 @@ internal static class PeerCommands
     }
 
     private static async Task<int> PingAsync(ParseResult parseResult, string addressText, int count, bool json,
-        ILoggerFactory loggerFactory, CancellationToken cancellationToken)
+        CliServices services, CancellationToken cancellationToken)
     {
         if (ParseAddress(addressText, out var reason) is not { } address) return InvalidAddress(parseResult, "MA", addressText, reason);
-        var transport = new TcpTransport(loggerFactory: loggerFactory);
+        var transport = new TcpTransport(loggerFactory: services.Loggers);
         if (!transport.CanDial(address)) return CliOutput.Fail(parseResult, $"MA: cannot dial '{addressText}' (expected /ip4|ip6/<ip>/tcp/<port>[/p2p/<id>])", ExitCodes.InvalidInput);
         if (count is < 1 or > 10_000) return CliOutput.Fail(parseResult, $"--count: {count} is out of range (1..10000)", ExitCodes.InvalidInput);
 
         using var identity = Ed25519Identity.Generate();
-        var host = new Host(new HostOptions { Identity = identity, Transports = [transport], LoggerFactory = loggerFactory });
+        var host = HostNodeTransport.CreateHost(identity, [transport], [], services.Node);
         await using (host.ConfigureAwait(false))
         {
             try
@@ -182,14 +177,6 @@ internal static class PeerCommands
             }
         }
     }
-
-    private static Option<bool> VerboseOption() => new("--verbose", "-v") { Description = "Debug logs on stderr" };
-
-    private static ILoggerFactory CreateLoggerFactory(bool verbose) => verbose
-        ? LoggerFactory.Create(logging => logging
-            .SetMinimumLevel(LogLevel.Debug)
-            .AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace))
-        : NullLoggerFactory.Instance;
 
     private static Multiaddr? ParseAddress(string text, out string reason)
     {

@@ -54,7 +54,7 @@ public sealed partial class Host : IHost
     /// <summary>The agent version sent in identify.</summary>
     public string AgentVersion { get; }
 
-    /// <summary>The host's metrics; security and muxing layers may feed <see cref="HostMetrics.FrameRejected"/>.</summary>
+    /// <summary>The host's metrics.</summary>
     public HostMetrics Metrics { get; }
 
     /// <inheritdoc />

@@ -18,6 +18,8 @@ internal sealed class HostConnection : IConnection
     private readonly ISecureConnection _secure;
     private readonly IStreamMuxer _muxer;
     private readonly CancellationTokenSource _closed;
+    // Read once: the source is disposed when the connection ends, its token stays valid for those who hold it.
+    private readonly CancellationToken _closedToken;
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Dictionary<string, int> _inboundPerProtocol = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
@@ -38,6 +40,7 @@ internal sealed class HostConnection : IConnection
         Opened = host.TimeProvider.GetUtcNow();
         _lastActivity = host.TimeProvider.GetTimestamp();
         _closed = CancellationTokenSource.CreateLinkedTokenSource(hostStopping);
+        _closedToken = _closed.Token;
     }
 
     public string Id { get; }
@@ -56,7 +59,7 @@ internal sealed class HostConnection : IConnection
     public ITransportConnection Transport => _secure.Transport;
 
     /// <summary>Cancelled when the connection closes or the host stops.</summary>
-    public CancellationToken Closing => _closed.Token;
+    public CancellationToken Closing => _closedToken;
 
     /// <summary>Completes once the connection is fully closed and unregistered.</summary>
     public Task Finished => _finished.Task;
@@ -72,7 +75,7 @@ internal sealed class HostConnection : IConnection
         if (IsClosed) throw new IOException($"connection {Id} to {RemotePeer} is closed");
         var muxed = await _muxer.OpenStreamAsync(cancellationToken).ConfigureAwait(false);
         using var timeout = new CancellationTokenSource(_host.Options.StreamNegotiationTimeout, _host.TimeProvider);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token, _closed.Token);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token, _closedToken);
         try
         {
             var protocol = await MultistreamSelect.SelectAsync(muxed, protocols, linked.Token).ConfigureAwait(false);
@@ -123,7 +126,7 @@ internal sealed class HostConnection : IConnection
         {
             while (true)
             {
-                var muxed = await _muxer.AcceptStreamAsync(_closed.Token).ConfigureAwait(false);
+                var muxed = await _muxer.AcceptStreamAsync(_closedToken).ConfigureAwait(false);
                 if (muxed is null) break;
                 if (Interlocked.Increment(ref _inboundStreams) > _host.Options.MaxInboundStreamsPerConnection)
                 {
@@ -177,7 +180,7 @@ internal sealed class HostConnection : IConnection
         try
         {
             string protocol;
-            var token = _closed.Token;
+            var token = _closedToken;
             using (var timeout = new CancellationTokenSource(_host.Options.StreamNegotiationTimeout, _host.TimeProvider))
             using (var linked = CancellationTokenSource.CreateLinkedTokenSource(token, timeout.Token))
             {
@@ -203,9 +206,16 @@ internal sealed class HostConnection : IConnection
             {
                 await handler.HandleAsync(stream, token).ConfigureAwait(false);
             }
+            catch (Exception e) when (e is IOException or InvalidDataException or OperationCanceledException or ObjectDisposedException)
+            {
+                // The peer reset, sent garbage or went away: its problem, not the app's.
+                if (!token.IsCancellationRequested) HostLog.HandlerStreamFailed(_host.Logger, protocol, Id, e.Message);
+                stream.Reset();
+            }
             catch (Exception e)
             {
-                if (!token.IsCancellationRequested) HostLog.HandlerFailed(_host.Logger, e, protocol, Id);
+                // Anything else is a bug in the app's handler: operators must see it.
+                HostLog.HandlerFailed(_host.Logger, e, protocol, Id);
                 stream.Reset();
             }
             finally

@@ -25,8 +25,11 @@ internal static partial class HostLog
     [LoggerMessage(EventId = 2006, Level = LogLevel.Debug, Message = "inbound stream on {ConnectionId} refused: {Reason}")]
     public static partial void StreamRefused(ILogger logger, string connectionId, string reason);
 
-    [LoggerMessage(EventId = 2007, Level = LogLevel.Debug, Message = "handler for {Protocol} on {ConnectionId} failed")]
+    [LoggerMessage(EventId = 2007, Level = LogLevel.Error, Message = "handler for {Protocol} on {ConnectionId} threw")]
     public static partial void HandlerFailed(ILogger logger, Exception exception, string protocol, string connectionId);
+
+    [LoggerMessage(EventId = 2017, Level = LogLevel.Debug, Message = "stream of {Protocol} on {ConnectionId} ended early: {Reason}")]
+    public static partial void HandlerStreamFailed(ILogger logger, string protocol, string connectionId, string reason);
 
     [LoggerMessage(EventId = 2008, Level = LogLevel.Debug, Message = "identify with {Peer} failed: {Reason}")]
     public static partial void IdentifyFailed(ILogger logger, PeerId peer, string reason);

@@ -5,7 +5,7 @@ namespace KontinuumP2P.Net.Hosting;
 
 /// <summary>
 /// The network metrics of one host, on a meter from the host's <see cref="IMeterFactory"/> (never a static meter).
-/// Security and muxing layers report refused input through <see cref="FrameRejected"/>.
+/// Refused frames are counted by the layer that refuses them (<c>kontinuum.yamux.frames.rejected</c>).
 /// </summary>
 public sealed class HostMetrics : IDisposable
 {
@@ -21,7 +21,6 @@ public sealed class HostMetrics : IDisposable
     private readonly Counter<long> _streamsOpened;
     private readonly UpDownCounter<long> _streamsActive;
     private readonly Counter<long> _streamsRejected;
-    private readonly Counter<long> _framesRejected;
     private readonly Func<(long Received, long Sent)> _bytes;
 
     internal HostMetrics(IMeterFactory? factory, Func<(long Received, long Sent)> bytes)
@@ -36,16 +35,10 @@ public sealed class HostMetrics : IDisposable
         _streamsOpened = _meter.CreateCounter<long>("kontinuum.net.streams.opened", "{stream}", "Streams negotiated");
         _streamsActive = _meter.CreateUpDownCounter<long>("kontinuum.net.streams.active", "{stream}", "Open streams");
         _streamsRejected = _meter.CreateCounter<long>("kontinuum.net.streams.rejected", "{stream}", "Inbound streams refused, by reason");
-        _framesRejected = _meter.CreateCounter<long>("kontinuum.net.frames.rejected", "{frame}", "Malformed or refused frames, by layer and reason");
         _meter.CreateObservableCounter("kontinuum.net.bytes.received", () => _bytes().Received, "By", "Bytes received on raw connections");
         _meter.CreateObservableCounter("kontinuum.net.bytes.sent", () => _bytes().Sent, "By", "Bytes sent on raw connections");
     }
 
-    /// <summary>Records one frame refused by a security or muxing layer.</summary>
-    /// <param name="layer">E.g. <c>noise</c>, <c>yamux</c>, <c>multistream</c>.</param>
-    /// <param name="reason">A short, low-cardinality reason such as <c>oversized</c> or <c>bad-tag</c>.</param>
-    public void FrameRejected(string layer, string reason) =>
-        _framesRejected.Add(1, new("layer", layer), new("reason", reason));
 
     internal void ConnectionOpened(Direction direction)
     {

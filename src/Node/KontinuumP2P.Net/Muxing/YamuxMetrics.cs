@@ -18,13 +18,13 @@ public sealed class YamuxMetrics
     {
         ArgumentNullException.ThrowIfNull(meterFactory);
         var meter = meterFactory.Create(MeterName);
-        _framesRejected = meter.CreateCounter<long>("kontinuum.yamux.frames_rejected", "{frame}",
+        _framesRejected = meter.CreateCounter<long>("kontinuum.yamux.frames.rejected", "{frame}",
             "Frames refused or that ended a session, by reason.");
-        _streamsOpened = meter.CreateCounter<long>("kontinuum.yamux.streams_opened", "{stream}",
+        _streamsOpened = meter.CreateCounter<long>("kontinuum.yamux.streams.opened", "{stream}",
             "Streams opened, by direction.");
-        _streamsClosed = meter.CreateCounter<long>("kontinuum.yamux.streams_closed", "{stream}",
+        _streamsClosed = meter.CreateCounter<long>("kontinuum.yamux.streams.closed", "{stream}",
             "Streams closed, by outcome (fin or reset).");
-        _pingRtt = meter.CreateHistogram<double>("kontinuum.yamux.ping_rtt", "ms", "Round-trip time of yamux pings.");
+        _pingRtt = meter.CreateHistogram<double>("kontinuum.yamux.ping.rtt", "ms", "Round-trip time of yamux pings.");
     }
 
     internal void FrameRejected(string reason) => _framesRejected.Add(1, new KeyValuePair<string, object?>("reason", reason));

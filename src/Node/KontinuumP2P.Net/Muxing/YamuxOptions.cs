@@ -1,6 +1,6 @@
 namespace KontinuumP2P.Net.Muxing;
 
-/// <summary>Settings of one <see cref="YamuxSession"/>. Defaults match js-libp2p yamux where it matters on the wire.</summary>
+/// <summary>Settings of one yamux session. Defaults match js-libp2p yamux where it matters on the wire.</summary>
 public sealed class YamuxOptions
 {
     /// <summary>The window every yamux stream starts with in both directions, fixed by the spec (256 KiB).</summary>

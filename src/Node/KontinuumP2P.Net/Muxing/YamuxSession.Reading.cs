@@ -2,7 +2,7 @@ using System.Buffers;
 
 namespace KontinuumP2P.Net.Muxing;
 
-public sealed partial class YamuxSession
+internal sealed partial class YamuxSession
 {
     // Read-loop state: a Data frame's payload may span several reads; it is streamed into the stream as it arrives.
     private YamuxStream? _payloadTarget;

@@ -1,6 +1,6 @@
 namespace KontinuumP2P.Net.Muxing;
 
-public sealed partial class YamuxSession
+internal sealed partial class YamuxSession
 {
     private readonly Lock _pingLock = new();
     private uint _nextPingOpaque;

@@ -16,7 +16,7 @@ namespace KontinuumP2P.Net.Muxing;
 /// The dialer of the connection is the client (odd stream ids from 1); the listener is the server (even ids from 2).
 /// The session owns the connection's pipes and completes them when it ends.
 /// </remarks>
-public sealed partial class YamuxSession : IStreamMuxer
+internal sealed partial class YamuxSession : IStreamMuxer
 {
     private readonly PipeReader _input;
     private readonly PipeWriter _output;

@@ -8,7 +8,7 @@ namespace KontinuumP2P.Net.Negotiation;
 /// The framing of multistream-select 1.0: <c>varint(len) ‖ UTF-8 text ‖ '\n'</c>, where the length counts the newline,
 /// is at most <see cref="MaxLength"/> and takes at most two varint bytes.
 /// </summary>
-public static class MultistreamMessage
+internal static class MultistreamMessage
 {
     /// <summary>Largest message accepted or sent, newline included (js uses the same bound).</summary>
     public const int MaxLength = 1024;

@@ -14,7 +14,8 @@ public sealed record AdmissionLimits
 
     /// <summary>
     /// How often every verdict is judged again, so that a certificate that expired, or an anchor overlap that ended,
-    /// refuses its peer within this interval (kept below the DHT refresh interval).
+    /// refuses its peer within this interval (kept below the DHT refresh interval). Zero turns the periodic re-judgement
+    /// off (peers are then judged again only by <see cref="CertificateAdmission.Rejudge"/>, e.g. when a CRL arrives).
     /// </summary>
     public TimeSpan RejudgeInterval { get; init; } = TimeSpan.FromMinutes(1);
 

@@ -11,7 +11,7 @@ namespace KontinuumP2P.Node.Configuration;
 /// <summary>A checked configuration: node options with the key and certificate loaded, plus the run settings.</summary>
 public sealed class ResolvedNodeConfig : IDisposable
 {
-    /// <summary>Options for <see cref="KontinuumNode.StartAsync"/> (logging and metrics are the caller's to set).</summary>
+    /// <summary>Options for <see cref="Composition.KontinuumNodeBuilder"/> (logging and metrics are the caller's to set).</summary>
     public required KontinuumNodeOptions Options { get; init; }
 
     /// <summary>Where <c>/metrics</c> and <c>/status</c> are served; null when <c>metrics.enabled = false</c>.</summary>
@@ -100,14 +100,7 @@ public static partial class NodeConfigResolver
                 ConfigureDht = kad.Length == 0 ? null : dht => dht with { ProtocolId = kad },
                 Mailbox = ResolveMailbox(config.Mailbox, baseDirectory, dataDirectory),
             };
-            try
-            {
-                options.Validate();
-            }
-            catch (System.ComponentModel.DataAnnotations.ValidationException e)
-            {
-                throw new NodeConfigException("", $"{configPath}: {e.Message}", e);
-            }
+            options.Validate();
             return new ResolvedNodeConfig { Options = options, MetricsEndpoint = metrics, LogLevel = level, JsonLogs = json, ConfigPath = configPath };
         }
         catch

@@ -31,6 +31,9 @@ public sealed class DevnetOptions
 
     /// <summary>The clock.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>Metrics of every node; private meters when null.</summary>
+    public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; set; }
 }
 
 /// <summary>One node's line of the devnet status table.</summary>

@@ -2,6 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using System.Diagnostics;
 using KontinuumP2P.Core.Addressing;
 using KontinuumP2P.Core.Identity;
+using KontinuumP2P.Node.Composition;
 using KontinuumP2P.Node.Hosting;
 using KontinuumP2P.Node.Networks;
 
@@ -124,7 +125,7 @@ public sealed class DevnetRunner : IAsyncDisposable
         {
             var identity = Ed25519Identity.Generate();
             _identities.Add(identity);
-            var node = await KontinuumNode.StartAsync(new KontinuumNodeOptions
+            var node = await new KontinuumNodeBuilder(new KontinuumNodeOptions
             {
                 Identity = identity,
                 Network = network,
@@ -136,9 +137,8 @@ public sealed class DevnetRunner : IAsyncDisposable
                 ListenAddresses = [Multiaddr.Parse("/ip4/127.0.0.1/tcp/0")],
                 ExtraBootstrapPeers = first is null ? [] : [first],
                 DataDirectory = Path.Combine(Directory, $"node-{i}"),
-                TimeProvider = _options.TimeProvider,
-                LoggerFactory = _options.LoggerFactory,
-            }, cancellationToken).ConfigureAwait(false);
+            }).UseTimeProvider(_options.TimeProvider).UseLoggerFactory(_options.LoggerFactory).UseMeterFactory(_options.MeterFactory)
+                .StartAsync(cancellationToken).ConfigureAwait(false);
             _nodes.Add(node);
             first ??= node.ListenAddresses[0].WithPeerId(node.PeerId);
         }

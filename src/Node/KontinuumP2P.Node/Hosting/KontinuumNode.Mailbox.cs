@@ -1,22 +1,31 @@
+using KontinuumP2P.Core.Network;
 using KontinuumP2P.Mailbox.Server;
+using KontinuumP2P.Node.Composition;
 
 namespace KontinuumP2P.Node.Hosting;
 
 public sealed partial class KontinuumNode
 {
-    /// <summary>The mailbox server, when <see cref="KontinuumNodeOptions.Mailbox"/> enabled it.</summary>
-    public MailboxServer? MailboxServer { get; private set; }
+    /// <summary>The mailbox server, when <see cref="KontinuumNodeOptions.Mailbox"/> enabled it and the node has started.</summary>
+    public MailboxServer? MailboxServer => RunningServices.OfType<MailboxNodeService>().FirstOrDefault()?.Server;
 
-    // Options validation has already refused a mailbox without the certificate capability.
-    private async Task StartMailboxAsync(CancellationToken cancellationToken)
+    /// <summary>The mailbox server composed into a node with a libp2p host (options validation has already refused one without the capability).</summary>
+    internal sealed class MailboxNodeService(KontinuumNode node, IHost host, MailboxServerOptions options) : INodeService
     {
-        if (_options.Mailbox is not { } mailbox) return;
-        MailboxServer = await MailboxServer.StartAsync(Host, mailbox, _options.LoggerFactory, _options.MeterFactory, _options.TimeProvider,
-            cancellationToken).ConfigureAwait(false);
-    }
+        public MailboxServer? Server { get; private set; }
 
-    private async Task StopMailboxAsync()
-    {
-        if (MailboxServer is { } server) await server.DisposeAsync().ConfigureAwait(false);
+        public string Name => "mailbox";
+
+        public async Task StartAsync(CancellationToken cancellationToken)
+        {
+            var services = node.Services;
+            Server = await MailboxServer.StartAsync(host, options, services.LoggerFactory, services.MeterFactory, services.TimeProvider,
+                cancellationToken).ConfigureAwait(false);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (Server is { } server) await server.DisposeAsync().ConfigureAwait(false);
+        }
     }
 }

@@ -17,7 +17,7 @@ public sealed partial class KontinuumNode
     /// <returns>How many peers stored it.</returns>
     /// <exception cref="InvalidOperationException">The node has no certificate.</exception>
     public Task<int> PublishNodeRecordAsync(CancellationToken cancellationToken) =>
-        PublishNodeRecordAsync(Host.ListenAddresses, cancellationToken);
+        PublishNodeRecordAsync(ListenAddresses, cancellationToken);
 
     /// <summary>
     /// Signs a fresh record of our certificate with the given addresses (for a node published from elsewhere, e.g.
@@ -98,6 +98,18 @@ public sealed partial class KontinuumNode
         return (acceptance, stored);
     }
 
+    /// <summary>
+    /// Offers a CRL obtained out of band (a file, a test, a simulation's starting state) to the tracker without publishing
+    /// it; when accepted, every peer is judged again and the revoked ones leave the routing table.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The network has no anchors.</exception>
+    public CrlAcceptance InstallCrl(Crl crl)
+    {
+        ArgumentNullException.ThrowIfNull(crl);
+        if (_crl is null) throw new InvalidOperationException($"network '{Network.Name}' has no anchors and no CRL");
+        return Install(crl);
+    }
+
     private CrlAcceptance Install(Crl crl)
     {
         var acceptance = _crl!.Accept(crl);
@@ -110,39 +122,36 @@ public sealed partial class KontinuumNode
         return acceptance;
     }
 
-    private async Task RepublishLoopAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// One republish round. Network trouble is expected and logged here; anything else (a record our own validators
+    /// refuse, a store error) goes to <see cref="Loops"/>, which reports it, and the next round still runs.
+    /// </summary>
+    private async Task RepublishRoundAsync(CancellationToken cancellationToken)
     {
-        using var timer = new PeriodicTimer(_options.NodeRecordRepublishInterval, _options.TimeProvider);
-        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+        try
         {
-            try
-            {
-                await PublishNodeRecordAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is IOException or TimeoutException)
-            {
-                LogRepeatFailed(_logger, "node record republish", e.Message);
-            }
+            await PublishNodeRecordAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or TimeoutException)
+        {
+            LogRepeatFailed(_logger, "node record republish", e.Message);
         }
     }
 
-    private async Task CrlRefreshLoopAsync(CancellationToken cancellationToken)
+    /// <summary>One CRL refresh round (failures as for <see cref="RepublishRoundAsync"/>).</summary>
+    private async Task CrlRefreshRoundAsync(CancellationToken cancellationToken)
     {
-        using var timer = new PeriodicTimer(_options.CrlRefreshInterval, _options.TimeProvider);
-        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+        try
         {
-            try
-            {
-                await RefreshCrlAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (CrlEquivocationException e)
-            {
-                LogEquivocation(_logger, e.CrlNumber, e.AcceptedBodySha256, e.OfferedBodySha256);
-            }
-            catch (Exception e) when (e is IOException or TimeoutException or FormatException)
-            {
-                LogRepeatFailed(_logger, "CRL refresh", e.Message);
-            }
+            await RefreshCrlAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (CrlEquivocationException e)
+        {
+            LogEquivocation(_logger, e.CrlNumber, e.AcceptedBodySha256, e.OfferedBodySha256);
+        }
+        catch (Exception e) when (e is IOException or TimeoutException or FormatException)
+        {
+            LogRepeatFailed(_logger, "CRL refresh", e.Message);
         }
     }
 

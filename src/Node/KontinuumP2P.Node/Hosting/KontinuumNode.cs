@@ -6,9 +6,8 @@ using KontinuumP2P.Core.Network;
 using KontinuumP2P.Core.Threading;
 using KontinuumP2P.Dht;
 using KontinuumP2P.Dht.Storage;
-using KontinuumP2P.Net.Hosting;
-using KontinuumP2P.Net.Transports;
 using KontinuumP2P.Node.Admission;
+using KontinuumP2P.Node.Composition;
 using KontinuumP2P.Node.Networks;
 using KontinuumP2P.Node.Records;
 using Microsoft.Extensions.Logging;
@@ -16,45 +15,76 @@ using Microsoft.Extensions.Logging;
 namespace KontinuumP2P.Node.Hosting;
 
 /// <summary>
-/// A Kontinuum node: a libp2p host, admission control, the DHT with the <c>/node/</c> and <c>/crl/</c> validators, our
-/// node record kept published and the CRL kept fresh. Start with <see cref="StartAsync"/>, stop with
-/// <see cref="DisposeAsync"/>. Cheap enough that the simulator runs hundreds in one process.
+/// A Kontinuum node: a transport (a libp2p host), admission control, the DHT with the <c>/node/</c> and <c>/crl/</c>
+/// validators, our node record kept published, the CRL kept fresh, and the composed services (discovery, ...). Built by
+/// <see cref="KontinuumNodeBuilder"/>; <see cref="StartAsync(KontinuumNodeOptions, CancellationToken)"/> builds and
+/// starts one in a call. Stop with <see cref="DisposeAsync"/>. Cheap enough that the simulator runs hundreds in one process.
 /// </summary>
 public sealed partial class KontinuumNode : IAsyncDisposable
 {
     private readonly KontinuumNodeOptions _options;
+    private readonly NodeServices _services;
+    private readonly INodeTransport _transport;
+    private readonly IReadOnlyList<Func<KontinuumNode, INodeService?>> _serviceFactories;
+    private readonly List<INodeService> _running = [];
     private readonly ILogger _logger;
     private readonly BackgroundTasks _tasks;
+    private readonly BackgroundLoops _loops;
     private readonly CrlTracker? _crl;
     private readonly NodeMetrics _metrics;
+    private DhtNode? _dht;
     private ulong _recordSequence;
+    private int _state; // 0 built, 1 started, 2 disposed
 
-    private KontinuumNode(KontinuumNodeOptions options, Host host, CrlTracker? crl, CertificateAdmission? admission, DhtNode dht)
+    internal KontinuumNode(KontinuumNodeOptions options, NodeServices services, INodeTransport transport,
+        IReadOnlyList<Func<KontinuumNode, INodeService?>> serviceFactories, TrustAnchors? sharedAnchors)
     {
         _options = options;
-        _logger = options.LoggerFactory.CreateLogger<KontinuumNode>();
+        _services = services;
+        _transport = transport;
+        _serviceFactories = serviceFactories;
+        _logger = services.LoggerFactory.CreateLogger<KontinuumNode>();
         _tasks = new BackgroundTasks(e => LogBackgroundFailure(_logger, e));
-        Host = host;
-        _crl = crl;
-        Admission = admission;
-        Dht = dht;
+        _loops = new BackgroundLoops("node", services.TimeProvider, _logger, services.MeterFactory);
+        if (options.Network.Anchors is { } anchorSet)
+        {
+            var anchors = sharedAnchors ?? TrustAnchors.Create(anchorSet, services.TimeProvider);
+            ICrlStateStore crlState = options.DataDirectory is null
+                ? new VolatileCrlStateStore()
+                : new CrlStateFile(Path.Combine(options.DataDirectory, "crl-state.json"));
+            var crl = new CrlTracker(anchors, crlState, services.TimeProvider);
+            _crl = crl;
+            var channel = transport.CreateCertificateChannel(options.Network.CertificateProtocolId, options.CertificateOfferTimeout, services.LoggerFactory);
+            Admission = new CertificateAdmission(channel, options.Network, () => crl.Anchors, crl, options.Certificate,
+                options.CertificateOfferTimeout, services.TimeProvider, services.LoggerFactory.CreateLogger<CertificateAdmission>(), options.AdmissionLimits);
+        }
         // Sequence numbers from the clock survive restarts without state: a restarted node's record still wins.
-        _recordSequence = (ulong)options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
-        StartedAt = options.TimeProvider.GetUtcNow();
-        _metrics = new NodeMetrics(this, options.MeterFactory);
+        _recordSequence = (ulong)services.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        StartedAt = services.TimeProvider.GetUtcNow();
+        _metrics = new NodeMetrics(this, services.MeterFactory);
     }
 
     /// <summary>Our peer id.</summary>
-    public PeerId PeerId => Host.PeerId;
+    public PeerId PeerId => _transport.LocalPeer;
 
     /// <summary>The network joined.</summary>
     public NetworkDefinition Network => _options.Network;
 
-    /// <summary>The libp2p host.</summary>
-    public IHost Host { get; }
+    /// <summary>The settings the node was built with.</summary>
+    public KontinuumNodeOptions Options => _options;
+
+    /// <summary>The clock, logging and metrics the node runs with (for composed services).</summary>
+    public NodeServices Services => _services;
+
+    /// <summary>The libp2p host; null when the node runs on a simulated transport.</summary>
+    public IHost? Host => _transport.Host;
 
     /// <summary>The DHT.</summary>
-    public DhtNode Dht { get; }
+    /// <exception cref="InvalidOperationException">The node has not started.</exception>
+    public DhtNode Dht => _dht ?? throw new InvalidOperationException("the node's DHT exists once the node has started");
+
+    /// <summary>The DHT, or null before the node has started.</summary>
+    internal DhtNode? DhtIfStarted => _dht;
 
     /// <summary>Admission control; null on the open network.</summary>
     public CertificateAdmission? Admission { get; }
@@ -65,92 +95,113 @@ public sealed partial class KontinuumNode : IAsyncDisposable
     /// <summary>The CRL in force, when one was accepted.</summary>
     public Crl? CurrentCrl => _crl?.Current;
 
+    /// <summary>The CRL tracker (numbers, high-water mark, revocation checks); null on the open network.</summary>
+    public CrlTracker? Revocations => _crl;
+
     /// <summary>True when the CRL in force is past its next_update.</summary>
     public bool CrlIsStale => _crl?.IsStale ?? false;
 
     /// <summary>Whether the node runs with a certificate.</summary>
     public bool HasCertificate => _options.Certificate is not null;
 
-    /// <summary>When the node was started.</summary>
+    /// <summary>When the node was built.</summary>
     public DateTimeOffset StartedAt { get; }
 
     /// <summary>Sequence number of the last node record we signed (a clock value before the first).</summary>
     public ulong RecordSequence => Interlocked.Read(ref _recordSequence);
 
     /// <summary>Where the node listens (without <c>/p2p/</c>).</summary>
-    public IReadOnlyList<Multiaddr> ListenAddresses => Host.ListenAddresses;
+    public IReadOnlyList<Multiaddr> ListenAddresses => _transport.ListenAddresses;
 
-    /// <summary>Builds and starts a node: listens, joins the DHT, publishes our record, starts CRL refresh.</summary>
-    /// <exception cref="System.ComponentModel.DataAnnotations.ValidationException">Invalid options; the message names the setting.</exception>
-    public static async Task<KontinuumNode> StartAsync(KontinuumNodeOptions options, CancellationToken cancellationToken)
+    /// <summary>The node's periodic work (CRL refresh, record republish): names, failures (<see cref="BackgroundLoops.LoopFailed"/>).</summary>
+    public BackgroundLoops Loops => _loops;
+
+    /// <summary>The composed services that are running.</summary>
+    public IReadOnlyList<INodeService> RunningServices
     {
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
-        var network = options.Network;
-        var host = new Host(new HostOptions
+        get
         {
-            Identity = options.Identity!,
-            Transports = options.Transports.Count > 0 ? [.. options.Transports] : [new TcpTransport()],
-            ListenAddresses = [.. options.ListenAddresses],
-            TimeProvider = options.TimeProvider,
-            LoggerFactory = options.LoggerFactory,
-            MeterFactory = options.MeterFactory,
-        });
-        CrlTracker? crl = null;
-        CertificateAdmission? admission = null;
-        IDhtStore? store = null;
-        KontinuumNode? node = null;
-        try
-        {
-            if (network.Anchors is { } anchorSet)
-            {
-                var anchors = TrustAnchors.Create(anchorSet, options.TimeProvider);
-                ICrlStateStore crlState = options.DataDirectory is null
-                    ? new VolatileCrlStateStore()
-                    : new CrlStateFile(Path.Combine(options.DataDirectory, "crl-state.json"));
-                crl = new CrlTracker(anchors, crlState, options.TimeProvider);
-                var tracker = crl;
-                admission = new CertificateAdmission(host, network, () => tracker.Anchors, tracker, options.Certificate,
-                    options.CertificateOfferTimeout, options.LoggerFactory.CreateLogger<CertificateAdmission>(), options.AdmissionLimits);
-            }
-            if (options.DataDirectory is not null)
-            {
-                Directory.CreateDirectory(options.DataDirectory);
-                var dbPath = Path.Combine(options.DataDirectory, "dht.db");
-                var (opened, quarantined) = await SqliteDhtStore.OpenOrQuarantineAsync(dbPath, KontinuumStoreLimits.Create(), options.TimeProvider,
-                    cancellationToken).ConfigureAwait(false);
-                store = opened;
-                if (quarantined is not null) LogStoreQuarantined(options.LoggerFactory.CreateLogger<KontinuumNode>(), dbPath, quarantined);
-            }
-            store ??= new InMemoryDhtStore(KontinuumStoreLimits.Create());
-            var dht = new DhtNode(host, BuildDhtOptions(options, crl, admission), store, options.LoggerFactory, options.MeterFactory);
-            node = new KontinuumNode(options, host, crl, admission, dht);
-            await node.StartCoreAsync(cancellationToken).ConfigureAwait(false);
-            return node;
-        }
-        catch
-        {
-            // Once the node exists it owns the DHT, store, admission and host: its disposal stops them all.
-            if (node is not null)
-            {
-                await node.DisposeAsync().ConfigureAwait(false);
-                throw;
-            }
-            if (store is not null) await store.DisposeAsync().ConfigureAwait(false);
-            if (admission is not null) await admission.DisposeAsync().ConfigureAwait(false);
-            await host.DisposeAsync().ConfigureAwait(false);
-            throw;
+            lock (_running) return [.. _running];
         }
     }
 
-    private static DhtOptions BuildDhtOptions(KontinuumNodeOptions options, CrlTracker? crl, CertificateAdmission? admission)
+    /// <summary>Builds and starts a node with the default composition (a libp2p host, no logging or metrics).</summary>
+    /// <exception cref="Configuration.NodeConfigException">Invalid options; the message names the setting.</exception>
+    public static Task<KontinuumNode> StartAsync(KontinuumNodeOptions options, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        return new KontinuumNodeBuilder(options).StartAsync(cancellationToken);
+    }
+
+    /// <summary>Starts the node: listens, joins the DHT, fetches the CRL, publishes our record, starts the services.</summary>
+    /// <exception cref="InvalidOperationException">Started twice, or after disposal.</exception>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.CompareExchange(ref _state, 1, 0) != 0) throw new InvalidOperationException("the node was already started or disposed");
+        IDhtStore? store = null;
+        if (_options.DataDirectory is not null)
+        {
+            Directory.CreateDirectory(_options.DataDirectory);
+            var dbPath = Path.Combine(_options.DataDirectory, "dht.db");
+            var (opened, quarantined) = await SqliteDhtStore.OpenOrQuarantineAsync(dbPath, KontinuumStoreLimits.Create(), _services.TimeProvider,
+                cancellationToken).ConfigureAwait(false);
+            store = opened;
+            if (quarantined is not null) LogStoreQuarantined(_logger, dbPath, quarantined);
+        }
+        store ??= new InMemoryDhtStore(KontinuumStoreLimits.Create());
+        try
+        {
+            _dht = _transport.CreateDht(BuildDhtOptions(), store, _services.LoggerFactory, _services.MeterFactory);
+        }
+        catch
+        {
+            if (store is not null) await store.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        if (Admission is not null)
+        {
+            Admission.PeerRefused += OnPeerRefused;
+            Admission.Start();
+        }
+        await _transport.ListenAsync([.. _options.ListenAddresses], cancellationToken).ConfigureAwait(false);
+        await _dht.StartAsync(cancellationToken).ConfigureAwait(false);
+        if (_crl is not null && _options.CrlRefreshInterval > TimeSpan.Zero)
+        {
+            await RefreshCrlAsync(cancellationToken).ConfigureAwait(false);
+            _loops.StartPeriodic("crl-refresh", _options.CrlRefreshInterval, CrlRefreshRoundAsync);
+        }
+        if (_options.Certificate is { } certificate && _dht.Options.Mode == DhtMode.Server && _options.PublishNodeRecord)
+        {
+            var verification = Anchors?.VerifyCertificate(certificate, _crl);
+            if (verification is { IsValid: false } failed)
+            {
+                // Every peer would refuse the record; say why instead of publishing it.
+                LogOwnCertificateInvalid(_logger, failed.Status.ToString());
+            }
+            else
+            {
+                await PublishNodeRecordAsync(cancellationToken).ConfigureAwait(false);
+                _loops.StartPeriodic("record-republish", _options.NodeRecordRepublishInterval, RepublishRoundAsync);
+            }
+        }
+        foreach (var factory in _serviceFactories)
+        {
+            if (factory(this) is not { } service) continue;
+            lock (_running) _running.Add(service);
+            await service.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        LogStarted(_logger, PeerId, Network.Name, _dht.Options.Mode);
+    }
+
+    private DhtOptions BuildDhtOptions()
+    {
+        var options = _options;
         var network = options.Network;
         var mode = options.DhtMode
             ?? (options.ListenAddresses.Count > 0 && (options.Certificate is not null || !network.AdmissionEnforced) ? DhtMode.Server : DhtMode.Client);
         // With anchors, every record needs a Tier 0 signature: no /pk/ (anyone could fill it).
-        var validators = new Dht.Records.RecordValidators(includePublicKeys: crl is null);
-        if (crl is not null)
+        var validators = new Dht.Records.RecordValidators(includePublicKeys: _crl is null);
+        if (_crl is { } crl)
         {
             validators.Add(RecordKeys.NodeNamespace, new NodeRecordValidator(() => crl.Anchors, crl));
             validators.Add(RecordKeys.CrlNamespace, new CrlRecordValidator(() => crl.Anchors));
@@ -162,64 +213,35 @@ public sealed partial class KontinuumNode : IAsyncDisposable
             // /dnsaddr entries without a peer id are for the bootstrap dialer; the DHT joins through known ids.
             BootstrapPeers = [.. network.BootstrapPeers.Concat(options.ExtraBootstrapPeers).Where(a => a.PeerId is not null)],
             Validators = validators,
-            Admission = admission is null ? new AllowAllPeers() : new CertificatePeerAdmission(admission),
-            MayProvide = admission is null ? static (_, _) => true : (peer, key) => ProviderEntitlement.MayProvide(admission, peer, key.Span),
+            Admission = Admission is null ? new AllowAllPeers() : new CertificatePeerAdmission(Admission),
+            MayProvide = Admission is not { } admission ? static (_, _) => true : (peer, key) => ProviderEntitlement.MayProvide(admission, peer, key.Span),
         };
         return options.ConfigureDht?.Invoke(dhtOptions) ?? dhtOptions;
     }
 
-    private async Task StartCoreAsync(CancellationToken cancellationToken)
+    private void OnPeerRefused(object? sender, PeerRefusedEventArgs e)
     {
-        Admission?.Start();
-        if (Admission is not null) Admission.PeerRefused += OnPeerRefused;
-        if (_options.ListenAddresses.Count > 0)
-            await Host.ListenAsync(_options.ListenAddresses, cancellationToken).ConfigureAwait(false);
-        await Dht.StartAsync(cancellationToken).ConfigureAwait(false);
-        StartDiscovery();
-        await StartMailboxAsync(cancellationToken).ConfigureAwait(false);
-        if (_crl is not null)
-        {
-            await RefreshCrlAsync(cancellationToken).ConfigureAwait(false);
-            _tasks.Run(CrlRefreshLoopAsync);
-        }
-        if (_options.Certificate is { } certificate && Dht.Options.Mode == DhtMode.Server)
-        {
-            var verification = Anchors?.VerifyCertificate(certificate, _crl);
-            if (verification is { IsValid: false } failed)
-            {
-                // Every peer would refuse the record; say why instead of publishing it.
-                LogOwnCertificateInvalid(_logger, failed.Status.ToString());
-            }
-            else
-            {
-                await PublishNodeRecordAsync(cancellationToken).ConfigureAwait(false);
-                _tasks.Run(RepublishLoopAsync);
-            }
-        }
-        LogStarted(_logger, PeerId, Network.Name, Dht.Options.Mode);
-    }
-
-    private void OnPeerRefused(object? sender, AdmissionVerdict verdict)
-    {
+        var verdict = e.Verdict;
         _metrics.PeerRefused(verdict);
-        _tasks.Run(async token =>
-        {
-            Dht.RemovePeer(verdict.Peer);
-            await Host.DisconnectAsync(verdict.Peer, token).ConfigureAwait(false);
-        });
+        // At once, not in a task: a revoked peer must not answer another lookup from our table.
+        _dht?.RemovePeer(verdict.Peer);
+        if (Host is { } host) _tasks.Run(token => host.DisconnectAsync(verdict.Peer, token).AsTask());
     }
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _state, 2) == 2) return;
+        await _loops.DisposeAsync().ConfigureAwait(false);
         await _tasks.DisposeAsync().ConfigureAwait(false);
-        await StopDiscoveryAsync().ConfigureAwait(false);
+        List<INodeService> services;
+        lock (_running) services = [.. _running];
+        for (var i = services.Count - 1; i >= 0; i--) await services[i].DisposeAsync().ConfigureAwait(false);
         if (Admission is not null) Admission.PeerRefused -= OnPeerRefused;
-        await StopMailboxAsync().ConfigureAwait(false);
-        await Dht.DisposeAsync().ConfigureAwait(false);
+        if (_dht is not null) await _dht.DisposeAsync().ConfigureAwait(false);
         if (Admission is not null) await Admission.DisposeAsync().ConfigureAwait(false);
-        await Dht.Store.DisposeAsync().ConfigureAwait(false);
-        await Host.DisposeAsync().ConfigureAwait(false);
+        if (_dht is not null) await _dht.Store.DisposeAsync().ConfigureAwait(false);
+        await _transport.DisposeAsync().ConfigureAwait(false);
         _metrics.Dispose();
     }
 

@@ -1,14 +1,11 @@
-using System.ComponentModel.DataAnnotations;
-using System.Diagnostics.Metrics;
 using KontinuumP2P.Certs.Certificates;
 using KontinuumP2P.Core.Addressing;
 using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Core.Network;
 using KontinuumP2P.Dht;
 using KontinuumP2P.Net.Discovery.Bootstrap;
+using KontinuumP2P.Node.Configuration;
 using KontinuumP2P.Node.Networks;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KontinuumP2P.Node.Hosting;
 
@@ -16,12 +13,10 @@ namespace KontinuumP2P.Node.Hosting;
 public sealed class KontinuumNodeOptions
 {
     /// <summary>The node's Ed25519 identity (its PeerId and Noise key).</summary>
-    [Required]
-    public Ed25519Identity? Identity { get; set; }
+        public Ed25519Identity? Identity { get; set; }
 
     /// <summary>The network to join (default: mainnet).</summary>
-    [Required]
-    public NetworkDefinition Network { get; set; } = Mainnet.Definition;
+        public NetworkDefinition Network { get; set; } = Mainnet.Definition;
 
     /// <summary>Our Tier 0 certificate; null for a client (DHT client mode, queries only).</summary>
     public Certificate? Certificate { get; set; }
@@ -52,19 +47,26 @@ public sealed class KontinuumNodeOptions
     public IList<ITransport> Transports { get; set; } = [];
 
     /// <summary>How long a peer may take to push its certificate before it counts as a client.</summary>
-    [Range(typeof(TimeSpan), "00:00:01", "00:05:00")]
     public TimeSpan CertificateOfferTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Bounds of admission: verdicts remembered on peers gone, and how often every peer is judged again.</summary>
     public Admission.AdmissionLimits AdmissionLimits { get; set; } = new();
 
     /// <summary>How often our node record is republished (it also is whenever our addresses change).</summary>
-    [Range(typeof(TimeSpan), "00:00:01", "2.00:00:00")]
     public TimeSpan NodeRecordRepublishInterval { get; set; } = TimeSpan.FromHours(1);
 
-    /// <summary>How often the CRL is fetched from the DHT.</summary>
-    [Range(typeof(TimeSpan), "00:00:01", "2.00:00:00")]
+    /// <summary>
+    /// How often the CRL is fetched from the DHT (once at start, then at this interval). Zero turns fetching off: the
+    /// node then knows only CRLs given to it (<see cref="KontinuumNode.InstallCrl"/>, <see cref="KontinuumNode.PublishCrlAsync"/>);
+    /// simulations of nodes that ignore the CRL use it.
+    /// </summary>
     public TimeSpan CrlRefreshInterval { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// Publish our node record at start and republish it every <see cref="NodeRecordRepublishInterval"/> (DHT servers
+    /// with a certificate only). A simulation that publishes records at chosen times turns it off.
+    /// </summary>
+    public bool PublishNodeRecord { get; set; } = true;
 
     /// <summary>Adjusts the DHT settings the node derives (protocol, validators and admission are set by the node).</summary>
     public Func<DhtOptions, DhtOptions>? ConfigureDht { get; set; }
@@ -72,22 +74,38 @@ public sealed class KontinuumNodeOptions
     /// <summary>Serve encrypted blob mailboxes with these settings; null (the default) serves none. Needs a certificate with the <c>mailbox</c> capability.</summary>
     public KontinuumP2P.Mailbox.Server.MailboxServerOptions? Mailbox { get; set; }
 
-    /// <summary>The clock.</summary>
-    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+    /// <summary>Set when configuration could not be turned into options; reported by validation at start.</summary>
+    internal NodeConfigException? ConfigurationError { get; set; }
 
-    /// <summary>Logging.</summary>
-    public ILoggerFactory LoggerFactory { get; set; } = NullLoggerFactory.Instance;
-
-    /// <summary>Metrics; a private meter when null.</summary>
-    public IMeterFactory? MeterFactory { get; set; }
+    /// <summary>Copies every setting of <paramref name="other"/> (configuration resolved into options).</summary>
+    internal void CopyFrom(KontinuumNodeOptions other)
+    {
+        Identity = other.Identity;
+        Network = other.Network;
+        Certificate = other.Certificate;
+        ListenAddresses = [.. other.ListenAddresses];
+        ExtraBootstrapPeers = [.. other.ExtraBootstrapPeers];
+        DhtMode = other.DhtMode;
+        BootstrapDialing = other.BootstrapDialing;
+        EnableMdns = other.EnableMdns;
+        DataDirectory = other.DataDirectory;
+        Transports = [.. other.Transports];
+        CertificateOfferTimeout = other.CertificateOfferTimeout;
+        NodeRecordRepublishInterval = other.NodeRecordRepublishInterval;
+        CrlRefreshInterval = other.CrlRefreshInterval;
+        PublishNodeRecord = other.PublishNodeRecord;
+        ConfigureDht = other.ConfigureDht;
+        AdmissionLimits = other.AdmissionLimits;
+        Mailbox = other.Mailbox;
+    }
 
     private void ValidateMailbox()
     {
         if (Mailbox is null) return;
         if (Certificate is null || !Certificate.Body.Capabilities.Contains(MailboxCapability, StringComparer.Ordinal))
         {
-            throw new ValidationException(
-                $"Mailbox: the mailbox server is enabled but this node's certificate {(Certificate is null ? "is missing" : "lacks the 'mailbox' capability")}; " +
+            throw new NodeConfigException("mailbox.enabled",
+                $"mailbox.enabled: the mailbox server is enabled but this node's certificate {(Certificate is null ? "is missing" : "lacks the 'mailbox' capability")}; " +
                 "request a certificate with that capability or disable [mailbox]");
         }
         try
@@ -96,22 +114,34 @@ public sealed class KontinuumNodeOptions
         }
         catch (ArgumentException e)
         {
-            throw new ValidationException($"Mailbox: {e.Message}", e);
+            throw new NodeConfigException("mailbox", $"mailbox: {e.Message}");
         }
     }
 
     /// <summary>The certificate capability a node needs to serve mailboxes.</summary>
     public const string MailboxCapability = "mailbox";
 
-    /// <summary>Checks the settings; the message names the bad one.</summary>
-    /// <exception cref="ValidationException">A setting is missing or out of range.</exception>
+    /// <summary>
+    /// Checks the settings: the one validation of the node's options, whichever way they were made (code, node.toml,
+    /// <c>IConfiguration</c>). The exception names the setting as node.toml does (<c>section.key</c>) where it has one.
+    /// </summary>
+    /// <exception cref="NodeConfigException">A setting is missing or out of range.</exception>
     public void Validate()
     {
-        Validator.ValidateObject(this, new ValidationContext(this), validateAllProperties: true);
-        if (Certificate is not null && !Certificate.Body.NodePublicKey.Span.SequenceEqual(Identity!.PublicKey))
-            throw new ValidationException("Certificate: it names another node key than Identity");
+        if (Identity is null) throw new NodeConfigException("identity.key_file", "identity.key_file: the node has no identity (Identity is required)");
+        if (Network is null) throw new NodeConfigException("network.network", "network.network: no network (Network is required)");
+        CheckRange("CertificateOfferTimeout", CertificateOfferTimeout, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(5));
+        CheckRange("records.republish_interval", NodeRecordRepublishInterval, TimeSpan.FromSeconds(1), TimeSpan.FromDays(2));
+        if (CrlRefreshInterval != TimeSpan.Zero) CheckRange("crl.refresh_interval", CrlRefreshInterval, TimeSpan.FromSeconds(1), TimeSpan.FromDays(2));
+        if (Certificate is not null && !Certificate.Body.NodePublicKey.Span.SequenceEqual(Identity.PublicKey))
+            throw new NodeConfigException("identity.cert_file", "identity.cert_file: the certificate names another node key than the identity");
         if (DhtMode == Dht.DhtMode.Server && ListenAddresses.Count == 0)
-            throw new ValidationException("DhtMode: a DHT server needs at least one listen address");
+            throw new NodeConfigException("dht.mode", "dht.mode: a DHT server needs at least one listen address (network.listen)");
         ValidateMailbox();
+    }
+
+    private static void CheckRange(string key, TimeSpan value, TimeSpan min, TimeSpan max)
+    {
+        if (value < min || value > max) throw new NodeConfigException(key, $"{key}: {value} is outside {min} to {max}");
     }
 }

@@ -4,7 +4,7 @@ namespace KontinuumP2P.Node.Hosting;
 
 /// <summary>
 /// An <see cref="IMeterFactory"/> for a node process without a DI container: meters it creates carry it as their
-/// <see cref="Meter.Scope"/>, so a <see cref="PrometheusMeterExporter"/> reads this node's instruments and nobody
+/// <see cref="Meter.Scope"/>, so an exporter (the daemon's Prometheus endpoint) reads this node's instruments and nobody
 /// else's. Disposing it disposes its meters.
 /// </summary>
 public sealed class NodeMeterFactory : IMeterFactory

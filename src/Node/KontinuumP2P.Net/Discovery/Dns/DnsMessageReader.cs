@@ -9,7 +9,7 @@ namespace KontinuumP2P.Net.Discovery.Dns;
 /// anything is allocated, compression pointers may only point backwards (so they cannot loop), and names are limited to
 /// 255 wire bytes and 63-byte labels. Anything else raises <see cref="DnsFormatException"/>.
 /// </summary>
-public static class DnsMessageReader
+internal static class DnsMessageReader
 {
     /// <summary>Largest message accepted (the DNS-over-TCP limit).</summary>
     public const int MaxMessageLength = 65535;

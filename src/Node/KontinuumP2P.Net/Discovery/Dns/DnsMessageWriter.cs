@@ -7,7 +7,7 @@ namespace KontinuumP2P.Net.Discovery.Dns;
 /// <summary>
 /// Encodes DNS messages with name compression (RFC 1035 §4.1.4) into at most a given number of bytes.
 /// </summary>
-public sealed class DnsMessageWriter
+internal sealed class DnsMessageWriter
 {
     private const int MaxNameLength = 255;
     private const int MaxLabelLength = 63;

@@ -1,13 +1,14 @@
 using System.Text.Json.Nodes;
+using KontinuumP2P.Node.Hosting;
 
-namespace KontinuumP2P.Node.Hosting;
+namespace KontinuumP2P.Cli.Daemon;
 
 /// <summary>
 /// The JSON status of a running node, as served on <c>/status</c> and printed by <c>kontinuum node status</c>:
 /// <c>{"peerId", "network", "listenAddrs", "dhtMode", "certified", "connections", "routingTableSize", "routingTable":
 /// [{"peerId", "addrs"}], "crlNumber", "crlStale", "recordSequence", "uptimeSeconds"}</c>.
 /// </summary>
-public static class NodeStatusReport
+internal static class NodeStatusReport
 {
     /// <summary>Takes a snapshot of <paramref name="node"/>.</summary>
     public static JsonObject Create(KontinuumNode node)
@@ -21,7 +22,7 @@ public static class NodeStatusReport
             ["listenAddrs"] = Strings(node.ListenAddresses.Select(a => a.WithPeerId(node.PeerId).ToString())),
             ["dhtMode"] = node.Dht.Options.Mode.ToString().ToLowerInvariant(),
             ["certified"] = node.HasCertificate,
-            ["connections"] = node.Host.Connections.Where(c => !c.IsClosed).Select(c => c.RemotePeer).Distinct().Count(),
+            ["connections"] = node.Host is null ? 0 : node.Host.Connections.Where(c => !c.IsClosed).Select(c => c.RemotePeer).Distinct().Count(),
             ["routingTableSize"] = table.Count,
             ["routingTable"] = new JsonArray([.. table.Select(e => (JsonNode?)new JsonObject
             {
@@ -31,7 +32,7 @@ public static class NodeStatusReport
             ["crlNumber"] = node.CurrentCrl?.Body.CrlNumber ?? 0,
             ["crlStale"] = node.CrlIsStale,
             ["recordSequence"] = node.RecordSequence,
-            ["uptimeSeconds"] = Math.Round((node.Host.TimeProvider.GetUtcNow() - node.StartedAt).TotalSeconds, 1),
+            ["uptimeSeconds"] = Math.Round((node.Services.TimeProvider.GetUtcNow() - node.StartedAt).TotalSeconds, 1),
         };
     }
 

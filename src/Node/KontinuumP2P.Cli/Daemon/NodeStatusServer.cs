@@ -1,12 +1,13 @@
 using System.Diagnostics;
 using System.Net;
-using System.Text;
 using System.Text.Json.Nodes;
+using System.Text;
 using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Core.Threading;
+using KontinuumP2P.Node.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace KontinuumP2P.Node.Hosting;
+namespace KontinuumP2P.Cli.Daemon;
 
 /// <summary>
 /// A small HTTP endpoint of a running node, meant for loopback: <c>GET /metrics</c> (Prometheus text from a
@@ -14,7 +15,7 @@ namespace KontinuumP2P.Node.Hosting;
 /// <c>GET /resolve/&lt;peer id&gt;</c> (a DHT lookup of that node's record). Requests are served a few at a time;
 /// more wait in the listener's queue. It has no authentication: bind it to loopback.
 /// </summary>
-public sealed partial class NodeStatusServer : IAsyncDisposable
+internal sealed partial class NodeStatusServer : IAsyncDisposable
 {
     private const int MaxConcurrentRequests = 8;
     private static readonly TimeSpan ResolveTimeout = TimeSpan.FromSeconds(30);

@@ -1,15 +1,16 @@
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Text;
+using KontinuumP2P.Node.Hosting;
 
-namespace KontinuumP2P.Node.Hosting;
+namespace KontinuumP2P.Cli.Daemon;
 
 /// <summary>
 /// Renders the instruments of one <see cref="IMeterFactory"/> in the Prometheus text format (version 0.0.4): counters
 /// as <c>_total</c>, up-down counters and gauges as gauges, histograms as summaries (<c>_sum</c>, <c>_count</c>).
 /// Dots in instrument names become underscores; tags become labels. Observable instruments are read at each scrape.
 /// </summary>
-public sealed class PrometheusMeterExporter : IDisposable
+internal sealed class PrometheusMeterExporter : IDisposable
 {
     private readonly object _scope;
     private readonly MeterListener _listener = new();

@@ -1,0 +1,74 @@
+using System.Diagnostics.Metrics;
+using KontinuumP2P.Core.Addressing;
+using KontinuumP2P.Core.Identity;
+using KontinuumP2P.Core.Network;
+using KontinuumP2P.Dht;
+using KontinuumP2P.Dht.Storage;
+using KontinuumP2P.Net.Hosting;
+using KontinuumP2P.Net.Transports;
+using KontinuumP2P.Node.Admission;
+using Microsoft.Extensions.Logging;
+
+namespace KontinuumP2P.Node.Composition;
+
+/// <summary>The shipping transport: a libp2p <see cref="Host"/> (TCP unless other transports are given).</summary>
+public sealed class HostNodeTransport : INodeTransport
+{
+    private readonly Host _host;
+
+    /// <summary>Creates the host of a node.</summary>
+    public HostNodeTransport(NodeTransportContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var options = context.Options;
+        _host = CreateHost(options.Identity ?? throw new ArgumentException("the options have no identity", nameof(context)),
+            options.Transports, options.ListenAddresses, context.Services);
+    }
+
+    /// <inheritdoc />
+    public PeerId LocalPeer => _host.PeerId;
+
+    /// <inheritdoc />
+    public IHost Host => _host;
+
+    /// <inheritdoc />
+    public IReadOnlyList<Multiaddr> ListenAddresses => _host.ListenAddresses;
+
+    /// <summary>
+    /// Creates a plain libp2p host with the given services (the only place hosts of the node and the CLI are made, so
+    /// each has logging and metrics).
+    /// </summary>
+    /// <param name="identity">Its identity (not owned).</param>
+    /// <param name="transports">Transports; TCP when empty.</param>
+    /// <param name="listenAddresses">Addresses for <see cref="Host.StartAsync"/>.</param>
+    /// <param name="services">Clock, logging, metrics.</param>
+    public static Host CreateHost(Ed25519Identity identity, IEnumerable<ITransport> transports, IEnumerable<Multiaddr> listenAddresses, NodeServices services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var list = transports.ToList();
+        return new Host(new HostOptions
+        {
+            Identity = identity,
+            Transports = list.Count > 0 ? list : [new TcpTransport(loggerFactory: services.LoggerFactory)],
+            ListenAddresses = [.. listenAddresses],
+            TimeProvider = services.TimeProvider,
+            LoggerFactory = services.LoggerFactory,
+            MeterFactory = services.MeterFactory,
+        });
+    }
+
+    /// <inheritdoc />
+    public ValueTask ListenAsync(IReadOnlyList<Multiaddr> addresses, CancellationToken cancellationToken) =>
+        addresses.Count == 0 ? ValueTask.CompletedTask : _host.ListenAsync(addresses, cancellationToken);
+
+    /// <inheritdoc />
+    public DhtNode CreateDht(DhtOptions options, IDhtStore? store, ILoggerFactory loggerFactory, IMeterFactory? meterFactory) =>
+        new(_host, options, store, loggerFactory, meterFactory);
+
+    /// <inheritdoc />
+    public ICertificateChannel CreateCertificateChannel(string protocolId, TimeSpan offerTimeout, ILoggerFactory loggerFactory) =>
+        new HostCertificateChannel(_host, protocolId, offerTimeout, loggerFactory.CreateLogger<HostCertificateChannel>());
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync() => _host.DisposeAsync();
+}
