@@ -51,13 +51,13 @@ public sealed class DevnetAuthority : IDisposable
     /// <summary>The network (no bootstrap peers yet: add them with <c>with</c>).</summary>
     public NetworkDefinition Network { get; }
 
-    /// <summary>Issues a certificate for <paramref name="node"/> signed by the threshold of anchors.</summary>
-    public Certificate IssueCertificate(Ed25519Identity node, TimeSpan validity, IReadOnlyList<string>? capabilities = null) =>
-        IssueCertificate(node, validity, capabilities, Provider);
-
-    /// <summary>Issues a certificate naming <paramref name="provider"/> (devnet mailboxes sit on distinct providers).</summary>
-    public Certificate IssueCertificate(Ed25519Identity node, TimeSpan validity, IReadOnlyList<string>? capabilities, string provider)
+    /// <summary>
+    /// Issues a certificate for <paramref name="node"/> signed by the threshold of anchors, naming
+    /// <paramref name="provider"/> (default <see cref="Provider"/>; devnet mailboxes sit on distinct providers).
+    /// </summary>
+    public Certificate IssueCertificate(Ed25519Identity node, TimeSpan validity, IReadOnlyList<string>? capabilities = null, string? provider = null)
     {
+        provider ??= Provider;
         ArgumentNullException.ThrowIfNull(node);
         var now = DateTimeOffset.FromUnixTimeSeconds(_time.GetUtcNow().ToUnixTimeSeconds());
         var body = new CertificateBody

@@ -19,10 +19,12 @@ public sealed partial class KontinuumNode
     public IMailboxVerifier CreateMailboxVerifier() => new CertificateMailboxVerifier(VerifyCertificate);
 
     /// <summary>A group client for one group directory, using this node's host, DHT and trust anchors.</summary>
+    /// <exception cref="InvalidOperationException">The node runs on a simulated transport (no libp2p host).</exception>
     public GroupClient CreateGroupClient(GroupStore store, GroupClientOptions? options = null) =>
-        new(store, Host, CreateMailboxResolver(), CreateMailboxVerifier(), (options ?? new GroupClientOptions()) with
+        new(store, Host ?? throw new InvalidOperationException("a group client needs the node's libp2p host; this node runs on a simulated transport"),
+            CreateMailboxResolver(), CreateMailboxVerifier(), (options ?? new GroupClientOptions()) with
         {
-            TimeProvider = _options.TimeProvider,
-            LoggerFactory = _options.LoggerFactory,
+            TimeProvider = _services.TimeProvider,
+            LoggerFactory = _services.LoggerFactory,
         });
 }
