@@ -78,9 +78,12 @@ public sealed class MdnsJsInteropTests
         // js discovers both of ours, each with the address it listens on.
         foreach (var (id, ready) in new[] { (dialerId, dialerReady), (listenerId, listenerReady) })
         {
-            var seen = await js.WaitForAsync(l => Event(l) == "peer:discovery" && Peer(l) == id, TimeSpan.FromSeconds(15), cancellationToken);
-            Assert.That(seen.GetProperty("addrs").EnumerateArray().Select(a => a.GetString() + "/p2p/" + id),
-                Is.EqualTo(ready.GetProperty("addrs").EnumerateArray().Select(a => a.GetString())));
+            // js may report a peer more than once as its records arrive: wait for the event that carries every address.
+            var expected = ready.GetProperty("addrs").EnumerateArray().Select(a => a.GetString()!).ToHashSet();
+            bool AllAddresses(System.Text.Json.JsonElement l) =>
+                l.GetProperty("addrs").EnumerateArray().Select(a => a.GetString() + "/p2p/" + id).ToHashSet().SetEquals(expected);
+            var seen = await js.WaitForAsync(l => Event(l) == "peer:discovery" && Peer(l) == id && AllAddresses(l), TimeSpan.FromSeconds(15), cancellationToken);
+            Assert.That(seen.GetProperty("addrs").EnumerateArray().Select(a => a.GetString() + "/p2p/" + id), Is.EquivalentTo(expected));
         }
 
         // Us -> js: the dialer connected through the host's normal dial path; js saw an inbound Noise+Yamux connection.
