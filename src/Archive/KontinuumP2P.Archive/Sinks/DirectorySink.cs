@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
+using KontinuumP2P.Certs.Secrets;
 
 namespace KontinuumP2P.Archive.Sinks;
 
@@ -8,7 +8,7 @@ namespace KontinuumP2P.Archive.Sinks;
 /// digest bytes in hex). A write goes to <c>PATH/tmp</c>, is fsynced, renamed into place, and the folder is fsynced,
 /// so a crash leaves either the whole object or none.
 /// </summary>
-public sealed partial class DirectorySink : IArchiveSink
+public sealed class DirectorySink : IArchiveSink
 {
     private readonly string _root;
     private readonly string _temp;
@@ -114,31 +114,7 @@ public sealed partial class DirectorySink : IArchiveSink
         {
             if (File.Exists(temp)) File.Delete(temp);
         }
-        SyncDirectory(folder);
+        // The rename is durable only once the folder itself is fsynced.
+        DurableFiles.FlushDirectory(folder);
     }
-
-    // .NET cannot open a folder as a FileStream, so the rename is made durable through libc.
-    private static void SyncDirectory(string folder)
-    {
-        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS() && !OperatingSystem.IsFreeBSD()) return;
-        var fd = Open(folder, 0);
-        if (fd < 0) throw new IOException($"cannot open folder {folder} to fsync it (errno {Marshal.GetLastPInvokeError()})");
-        try
-        {
-            if (Fsync(fd) != 0) throw new IOException($"fsync of folder {folder} failed (errno {Marshal.GetLastPInvokeError()})");
-        }
-        finally
-        {
-            _ = Close(fd);
-        }
-    }
-
-    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int Open(string path, int flags);
-
-    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
-    private static partial int Fsync(int fd);
-
-    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
-    private static partial int Close(int fd);
 }
