@@ -24,14 +24,14 @@ public sealed class ConnectionSetupBench : IBench
         const int warmup = 10;
         using var listenerIdentity = Ed25519Identity.Generate();
         using var dialerIdentity = Ed25519Identity.Generate();
-        await using var listener = new Host(new HostOptions
+        await using var listener = new PeerHost(new PeerHostOptions
         {
             Identity = listenerIdentity,
             Transports = [new TcpTransport()],
             ListenAddresses = [Multiaddr.Parse("/ip4/127.0.0.1/tcp/0")],
         });
         await listener.StartAsync(cancellationToken);
-        await using var dialer = new Host(new HostOptions { Identity = dialerIdentity, Transports = [new TcpTransport()] });
+        await using var dialer = new PeerHost(new PeerHostOptions { Identity = dialerIdentity, Transports = [new TcpTransport()] });
         var address = listener.ListenAddresses[0].WithPeerId(listener.PeerId);
 
         var samples = new List<double>(count);

@@ -200,10 +200,10 @@ public sealed class MailboxBench : IBench
     {
         private readonly Ed25519Identity _serverIdentity;
         private readonly Ed25519Identity _clientIdentity;
-        private readonly Host _serverHost;
-        private readonly Host _clientHost;
+        private readonly PeerHost _serverHost;
+        private readonly PeerHost _clientHost;
 
-        private Rig(Ed25519Identity serverIdentity, Ed25519Identity clientIdentity, Host serverHost, Host clientHost, MailboxServer server)
+        private Rig(Ed25519Identity serverIdentity, Ed25519Identity clientIdentity, PeerHost serverHost, PeerHost clientHost, MailboxServer server)
         {
             _serverIdentity = serverIdentity;
             _clientIdentity = clientIdentity;
@@ -218,7 +218,7 @@ public sealed class MailboxBench : IBench
         {
             var serverIdentity = Ed25519Identity.Generate();
             var clientIdentity = Ed25519Identity.Generate();
-            var serverHost = new Host(new HostOptions
+            var serverHost = new PeerHost(new PeerHostOptions
             {
                 Identity = serverIdentity,
                 Transports = [new TcpTransport()],
@@ -232,7 +232,7 @@ public sealed class MailboxBench : IBench
                 RequestsPerSecond = 10_000_000,
                 MaxInFlightPerSession = 256,
             }, cancellationToken: cancellationToken);
-            var clientHost = new Host(new HostOptions { Identity = clientIdentity, Transports = [new TcpTransport()] });
+            var clientHost = new PeerHost(new PeerHostOptions { Identity = clientIdentity, Transports = [new TcpTransport()] });
             await clientHost.DialAsync(serverHost.ListenAddresses[0].WithPeerId(serverHost.PeerId), cancellationToken);
             return new Rig(serverIdentity, clientIdentity, serverHost, clientHost, server);
         }

@@ -35,7 +35,7 @@ public sealed class MailboxFanOutBench : IBench
         using var authority = new DevnetAuthority("bench", 1, 1, TimeProvider.System);
         var anchors = TrustAnchors.Create(authority.Network.Anchors!, TimeProvider.System);
         var identities = new List<Ed25519Identity>();
-        var hosts = new List<Host>();
+        var hosts = new List<PeerHost>();
         var servers = new List<MailboxServer>();
         var endpoints = new List<MailboxEndpoint>();
         try
@@ -44,7 +44,7 @@ public sealed class MailboxFanOutBench : IBench
             {
                 var identity = Ed25519Identity.Generate();
                 identities.Add(identity);
-                var host = new Host(new HostOptions { Identity = identity, Transports = [new TcpTransport()], ListenAddresses = [Multiaddr.Parse("/ip4/127.0.0.1/tcp/0")] });
+                var host = new PeerHost(new PeerHostOptions { Identity = identity, Transports = [new TcpTransport()], ListenAddresses = [Multiaddr.Parse("/ip4/127.0.0.1/tcp/0")] });
                 await host.StartAsync(cancellationToken);
                 hosts.Add(host);
                 servers.Add(await MailboxServer.StartAsync(host, new MailboxServerOptions
@@ -58,7 +58,7 @@ public sealed class MailboxFanOutBench : IBench
             }
             var clientIdentity = Ed25519Identity.Generate();
             identities.Add(clientIdentity);
-            var clientHost = new Host(new HostOptions { Identity = clientIdentity, Transports = [new TcpTransport()] });
+            var clientHost = new PeerHost(new PeerHostOptions { Identity = clientIdentity, Transports = [new TcpTransport()] });
             await clientHost.StartAsync(cancellationToken);
             hosts.Add(clientHost);
             var resolver = PeerMailboxResolver.Static(endpoints);

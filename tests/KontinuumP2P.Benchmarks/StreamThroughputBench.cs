@@ -31,7 +31,7 @@ public sealed class StreamThroughputBench : IBench
         var total = BenchArgs.GetLong(args, "--bytes", 1L << 30);
         using var listenerIdentity = Ed25519Identity.Generate();
         using var dialerIdentity = Ed25519Identity.Generate();
-        await using var listener = new Host(new HostOptions
+        await using var listener = new PeerHost(new PeerHostOptions
         {
             Identity = listenerIdentity,
             Transports = [new TcpTransport()],
@@ -39,7 +39,7 @@ public sealed class StreamThroughputBench : IBench
         });
         listener.SetHandler(SinkProtocol, SinkAsync);
         await listener.StartAsync(cancellationToken);
-        await using var dialer = new Host(new HostOptions { Identity = dialerIdentity, Transports = [new TcpTransport()] });
+        await using var dialer = new PeerHost(new PeerHostOptions { Identity = dialerIdentity, Transports = [new TcpTransport()] });
         var connection = await dialer.DialAsync(listener.ListenAddresses[0].WithPeerId(listener.PeerId), cancellationToken);
 
         await TransferAsync(connection, Math.Min(total, 64L << 20), cancellationToken); // warm-up: JIT, window growth

@@ -35,7 +35,7 @@ void Emit(object value)
 using var stop = new CancellationTokenSource(duration);
 var clock = Stopwatch.StartNew();
 using var identity = Ed25519Identity.Generate();
-await using var host = new Host(new HostOptions { Identity = identity, Transports = [new TcpTransport()], ListenAddresses = [listen] });
+await using var host = new PeerHost(new PeerHostOptions { Identity = identity, Transports = [new TcpTransport()], ListenAddresses = [listen] });
 await host.StartAsync(stop.Token);
 host.PeerConnected += (_, e) => Emit(new
 {

@@ -36,12 +36,12 @@ public sealed class DhtInteropTests(string kadProtocol)
     private readonly List<JsPeer> _js = [];
     private readonly ConcurrentDictionary<PeerId, byte> _everConnected = new();
     private Ed25519Identity? _identity;
-    private Host? _host;
+    private PeerHost? _host;
     private DhtNode? _node;
     private RejectionCounter? _rejections;
 
     private JsPeerOptions JsOptions => new() { Dht = true, KadProtocol = kadProtocol };
-    private Host OurHost => _host ?? throw new InvalidOperationException("setup did not run");
+    private PeerHost OurHost => _host ?? throw new InvalidOperationException("setup did not run");
     private DhtNode Node => _node ?? throw new InvalidOperationException("setup did not run");
     private RejectionCounter Rejections => _rejections ?? throw new InvalidOperationException("setup did not run");
 
@@ -85,7 +85,7 @@ public sealed class DhtInteropTests(string kadProtocol)
         var jsReady = started.Elapsed;
 
         _identity = Ed25519Identity.Generate();
-        _host = new Host(new HostOptions
+        _host = new PeerHost(new PeerHostOptions
         {
             Identity = _identity,
             Transports = [new TcpTransport()],

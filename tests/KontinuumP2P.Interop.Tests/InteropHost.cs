@@ -18,26 +18,26 @@ public enum DialDirection
     WeDialJs,
 }
 
-/// <summary>Our <see cref="Host"/> on TCP loopback (127.0.0.1 and ::1) serving echo, plus helpers the interop tests share.</summary>
+/// <summary>Our <see cref="PeerHost"/> on TCP loopback (127.0.0.1 and ::1) serving echo, plus helpers the interop tests share.</summary>
 public sealed class InteropHost : IAsyncDisposable
 {
     private const int EchoChunk = 64 * 1024;
     private readonly Ed25519Identity _identity;
 
-    private InteropHost(Ed25519Identity identity, Host host)
+    private InteropHost(Ed25519Identity identity, PeerHost host)
     {
         _identity = identity;
         Host = host;
     }
 
     /// <summary>The host under test.</summary>
-    public Host Host { get; }
+    public PeerHost Host { get; }
 
     /// <summary>Starts a host listening on both loopback families with the echo protocol served.</summary>
     public static async Task<InteropHost> StartAsync(CancellationToken cancellationToken)
     {
         var identity = Ed25519Identity.Generate();
-        var host = new Host(new HostOptions
+        var host = new PeerHost(new PeerHostOptions
         {
             Identity = identity,
             Transports = [new TcpTransport()],

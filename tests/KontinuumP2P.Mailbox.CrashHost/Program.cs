@@ -13,7 +13,7 @@ if (args.Length != 1)
     return 2;
 }
 using var identity = Ed25519Identity.Generate();
-await using var host = new Host(new HostOptions
+await using var host = new PeerHost(new PeerHostOptions
 {
     Identity = identity,
     Transports = [new TcpTransport()],

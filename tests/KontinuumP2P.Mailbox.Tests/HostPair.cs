@@ -13,7 +13,7 @@ internal sealed class HostPair : IAsyncDisposable
     private readonly Ed25519Identity _serverIdentity;
     private readonly Ed25519Identity _clientIdentity;
 
-    private HostPair(Host server, Host client, Ed25519Identity serverIdentity, Ed25519Identity clientIdentity)
+    private HostPair(PeerHost server, PeerHost client, Ed25519Identity serverIdentity, Ed25519Identity clientIdentity)
     {
         _serverIdentity = serverIdentity;
         _clientIdentity = clientIdentity;
@@ -21,9 +21,9 @@ internal sealed class HostPair : IAsyncDisposable
         Client = client;
     }
 
-    public Host Server { get; }
+    public PeerHost Server { get; }
 
-    public Host Client { get; }
+    public PeerHost Client { get; }
 
     public static async Task<HostPair> StartAsync(bool tcp = false, CancellationToken cancellationToken = default)
     {
@@ -31,7 +31,7 @@ internal sealed class HostPair : IAsyncDisposable
         var name = Guid.NewGuid().ToString("N");
         var serverIdentity = Ed25519Identity.Generate();
         var clientIdentity = Ed25519Identity.Generate();
-        Host Make(Ed25519Identity identity, string listen) => new(new HostOptions
+        PeerHost Make(Ed25519Identity identity, string listen) => new(new PeerHostOptions
         {
             Identity = identity,
             Transports = [tcp ? new TcpTransport() : new MemoryTransport(network)],

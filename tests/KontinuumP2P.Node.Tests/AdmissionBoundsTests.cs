@@ -25,7 +25,7 @@ public sealed class AdmissionBoundsTests
     private FakeTimeProvider _anchorTime = null!;
     private DevnetAuthority _authority = null!;
     private Ed25519Identity _targetKey = null!;
-    private Host _target = null!;
+    private PeerHost _target = null!;
     private CertificateAdmission _admission = null!;
 
     [SetUp]
@@ -36,7 +36,7 @@ public sealed class AdmissionBoundsTests
         _anchorTime = new FakeTimeProvider(_issuerTime.GetUtcNow());
         _authority = new DevnetAuthority("bounds", 1, 1, _issuerTime);
         _targetKey = Ed25519Identity.Generate();
-        _target = new Host(new HostOptions
+        _target = new PeerHost(new PeerHostOptions
         {
             Identity = _targetKey,
             Transports = [new MemoryTransport(_network)],
@@ -61,9 +61,9 @@ public sealed class AdmissionBoundsTests
 
     private Multiaddr TargetAddress => _target.ListenAddresses[0].WithPeerId(_target.PeerId);
 
-    private async Task<Host> StartPeerAsync(Ed25519Identity identity, bool speaksCertificates = true)
+    private async Task<PeerHost> StartPeerAsync(Ed25519Identity identity, bool speaksCertificates = true)
     {
-        var host = new Host(new HostOptions { Identity = identity, Transports = [new MemoryTransport(_network)] });
+        var host = new PeerHost(new PeerHostOptions { Identity = identity, Transports = [new MemoryTransport(_network)] });
         // A Kontinuum peer serves the certificate protocol; a foreign libp2p client does not.
         if (speaksCertificates) host.SetHandler(_authority.Network.CertificateProtocolId, new NoOffers());
         await host.StartAsync(CancellationToken.None);

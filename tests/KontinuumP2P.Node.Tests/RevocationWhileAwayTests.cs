@@ -98,7 +98,7 @@ public sealed class RevocationWhileAwayTests
 
             // A probe without a certificate asks every honest node for the peers closest to each victim.
             using var probeKey = Ed25519Identity.Generate();
-            await using var probe = new Host(new HostOptions { Identity = probeKey, Transports = [new MemoryTransport(network)] });
+            await using var probe = new PeerHost(new PeerHostOptions { Identity = probeKey, Transports = [new MemoryTransport(network)] });
             await probe.StartAsync(cancellationToken);
             using var kad = new HostKadNetwork(probe, authority.Network.KadProtocolId, TimeSpan.FromSeconds(10));
             async Task<int> NamedInAnswersAsync()

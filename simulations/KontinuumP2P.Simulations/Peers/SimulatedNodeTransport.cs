@@ -35,7 +35,7 @@ public sealed class SimulatedNodeTransport : INodeTransport
     public PeerId LocalPeer => Endpoint.LocalPeer;
 
     /// <inheritdoc />
-    public IHost? Host => null;
+    public IPeerHost? Host => null;
 
     /// <inheritdoc />
     public IReadOnlyList<Multiaddr> ListenAddresses => Endpoint.LocalAddresses;

@@ -42,7 +42,7 @@ public sealed partial class DhtNode : IAsyncDisposable
     /// <param name="store">Durable state; an in-memory store when null.</param>
     /// <param name="loggerFactory">Logging; none when null.</param>
     /// <param name="meterFactory">Metrics; a private meter when null.</param>
-    public DhtNode(IHost host, DhtOptions? options = null, IDhtStore? store = null, ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null)
+    public DhtNode(IPeerHost host, DhtOptions? options = null, IDhtStore? store = null, ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null)
         : this(CreateHostNetwork(host, options ?? new DhtOptions()), options, store, loggerFactory, meterFactory, ownsNetwork: true)
     {
     }
@@ -173,7 +173,7 @@ public sealed partial class DhtNode : IAsyncDisposable
         _stopping.Dispose();
     }
 
-    private static HostKadNetwork CreateHostNetwork(IHost host, DhtOptions options) =>
+    private static HostKadNetwork CreateHostNetwork(IPeerHost host, DhtOptions options) =>
         new(host, options.ProtocolId, options.InboundIdleTimeout);
 
     private IEnumerable<Measurement<int>> BucketSizes()

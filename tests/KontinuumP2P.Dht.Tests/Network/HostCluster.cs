@@ -10,7 +10,7 @@ internal sealed class HostCluster : IAsyncDisposable
 {
     private readonly MemoryNetwork _network = new();
     private readonly List<Ed25519Identity> _identities = [];
-    private readonly List<Host> _hosts = [];
+    private readonly List<PeerHost> _hosts = [];
     private readonly Random _random = new(42);
 
     public List<DhtNode> Nodes { get; } = [];
@@ -27,7 +27,7 @@ internal sealed class HostCluster : IAsyncDisposable
     {
         var identity = Ed25519Identity.Generate();
         _identities.Add(identity);
-        var host = new Host(new HostOptions
+        var host = new PeerHost(new PeerHostOptions
         {
             Identity = identity,
             Transports = [new MemoryTransport(_network)],
@@ -45,7 +45,7 @@ internal sealed class HostCluster : IAsyncDisposable
         return node;
     }
 
-    public Host HostOf(DhtNode node) => _hosts[Nodes.IndexOf(node)];
+    public PeerHost HostOf(DhtNode node) => _hosts[Nodes.IndexOf(node)];
 
     public async ValueTask DisposeAsync()
     {

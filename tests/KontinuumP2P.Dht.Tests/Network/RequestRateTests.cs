@@ -15,7 +15,7 @@ public sealed class RequestRateTests
     {
         var network = new MemoryNetwork();
         using var serverKey = Ed25519Identity.Generate();
-        await using var serverHost = new Host(new HostOptions
+        await using var serverHost = new PeerHost(new PeerHostOptions
         {
             Identity = serverKey,
             Transports = [new MemoryTransport(network)],
@@ -25,9 +25,9 @@ public sealed class RequestRateTests
         await using var server = new DhtNode(serverHost, HostCluster.Options() with { RequestBurstPerPeer = 20, RequestsPerPeerPerSecond = 1 });
         await server.StartAsync(cancellationToken);
 
-        async Task<(Host Host, HostKadNetwork Kad)> ClientAsync(Ed25519Identity key)
+        async Task<(PeerHost Host, HostKadNetwork Kad)> ClientAsync(Ed25519Identity key)
         {
-            var host = new Host(new HostOptions { Identity = key, Transports = [new MemoryTransport(network)] });
+            var host = new PeerHost(new PeerHostOptions { Identity = key, Transports = [new MemoryTransport(network)] });
             await host.StartAsync(cancellationToken);
             host.PeerStore.AddAddresses(serverHost.PeerId, serverHost.ListenAddresses, TimeSpan.FromMinutes(5));
             return (host, new HostKadNetwork(host, DhtOptions.KontinuumProtocolId, TimeSpan.FromSeconds(10)));

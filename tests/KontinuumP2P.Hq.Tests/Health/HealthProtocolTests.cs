@@ -81,17 +81,17 @@ public sealed class HealthProtocolTests
         _f.Dispose();
     }
 
-    private async Task<(Host Host, Ed25519Identity Key)> HostAsync(CancellationToken ct)
+    private async Task<(PeerHost Host, Ed25519Identity Key)> HostAsync(CancellationToken ct)
     {
         var key = Ed25519Identity.Generate();
-        var host = new Host(new HostOptions { Identity = key, Transports = [new TcpTransport()], ListenAddresses = [Multiaddr.Parse("/ip4/127.0.0.1/tcp/0")] });
+        var host = new PeerHost(new PeerHostOptions { Identity = key, Transports = [new TcpTransport()], ListenAddresses = [Multiaddr.Parse("/ip4/127.0.0.1/tcp/0")] });
         await host.StartAsync(ct);
         _owned.Add(host);
         return (host, key);
     }
 
-    private async Task<(Host Host, HealthService Service, Certificate Cert)> MailboxAsync(Registered devices, IHealthAlertSink? sink, IHealthAlertReceiver? receiver,
-        Func<Host, Ed25519Identity, IHealthAlertSink?>? sinkFactory, CancellationToken ct)
+    private async Task<(PeerHost Host, HealthService Service, Certificate Cert)> MailboxAsync(Registered devices, IHealthAlertSink? sink, IHealthAlertReceiver? receiver,
+        Func<PeerHost, Ed25519Identity, IHealthAlertSink?>? sinkFactory, CancellationToken ct)
     {
         var (host, key) = await HostAsync(ct);
         var cert = _f.Authority.IssueCertificate(key, TimeSpan.FromDays(1), ["dht", "mailbox"]);
@@ -101,7 +101,7 @@ public sealed class HealthProtocolTests
         return (host, service, cert);
     }
 
-    private static void Connect(Host from, Host to) => from.PeerStore.AddAddresses(to.PeerId, to.ListenAddresses, TimeSpan.FromHours(1));
+    private static void Connect(PeerHost from, PeerHost to) => from.PeerStore.AddAddresses(to.PeerId, to.ListenAddresses, TimeSpan.FromHours(1));
 
     private static DeviceReport Report(Registered reg, int device, HealthTarget target, bool register)
     {
@@ -156,7 +156,7 @@ public sealed class HealthProtocolTests
         var anchors = TrustAnchors.Create(_f.Authority.Network.Anchors!, TimeProvider.System);
         var receiver = new HqAlertReceiver(hq, () => anchors, null);
         var hqKey = _f.Key;
-        var hqHost = new Host(new HostOptions { Identity = hqKey, Transports = [new TcpTransport()], ListenAddresses = [Multiaddr.Parse("/ip4/127.0.0.1/tcp/0")] });
+        var hqHost = new PeerHost(new PeerHostOptions { Identity = hqKey, Transports = [new TcpTransport()], ListenAddresses = [Multiaddr.Parse("/ip4/127.0.0.1/tcp/0")] });
         await hqHost.StartAsync(ct);
         _owned.Add(hqHost);
         var hqHealth = new HealthService(hqHost, Scaled, new Registered(), hqKey, _f.Certificate, null, receiver);
@@ -164,7 +164,7 @@ public sealed class HealthProtocolTests
         _owned.Add(hqHealth);
 
         var reg = new Registered();
-        IHealthAlertSink ToHq(Host h, Ed25519Identity k)
+        IHealthAlertSink ToHq(PeerHost h, Ed25519Identity k)
         {
             h.PeerStore.AddAddresses(hqHost.PeerId, hqHost.ListenAddresses, TimeSpan.FromHours(1));
             return new RecordingSink(new HealthService.PeerAlertSink(h, hqHost.PeerId, k, TimeSpan.FromSeconds(5)));

@@ -100,13 +100,13 @@ public sealed class SlotRecordTests
         var revoked = Ed25519Identity.Generate();
         var revokedCert = _authority.IssueCertificate(revoked, TimeSpan.FromDays(1), ["hq"]);
         var revocations = new Revoked(revoked.PeerId);
-        var hosts = new List<Host>();
+        var hosts = new List<PeerHost>();
         var nodes = new List<DhtNode>();
         try
         {
             for (var i = 0; i < 5; i++)
             {
-                var host = new Host(new HostOptions
+                var host = new PeerHost(new PeerHostOptions
                 {
                     Identity = Ed25519Identity.Generate(),
                     Transports = [new TcpTransport()],

@@ -22,7 +22,7 @@ internal sealed class MailboxFleet : IAsyncDisposable
 {
     private readonly Ed25519Identity _anchor = Ed25519Identity.Generate();
     private readonly List<Ed25519Identity> _clientIdentities = [];
-    private readonly List<Host> _clientHosts = [];
+    private readonly List<PeerHost> _clientHosts = [];
     private ulong _serial = 1;
 
     private MailboxFleet(string directory)
@@ -86,11 +86,11 @@ internal sealed class MailboxFleet : IAsyncDisposable
     public IMailboxVerifier Verifier => new CertificateMailboxVerifier(Anchors);
 
     /// <summary>A fresh client host (disposed with the fleet).</summary>
-    public async Task<Host> ClientHostAsync()
+    public async Task<PeerHost> ClientHostAsync()
     {
         var identity = Ed25519Identity.Generate();
         // A 4 MiB receive window: a pull page (up to 4 MiB) streams without waiting for window updates.
-        var host = new Host(new HostOptions
+        var host = new PeerHost(new PeerHostOptions
         {
             Identity = identity,
             Transports = [new TcpTransport()],
@@ -134,7 +134,7 @@ internal sealed class MailboxFleet : IAsyncDisposable
     internal sealed class Member(MailboxFleet fleet, string slot, Ed25519Identity identity, Certificate certificate, string database,
         Func<MailboxServerOptions, MailboxServerOptions>? configure)
     {
-        private Host? _host;
+        private PeerHost? _host;
 
         public string Slot { get; } = slot;
 
@@ -154,7 +154,7 @@ internal sealed class MailboxFleet : IAsyncDisposable
 
         public async Task StartAsync()
         {
-            var host = new Host(new HostOptions
+            var host = new PeerHost(new PeerHostOptions
             {
                 Identity = Identity,
                 Transports = [new TcpTransport()],

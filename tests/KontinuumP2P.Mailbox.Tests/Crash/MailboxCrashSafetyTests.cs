@@ -34,7 +34,7 @@ public sealed class MailboxCrashSafetyTests
         var acked = new ConcurrentDictionary<string, ulong>();
         var epochs = new HashSet<ulong>();
         using var identity = Ed25519Identity.Generate();
-        await using var client = new Host(new HostOptions { Identity = identity, Transports = [new TcpTransport()] });
+        await using var client = new PeerHost(new PeerHostOptions { Identity = identity, Transports = [new TcpTransport()] });
         try
         {
             for (var round = 0; round < Rounds; round++)

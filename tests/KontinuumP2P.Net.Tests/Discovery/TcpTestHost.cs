@@ -9,7 +9,7 @@ namespace KontinuumP2P.Net.Tests.Discovery;
 /// A host stand-in for bootstrap tests: a dial is a real TCP connect to the address (no upgrade), the connection lives
 /// until the remote closes it, then <see cref="PeerDisconnected"/> fires. Everything else is unsupported.
 /// </summary>
-internal sealed class TcpTestHost(PeerId self, TimeProvider time) : IHost
+internal sealed class TcpTestHost(PeerId self, TimeProvider time) : IPeerHost
 {
     private readonly Lock _gate = new();
     private readonly List<TestConnection> _connections = [];

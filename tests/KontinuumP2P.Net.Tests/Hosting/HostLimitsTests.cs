@@ -61,7 +61,7 @@ public sealed class HostLimitsTests
         await using var hosts = new TestHosts(TestNetwork.Tcp4);
         // Loopback is exempt by default (local devnets); the test turns the limit on for it.
         var listener = await hosts.StartAsync(ct, o => CopyWith(o, maxPerIp: 2, limitLoopback: true));
-        var dialers = new List<Host>();
+        var dialers = new List<PeerHost>();
         for (var i = 0; i < 3; i++) dialers.Add(await hosts.StartAsync(ct));
         await dialers[0].DialAsync(TestHosts.AddressOf(listener), ct);
         await dialers[1].DialAsync(TestHosts.AddressOf(listener), ct);
@@ -157,7 +157,7 @@ public sealed class HostLimitsTests
         }
     }
 
-    private static HostOptions CopyWith(HostOptions o, TimeSpan? handshakeTimeout = null, int? maxConnections = null,
+    private static PeerHostOptions CopyWith(PeerHostOptions o, TimeSpan? handshakeTimeout = null, int? maxConnections = null,
         int? maxPerIp = null, int? echoLimit = null, TimeSpan? idle = null, bool limitLoopback = false) => new()
     {
         Identity = o.Identity,

@@ -32,7 +32,7 @@ public sealed class HostMetricsTests
 
         await using var hosts = new TestHosts(TestNetwork.Tcp4);
         var server = await hosts.StartAsync(ct);
-        var client = await hosts.StartAsync(ct, o => new HostOptions
+        var client = await hosts.StartAsync(ct, o => new PeerHostOptions
         {
             Identity = o.Identity,
             Transports = o.Transports,

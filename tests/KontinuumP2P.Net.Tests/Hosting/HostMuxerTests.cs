@@ -8,7 +8,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KontinuumP2P.Net.Tests.Hosting;
 
-/// <summary><see cref="HostOptions.Muxer"/> is what Noise advertises and what the upgrader accepts.</summary>
+/// <summary><see cref="PeerHostOptions.Muxer"/> is what Noise advertises and what the upgrader accepts.</summary>
 [CancelAfter(30_000)]
 public sealed class HostMuxerTests
 {
@@ -31,8 +31,8 @@ public sealed class HostMuxerTests
         }
     }
 
-    private static Func<HostOptions, HostOptions> With(IStreamMuxerFactory muxer, NoiseOptions? noise = null) =>
-        options => new HostOptions
+    private static Func<PeerHostOptions, PeerHostOptions> With(IStreamMuxerFactory muxer, NoiseOptions? noise = null) =>
+        options => new PeerHostOptions
         {
             Identity = options.Identity,
             Transports = options.Transports,
@@ -41,7 +41,7 @@ public sealed class HostMuxerTests
             NoiseOptions = noise,
         };
 
-    private static async Task AssertPingWorksAsync(Host dialer, Host listener, CancellationToken ct)
+    private static async Task AssertPingWorksAsync(PeerHost dialer, PeerHost listener, CancellationToken ct)
     {
         var rtts = await PingProtocol.PingAsync(dialer, listener.PeerId, 1, ct);
         Assert.That(rtts, Has.Count.EqualTo(1));
@@ -100,14 +100,14 @@ public sealed class HostMuxerTests
     public void Noise_options_advertising_a_muxer_the_host_lacks_are_rejected_at_construction()
     {
         using var identity = KontinuumP2P.Core.Identity.Ed25519Identity.Generate();
-        var options = new HostOptions
+        var options = new PeerHostOptions
         {
             Identity = identity,
             Transports = [new KontinuumP2P.Net.Transports.TcpTransport()],
             Muxer = new CountingMuxer(CustomId),
             NoiseOptions = new NoiseOptions { StreamMuxers = [YamuxMuxerFactory.Id, CustomId] },
         };
-        var thrown = Assert.Throws<ArgumentException>(() => _ = new Host(options));
+        var thrown = Assert.Throws<ArgumentException>(() => _ = new PeerHost(options));
         Assert.That(thrown!.Message, Does.Contain(YamuxMuxerFactory.Id));
     }
 }

@@ -18,7 +18,7 @@ public enum TestNetwork
 /// <summary>Builds real hosts (Noise + Yamux) for tests and disposes them with their identities.</summary>
 internal sealed class TestHosts : IAsyncDisposable
 {
-    private readonly List<Host> _hosts = [];
+    private readonly List<PeerHost> _hosts = [];
     private readonly List<Ed25519Identity> _identities = [];
     private readonly MemoryNetwork _memory = new();
     private int _next;
@@ -31,7 +31,7 @@ internal sealed class TestHosts : IAsyncDisposable
 
     public TestNetwork Network { get; }
 
-    public async Task<Host> StartAsync(CancellationToken ct, Func<HostOptions, HostOptions>? configure = null)
+    public async Task<PeerHost> StartAsync(CancellationToken ct, Func<PeerHostOptions, PeerHostOptions>? configure = null)
     {
         var identity = Ed25519Identity.Generate();
         _identities.Add(identity);
@@ -42,7 +42,7 @@ internal sealed class TestHosts : IAsyncDisposable
             _ => Multiaddr.Parse($"/memory/host-{Interlocked.Increment(ref _next)}"),
         };
         ITransport transport = Network == TestNetwork.Memory ? new MemoryTransport(_memory) : new TcpTransport();
-        var options = new HostOptions
+        var options = new PeerHostOptions
         {
             Identity = identity,
             Transports = [transport],
@@ -51,7 +51,7 @@ internal sealed class TestHosts : IAsyncDisposable
             InboundStreamLimits = new Dictionary<string, int> { [EchoProtocol.Id] = 256 },
         };
         if (configure is not null) options = configure(options);
-        var host = new Host(options);
+        var host = new PeerHost(options);
         _hosts.Add(host);
         host.SetHandler(EchoProtocol.Id, new EchoProtocol());
         await host.StartAsync(ct);
@@ -59,7 +59,7 @@ internal sealed class TestHosts : IAsyncDisposable
     }
 
     /// <summary>Two started hosts, the first connected to the second.</summary>
-    public async Task<(Host Dialer, Host Listener, IConnection Connection)> ConnectedPairAsync(CancellationToken ct)
+    public async Task<(PeerHost Dialer, PeerHost Listener, IConnection Connection)> ConnectedPairAsync(CancellationToken ct)
     {
         var listener = await StartAsync(ct);
         var dialer = await StartAsync(ct);
@@ -67,7 +67,7 @@ internal sealed class TestHosts : IAsyncDisposable
         return (dialer, listener, connection);
     }
 
-    public static Multiaddr AddressOf(Host host) => host.ListenAddresses[0].WithPeerId(host.PeerId);
+    public static Multiaddr AddressOf(PeerHost host) => host.ListenAddresses[0].WithPeerId(host.PeerId);
 
     public static async Task WaitUntilAsync(Func<bool> condition, CancellationToken ct, int timeoutMs = 5000)
     {

@@ -16,7 +16,7 @@ public sealed class IdentifyVerificationTests
         await using var hosts = new TestHosts(TestNetwork.Memory);
         var liar = await hosts.StartAsync(ct);
         using var identifyFailed = new IdentifyFailureWatch();
-        var dialer = await hosts.StartAsync(ct, options => new HostOptions
+        var dialer = await hosts.StartAsync(ct, options => new PeerHostOptions
         {
             Identity = options.Identity,
             Transports = options.Transports,

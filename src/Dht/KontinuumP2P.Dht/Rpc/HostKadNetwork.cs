@@ -12,14 +12,14 @@ namespace KontinuumP2P.Dht.Rpc;
 public sealed class HostKadNetwork : IKadNetwork, IDisposable
 {
     private static readonly TimeSpan LearntAddressTtl = TimeSpan.FromHours(1);
-    private readonly IHost _host;
+    private readonly IPeerHost _host;
     private readonly TimeSpan _idleTimeout;
 
     /// <summary>Wraps <paramref name="host"/> for <paramref name="protocolId"/>.</summary>
     /// <param name="host">The host.</param>
     /// <param name="protocolId">The kad protocol id.</param>
     /// <param name="inboundIdleTimeout">How long an inbound stream may sit idle between requests.</param>
-    public HostKadNetwork(IHost host, string protocolId, TimeSpan inboundIdleTimeout)
+    public HostKadNetwork(IPeerHost host, string protocolId, TimeSpan inboundIdleTimeout)
     {
         _host = host;
         ProtocolId = protocolId;

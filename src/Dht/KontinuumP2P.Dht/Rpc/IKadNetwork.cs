@@ -9,7 +9,7 @@ public delegate ValueTask<KadMessage?> KadRequestHandler(PeerId from, KadMessage
 
 /// <summary>
 /// The small seam between the DHT and the network: one request to one peer and back, an address book, and inbound
-/// requests. <see cref="HostKadNetwork"/> implements it over an <see cref="Core.Network.IHost"/>; a simulator can
+/// requests. <see cref="HostKadNetwork"/> implements it over an <see cref="Core.Network.IPeerHost"/>; a simulator can
 /// implement it directly.
 /// </summary>
 public interface IKadNetwork

@@ -15,7 +15,7 @@ namespace KontinuumP2P.Mailbox.Client;
 /// </summary>
 public sealed partial class GroupClient : IAsyncDisposable
 {
-    private readonly IHost _host;
+    private readonly IPeerHost _host;
     private readonly IMailboxResolver _resolver;
     private readonly IMailboxVerifier _verifier;
     private readonly GroupClientOptions _options;
@@ -27,7 +27,7 @@ public sealed partial class GroupClient : IAsyncDisposable
     private int _disposed;
 
     /// <summary>Creates the client over an open group directory (the client does not own the store).</summary>
-    public GroupClient(GroupStore store, IHost host, IMailboxResolver resolver, IMailboxVerifier verifier, GroupClientOptions? options = null)
+    public GroupClient(GroupStore store, IPeerHost host, IMailboxResolver resolver, IMailboxVerifier verifier, GroupClientOptions? options = null)
     {
         Store = store ?? throw new ArgumentNullException(nameof(store));
         _host = host ?? throw new ArgumentNullException(nameof(host));

@@ -15,7 +15,7 @@ internal sealed class MailboxConnection : IAsyncDisposable
 {
     public static readonly TimeSpan ResolveInterval = TimeSpan.FromSeconds(60);
 
-    private readonly IHost _host;
+    private readonly IPeerHost _host;
     private readonly IMailboxResolver _resolver;
     private readonly IMailboxVerifier _verifier;
     private readonly GroupClientOptions _options;
@@ -25,7 +25,7 @@ internal sealed class MailboxConnection : IAsyncDisposable
     private MailboxEndpoint? _endpoint;
     private DateTimeOffset _resolvedAt;
 
-    public MailboxConnection(IHost host, IMailboxResolver resolver, IMailboxVerifier verifier, GroupClientOptions options,
+    public MailboxConnection(IPeerHost host, IMailboxResolver resolver, IMailboxVerifier verifier, GroupClientOptions options,
         int generation, SlotKeys keys, byte[] deviceSecret)
     {
         _host = host;

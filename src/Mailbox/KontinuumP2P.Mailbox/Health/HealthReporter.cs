@@ -20,7 +20,7 @@ public static class HealthReporter
 {
     /// <summary>Sends one report; true when the survivor counted it (false: not registered there, nothing stored).</summary>
     /// <exception cref="IOException">The survivor refused the request or the stream failed.</exception>
-    public static async Task<bool> ReportAsync(IHost host, PeerId survivor, DeviceReport report, TimeSpan timeout, CancellationToken cancellationToken)
+    public static async Task<bool> ReportAsync(IPeerHost host, PeerId survivor, DeviceReport report, TimeSpan timeout, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(host);
         ArgumentNullException.ThrowIfNull(report);

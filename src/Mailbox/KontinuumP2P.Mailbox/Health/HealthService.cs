@@ -37,7 +37,7 @@ public sealed partial class HealthService : IProtocolHandler, IAsyncDisposable
     /// <summary>Protocol id.</summary>
     public const string ProtocolId = "/kontinuum/health/1.0.0";
 
-    private readonly IHost _host;
+    private readonly IPeerHost _host;
     private readonly HealthServiceOptions _options;
     private readonly IRegisteredDevices _devices;
     private readonly IHealthAlertSink? _sink;
@@ -52,7 +52,7 @@ public sealed partial class HealthService : IProtocolHandler, IAsyncDisposable
     private Task? _loop;
 
     /// <summary>Creates the service (call <see cref="Start"/> to serve and check).</summary>
-    public HealthService(IHost host, HealthServiceOptions options, IRegisteredDevices devices, Ed25519Identity key, Certificate certificate,
+    public HealthService(IPeerHost host, HealthServiceOptions options, IRegisteredDevices devices, Ed25519Identity key, Certificate certificate,
         IHealthAlertSink? sink, IHealthAlertReceiver? receiver, TimeProvider? time = null, ILoggerFactory? loggerFactory = null)
     {
         _host = host ?? throw new ArgumentNullException(nameof(host));
@@ -247,7 +247,7 @@ public sealed partial class HealthService : IProtocolHandler, IAsyncDisposable
     }
 
     /// <summary>Sends alerts to HQ's peer over the health protocol.</summary>
-    public sealed class PeerAlertSink(IHost host, PeerId hq, Ed25519Identity key, TimeSpan timeout) : IHealthAlertSink
+    public sealed class PeerAlertSink(IPeerHost host, PeerId hq, Ed25519Identity key, TimeSpan timeout) : IHealthAlertSink
     {
         /// <inheritdoc />
         public async Task SendAsync(HealthAlert alert, CancellationToken cancellationToken)

@@ -15,7 +15,7 @@ namespace KontinuumP2P.Mailbox.Server;
 /// </summary>
 public sealed partial class MailboxServer : IProtocolHandler, IAsyncDisposable
 {
-    private readonly IHost _host;
+    private readonly IPeerHost _host;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<MailboxServerSession, byte> _sessions = new();
     private readonly ConcurrentDictionary<long, ConcurrentDictionary<MailboxServerSession, byte>> _subscribers = new();
@@ -25,7 +25,7 @@ public sealed partial class MailboxServer : IProtocolHandler, IAsyncDisposable
     private int _sessionCount;
     private int _stopped;
 
-    private MailboxServer(IHost host, MailboxServerOptions options, MailboxStore store, TimeProvider time, ILoggerFactory loggerFactory,
+    private MailboxServer(IPeerHost host, MailboxServerOptions options, MailboxStore store, TimeProvider time, ILoggerFactory loggerFactory,
         IMeterFactory? meterFactory)
     {
         _host = host;
@@ -50,7 +50,7 @@ public sealed partial class MailboxServer : IProtocolHandler, IAsyncDisposable
     /// <param name="meterFactory">Metrics.</param>
     /// <param name="timeProvider">The clock for timeouts, rate limits and retention (default: the host's).</param>
     /// <param name="cancellationToken">Cancels opening the store.</param>
-    public static async Task<MailboxServer> StartAsync(IHost host, MailboxServerOptions options, ILoggerFactory? loggerFactory = null,
+    public static async Task<MailboxServer> StartAsync(IPeerHost host, MailboxServerOptions options, ILoggerFactory? loggerFactory = null,
         IMeterFactory? meterFactory = null, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(host);

@@ -62,7 +62,7 @@ public sealed class MailboxSession : IAsyncDisposable
     }
 
     /// <summary>Opens a stream to <paramref name="server"/> and runs a session over it.</summary>
-    public static async Task<MailboxSession> ConnectAsync(IHost host, PeerId server, MailboxSessionOptions? options, CancellationToken cancellationToken)
+    public static async Task<MailboxSession> ConnectAsync(IPeerHost host, PeerId server, MailboxSessionOptions? options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(host);
         var stream = await host.NewStreamAsync(server, [MailboxProtocol.ProtocolId], cancellationToken).ConfigureAwait(false);

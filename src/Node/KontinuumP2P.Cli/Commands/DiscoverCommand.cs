@@ -54,7 +54,7 @@ internal static class DiscoverCommand
     /// the public <c>_p2p._udp.local</c>). Dispose the result before the host.
     /// </summary>
     /// <exception cref="System.Net.Sockets.SocketException">The mDNS port cannot be bound.</exception>
-    public static IAsyncDisposable AttachMdns(IHost host, Action<DiscoveredPeer>? onDiscovered = null, ILoggerFactory? loggerFactory = null,
+    public static IAsyncDisposable AttachMdns(IPeerHost host, Action<DiscoveredPeer>? onDiscovered = null, ILoggerFactory? loggerFactory = null,
         byte[]? networkFingerprint = null)
     {
         ArgumentNullException.ThrowIfNull(host);

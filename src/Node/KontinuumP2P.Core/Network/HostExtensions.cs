@@ -1,10 +1,10 @@
 namespace KontinuumP2P.Core.Network;
 
-/// <summary>Conveniences over <see cref="IHost"/>.</summary>
+/// <summary>Conveniences over <see cref="IPeerHost"/>.</summary>
 public static class HostExtensions
 {
     /// <summary>Serves <paramref name="protocol"/> with a delegate.</summary>
-    public static void SetHandler(this IHost host, string protocol, ProtocolHandler handler)
+    public static void SetHandler(this IPeerHost host, string protocol, ProtocolHandler handler)
     {
         ArgumentNullException.ThrowIfNull(host);
         ArgumentNullException.ThrowIfNull(handler);

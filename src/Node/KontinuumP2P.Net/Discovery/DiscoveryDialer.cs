@@ -9,14 +9,14 @@ namespace KontinuumP2P.Net.Discovery;
 
 /// <summary>
 /// Connects a host to the peers a discovery mechanism reports: their addresses go into the peer store with the
-/// announced TTL and the peer is dialed through <see cref="IHost.ConnectAsync"/>, the host's normal path (so a
+/// announced TTL and the peer is dialed through <see cref="IPeerHost.ConnectAsync"/>, the host's normal path (so a
 /// Kontinuum host's admission check applies exactly as for any other connection). Dials are bounded in parallelism
 /// and a peer that failed is retried only after a jittered backoff, so re-announcements cannot hammer it.
 /// </summary>
 public sealed partial class DiscoveryDialer : IAsyncDisposable
 {
     private const int MaxTrackedPeers = 4096;
-    private readonly IHost _host;
+    private readonly IPeerHost _host;
     private readonly IPeerDiscovery _discovery;
     private readonly BackoffPolicy _backoff;
     private readonly ILogger _logger;
@@ -38,7 +38,7 @@ public sealed partial class DiscoveryDialer : IAsyncDisposable
     /// <param name="maxParallelDials">Dials in flight at most.</param>
     /// <param name="backoff">Retry delays of a peer that failed; null for 5 s growing to 5 min.</param>
     /// <param name="loggerFactory">Logging; null for none.</param>
-    public DiscoveryDialer(IHost host, IPeerDiscovery discovery, int maxParallelDials = 4, BackoffPolicy? backoff = null,
+    public DiscoveryDialer(IPeerHost host, IPeerDiscovery discovery, int maxParallelDials = 4, BackoffPolicy? backoff = null,
         ILoggerFactory? loggerFactory = null)
     {
         _host = host ?? throw new ArgumentNullException(nameof(host));

@@ -37,9 +37,9 @@ internal sealed class YamuxMuxerFactory(YamuxOptions options, ILoggerFactory log
 internal static class DefaultUpgrades
 {
     /// <summary>Noise advertising exactly <paramref name="muxerIds"/> in the handshake, unless the caller's
-    /// <see cref="HostOptions.NoiseOptions"/> set its own list, which must then name only muxers we have.</summary>
+    /// <see cref="PeerHostOptions.NoiseOptions"/> set its own list, which must then name only muxers we have.</summary>
     /// <exception cref="ArgumentException">The Noise options advertise a muxer the host cannot run.</exception>
-    public static IConnectionSecurity CreateSecurity(HostOptions options, IReadOnlyList<string> muxerIds)
+    public static IConnectionSecurity CreateSecurity(PeerHostOptions options, IReadOnlyList<string> muxerIds)
     {
         var given = options.NoiseOptions;
         NoiseOptions noiseOptions;
@@ -74,7 +74,7 @@ internal static class DefaultUpgrades
         return new NoiseConnectionSecurity(new NoiseSecurity(options.Identity, noiseOptions, options.LoggerFactory));
     }
 
-    public static IStreamMuxerFactory CreateMuxer(HostOptions options)
+    public static IStreamMuxerFactory CreateMuxer(PeerHostOptions options)
     {
         var yamuxOptions = options.YamuxOptions ?? new YamuxOptions { TimeProvider = options.TimeProvider };
         var metrics = options.MeterFactory is { } factory ? new YamuxMetrics(factory) : null;

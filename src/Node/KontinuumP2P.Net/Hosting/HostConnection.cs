@@ -9,12 +9,12 @@ using Microsoft.Extensions.Logging;
 namespace KontinuumP2P.Net.Hosting;
 
 /// <summary>
-/// One upgraded connection of a <see cref="Host"/>: opens outbound streams, and runs the owned loop that accepts
+/// One upgraded connection of a <see cref="PeerHost"/>: opens outbound streams, and runs the owned loop that accepts
 /// inbound streams, enforces the stream caps, negotiates each stream under a timeout and dispatches it to its handler.
 /// </summary>
 internal sealed class HostConnection : IConnection
 {
-    private readonly Host _host;
+    private readonly PeerHost _host;
     private readonly ISecureConnection _secure;
     private readonly IStreamMuxer _muxer;
     private readonly CancellationTokenSource _closed;
@@ -28,7 +28,7 @@ internal sealed class HostConnection : IConnection
     private long _lastActivity;
     private int _closing;
 
-    public HostConnection(Host host, string id, ISecureConnection secure, IStreamMuxer muxer, Direction direction,
+    public HostConnection(PeerHost host, string id, ISecureConnection secure, IStreamMuxer muxer, Direction direction,
         string? ipKey, CancellationToken hostStopping)
     {
         _host = host;

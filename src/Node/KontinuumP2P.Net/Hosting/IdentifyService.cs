@@ -10,9 +10,9 @@ namespace KontinuumP2P.Net.Hosting;
 /// </summary>
 internal sealed class IdentifyService
 {
-    private readonly Host _host;
+    private readonly PeerHost _host;
 
-    public IdentifyService(Host host)
+    public IdentifyService(PeerHost host)
     {
         _host = host;
         IdentifyHandler = new AnswerHandler(this);

@@ -31,7 +31,7 @@ public sealed class PingProtocol : IProtocolHandler
     /// <exception cref="ProtocolNotSupportedException">The peer does not serve ping.</exception>
     /// <exception cref="TimeoutException">A ping took longer than <see cref="Timeout"/>.</exception>
     /// <exception cref="InvalidDataException">The peer answered other bytes.</exception>
-    public static async ValueTask<IReadOnlyList<TimeSpan>> PingAsync(IHost host, PeerId peer, int count, CancellationToken cancellationToken)
+    public static async ValueTask<IReadOnlyList<TimeSpan>> PingAsync(IPeerHost host, PeerId peer, int count, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(host);
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);

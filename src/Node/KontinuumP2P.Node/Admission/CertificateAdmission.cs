@@ -70,7 +70,7 @@ public sealed partial class CertificateAdmission : ICertificateSink, IAsyncDispo
     /// <param name="offerTimeout">How long a peer may take to push its certificate before it counts as a client.</param>
     /// <param name="logger">Logging.</param>
     /// <param name="limits">Bounds on what is remembered and how often peers are judged again (defaults when null).</param>
-    public CertificateAdmission(IHost host, NetworkDefinition network, Func<TrustAnchors> anchors, IRevocationSource? revocations,
+    public CertificateAdmission(IPeerHost host, NetworkDefinition network, Func<TrustAnchors> anchors, IRevocationSource? revocations,
         Certificate? ownCertificate, TimeSpan offerTimeout, ILogger logger, AdmissionLimits? limits = null)
         : this(new HostCertificateChannel(host ?? throw new ArgumentNullException(nameof(host)), network.CertificateProtocolId, offerTimeout, logger),
             network, anchors, revocations, ownCertificate, offerTimeout, host.TimeProvider, logger, limits)

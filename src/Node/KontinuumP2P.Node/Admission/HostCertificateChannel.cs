@@ -11,7 +11,7 @@ namespace KontinuumP2P.Node.Admission;
 /// </summary>
 public sealed partial class HostCertificateChannel : ICertificateChannel
 {
-    private readonly IHost _host;
+    private readonly IPeerHost _host;
     private readonly string _protocolId;
     private readonly TimeSpan _offerTimeout;
     private readonly ILogger _logger;
@@ -24,7 +24,7 @@ public sealed partial class HostCertificateChannel : ICertificateChannel
     /// <param name="protocolId">The network's certificate protocol.</param>
     /// <param name="offerTimeout">How long one push or one inbound offer may take.</param>
     /// <param name="logger">Logging.</param>
-    public HostCertificateChannel(IHost host, string protocolId, TimeSpan offerTimeout, ILogger logger)
+    public HostCertificateChannel(IPeerHost host, string protocolId, TimeSpan offerTimeout, ILogger logger)
     {
         ArgumentNullException.ThrowIfNull(host);
         _host = host;

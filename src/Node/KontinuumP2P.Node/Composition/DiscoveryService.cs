@@ -15,12 +15,12 @@ namespace KontinuumP2P.Node.Composition;
 internal sealed class DiscoveryService : INodeService
 {
     private readonly KontinuumNode _node;
-    private readonly IHost _host;
+    private readonly IPeerHost _host;
     private BootstrapDialer? _bootstrapDialer;
     private MdnsService? _mdns;
     private DiscoveryDialer? _mdnsDialer;
 
-    public DiscoveryService(KontinuumNode node, IHost host)
+    public DiscoveryService(KontinuumNode node, IPeerHost host)
     {
         _node = node;
         _host = host;

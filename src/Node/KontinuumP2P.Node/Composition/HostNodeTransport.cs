@@ -11,10 +11,10 @@ using Microsoft.Extensions.Logging;
 
 namespace KontinuumP2P.Node.Composition;
 
-/// <summary>The shipping transport: a libp2p <see cref="Host"/> (TCP unless other transports are given).</summary>
+/// <summary>The shipping transport: a libp2p <see cref="PeerHost"/> (TCP unless other transports are given).</summary>
 public sealed class HostNodeTransport : INodeTransport
 {
-    private readonly Host _host;
+    private readonly PeerHost _host;
 
     /// <summary>Creates the host of a node.</summary>
     public HostNodeTransport(NodeTransportContext context)
@@ -29,7 +29,7 @@ public sealed class HostNodeTransport : INodeTransport
     public PeerId LocalPeer => _host.PeerId;
 
     /// <inheritdoc />
-    public IHost Host => _host;
+    public IPeerHost Host => _host;
 
     /// <inheritdoc />
     public IReadOnlyList<Multiaddr> ListenAddresses => _host.ListenAddresses;
@@ -40,13 +40,13 @@ public sealed class HostNodeTransport : INodeTransport
     /// </summary>
     /// <param name="identity">Its identity (not owned).</param>
     /// <param name="transports">Transports; TCP when empty.</param>
-    /// <param name="listenAddresses">Addresses for <see cref="Host.StartAsync"/>.</param>
+    /// <param name="listenAddresses">Addresses for <see cref="PeerHost.StartAsync"/>.</param>
     /// <param name="services">Clock, logging, metrics.</param>
-    public static Host CreateHost(Ed25519Identity identity, IEnumerable<ITransport> transports, IEnumerable<Multiaddr> listenAddresses, NodeServices services)
+    public static PeerHost CreateHost(Ed25519Identity identity, IEnumerable<ITransport> transports, IEnumerable<Multiaddr> listenAddresses, NodeServices services)
     {
         ArgumentNullException.ThrowIfNull(services);
         var list = transports.ToList();
-        return new Host(new HostOptions
+        return new PeerHost(new PeerHostOptions
         {
             Identity = identity,
             Transports = list.Count > 0 ? list : [new TcpTransport(loggerFactory: services.LoggerFactory)],

@@ -21,7 +21,7 @@ public interface INodeTransport : IAsyncDisposable
     PeerId LocalPeer { get; }
 
     /// <summary>The libp2p host, or null when the transport is simulated (no streams, no discovery).</summary>
-    IHost? Host { get; }
+    IPeerHost? Host { get; }
 
     /// <summary>Where we can be reached (without <c>/p2p/</c>).</summary>
     IReadOnlyList<Multiaddr> ListenAddresses { get; }

@@ -10,7 +10,7 @@ public sealed partial class KontinuumNode
     public MailboxServer? MailboxServer => RunningServices.OfType<MailboxNodeService>().FirstOrDefault()?.Server;
 
     /// <summary>The mailbox server composed into a node with a libp2p host (options validation has already refused one without the capability).</summary>
-    internal sealed class MailboxNodeService(KontinuumNode node, IHost host, MailboxServerOptions options) : INodeService
+    internal sealed class MailboxNodeService(KontinuumNode node, IPeerHost host, MailboxServerOptions options) : INodeService
     {
         public MailboxServer? Server { get; private set; }
 

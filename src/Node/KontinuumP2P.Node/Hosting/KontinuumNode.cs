@@ -77,7 +77,7 @@ public sealed partial class KontinuumNode : IAsyncDisposable
     public NodeServices Services => _services;
 
     /// <summary>The libp2p host; null when the node runs on a simulated transport.</summary>
-    public IHost? Host => _transport.Host;
+    public IPeerHost? Host => _transport.Host;
 
     /// <summary>The DHT.</summary>
     /// <exception cref="InvalidOperationException">The node has not started.</exception>

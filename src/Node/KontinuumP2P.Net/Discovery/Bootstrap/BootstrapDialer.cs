@@ -12,12 +12,12 @@ namespace KontinuumP2P.Net.Discovery.Bootstrap;
 /// Keeps a host connected to its bootstrap peers: while fewer than <see cref="BootstrapOptions.MinConnections"/> peers
 /// are connected it dials the bootstrap peers that are not, each on its own capped, jittered exponential backoff (so an
 /// unreachable peer is tried ever more rarely and a fleet does not retry in lockstep), and reports every peer reached.
-/// Dials go through <see cref="IHost.DialAsync"/>, the host's normal path (upgrade, identity check, admission).
+/// Dials go through <see cref="IPeerHost.DialAsync"/>, the host's normal path (upgrade, identity check, admission).
 /// </summary>
 public sealed class BootstrapDialer : IPeerDiscovery, IAsyncDisposable
 {
     private const int MaxRecordedAttempts = 32;
-    private readonly IHost _host;
+    private readonly IPeerHost _host;
     private readonly MultiaddrResolver? _resolver;
     private readonly BootstrapOptions _options;
     private readonly TimeProvider _time;
@@ -39,7 +39,7 @@ public sealed class BootstrapDialer : IPeerDiscovery, IAsyncDisposable
     /// <param name="resolver">Resolves <c>/dns*</c> and <c>/dnsaddr</c> entries; null skips them at dial time.</param>
     /// <param name="options">Settings; null for defaults.</param>
     /// <param name="loggerFactory">Logging; null for none.</param>
-    public BootstrapDialer(IHost host, BootstrapList list, MultiaddrResolver? resolver = null, BootstrapOptions? options = null,
+    public BootstrapDialer(IPeerHost host, BootstrapList list, MultiaddrResolver? resolver = null, BootstrapOptions? options = null,
         ILoggerFactory? loggerFactory = null)
     {
         _host = host ?? throw new ArgumentNullException(nameof(host));

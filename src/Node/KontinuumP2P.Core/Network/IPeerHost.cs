@@ -7,7 +7,7 @@ namespace KontinuumP2P.Core.Network;
 /// A libp2p host: one identity, its listeners, its upgraded connections (at most one in use per peer), the protocol
 /// handlers it serves and what it has learnt about other peers. Services (DHT, mailbox) depend on this interface only.
 /// </summary>
-public interface IHost : IAsyncDisposable
+public interface IPeerHost : IAsyncDisposable
 {
     /// <summary>Our peer id.</summary>
     PeerId PeerId { get; }

@@ -8,8 +8,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KontinuumP2P.Net.Hosting;
 
-/// <summary>Everything a <see cref="Host"/> is built from. Limits are explicit; defaults follow js-libp2p where it has one.</summary>
-public sealed class HostOptions
+/// <summary>Everything a <see cref="PeerHost"/> is built from. Limits are explicit; defaults follow js-libp2p where it has one.</summary>
+public sealed class PeerHostOptions
 {
     /// <summary>The host's identity key. The host does not dispose it.</summary>
     public required Ed25519Identity Identity { get; init; }

@@ -14,7 +14,7 @@ namespace KontinuumP2P.Net.Hosting;
 /// protocol handlers, identify/push and ping served by default, a bounded peer store, connection limits, idle close
 /// and metrics. Every background task is owned and stopped by <see cref="DisposeAsync"/>.
 /// </summary>
-public sealed partial class Host : IHost
+public sealed partial class PeerHost : IPeerHost
 {
     private readonly ConcurrentDictionary<string, IProtocolHandler> _handlers = new(StringComparer.Ordinal);
     private readonly List<ITransportListener> _listeners = [];
@@ -26,12 +26,12 @@ public sealed partial class Host : IHost
 
     /// <summary>Creates a host; call <see cref="StartAsync"/> (or <see cref="ListenAsync"/>) to accept connections.</summary>
     /// <exception cref="ArgumentException">Invalid options.</exception>
-    public Host(HostOptions options)
+    public PeerHost(PeerHostOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         Options = options;
-        Logger = options.LoggerFactory.CreateLogger<Host>();
+        Logger = options.LoggerFactory.CreateLogger<PeerHost>();
         PeerId = options.Identity.PeerId;
         PublicKey = options.Identity.EncodedPublicKey;
         AgentVersion = options.AgentVersion ?? DefaultAgentVersion();
@@ -49,7 +49,7 @@ public sealed partial class Host : IHost
     }
 
     /// <summary>The options the host was built from.</summary>
-    public HostOptions Options { get; }
+    public PeerHostOptions Options { get; }
 
     /// <summary>The agent version sent in identify.</summary>
     public string AgentVersion { get; }
@@ -94,7 +94,7 @@ public sealed partial class Host : IHost
     /// <inheritdoc />
     public event EventHandler<PeerEventArgs>? PeerIdentified;
 
-    /// <summary>Listens on <see cref="HostOptions.ListenAddresses"/>.</summary>
+    /// <summary>Listens on <see cref="PeerHostOptions.ListenAddresses"/>.</summary>
     public ValueTask StartAsync(CancellationToken cancellationToken) => ListenAsync(Options.ListenAddresses, cancellationToken);
 
     /// <inheritdoc />
@@ -112,7 +112,7 @@ public sealed partial class Host : IHost
             if (!Tasks.Run(token => AcceptLoopAsync(listener, token)))
             {
                 await listener.DisposeAsync().ConfigureAwait(false);
-                throw new ObjectDisposedException(nameof(Host));
+                throw new ObjectDisposedException(nameof(PeerHost));
             }
         }
         OnLocalChange();
@@ -239,7 +239,7 @@ public sealed partial class Host : IHost
 
     private static string DefaultAgentVersion()
     {
-        var assembly = typeof(Host).Assembly;
+        var assembly = typeof(PeerHost).Assembly;
         var version = assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
             ?? assembly.GetName().Version?.ToString(3) ?? "0.0.0";
         var plus = version.IndexOf('+', StringComparison.Ordinal);

@@ -8,7 +8,7 @@ using KontinuumP2P.Net.Transports;
 namespace KontinuumP2P.Net.Hosting;
 
 /// <summary>Dialing, dial de-duplication, inbound upgrades, the connection registry, limits and idle close.</summary>
-public sealed partial class Host
+public sealed partial class PeerHost
 {
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(5);
 
@@ -241,7 +241,7 @@ public sealed partial class Host
         {
             connection.Abort();
             OnConnectionClosed(connection);
-            throw new ObjectDisposedException(nameof(Host));
+            throw new ObjectDisposedException(nameof(PeerHost));
         }
         if (first) Raise(PeerConnected, nameof(PeerConnected), connection.RemotePeer, connection);
         if (Options.IdentifyOnConnect) Tasks.Run(token => _identify.IdentifyAsync(connection, token));
