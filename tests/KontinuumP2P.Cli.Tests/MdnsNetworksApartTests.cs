@@ -23,6 +23,7 @@ public sealed partial class MdnsNetworksApartTests
 
     private Tier0CliHarness _cli = null!;
     private CliNetworkNamespace? _ns;
+    private readonly Dictionary<string, string> _genesis = [];
 
     [SetUp]
     public void SetUp() => _cli = new Tier0CliHarness();
@@ -85,6 +86,11 @@ public sealed partial class MdnsNetworksApartTests
             }
             Assert.That(node.Process.HasExited, Is.False, $"{node.Process.Name} exited:\n{Tail(node.Process.Errors)}");
         }
+        // `peer discover --network <genesis>` asks that network's service only: it lists a's members and none of b's,
+        // and the default (the public libp2p service) hears neither.
+        var foundForA = await DiscoverAsync(_genesis["a"], ct);
+        Assert.That(foundForA, Is.EquivalentTo(nodes.Where(n => n.Net == "a").Select(n => n.PeerId)), "peer discover --network <genesis of a>");
+        Assert.That(await DiscoverAsync(null, ct), Is.Empty, "peer discover on the public service");
         await TestContext.Out.WriteLineAsync($"devnets met their own members after {met.TotalSeconds:0.0} s and stayed apart for {clock.Elapsed.TotalSeconds:0.0} s; " +
             $"services {services["a-0"]} and {services["b-0"]}");
     }
@@ -97,8 +103,19 @@ public sealed partial class MdnsNetworksApartTests
         var code = await LineWriter.InvokeAsync(DevnetCommand.Create(), args, output, error, CancellationToken.None);
         Assert.That(code, Is.Zero, $"kontinuum {string.Join(' ', args)}\n{error.Text}");
         using var document = JsonDocument.Parse(output.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]);
+        _genesis[name] = document.RootElement.GetProperty("genesis").GetString()!;
         return [.. document.RootElement.GetProperty("nodes").EnumerateArray()
             .Select(n => (n.GetProperty("peerId").GetString()!, n.GetProperty("config").GetString()!, n.GetProperty("metrics").GetString()!))];
+    }
+
+    /// <summary>Peers <c>peer discover --mdns</c> prints within its timeout, for a network's genesis (null: the default, open).</summary>
+    private async Task<List<string>> DiscoverAsync(string? genesis, CancellationToken ct)
+    {
+        string[] args = ["peer", "discover", "--mdns", "--timeout", "12", "--json", .. genesis is null ? Array.Empty<string>() : ["--network", genesis]];
+        var result = await _ns!.RunCliAsync(CliTimeout, ct, args);
+        Assert.That(result.Code, Is.Zero, $"{string.Join(' ', args)}: {result.Error}");
+        return [.. result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => JsonDocument.Parse(line).RootElement.GetProperty("peerId").GetString()!).Distinct()];
     }
 
     private async Task<List<string>> TablePeersAsync(string metrics, CancellationToken ct)

@@ -11,12 +11,13 @@ using KontinuumP2P.Net.Discovery;
 using KontinuumP2P.Net.Hosting;
 using KontinuumP2P.Net.Transports;
 using KontinuumP2P.Node.Composition;
+using KontinuumP2P.Node.Networks;
 using Microsoft.Extensions.Logging;
 
 namespace KontinuumP2P.Cli.Commands;
 
 /// <summary>
-/// <c>kontinuum peer discover [--mdns] [--bootstrap MA]... [--timeout S] [--dns-server IP[:PORT]] [--json]</c>, and the
+/// <c>kontinuum peer discover [--mdns] [--network N] [--bootstrap MA]... [--timeout S] [--dns-server IP[:PORT]] [--json]</c>, and the
 /// <c>--mdns</c> behaviour other commands (<c>peer listen</c>, <c>dht serve</c>) attach to their running host.
 /// </summary>
 internal static class DiscoverCommand
@@ -29,15 +30,29 @@ internal static class DiscoverCommand
         var timeout = new Option<double>("--timeout") { Description = "Seconds to discover before exiting", DefaultValueFactory = _ => 10 };
         var dnsServer = new Option<string?>("--dns-server") { Description = "DNS server for /dns* and /dnsaddr, IP[:PORT] (default: /etc/resolv.conf)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object per discovered peer: {peerId, addrs, source}" };
+        var network = new Option<string>("--network")
+        {
+            Description = "Whose mDNS service to ask: open (the public _p2p._udp.local), mainnet, or a genesis file (that network's own service)",
+            DefaultValueFactory = _ => NetworkDefinition.OpenName,
+        };
         var verbose = CliServices.VerboseOption();
         var command = new Command("discover", "Find peers through mDNS and/or bootstrap addresses and print each once")
         {
-            mdns, bootstrap, timeout, dnsServer, json, verbose,
+            mdns, network, bootstrap, timeout, dnsServer, json, verbose,
         };
         command.SetAction(async (parseResult, cancellationToken) =>
         {
             using var services = new CliServices(parseResult.GetValue(verbose));
-            return await DiscoverAsync(parseResult, parseResult.GetValue(mdns), parseResult.GetValue(bootstrap) ?? [], parseResult.GetValue(timeout),
+            NetworkDefinition definition;
+            try
+            {
+                definition = NetworkDefinition.Resolve(parseResult.GetValue(network)!);
+            }
+            catch (NetworkDefinitionException e)
+            {
+                return CliOutput.Fail(parseResult, e.Message, ExitCodes.InvalidInput);
+            }
+            return await DiscoverAsync(parseResult, parseResult.GetValue(mdns), definition.GenesisFingerprint, parseResult.GetValue(bootstrap) ?? [], parseResult.GetValue(timeout),
                 parseResult.GetValue(dnsServer), parseResult.GetValue(json), services, cancellationToken).ConfigureAwait(false);
         });
         return command;
@@ -86,7 +101,7 @@ internal static class DiscoverCommand
         };
     }
 
-    private static async Task<int> DiscoverAsync(ParseResult parseResult, bool useMdns, string[] bootstrapTexts, double timeoutSeconds,
+    private static async Task<int> DiscoverAsync(ParseResult parseResult, bool useMdns, byte[]? networkFingerprint, string[] bootstrapTexts, double timeoutSeconds,
         string? dnsServerText, bool json, CliServices services, CancellationToken cancellationToken)
     {
         if (!useMdns && bootstrapTexts.Length == 0)
@@ -136,7 +151,8 @@ internal static class DiscoverCommand
                 if (useMdns)
                 {
                     // No listen addresses: we only ask, never announce (the spec's responders answer our query).
-                    var mdns = new MdnsService(identity.PeerId, () => [], timeProvider: host.TimeProvider, loggerFactory: services.Loggers,
+                    var mdns = new MdnsService(identity.PeerId, () => [], new MdnsOptions { NetworkFingerprint = networkFingerprint },
+                        timeProvider: host.TimeProvider, loggerFactory: services.Loggers,
                         meterFactory: services.Node.MeterFactory);
                     owned.Add(mdns);
                     try
