@@ -1,6 +1,4 @@
 global using NamespacedProcess = KontinuumP2P.Cli.Tests.NodeProcess;
-using System.Diagnostics;
-using System.Globalization;
 using System.Security.Cryptography;
 
 namespace KontinuumP2P.Cli.Tests;
@@ -25,20 +23,20 @@ internal sealed class CliNetworkNamespace : IDisposable
         if (!OperatingSystem.IsLinux() || Environment.UserName != "root" || !File.Exists("/usr/sbin/ip") && !File.Exists("/sbin/ip"))
             Assert.Ignore("network namespace tests need Linux, root and iproute2 (CI runs them as root)");
         var name = "kpc-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(5));
-        Run("ip", "netns", "add", name);
+        NetnsCommands.Run("ip", "netns", "add", name);
         try
         {
-            Run("ip", "-n", name, "link", "set", "lo", "up");
-            Run("ip", "-n", name, "link", "set", "lo", "multicast", "on");
-            Run("ip", "-n", name, "route", "add", "224.0.0.0/4", "dev", "lo");
-            var links = Run("ip", "-n", name, "-o", "link", "show").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            NetnsCommands.Run("ip", "-n", name, "link", "set", "lo", "up");
+            NetnsCommands.Run("ip", "-n", name, "link", "set", "lo", "multicast", "on");
+            NetnsCommands.Run("ip", "-n", name, "route", "add", "224.0.0.0/4", "dev", "lo");
+            var links = NetnsCommands.Run("ip", "-n", name, "-o", "link", "show").Split('\n', StringSplitOptions.RemoveEmptyEntries);
             if (links.Length != 1 || !links[0].Contains(" lo:", StringComparison.Ordinal))
                 throw new InvalidOperationException($"namespace {name} has more than lo: {string.Join(" | ", links)}");
             return new CliNetworkNamespace(name);
         }
         catch
         {
-            Run("ip", "netns", "delete", name);
+            NetnsCommands.Run("ip", "netns", "delete", name);
             throw;
         }
     }
@@ -64,35 +62,6 @@ internal sealed class CliNetworkNamespace : IDisposable
         List<NamespacedProcess> started;
         lock (_processes) started = [.. _processes];
         foreach (var process in started) process.Dispose();
-        // Whatever else still runs in our namespace (a grandchild, say) would keep it busy: end it by pid.
-        foreach (var pid in Run("ip", "netns", "pids", Name).Split('\n', StringSplitOptions.RemoveEmptyEntries))
-        {
-            try
-            {
-                using var leftover = Process.GetProcessById(int.Parse(pid.Trim(), CultureInfo.InvariantCulture));
-                leftover.Kill(entireProcessTree: true);
-            }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException)
-            {
-                // already gone
-            }
-        }
-        Run("ip", "netns", "delete", Name);
-    }
-
-    private static string Run(string fileName, params string[] arguments)
-    {
-        var info = new ProcessStartInfo(fileName) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in arguments) info.ArgumentList.Add(a);
-        using var process = Process.Start(info)!;
-        var error = process.StandardError.ReadToEndAsync();
-        var output = process.StandardOutput.ReadToEndAsync();
-        if (!process.WaitForExit(10_000))
-        {
-            process.Kill();
-            throw new InvalidOperationException($"{fileName} {string.Join(' ', arguments)} timed out");
-        }
-        if (process.ExitCode != 0) throw new InvalidOperationException($"{fileName} {string.Join(' ', arguments)} failed: {error.Result}");
-        return output.Result;
+        NetnsCommands.Delete(Name);
     }
 }

@@ -32,13 +32,13 @@ internal sealed class SoakLan : IDisposable
     public string AddNamespace(string role, bool loopbackMulticast = false)
     {
         var name = $"{_prefix}-{role}";
-        Run("ip", "netns", "add", name);
+        NetnsCommands.Run("ip", "netns", "add", name);
         _namespaces.Add(name);
-        Run("ip", "-n", name, "link", "set", "lo", "up");
+        NetnsCommands.Run("ip", "-n", name, "link", "set", "lo", "up");
         if (loopbackMulticast)
         {
-            Run("ip", "-n", name, "link", "set", "lo", "multicast", "on");
-            Run("ip", "-n", name, "route", "add", "224.0.0.0/4", "dev", "lo");
+            NetnsCommands.Run("ip", "-n", name, "link", "set", "lo", "multicast", "on");
+            NetnsCommands.Run("ip", "-n", name, "route", "add", "224.0.0.0/4", "dev", "lo");
         }
         return name;
     }
@@ -46,26 +46,26 @@ internal sealed class SoakLan : IDisposable
     /// <summary>A veth pair between two namespaces; each end gets its address (or none) and the multicast route.</summary>
     public void Connect(string nsA, string ifA, string? addressA, string nsB, string ifB, string? addressB, string? bridgeInB = null)
     {
-        Run("ip", "-n", nsA, "link", "add", ifA, "type", "veth", "peer", "name", ifB, "netns", nsB);
+        NetnsCommands.Run("ip", "-n", nsA, "link", "add", ifA, "type", "veth", "peer", "name", ifB, "netns", nsB);
         foreach (var (ns, nic, address) in new[] { (nsA, ifA, addressA), (nsB, ifB, addressB) })
         {
             // No IPv6 on the LAN: router solicitations and MLD reports would only add noise to the counts.
-            Run("ip", "netns", "exec", ns, "sysctl", "-q", "-w", $"net.ipv6.conf.{nic}.disable_ipv6=1");
-            if (address is not null) Run("ip", "-n", ns, "addr", "add", address, "dev", nic);
-            Run("ip", "-n", ns, "link", "set", nic, "up");
-            if (address is not null) Run("ip", "-n", ns, "route", "add", "224.0.0.0/4", "dev", nic);
+            NetnsCommands.Run("ip", "netns", "exec", ns, "sysctl", "-q", "-w", $"net.ipv6.conf.{nic}.disable_ipv6=1");
+            if (address is not null) NetnsCommands.Run("ip", "-n", ns, "addr", "add", address, "dev", nic);
+            NetnsCommands.Run("ip", "-n", ns, "link", "set", nic, "up");
+            if (address is not null) NetnsCommands.Run("ip", "-n", ns, "route", "add", "224.0.0.0/4", "dev", nic);
         }
-        if (bridgeInB is not null) Run("ip", "-n", nsB, "link", "set", ifB, "master", bridgeInB);
+        if (bridgeInB is not null) NetnsCommands.Run("ip", "-n", nsB, "link", "set", ifB, "master", bridgeInB);
     }
 
     /// <summary>A bridge (no multicast snooping, so every mDNS frame floods) with an address to capture on.</summary>
     public void AddBridge(string ns, string bridge, string address)
     {
-        Run("ip", "-n", ns, "link", "add", bridge, "type", "bridge", "mcast_snooping", "0");
-        Run("ip", "netns", "exec", ns, "sysctl", "-q", "-w", $"net.ipv6.conf.{bridge}.disable_ipv6=1");
-        Run("ip", "-n", ns, "addr", "add", address, "dev", bridge);
-        Run("ip", "-n", ns, "link", "set", bridge, "up");
-        Run("ip", "-n", ns, "route", "add", "224.0.0.0/4", "dev", bridge);
+        NetnsCommands.Run("ip", "-n", ns, "link", "add", bridge, "type", "bridge", "mcast_snooping", "0");
+        NetnsCommands.Run("ip", "netns", "exec", ns, "sysctl", "-q", "-w", $"net.ipv6.conf.{bridge}.disable_ipv6=1");
+        NetnsCommands.Run("ip", "-n", ns, "addr", "add", address, "dev", bridge);
+        NetnsCommands.Run("ip", "-n", ns, "link", "set", bridge, "up");
+        NetnsCommands.Run("ip", "-n", ns, "route", "add", "224.0.0.0/4", "dev", bridge);
     }
 
     /// <summary>Starts <c>dotnet kontinuum.dll args</c> inside <paramref name="ns"/>.</summary>
@@ -113,38 +113,7 @@ internal sealed class SoakLan : IDisposable
         List<SoakProcess> started;
         lock (_processes) started = [.. _processes];
         foreach (var process in started) process.Dispose();
-        foreach (var ns in Enumerable.Reverse(_namespaces))
-        {
-            foreach (var pid in Run("ip", "netns", "pids", ns).Split('\n', StringSplitOptions.RemoveEmptyEntries))
-            {
-                try
-                {
-                    using var leftover = Process.GetProcessById(int.Parse(pid.Trim(), CultureInfo.InvariantCulture));
-                    leftover.Kill(entireProcessTree: true);
-                }
-                catch (Exception e) when (e is ArgumentException or InvalidOperationException)
-                {
-                    // already gone
-                }
-            }
-            Run("ip", "netns", "delete", ns);
-        }
-    }
-
-    private static string Run(string fileName, params string[] arguments)
-    {
-        var info = new ProcessStartInfo(fileName) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in arguments) info.ArgumentList.Add(a);
-        using var process = Process.Start(info)!;
-        var error = process.StandardError.ReadToEndAsync();
-        var output = process.StandardOutput.ReadToEndAsync();
-        if (!process.WaitForExit(10_000))
-        {
-            process.Kill();
-            throw new InvalidOperationException($"{fileName} {string.Join(' ', arguments)} timed out");
-        }
-        if (process.ExitCode != 0) throw new InvalidOperationException($"{fileName} {string.Join(' ', arguments)} failed: {error.Result}");
-        return output.Result;
+        foreach (var ns in Enumerable.Reverse(_namespaces)) NetnsCommands.Delete(ns);
     }
 
     [DllImport("libc", EntryPoint = "setns", SetLastError = true)]
