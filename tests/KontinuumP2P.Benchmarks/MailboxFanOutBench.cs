@@ -9,7 +9,7 @@ using KontinuumP2P.Mailbox.Server;
 using KontinuumP2P.Mailbox.Storage;
 using KontinuumP2P.Net.Hosting;
 using KontinuumP2P.Net.Transports;
-using KontinuumP2P.Node.Devnet;
+using KontinuumP2P.Devnet;
 
 namespace KontinuumP2P.Benchmarks;
 

@@ -4,7 +4,7 @@ using KontinuumP2P.Core.Addressing;
 using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Mailbox.Server;
 using KontinuumP2P.Mailbox.Storage;
-using KontinuumP2P.Node.Devnet;
+using KontinuumP2P.Devnet;
 using KontinuumP2P.Node.Hosting;
 using KontinuumP2P.Node.Networks;
 

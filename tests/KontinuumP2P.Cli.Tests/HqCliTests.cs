@@ -6,7 +6,7 @@ using KontinuumP2P.Certs.Secrets;
 using KontinuumP2P.Certs.Trust;
 using KontinuumP2P.Cli.Commands;
 using KontinuumP2P.Core.Identity;
-using KontinuumP2P.Node.Devnet;
+using KontinuumP2P.Devnet;
 using KontinuumP2P.Node.Networks;
 
 namespace KontinuumP2P.Cli.Tests;

@@ -1,3 +1,4 @@
+using KontinuumP2P.Devnet;
 using KontinuumP2P.Hq.Provisioning;
 using KontinuumP2P.Hq.Registry;
 using KontinuumP2P.Node.Configuration;

@@ -112,7 +112,15 @@ public sealed class MultiProcessDevnetTests
         }, ct);
         var propagation = revocation.Elapsed;
         Assert.That(gone, Is.True, $"node 3 still in a routing table {RevocationBound} after the CRL was published");
-        await Task.Delay(TimeSpan.FromSeconds(3), ct);
+        // Wait until every other node has started two more republish lookups (3 s interval), so at least one full lookup
+        // ran after the removal: that lookup meets node 3 through its neighbours and would re-add it if admission let it.
+        var republishes = await Task.WhenAll(others.Select(n => RepublishLookupsAsync(n.Metrics, ct)));
+        var lookedUp = await PollAsync(TimeSpan.FromSeconds(30), async () =>
+        {
+            var now = await Task.WhenAll(others.Select(n => RepublishLookupsAsync(n.Metrics, ct)));
+            return now.Zip(republishes).All(p => p.First >= p.Second + 2);
+        }, ct);
+        Assert.That(lookedUp, Is.True, "a node ran no republish lookup within 30 s of the revocation");
         foreach (var node in others)
             Assert.That(TablePeers(await StatusAsync(node.Metrics, ct)), Does.Not.Contain(revoked.PeerId), "a revoked node came back");
 
@@ -191,6 +199,15 @@ public sealed class MultiProcessDevnetTests
                 if (System.Text.RegularExpressions.Regex.IsMatch(metrics, $"kontinuum_node_peers\\{{verdict=\"{verdict}\"\\}} [1-9]")) admissionSeen.Add(verdict);
             }
         }
+    }
+
+    /// <summary>How many put-value lookups (republish) the node has started, from its Prometheus counter.</summary>
+    private async Task<long> RepublishLookupsAsync(string metrics, CancellationToken ct)
+    {
+        var text = await _http.GetStringAsync(new Uri($"http://{metrics}/metrics"), ct);
+        var match = System.Text.RegularExpressions.Regex.Match(text, "^kontinuum_dht_queries_total\\{kind=\"put-value\"\\} (\\d+)",
+            System.Text.RegularExpressions.RegexOptions.Multiline);
+        return match.Success ? long.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
     }
 
     private async Task<bool> ResolveAsync(string metrics, string peerId, CancellationToken ct)

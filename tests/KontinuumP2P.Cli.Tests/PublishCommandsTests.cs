@@ -4,7 +4,7 @@ using KontinuumP2P.Cli.Commands;
 using KontinuumP2P.Cli.Output;
 using KontinuumP2P.Core.Addressing;
 using KontinuumP2P.Core.Identity;
-using KontinuumP2P.Node.Devnet;
+using KontinuumP2P.Devnet;
 using KontinuumP2P.Node.Records;
 
 namespace KontinuumP2P.Cli.Tests;

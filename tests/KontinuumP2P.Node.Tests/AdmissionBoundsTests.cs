@@ -6,7 +6,7 @@ using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Net.Hosting;
 using KontinuumP2P.Net.Transports;
 using KontinuumP2P.Node.Admission;
-using KontinuumP2P.Node.Devnet;
+using KontinuumP2P.Devnet;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 

@@ -5,7 +5,7 @@ using KontinuumP2P.Core.Threading;
 using KontinuumP2P.Dht;
 using KontinuumP2P.Dht.Records;
 using KontinuumP2P.Node.Composition;
-using KontinuumP2P.Node.Devnet;
+using KontinuumP2P.Devnet;
 using KontinuumP2P.Node.Hosting;
 using KontinuumP2P.Node.Records;
 using Microsoft.Extensions.Time.Testing;

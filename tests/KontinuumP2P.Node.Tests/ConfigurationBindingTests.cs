@@ -1,3 +1,4 @@
+using KontinuumP2P.Devnet;
 using KontinuumP2P.Dht;
 using KontinuumP2P.Node.Configuration;
 using KontinuumP2P.Node.Hosting;

@@ -3,7 +3,7 @@ using KontinuumP2P.Core.Addressing;
 using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Dht;
 using KontinuumP2P.Node.Admission;
-using KontinuumP2P.Node.Devnet;
+using KontinuumP2P.Devnet;
 using KontinuumP2P.Node.Hosting;
 
 namespace KontinuumP2P.Node.Tests;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using KontinuumP2P.Core.Identity;
-using KontinuumP2P.Node.Devnet;
+using KontinuumP2P.Devnet;
 
 namespace KontinuumP2P.Node.Tests;
 

@@ -5,7 +5,7 @@ using KontinuumP2P.Mailbox.Server;
 using KontinuumP2P.Mailbox.Storage;
 using KontinuumP2P.Mailbox.Wire;
 using KontinuumP2P.Node.Configuration;
-using KontinuumP2P.Node.Devnet;
+using KontinuumP2P.Devnet;
 using KontinuumP2P.Node.Hosting;
 
 namespace KontinuumP2P.Node.Tests;

@@ -1,6 +1,6 @@
 using KontinuumP2P.Core.Addressing;
 using KontinuumP2P.Core.Identity;
-using KontinuumP2P.Node.Devnet;
+using KontinuumP2P.Devnet;
 using KontinuumP2P.Node.Networks;
 using KontinuumP2P.Node.Records;
 

@@ -1,5 +1,6 @@
 using KontinuumP2P.Certs.Secrets;
 using KontinuumP2P.Core.Identity;
+using KontinuumP2P.Devnet;
 using KontinuumP2P.Dht;
 using KontinuumP2P.Node.Configuration;
 

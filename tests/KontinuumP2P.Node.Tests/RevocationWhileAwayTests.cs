@@ -6,7 +6,7 @@ using KontinuumP2P.Dht.Rpc;
 using KontinuumP2P.Net.Hosting;
 using KontinuumP2P.Net.Transports;
 using KontinuumP2P.Node.Admission;
-using KontinuumP2P.Node.Devnet;
+using KontinuumP2P.Devnet;
 using KontinuumP2P.Node.Hosting;
 using Microsoft.Extensions.Time.Testing;
 

@@ -3,7 +3,7 @@ using KontinuumP2P.Certs.Certificates;
 using KontinuumP2P.Certs.Revocation;
 using KontinuumP2P.Certs.Trust;
 using KontinuumP2P.Core.Identity;
-using KontinuumP2P.Node.Devnet;
+using KontinuumP2P.Devnet;
 using KontinuumP2P.Node.Networks;
 
 namespace KontinuumP2P.Simulations.Peers;

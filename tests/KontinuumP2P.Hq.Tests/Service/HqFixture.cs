@@ -2,7 +2,7 @@ using KontinuumP2P.Certs.Certificates;
 using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Hq.Allocation;
 using KontinuumP2P.Hq.Escalation;
-using KontinuumP2P.Node.Devnet;
+using KontinuumP2P.Devnet;
 using Microsoft.Extensions.Time.Testing;
 
 namespace KontinuumP2P.Hq.Tests.Service;

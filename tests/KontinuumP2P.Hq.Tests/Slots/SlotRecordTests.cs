@@ -7,7 +7,7 @@ using KontinuumP2P.Dht.Records;
 using KontinuumP2P.Mailbox.Health;
 using KontinuumP2P.Net.Hosting;
 using KontinuumP2P.Net.Transports;
-using KontinuumP2P.Node.Devnet;
+using KontinuumP2P.Devnet;
 
 namespace KontinuumP2P.Hq.Tests.Slots;
 

@@ -3,7 +3,7 @@ using System.ComponentModel.DataAnnotations;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using KontinuumP2P.Cli.Output;
-using KontinuumP2P.Node.Devnet;
+using KontinuumP2P.Devnet;
 
 namespace KontinuumP2P.Cli.Commands;
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using KontinuumP2P.Cli.Output;
+using KontinuumP2P.Devnet;
 using KontinuumP2P.Node.Configuration;
 
 namespace KontinuumP2P.Cli.Commands;

@@ -8,6 +8,7 @@ using KontinuumP2P.Net.Discovery.Bootstrap;
 using KontinuumP2P.Node.Configuration;
 using KontinuumP2P.Node.Composition;
 using KontinuumP2P.Node.Hosting;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 
@@ -48,7 +49,9 @@ internal static partial class NodeRunCommand
         ResolvedNodeConfig resolved;
         try
         {
-            resolved = NodeConfigResolver.Resolve(NodeConfigLoader.Load(configPath), configPath);
+            // The one configuration path: node.toml and KONTINUUM__SECTION__KEY as IConfiguration sources, bound.
+            var configuration = new ConfigurationBuilder().AddNodeToml(configPath).AddNodeEnvironment().Build();
+            resolved = NodeConfigResolver.Resolve(NodeConfigBinder.Bind(configuration), configPath);
         }
         catch (NodeConfigException e)
         {

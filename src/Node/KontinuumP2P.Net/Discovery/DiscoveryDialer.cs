@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Core.Network;
+using KontinuumP2P.Core.Threading;
 using KontinuumP2P.Net.Discovery.Bootstrap;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -24,10 +26,8 @@ public sealed partial class DiscoveryDialer : IAsyncDisposable
     private readonly ConcurrentDictionary<PeerId, PeerState> _peers = new();
     private readonly Lock _randomGate = new();
     private readonly Random _random = new();
-    private readonly CancellationTokenSource _stopping = new();
-    private readonly List<Task> _dials = [];
-    private readonly Lock _dialsGate = new();
-    private Task _loop = Task.CompletedTask;
+    private readonly BackgroundLoops _loops;
+    private readonly BackgroundTasks _dials;
     private long _connected;
     private long _failed;
     private int _disposed;
@@ -38,8 +38,9 @@ public sealed partial class DiscoveryDialer : IAsyncDisposable
     /// <param name="maxParallelDials">Dials in flight at most.</param>
     /// <param name="backoff">Retry delays of a peer that failed; null for 5 s growing to 5 min.</param>
     /// <param name="loggerFactory">Logging; null for none.</param>
+    /// <param name="meterFactory">Metrics (the failure counter of the consuming loop); null for a private meter.</param>
     public DiscoveryDialer(IPeerHost host, IPeerDiscovery discovery, int maxParallelDials = 4, BackoffPolicy? backoff = null,
-        ILoggerFactory? loggerFactory = null)
+        ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null)
     {
         _host = host ?? throw new ArgumentNullException(nameof(host));
         _discovery = discovery ?? throw new ArgumentNullException(nameof(discovery));
@@ -48,7 +49,12 @@ public sealed partial class DiscoveryDialer : IAsyncDisposable
         _backoff.Validate();
         _parallel = new SemaphoreSlim(maxParallelDials, maxParallelDials);
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<DiscoveryDialer>();
+        _loops = new BackgroundLoops("discovery-dialer", host.TimeProvider, _logger, meterFactory);
+        _dials = new BackgroundTasks(e => DialerLog.DialCrashed(_logger, e));
     }
+
+    /// <summary>The loop consuming the discovery stream: a failure is logged, counted and the loop restarted.</summary>
+    internal BackgroundLoops Loops => _loops;
 
     /// <summary>Connections made so far.</summary>
     public long Connected => Interlocked.Read(ref _connected);
@@ -63,26 +69,15 @@ public sealed partial class DiscoveryDialer : IAsyncDisposable
     public void Start()
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        var token = _stopping.Token;
-        _loop = Task.Run(() => RunAsync(token), token);
+        _loops.Start("consume", RunAsync);
     }
 
     /// <summary>Stops consuming and waits for dials in flight.</summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        Task[] pending;
-        lock (_dialsGate) pending = [_loop, .. _dials];
-        try
-        {
-            await Task.WhenAll(pending).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // stopping
-        }
-        _stopping.Dispose();
+        await _loops.DisposeAsync().ConfigureAwait(false);
+        await _dials.DisposeAsync().ConfigureAwait(false);
         _parallel.Dispose();
     }
 
@@ -103,11 +98,9 @@ public sealed partial class DiscoveryDialer : IAsyncDisposable
                 if (state.Dialing || state.NextAttempt > now) continue;
                 state.Dialing = true;
             }
-            var dial = DialAsync(peer, state, cancellationToken);
-            lock (_dialsGate)
+            if (!_dials.Run(token => DialAsync(peer, state, token)))
             {
-                _dials.RemoveAll(t => t.IsCompleted);
-                _dials.Add(dial);
+                lock (state) state.Dialing = false; // stopping
             }
         }
     }
@@ -175,5 +168,8 @@ public sealed partial class DiscoveryDialer : IAsyncDisposable
 
         [LoggerMessage(EventId = 3002, Level = LogLevel.Debug, Message = "dial of {Peer} found by {Source} failed, retry after {Delay}: {Reason}")]
         public static partial void Failed(ILogger logger, PeerId peer, DiscoverySource source, TimeSpan delay, string reason);
+
+        [LoggerMessage(EventId = 3003, Level = LogLevel.Error, Message = "a discovery dial ended with an unexpected error")]
+        public static partial void DialCrashed(ILogger logger, Exception exception);
     }
 }

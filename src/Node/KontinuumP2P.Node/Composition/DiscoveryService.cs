@@ -41,7 +41,7 @@ internal sealed class DiscoveryService : INodeService
         if (options.BootstrapDialing is { } dialing && entries.Count > 0)
         {
             var resolver = new MultiaddrResolver(new DnsResolver(new DnsResolverOptions(), _host.TimeProvider, loggers), loggers);
-            _bootstrapDialer = new BootstrapDialer(_host, BootstrapList.Parse(entries), resolver, dialing, loggers);
+            _bootstrapDialer = new BootstrapDialer(_host, BootstrapList.Parse(entries), resolver, dialing, loggers, _node.Services.MeterFactory);
             _bootstrapDialer.Start();
         }
         if (options.EnableMdns)
@@ -51,7 +51,7 @@ internal sealed class DiscoveryService : INodeService
                 timeProvider: _host.TimeProvider,
                 loggerFactory: loggers, meterFactory: _node.Services.MeterFactory);
             _mdns.Start();
-            _mdnsDialer = new DiscoveryDialer(_host, _mdns, loggerFactory: loggers);
+            _mdnsDialer = new DiscoveryDialer(_host, _mdns, loggerFactory: loggers, meterFactory: _node.Services.MeterFactory);
             _mdnsDialer.Start();
         }
         return Task.CompletedTask;

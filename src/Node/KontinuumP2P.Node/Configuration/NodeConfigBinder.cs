@@ -6,7 +6,7 @@ namespace KontinuumP2P.Node.Configuration;
 /// Reads a <see cref="NodeConfig"/> from any <see cref="IConfiguration"/> section (node.toml through
 /// <see cref="TomlConfigurationSource"/>, <c>KONTINUUM__SECTION__KEY</c> variables, appsettings.json, in-memory …):
 /// keys are <c>section:key</c> in node.toml's snake_case (case-insensitive); lists are children <c>:0</c>, <c>:1</c> or
-/// one comma-separated value. Unknown sections and keys fail, as in node.toml.
+/// one comma-separated value (which wins over children). Unknown sections and keys fail, as in node.toml.
 /// </summary>
 public static class NodeConfigBinder
 {
@@ -28,7 +28,10 @@ public static class NodeConfigBinder
                     ?? throw new NodeConfigException($"{sectionName}.{entry.Key}",
                         $"configuration: {sectionName}.{entry.Key}: unknown key (known in [{sectionName}]: {schema.KnownKeys(sectionName)})");
                 var children = entry.GetChildren().ToList();
-                object? value = key.Kind == ConfigValueKind.TextList && children.Count > 0
+                if (entry.Value is null && children.Count == 0) continue; // a key with no value is an absent key: its default holds
+                // A list given as one (comma-separated) value beats one given as children: that is how an environment
+                // variable overrides a list from node.toml, whose children it cannot remove.
+                object? value = key.Kind == ConfigValueKind.TextList && children.Count > 0 && entry.Value is null
                     ? (IList<string>)[.. children.OrderBy(c => int.TryParse(c.Key, out var i) ? i : int.MaxValue).Select(c => c.Value ?? "")]
                     : entry.Value is { } text ? NodeConfigSchema.ConvertText(key, text) : null;
                 if (value is null)

@@ -1,14 +1,16 @@
 using System.Collections;
+using Microsoft.Extensions.Configuration;
 using Tomlyn;
 using Tomlyn.Model;
 
 namespace KontinuumP2P.Node.Configuration;
 
 /// <summary>
-/// Reads <c>node.toml</c>: parses it with Tomlyn, applies environment overrides <c>KONTINUUM__SECTION__KEY</c> (lists
-/// comma-separated), refuses unknown sections and keys and values of the wrong type, and binds the result to a
-/// <see cref="NodeConfig"/>. Every error names the key (<c>section.key</c>) or the environment variable, and the file.
-/// Semantic checks (multiaddrs, files, durations) are <see cref="NodeConfigResolver"/>'s.
+/// Reads <c>node.toml</c> through the one configuration path: the file as a <see cref="TomlConfigurationSource"/>
+/// (parsed with Tomlyn; unknown sections and keys and values of the wrong type refused), environment overrides
+/// <c>KONTINUUM__SECTION__KEY</c> (lists comma-separated) as a <see cref="NodeEnvironmentConfigurationSource"/> after it,
+/// bound by <see cref="NodeConfigBinder"/>. Every error names the key (<c>section.key</c>) or the environment variable,
+/// and the file. Semantic checks (multiaddrs, files, durations) are <see cref="NodeConfigResolver"/>'s.
 /// </summary>
 public static class NodeConfigLoader
 {
@@ -23,6 +25,22 @@ public static class NodeConfigLoader
     public static NodeConfig Load(string path, IReadOnlyDictionary<string, string>? environment = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        return NodeConfigBinder.Bind(new ConfigurationBuilder().AddNodeToml(path).AddNodeEnvironment(environment).Build());
+    }
+
+    /// <summary>Parses TOML text named <paramref name="source"/> (for messages), with environment overrides.</summary>
+    /// <exception cref="NodeConfigException">Malformed, an unknown key or a wrong type; the message names it.</exception>
+    public static NodeConfig Parse(string text, string source, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var builder = new ConfigurationBuilder();
+        builder.Add(new TomlTextSource(text, source));
+        return NodeConfigBinder.Bind(builder.AddNodeEnvironment(environment).Build());
+    }
+
+    /// <summary>The file's own keys (no environment), checked: what <see cref="TomlConfigurationProvider"/> offers.</summary>
+    internal static NodeConfig ReadFile(string path)
+    {
         string text;
         try
         {
@@ -35,14 +53,12 @@ public static class NodeConfigLoader
         {
             throw new NodeConfigException("", $"{path}: cannot read the configuration file: {e.Message}", e);
         }
-        return Parse(text, path, environment);
+        return ReadText(text, path);
     }
 
-    /// <summary>Parses TOML text named <paramref name="source"/> (for messages), with environment overrides.</summary>
-    /// <exception cref="NodeConfigException">Malformed, an unknown key or a wrong type; the message names it.</exception>
-    public static NodeConfig Parse(string text, string source, IReadOnlyDictionary<string, string>? environment = null)
+    /// <summary>TOML text's own keys (no environment), checked.</summary>
+    internal static NodeConfig ReadText(string text, string source)
     {
-        ArgumentNullException.ThrowIfNull(text);
         var schema = new NodeConfigSchema();
         TomlTable root;
         try
@@ -80,7 +96,6 @@ public static class NodeConfigLoader
                     ?? throw new NodeConfigException(key.FullName, $"{source}: {key.FullName}: expected {key.Describe()}, found {NodeConfigSchema.DescribeValue(value)}");
             }
         }
-        ApplyEnvironment(schema, values, environment ?? ProcessEnvironment());
         return Bind(values);
     }
 
@@ -96,8 +111,14 @@ public static class NodeConfigLoader
         return result;
     }
 
-    private static void ApplyEnvironment(NodeConfigSchema schema, Dictionary<ConfigKey, object> values, IReadOnlyDictionary<string, string> environment)
+    /// <summary>
+    /// The <see cref="EnvironmentPrefix"/> variables of <paramref name="environment"/> as configuration keys
+    /// <c>section:key</c>, each checked against the schema (an unknown key or a value of the wrong type names the variable).
+    /// </summary>
+    internal static Dictionary<string, string?> CheckEnvironment(IReadOnlyDictionary<string, string> environment, string prefix)
     {
+        var schema = new NodeConfigSchema();
+        var data = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, text) in environment.OrderBy(e => e.Key, StringComparer.Ordinal))
         {
             if (!name.StartsWith(EnvironmentPrefix, StringComparison.OrdinalIgnoreCase)) continue;
@@ -108,9 +129,12 @@ public static class NodeConfigLoader
                 throw new NodeConfigException(parts.Length == 2 ? $"{parts[0].ToLowerInvariant()}.{parts[1].ToLowerInvariant()}" : name,
                     $"environment {name}: no such configuration key (the form is {EnvironmentPrefix}SECTION__KEY, e.g. {EnvironmentPrefix}NETWORK__LISTEN)");
             }
-            values[key] = NodeConfigSchema.ConvertText(key, text)
+            _ = NodeConfigSchema.ConvertText(key, text)
                 ?? throw new NodeConfigException(key.FullName, $"environment {name}: {key.FullName}: expected {key.Describe()}, got '{text}'");
+            // One value, lists comma-separated: it replaces a list the file gave as children (see NodeConfigBinder).
+            data[prefix + key.Section + ConfigurationPath.KeyDelimiter + key.Name] = text;
         }
+        return data;
     }
 
     private static NodeConfig Bind(Dictionary<ConfigKey, object> values)
@@ -122,5 +146,16 @@ public static class NodeConfigLoader
             key.Property.SetValue(section, value);
         }
         return config;
+    }
+
+    /// <summary>TOML text as a configuration source (for <see cref="Parse"/>).</summary>
+    private sealed class TomlTextSource(string text, string source) : IConfigurationSource
+    {
+        public IConfigurationProvider Build(IConfigurationBuilder builder) => new TextProvider(text, source);
+
+        private sealed class TextProvider(string text, string source) : ConfigurationProvider
+        {
+            public override void Load() => Data = TomlConfigurationProvider.ToData(ReadText(text, source), prefix: "");
+        }
     }
 }

@@ -1,7 +1,9 @@
+using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using KontinuumP2P.Core.Addressing;
 using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Core.Network;
+using KontinuumP2P.Core.Threading;
 using KontinuumP2P.Net.Discovery.Dns;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -29,8 +31,7 @@ public sealed class BootstrapDialer : IPeerDiscovery, IAsyncDisposable
     private readonly List<DiscoveredPeer> _reached = [];
     private readonly DiscoveryBroadcaster _broadcaster = new();
     private readonly WakeSignal _wake = new();
-    private readonly CancellationTokenSource _stopping = new();
-    private Task _loop = Task.CompletedTask;
+    private readonly BackgroundLoops _loops;
     private int _disposed;
 
     /// <summary>Creates the dialer; skipped entries of <paramref name="list"/> are logged here.</summary>
@@ -39,8 +40,9 @@ public sealed class BootstrapDialer : IPeerDiscovery, IAsyncDisposable
     /// <param name="resolver">Resolves <c>/dns*</c> and <c>/dnsaddr</c> entries; null skips them at dial time.</param>
     /// <param name="options">Settings; null for defaults.</param>
     /// <param name="loggerFactory">Logging; null for none.</param>
+    /// <param name="meterFactory">Metrics (the failure counter of the dial loop); null for a private meter.</param>
     public BootstrapDialer(IPeerHost host, BootstrapList list, MultiaddrResolver? resolver = null, BootstrapOptions? options = null,
-        ILoggerFactory? loggerFactory = null)
+        ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null)
     {
         _host = host ?? throw new ArgumentNullException(nameof(host));
         ArgumentNullException.ThrowIfNull(list);
@@ -52,7 +54,11 @@ public sealed class BootstrapDialer : IPeerDiscovery, IAsyncDisposable
         _random = _options.RandomSeed is { } seed ? new Random(seed) : new Random();
         foreach (var problem in list.Problems) BootstrapLog.Skipped(_logger, problem);
         _targets = [.. list.Peers.Select(p => new Target(p))];
+        _loops = new BackgroundLoops("bootstrap", _time, _logger, meterFactory);
     }
+
+    /// <summary>The dial loop: a failure is logged, counted and the loop restarted after a delay.</summary>
+    internal BackgroundLoops Loops => _loops;
 
     /// <summary>Per bootstrap peer: consecutive failures and the last 32 attempt times (for diagnostics and tests).</summary>
     public IReadOnlyList<(BootstrapPeer Peer, int Failures, IReadOnlyList<DateTimeOffset> Attempts)> State
@@ -68,8 +74,7 @@ public sealed class BootstrapDialer : IPeerDiscovery, IAsyncDisposable
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         _host.PeerDisconnected += OnPeerDisconnected;
-        var token = _stopping.Token;
-        _loop = Task.Run(() => RunAsync(token), token);
+        _loops.Start("dial", RunAsync);
     }
 
     /// <inheritdoc />
@@ -85,17 +90,8 @@ public sealed class BootstrapDialer : IPeerDiscovery, IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _host.PeerDisconnected -= OnPeerDisconnected;
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        try
-        {
-            await _loop.ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // stopping
-        }
+        await _loops.DisposeAsync().ConfigureAwait(false);
         _broadcaster.Complete();
-        _stopping.Dispose();
     }
 
     private async Task RunAsync(CancellationToken cancellationToken)

@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Threading.Channels;
 using KontinuumP2P.Core.Addressing;
 using KontinuumP2P.Core.Identity;
+using KontinuumP2P.Core.Threading;
 using KontinuumP2P.Net.Discovery.Dns;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -36,11 +37,10 @@ public sealed partial class MdnsService : IPeerDiscovery, IDiscoveryFeedback, IA
     private readonly Dictionary<int, ResponseSchedule> _schedules = [];
     private readonly WakeSignal _wakeResponder = new();
     private readonly SemaphoreSlim _sendLock = new(1, 1);
-    private readonly CancellationTokenSource _stopping = new();
+    private readonly BackgroundLoops _loops;
     private readonly IPEndPoint _group;
     private Socket? _socket;
     private IReadOnlyList<MdnsInterface> _interfaces = [];
-    private Task _loops = Task.CompletedTask;
     private long _windowStart;
     private int _packetsInWindow;
     private int _unicastInWindow;
@@ -74,6 +74,7 @@ public sealed partial class MdnsService : IPeerDiscovery, IDiscoveryFeedback, IA
         PeerName = _options.PeerName ?? RandomPeerName();
         InstanceName = $"{PeerName}.{ServiceName}";
         Statistics = new MdnsStatistics(meterFactory);
+        _loops = new BackgroundLoops("mdns", _time, _logger, meterFactory);
     }
 
     /// <summary>The service name queried and announced.</summary>
@@ -133,12 +134,13 @@ public sealed partial class MdnsService : IPeerDiscovery, IDiscoveryFeedback, IA
         _interfaces = joined;
         if (joined.Count == 0) MdnsLog.NoInterfaces(_logger);
         MdnsLog.Started(_logger, InstanceName, string.Join(",", joined.Select(i => i.Name)), ServiceName);
-        var token = _stopping.Token;
-        _loops = Task.WhenAll(
-            Task.Run(() => ReceiveLoopAsync(socket, token), token),
-            Task.Run(() => RespondLoopAsync(token), token),
-            Task.Run(() => QueryLoopAsync(token), token));
+        _loops.Start("receive", token => ReceiveLoopAsync(socket, token));
+        _loops.Start("respond", RespondLoopAsync);
+        _loops.Start("query", QueryLoopAsync);
     }
+
+    /// <summary>The receive, respond and query loops: failures are logged, counted and the loop restarted.</summary>
+    internal BackgroundLoops Loops => _loops;
 
     /// <inheritdoc />
     public IAsyncEnumerable<DiscoveredPeer> DiscoverAsync(CancellationToken cancellationToken)
@@ -212,18 +214,9 @@ public sealed partial class MdnsService : IPeerDiscovery, IDiscoveryFeedback, IA
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         await SendGoodbyesAsync().ConfigureAwait(false);
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        _socket?.Dispose(); // unblocks a pending receive
-        try
-        {
-            await _loops.ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // expected at shutdown
-        }
+        _socket?.Dispose(); // unblocks a pending receive (which then ends), then the loops are cancelled and awaited
+        await _loops.DisposeAsync().ConfigureAwait(false);
         _broadcaster.Complete();
-        _stopping.Dispose();
         _sendLock.Dispose();
         MdnsLog.Stopped(_logger, Statistics.QueriesSent, Statistics.ResponsesSent, Statistics.PacketsReceived, Statistics.PacketsDropped);
     }
@@ -232,7 +225,7 @@ public sealed partial class MdnsService : IPeerDiscovery, IDiscoveryFeedback, IA
     private async ValueTask SendGoodbyesAsync()
     {
         if (_socket is null) return;
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_loops.Stopping);
         timeout.CancelAfter(TimeSpan.FromMilliseconds(500));
         try
         {

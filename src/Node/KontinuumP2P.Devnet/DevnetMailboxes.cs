@@ -6,7 +6,7 @@ using KontinuumP2P.Mailbox.Storage;
 using KontinuumP2P.Mailbox.Wire;
 using KontinuumP2P.Node.Hosting;
 
-namespace KontinuumP2P.Node.Devnet;
+namespace KontinuumP2P.Devnet;
 
 /// <summary>
 /// The devnet's mailboxes: which nodes serve them (one per provider label), and a demo group of two devices (group

@@ -5,7 +5,7 @@ using KontinuumP2P.Certs.Trust;
 using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Node.Networks;
 
-namespace KontinuumP2P.Node.Devnet;
+namespace KontinuumP2P.Devnet;
 
 /// <summary>
 /// The Tier 0 side of a local development network: freshly generated anchor keys held in memory, a genesis, and

@@ -5,10 +5,9 @@ using KontinuumP2P.Certs.Ceremony;
 using KontinuumP2P.Certs.NodeIdentity;
 using KontinuumP2P.Certs.Secrets;
 using KontinuumP2P.Core.Identity;
-using KontinuumP2P.Node.Devnet;
 using KontinuumP2P.Node.Networks;
 
-namespace KontinuumP2P.Node.Configuration;
+namespace KontinuumP2P.Devnet;
 
 /// <summary>One node folder written by <see cref="DevnetLayout.Write"/>.</summary>
 /// <param name="Index">Position in the devnet (node 0 is everyone's bootstrap peer).</param>

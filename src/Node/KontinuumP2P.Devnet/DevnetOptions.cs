@@ -2,7 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace KontinuumP2P.Node.Devnet;
+namespace KontinuumP2P.Devnet;
 
 /// <summary>Settings of a local development network.</summary>
 public sealed class DevnetOptions

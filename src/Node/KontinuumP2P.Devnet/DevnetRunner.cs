@@ -6,7 +6,7 @@ using KontinuumP2P.Node.Composition;
 using KontinuumP2P.Node.Hosting;
 using KontinuumP2P.Node.Networks;
 
-namespace KontinuumP2P.Node.Devnet;
+namespace KontinuumP2P.Devnet;
 
 /// <summary>
 /// Runs a local Kontinuum network in this process: a genesis with fresh anchors, N certified nodes on loopback TCP
