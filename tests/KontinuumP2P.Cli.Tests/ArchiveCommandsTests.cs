@@ -70,6 +70,16 @@ public sealed class ArchiveCommandsTests
         (code, lines, _) = await RunAsync(["archive", "verify", "--sink", "dir:" + sinkPath, "--sample", "100", "--json"]);
         Assert.That(code, Is.EqualTo(1));
         Assert.That(lines[0].GetProperty("corrupt").EnumerateArray().Select(e => e.GetString()), Is.EqualTo(new[] { Path.GetFileName(victim) }));
+
+        // A pack gone from the sink: only the pusher's state knows it existed; --state lists it as missing.
+        var gone = Directory.EnumerateFiles(Path.Combine(sinkPath, "p"), "*", SearchOption.AllDirectories).First(f => f != victim);
+        File.Delete(gone);
+        (code, lines, _) = await RunAsync(["archive", "verify", "--sink", "dir:" + sinkPath, "--sample", "100", "--json"]);
+        Assert.That(lines[0].GetProperty("missing").GetArrayLength(), Is.Zero, "without the state the sink cannot know");
+        (code, lines, _) = await RunAsync(["archive", "verify", "--sink", "dir:" + sinkPath, "--sample", "100", "--state", Path.Combine(_dir, "state.db"), "--json"]);
+        Assert.That(code, Is.EqualTo(1));
+        Assert.That(lines[0].GetProperty("missing").EnumerateArray().Select(e => e.GetString()), Is.EqualTo(new[] { Path.GetFileName(gone) }));
+        Assert.That(lines[0].GetProperty("packs").GetInt32(), Is.EqualTo(packs));
     }
 
     [TestCase("verify", "--sink", "ftp://x", "--sample", "5")]

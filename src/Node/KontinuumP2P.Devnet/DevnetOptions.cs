@@ -64,6 +64,9 @@ public sealed record DevnetStatus(string Network, string Directory, IReadOnlyLis
 
     /// <summary>The demo group of two devices, when mailboxes run.</summary>
     public DevnetGroupStatus? Group { get; init; }
+
+    /// <summary>The archive pusher on the replica mailbox node, when mailboxes run.</summary>
+    public DevnetArchiveStatus? Archive { get; init; }
 }
 
 /// <summary>One mailbox node of the devnet.</summary>

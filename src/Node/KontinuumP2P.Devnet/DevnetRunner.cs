@@ -91,6 +91,7 @@ public sealed class DevnetRunner : IAsyncDisposable
         {
             Mailboxes = mailboxes.Mailboxes ?? [],
             Group = mailboxes.Group,
+            Archive = _nodes.Count > 0 ? await DevnetArchive.StatusAsync(_nodes[0], Directory, cancellationToken).ConfigureAwait(false) : null,
         };
     }
 
@@ -134,6 +135,7 @@ public sealed class DevnetRunner : IAsyncDisposable
                     ? _authority.IssueCertificate(identity, TimeSpan.FromDays(30), ["dht", "mailbox"], DevnetMailboxes.Providers[i])
                     : _authority.IssueCertificate(identity, TimeSpan.FromDays(30)),
                 Mailbox = i < mailboxNodes ? DevnetMailboxes.ServerOptions(Path.Combine(Directory, $"node-{i}"), i) : null,
+                Archive = i == 0 && mailboxNodes > 0 ? DevnetArchive.Options(Directory) : null,
                 ListenAddresses = [Multiaddr.Parse("/ip4/127.0.0.1/tcp/0")],
                 ExtraBootstrapPeers = first is null ? [] : [first],
                 DataDirectory = Path.Combine(Directory, $"node-{i}"),

@@ -28,4 +28,12 @@ public sealed class MailboxStoreArchiveSource : IArchiveSource
         var page = await _store.ReadAfterAsync(mailboxId, afterCursor, maxBlobs, (int)Math.Min(maxBytes, int.MaxValue), cancellationToken).ConfigureAwait(false);
         return [.. page.Blobs.Select(b => new ArchiveBlob(b.Cursor, b.BlobId, b.Data))];
     }
+
+    /// <inheritdoc />
+    public async ValueTask ArchivedAsync(ArchiveMailbox mailbox, ulong archivedUpTo, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(mailbox);
+        // Releases the store's trim hold (MailboxStoreOptions.ArchiveHold) up to what is now safely archived.
+        if (_store is MailboxStore store) await store.SetArchivedUpToAsync(mailbox.MailboxId, mailbox.Epoch, archivedUpTo, cancellationToken).ConfigureAwait(false);
+    }
 }

@@ -74,4 +74,23 @@ public static class PackReader
         }
         return entries;
     }
+
+    /// <summary>
+    /// <see cref="OpenBlobs"/> with the blobs hashed on several cores (restore's hot path: one BLAKE3 pass over every
+    /// byte, which is what bounds its speed). Reports the first bad blob in cursor order.
+    /// </summary>
+    /// <exception cref="PackFormatException">The pack is malformed or a blob does not match its id.</exception>
+    internal static IReadOnlyList<PackEntry> OpenBlobsParallel(byte[] pack, ArchiveKeys keys)
+    {
+        var entries = ReadHeader(pack, keys);
+        var bad = new bool[entries.Count];
+        Parallel.For(0, entries.Count, i =>
+        {
+            var e = entries[i];
+            bad[i] = !Hashing.Blake3(pack.AsSpan((int)e.Offset, e.Length)).AsSpan().SequenceEqual(e.BlobId.Span);
+        });
+        var first = Array.IndexOf(bad, true);
+        if (first >= 0) throw new PackFormatException($"blob at cursor {entries[first].Cursor} does not hash to its id");
+        return entries;
+    }
 }

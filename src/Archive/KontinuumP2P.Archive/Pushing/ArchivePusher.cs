@@ -158,6 +158,7 @@ public sealed class ArchivePusher : BackgroundService
             _state.Put(mailbox.MailboxId.Span, state);
             _waitingSince.Remove(mailboxKey);
         }
+        await _source.ArchivedAsync(mailbox, state.ArchivedUpTo, cancellationToken).ConfigureAwait(false);
         var written = 0;
         while (true)
         {
@@ -247,6 +248,7 @@ public sealed class ArchivePusher : BackgroundService
         _blobs?.Add(blobs.Count);
         _bytes?.Add(pack.Bytes.Length);
         ArchivePusherLog.PackArchived(_logger, record.PackId, Convert.ToHexStringLower(mailbox.MailboxId.Span), blobs.Count, record.FirstCursor, record.LastCursor, record.Bytes, record.Sequence);
+        await _source.ArchivedAsync(mailbox, next.ArchivedUpTo, cancellationToken).ConfigureAwait(false);
         PackArchived?.Invoke(record);
         return next;
     }

@@ -15,6 +15,12 @@ public interface IArchiveSource
     /// <paramref name="maxBlobs"/> of them and (beyond the first) at most <paramref name="maxBytes"/> of data.
     /// </summary>
     ValueTask<IReadOnlyList<ArchiveBlob>> ReadAfterAsync(ReadOnlyMemory<byte> mailboxId, ulong afterCursor, int maxBlobs, long maxBytes, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Told after every round and every pack: each blob of <paramref name="mailbox"/> up to <paramref name="archivedUpTo"/>
+    /// is in a verified pack, so a replica may now trim them (it must not before). The default does nothing.
+    /// </summary>
+    ValueTask ArchivedAsync(ArchiveMailbox mailbox, ulong archivedUpTo, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 }
 
 /// <summary>A replica mailbox to archive.</summary>

@@ -103,7 +103,7 @@ public static class ArchiveRestorer
             if (bytes is null) continue;
             try
             {
-                var entries = PackReader.OpenBlobs(bytes, keys);
+                var entries = PackReader.OpenBlobsParallel(bytes, keys);
                 if (!Matches(entries, manifest)) continue;
                 return (bytes, entries);
             }

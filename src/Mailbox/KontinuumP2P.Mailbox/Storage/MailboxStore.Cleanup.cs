@@ -89,19 +89,20 @@ public sealed partial class MailboxStore
         if (_trimDue.Count == 0) return default;
         var row = _trimDue.First();
         var state = LoadState(row);
-        if (state is null || state.MinAck <= state.Trimmed)
+        var limit = state is null ? 0 : TrimLimit(state);
+        if (state is null || limit <= state.Trimmed)
         {
             _trimDue.Remove(row);
             return new CleanupStep(0, 0, _trimDue.Count > 0);
         }
-        var target = Math.Min(state.MinAck, state.Trimmed + (ulong)_options.CleanupBatchRows);
+        var target = Math.Min(limit, state.Trimmed + (ulong)_options.CleanupBatchRows);
         var (count, bytes) = DeleteBlobs("DELETE FROM blobs WHERE k > $lo AND k <= $hi RETURNING k, length(data)",
             MailboxKeys.Key(row, state.Trimmed), MailboxKeys.Key(row, target), null);
         state.Trimmed = target;
         state.Blobs -= count;
         state.Bytes -= bytes;
         Touch(state);
-        if (target >= state.MinAck) _trimDue.Remove(row);
+        if (target >= limit) _trimDue.Remove(row);
         return new CleanupStep(count, 0, _trimDue.Count > 0);
     }
 

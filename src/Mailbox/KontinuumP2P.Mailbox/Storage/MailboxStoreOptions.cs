@@ -59,6 +59,12 @@ public sealed record MailboxStoreOptions
     /// <summary>Durable against power loss (<c>synchronous=FULL</c>) rather than only against process crashes (<c>NORMAL</c>).</summary>
     public bool SyncFull { get; init; } = true;
 
+    /// <summary>
+    /// Replica: mailboxes with an archive key for which this returns true (given the mailbox id) are trimmed only up
+    /// to the cursor an archive pusher reported through <see cref="MailboxStore.SetArchivedUpToAsync"/>. Null: no hold.
+    /// </summary>
+    public Func<byte[], bool>? ArchiveHold { get; init; }
+
     /// <summary>Bytes counted per blob on top of its data (row, ids, index entries) against <see cref="MaxDbBytes"/>.</summary>
     public const int BlobOverheadBytes = 128;
 

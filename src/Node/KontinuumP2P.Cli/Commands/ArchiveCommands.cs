@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
+using KontinuumP2P.Archive;
+using KontinuumP2P.Archive.Pushing;
 using KontinuumP2P.Archive.Restore;
 using KontinuumP2P.Archive.Sinks;
 using KontinuumP2P.Cli.Output;
@@ -30,13 +32,24 @@ internal static class ArchiveCommands
         var round = new Option<long?>("--round") { Description = "Sample round (default: days since 1970, so daily runs rotate through every pack)" };
         var network = new Option<string>("--network") { Description = "Network of the peers sink" };
         var bootstrap = new Option<string[]>("--bootstrap") { Description = "Bootstrap peers for the peers sink; repeatable", AllowMultipleArgumentsPerToken = true };
+        var state = new Option<string>("--state")
+        {
+            Description = "The pusher's state file (archive-state.db in the node's data folder): every pack it archived must be in the sink, else it is listed as missing",
+        };
         var json = JsonOption();
         var command = new Command("verify", "Read back a rotating sample of a sink's packs and check every BLAKE3");
-        foreach (var o in new Option[] { sink, sample, round, network, bootstrap, json }) command.Options.Add(o);
+        foreach (var o in new Option[] { sink, sample, round, network, bootstrap, state, json }) command.Options.Add(o);
         command.SetAction(async (pr, ct) =>
         {
             var percent = pr.GetValue(sample);
             if (percent is < 1 or > 100) return CliOutput.Fail(pr, $"--sample: {percent} is not a percentage from 1 to 100", ExitCodes.InvalidInput);
+            List<ArchiveObjectId>? expected = null;
+            if (pr.GetValue(state) is { } statePath)
+            {
+                if (!File.Exists(statePath)) return CliOutput.Fail(pr, $"--state: {statePath} does not exist", ExitCodes.InvalidInput);
+                using var stateStore = new PusherStateStore(statePath);
+                expected = [.. stateStore.Packs().Select(p => ArchiveObjectId.Parse(p.PackId))];
+            }
             if (!TryOpenSink(pr, pr.GetValue(sink)!, out var opened, out var failure)) return failure;
             await using (opened)
             {
@@ -44,7 +57,7 @@ internal static class ArchiveCommands
                 VerifyReport report;
                 try
                 {
-                    report = await ArchiveVerifier.VerifyAsync(opened, percent, r, null, ct);
+                    report = await ArchiveVerifier.VerifyAsync(opened, percent, r, expected, ct);
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException or Amazon.Runtime.AmazonServiceException or HttpRequestException)
                 {
@@ -76,23 +89,26 @@ internal static class ArchiveCommands
         var group = new Option<string>("--group") { Description = "The group's folder (its secret generations and mailbox slots)", Required = true };
         var sink = SinkOption();
         var output = new Option<string>("--out") { Description = "Folder for the plaintext blobs, one file per blob id", Required = true };
-        var repush = new Option<bool>("--repush") { Description = "Also push the restored blobs to the group's (new) mailboxes" };
+        var repush = new Option<bool>("--repush")
+        {
+            Description = "Then push every restored blob again to the group's (new) mailboxes (sealed afresh, so under a new blob id; the devices get them as new blobs)",
+        };
         var json = JsonOption();
         var command = new Command("restore", "Restore every blob of a group from an archive sink, verified and decrypted");
         foreach (var o in new Option[] { group, sink, output, repush, json }) command.Options.Add(o);
         command.SetAction(async (pr, ct) =>
         {
-            if (pr.GetValue(repush))
-                return CliOutput.Fail(pr, "--repush is not supported yet: restore to --out, then push the files with `kontinuum mailbox push`", ExitCodes.InvalidInput);
             if (!TryOpenSink(pr, pr.GetValue(sink)!, out var opened, out var failure)) return failure;
             await using (opened)
             {
                 var asJson = pr.GetValue(json);
                 GroupRestoreReport report;
+                var restored = new List<string>();
                 try
                 {
                     report = await GroupRestorer.RestoreAsync(pr.GetValue(group)!, [opened], pr.GetValue(output)!, blob =>
                     {
+                        restored.Add(blob.BlobId);
                         if (asJson) CliOutput.WriteJsonLine(pr, new JsonObject { ["blobId"] = blob.BlobId, ["bytes"] = blob.Bytes, ["mailbox"] = blob.Slot });
                         else CliOutput.WriteLine(pr, $"{blob.BlobId}  {blob.Bytes} bytes  from {blob.Slot}");
                         return ValueTask.CompletedTask;
@@ -115,11 +131,31 @@ internal static class ArchiveCommands
                     CliOutput.WriteLine(pr, $"restored {report.Restored}, verified {report.Verified}, missing {report.Missing}, undecryptable {report.Undecryptable}");
                     foreach (var e in report.ChainErrors) CliOutput.WriteLine(pr, $"chain ended early: {e}");
                 }
-                return report.Missing + report.Undecryptable + report.ChainErrors.Count == 0 ? ExitCodes.Success : ExitCodes.Failure;
+                var complete = report.Missing + report.Undecryptable + report.ChainErrors.Count == 0;
+                if (!pr.GetValue(repush)) return complete ? ExitCodes.Success : ExitCodes.Failure;
+                var pushed = await RepushAsync(pr, pr.GetValue(group)!, pr.GetValue(output)!, restored, asJson, ct);
+                return pushed != ExitCodes.Success ? pushed : complete ? ExitCodes.Success : ExitCodes.Failure;
             }
         });
         return command;
     }
+
+    // Seeds the group's mailboxes with what was restored: each plaintext is pushed like `mailbox push` would.
+    private static Task<int> RepushAsync(ParseResult pr, string group, string output, List<string> restored, bool asJson, CancellationToken cancellationToken) =>
+        GroupConnection.RunAsync(pr, group, async (client, ct) =>
+        {
+            int durable = 0, queued = 0;
+            foreach (var id in restored)
+            {
+                var plain = await File.ReadAllBytesAsync(Path.Combine(output, id), ct).ConfigureAwait(false);
+                var outcome = await client.PushAsync(plain, ct).ConfigureAwait(false);
+                if (outcome.Durable) durable++;
+                else queued++;
+            }
+            if (asJson) CliOutput.WriteJsonLine(pr, new JsonObject { ["repushed"] = durable, ["queued"] = queued });
+            else CliOutput.WriteLine(pr, $"repushed {durable}, queued {queued} (in the outbox: `kontinuum mailbox flush`)");
+            return queued == 0 ? ExitCodes.Success : CliOutput.Fail(pr, $"{queued} restored blobs did not reach enough mailboxes; they stay in the outbox (`kontinuum mailbox flush`)");
+        }, cancellationToken);
 
     private static bool TryOpenSink(ParseResult pr, string text, out IArchiveSink sink, out int failure)
     {

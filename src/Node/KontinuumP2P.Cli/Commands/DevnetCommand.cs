@@ -93,6 +93,9 @@ internal static class StatusTable
         }
         if (status.Group is { } group)
             lines.Add($"  demo group: {group.Pushed} pushed, {group.Applied} applied, {group.Pending} pending, {group.Outbox} in outboxes (try: kontinuum mailbox status --group {group.Directory})");
+        if (status.Archive is { } archive)
+            lines.Add($"  archive on node {archive.Index}: {archive.Packs} packs, {archive.Blobs} blobs, archived_up_to {archive.ArchivedUpTo}, lag {archive.Lag} blobs" +
+                $"{(archive.SinceLastPack is { } since ? $", last pack {since.TotalSeconds:0}s ago" : "")} (try: kontinuum archive verify --sink dir:{archive.Sink})");
         return string.Join('\n', lines);
     }
 }

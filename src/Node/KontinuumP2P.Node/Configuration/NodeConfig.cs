@@ -33,6 +33,9 @@ public sealed class NodeConfig
 
     /// <summary><c>[mailbox]</c>: the encrypted blob mailbox server (needs the <c>mailbox</c> capability).</summary>
     public MailboxSection Mailbox { get; set; } = new();
+
+    /// <summary><c>[archive]</c>: the cold-archive pusher over the replica mailboxes.</summary>
+    public ArchiveSection Archive { get; set; } = new();
 }
 
 /// <summary><c>[identity]</c>.</summary>

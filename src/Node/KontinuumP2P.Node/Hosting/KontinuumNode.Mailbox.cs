@@ -19,7 +19,9 @@ public sealed partial class KontinuumNode
         public async Task StartAsync(CancellationToken cancellationToken)
         {
             var services = node.Services;
-            Server = await MailboxServer.StartAsync(host, options, services.LoggerFactory, services.MeterFactory, services.TimeProvider,
+            // With an archive pusher, acknowledged blobs of the mailboxes it archives wait for it before they are trimmed.
+            var effective = node.Options.Archive is { } archive ? options with { Store = options.Store with { ArchiveHold = id => archive.Selects(id) } } : options;
+            Server = await MailboxServer.StartAsync(host, effective, services.LoggerFactory, services.MeterFactory, services.TimeProvider,
                 cancellationToken).ConfigureAwait(false);
         }
 

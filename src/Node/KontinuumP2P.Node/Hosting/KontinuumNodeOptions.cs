@@ -74,6 +74,9 @@ public sealed class KontinuumNodeOptions
     /// <summary>Serve encrypted blob mailboxes with these settings; null (the default) serves none. Needs a certificate with the <c>mailbox</c> capability.</summary>
     public KontinuumP2P.Mailbox.Server.MailboxServerOptions? Mailbox { get; set; }
 
+    /// <summary>Run the cold-archive pusher over this node's replica mailboxes; null (the default) runs none. Needs <see cref="Mailbox"/> as a replica.</summary>
+    public NodeArchiveOptions? Archive { get; set; }
+
     /// <summary>Set when configuration could not be turned into options; reported by validation at start.</summary>
     internal NodeConfigException? ConfigurationError { get; set; }
 
@@ -97,6 +100,7 @@ public sealed class KontinuumNodeOptions
         ConfigureDht = other.ConfigureDht;
         AdmissionLimits = other.AdmissionLimits;
         Mailbox = other.Mailbox;
+        Archive = other.Archive;
     }
 
     private void ValidateMailbox()
@@ -138,6 +142,7 @@ public sealed class KontinuumNodeOptions
         if (DhtMode == Dht.DhtMode.Server && ListenAddresses.Count == 0)
             throw new NodeConfigException("dht.mode", "dht.mode: a DHT server needs at least one listen address (network.listen)");
         ValidateMailbox();
+        Archive?.Validate(this);
     }
 
     private static void CheckRange(string key, TimeSpan value, TimeSpan min, TimeSpan max)

@@ -1,0 +1,29 @@
+namespace KontinuumP2P.Node.Configuration;
+
+/// <summary>
+/// <c>[archive]</c>: the cold-archive pusher over this node's replica mailboxes (needs <c>[mailbox]</c> with
+/// <c>role = "replica"</c>). Sizes are bytes; durations take a unit (<c>15m</c>).
+/// </summary>
+public sealed class ArchiveSection
+{
+    /// <summary>Run the pusher.</summary>
+    public bool Enabled { get; set; }
+
+    /// <summary>Sinks every pack goes to: <c>dir:PATH</c> (relative to node.toml) or <c>s3://BUCKET?endpoint=URL</c>.</summary>
+    public IList<string> Sinks { get; set; } = [];
+
+    /// <summary>A pack is cut once it reaches this size.</summary>
+    public long PackSize { get; set; } = 16L << 20;
+
+    /// <summary>…or once its oldest blob waited this long (the recovery point objective).</summary>
+    public string Interval { get; set; } = "15m";
+
+    /// <summary>How often the pusher looks at the mailboxes.</summary>
+    public string PollInterval { get; set; } = "30s";
+
+    /// <summary>Mailbox ids (64 hex digits) to archive; empty: every mailbox that carries an archive key.</summary>
+    public IList<string> Mailboxes { get; set; } = [];
+
+    /// <summary>The pusher's state file; default <c>archive-state.db</c> in the data folder.</summary>
+    public string StateFile { get; set; } = "";
+}

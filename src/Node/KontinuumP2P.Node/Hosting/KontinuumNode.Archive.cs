@@ -1,0 +1,88 @@
+using KontinuumP2P.Archive.Mailboxes;
+using KontinuumP2P.Archive.Pushing;
+using KontinuumP2P.Archive.Sinks;
+using KontinuumP2P.Node.Composition;
+using Microsoft.Extensions.Logging;
+
+namespace KontinuumP2P.Node.Hosting;
+
+public sealed partial class KontinuumNode
+{
+    /// <summary>The archive pusher's progress, when <see cref="KontinuumNodeOptions.Archive"/> configured one and the node has started.</summary>
+    public NodeArchiveStatus? ArchiveStatus => RunningServices.OfType<ArchiveNodeService>().FirstOrDefault()?.Status;
+
+    /// <summary>The archive pusher itself (for a round on demand, e.g. <see cref="ArchivePusher.RunOnceAsync"/>), when running.</summary>
+    public ArchivePusher? ArchivePusher => RunningServices.OfType<ArchiveNodeService>().FirstOrDefault()?.Pusher;
+
+    /// <summary>The pusher over this node's mailbox store; it starts after the mailbox service (registered after it).</summary>
+    internal sealed class ArchiveNodeService(KontinuumNode node, NodeArchiveOptions options) : INodeService
+    {
+        private readonly Lock _lock = new();
+        private readonly Dictionary<string, ulong> _archivedUpTo = [];
+        private readonly List<IArchiveSink> _sinks = [];
+        private PusherStateStore? _state;
+        private long _packs, _blobs, _bytes, _failures;
+        private DateTimeOffset? _lastPackAt;
+
+        public ArchivePusher? Pusher { get; private set; }
+
+        public string Name => "archive";
+
+        public NodeArchiveStatus Status
+        {
+            get
+            {
+                lock (_lock) return new NodeArchiveStatus(_packs, _blobs, _bytes, new Dictionary<string, ulong>(_archivedUpTo), _lastPackAt, _failures);
+            }
+        }
+
+        public async Task StartAsync(CancellationToken cancellationToken)
+        {
+            var store = node.MailboxServer?.Store ?? throw new InvalidOperationException("the archive pusher needs this node's mailbox server, which is not running");
+            foreach (var sink in options.Sinks) _sinks.Add(ArchiveSinks.Open(sink));
+            var statePath = options.StatePath ?? Path.Combine(node.Options.DataDirectory ?? ".", "archive-state.db");
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(statePath))!);
+            _state = new PusherStateStore(statePath);
+            var services = node.Services;
+            Pusher = new ArchivePusher(new SelectedSource(new MailboxStoreArchiveSource(store), options), _sinks, _state, options.Pusher,
+                services.TimeProvider, services.LoggerFactory.CreateLogger<ArchivePusher>(), services.MeterFactory);
+            Pusher.PackArchived += pack =>
+            {
+                lock (_lock)
+                {
+                    _packs++;
+                    _blobs += pack.Blobs;
+                    _bytes += pack.Bytes;
+                    _archivedUpTo[Convert.ToHexStringLower(pack.MailboxId)] = pack.LastCursor;
+                    _lastPackAt = services.TimeProvider.GetUtcNow();
+                }
+            };
+            Pusher.MailboxFailed += (_, _) => Interlocked.Increment(ref _failures);
+            await Pusher.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (Pusher is { } pusher)
+            {
+                await pusher.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                pusher.Dispose();
+            }
+            _state?.Dispose();
+            foreach (var sink in _sinks) await sink.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Only the mailboxes <c>archive.mailboxes</c> selects.</summary>
+    private sealed class SelectedSource(MailboxStoreArchiveSource inner, NodeArchiveOptions options) : IArchiveSource
+    {
+        public async ValueTask<IReadOnlyList<ArchiveMailbox>> ListMailboxesAsync(CancellationToken cancellationToken) =>
+            [.. (await inner.ListMailboxesAsync(cancellationToken).ConfigureAwait(false)).Where(m => options.Selects(m.MailboxId.Span))];
+
+        public ValueTask<IReadOnlyList<ArchiveBlob>> ReadAfterAsync(ReadOnlyMemory<byte> mailboxId, ulong afterCursor, int maxBlobs, long maxBytes,
+            CancellationToken cancellationToken) => inner.ReadAfterAsync(mailboxId, afterCursor, maxBlobs, maxBytes, cancellationToken);
+
+        public ValueTask ArchivedAsync(ArchiveMailbox mailbox, ulong archivedUpTo, CancellationToken cancellationToken) =>
+            inner.ArchivedAsync(mailbox, archivedUpTo, cancellationToken);
+    }
+}

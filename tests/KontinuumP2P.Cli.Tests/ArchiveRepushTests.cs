@@ -1,0 +1,112 @@
+using System.Text.Json;
+using KontinuumP2P.Archive.Pushing;
+using KontinuumP2P.Cli.Commands;
+using KontinuumP2P.Core.Addressing;
+using KontinuumP2P.Core.Identity;
+using KontinuumP2P.Mailbox.Server;
+using KontinuumP2P.Mailbox.Storage;
+using KontinuumP2P.Mailbox.Wire;
+using KontinuumP2P.Devnet;
+using KontinuumP2P.Node.Hosting;
+using KontinuumP2P.Node.Networks;
+
+namespace KontinuumP2P.Cli.Tests;
+
+/// <summary>
+/// <c>kontinuum archive restore --repush</c>: a group's blobs pushed through three mailbox nodes, archived by the
+/// pusher composed into the replica node, restored from the <c>dir:</c> sink and pushed again to the group's mailboxes.
+/// </summary>
+[TestFixture]
+[NonParallelizable]
+[CancelAfter(180_000)]
+public sealed class ArchiveRepushTests
+{
+    private string _dir = null!;
+
+    [SetUp]
+    public void SetUp() => _dir = Directory.CreateTempSubdirectory("kp-cli-repush-").FullName;
+
+    [TearDown]
+    public void TearDown()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    [Test]
+    public async Task Restore_with_repush_seeds_the_groups_mailboxes_again(CancellationToken ct)
+    {
+        using var authority = new DevnetAuthority("repushnet", 1, 1, TimeProvider.System);
+        var keys = Enumerable.Range(0, 3).Select(_ => Ed25519Identity.Generate()).ToList();
+        var nodes = new List<KontinuumNode>();
+        var sink = Path.Combine(_dir, "archive");
+        try
+        {
+            foreach (var (key, i) in keys.Select((k, i) => (k, i)))
+            {
+                nodes.Add(await KontinuumNode.StartAsync(new KontinuumNodeOptions
+                {
+                    Identity = key,
+                    Network = authority.Network,
+                    Certificate = authority.IssueCertificate(key, TimeSpan.FromDays(1), ["dht", "mailbox"]),
+                    ListenAddresses = [Multiaddr.Parse("/ip4/127.0.0.1/tcp/0")],
+                    ExtraBootstrapPeers = nodes.Count == 0 ? [] : [nodes[0].ListenAddresses[0].WithPeerId(nodes[0].PeerId)],
+                    DataDirectory = Path.Combine(_dir, $"node-{i}"),
+                    Mailbox = new MailboxServerOptions
+                    {
+                        Store = new MailboxStoreOptions { DatabasePath = Path.Combine(_dir, $"mbx-{i}.db"), Role = i == 0 ? MailboxRole.Replica : MailboxRole.Ephemeral },
+                    },
+                    // The test cuts the packs itself (flush), so the pusher's own loop waits an hour.
+                    Archive = i == 0 ? new NodeArchiveOptions
+                    {
+                        Sinks = ["dir:" + sink],
+                        Pusher = new ArchivePusherOptions { MaxPackAge = TimeSpan.FromHours(1), PollInterval = TimeSpan.FromHours(1) },
+                    } : null,
+                }, ct));
+            }
+            foreach (var node in nodes) await node.PublishNodeRecordAsync(ct);
+            var genesis = Path.Combine(_dir, "genesis.json");
+            await File.WriteAllTextAsync(genesis, GenesisFile.Write(authority.Network), ct);
+            var bootstrap = nodes[1].ListenAddresses[0].WithPeerId(nodes[1].PeerId).ToString();
+            var group = Path.Combine(_dir, "device-a");
+            await RunJsonAsync(["group", "create", "--network", genesis, "--mailboxes", string.Join(',', nodes.Select(n => n.PeerId.ToString())),
+                "--dir", group, "--bootstrap", bootstrap, "--json"], ct);
+            var texts = new[] { "first note", "second, longer note" };
+            for (var i = 0; i < texts.Length; i++)
+            {
+                var file = Path.Combine(_dir, $"note-{i}.txt");
+                await File.WriteAllTextAsync(file, texts[i], ct);
+                await RunJsonAsync(["mailbox", "push", "--group", group, file, "--required-acks", "3", "--json"], ct);
+            }
+            Assert.That(await nodes[0].ArchivePusher!.RunOnceAsync(flush: true, ct), Is.EqualTo(1));
+            Assert.That(nodes[0].ArchiveStatus!.Blobs, Is.EqualTo(2));
+
+            var output = Path.Combine(_dir, "restored");
+            var lines = await RunJsonAsync(["archive", "restore", "--group", group, "--sink", "dir:" + sink, "--out", output, "--repush", "--json"], ct);
+            Assert.That(lines[^2].GetProperty("restored").GetInt32(), Is.EqualTo(2));
+            Assert.That(lines[^1].GetProperty("repushed").GetInt32(), Is.EqualTo(2));
+            Assert.That(lines[^1].GetProperty("queued").GetInt32(), Is.Zero);
+            Assert.That(Directory.GetFiles(output).Select(File.ReadAllText), Is.EquivalentTo(texts));
+            foreach (var node in nodes) Assert.That(node.MailboxServer!.Store.Statistics.Blobs, Is.EqualTo(4), "two pushed, two repushed");
+        }
+        finally
+        {
+            foreach (var node in nodes) await node.DisposeAsync();
+            foreach (var key in keys) key.Dispose();
+        }
+    }
+
+    private static async Task<List<JsonElement>> RunJsonAsync(string[] args, CancellationToken ct)
+    {
+        var output = new LineWriter();
+        var error = new LineWriter();
+        var command = args[0] switch { "group" => GroupCommands.Create(), "mailbox" => MailboxCommands.Create(), _ => ArchiveCommands.Create() };
+        var code = await LineWriter.InvokeAsync(command, args, output, error, ct);
+        Assert.That(code, Is.Zero, $"{string.Join(' ', args)}: {error.Text}");
+        return [.. output.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line =>
+        {
+            using var document = JsonDocument.Parse(line);
+            return document.RootElement.Clone();
+        })];
+    }
+}
