@@ -33,6 +33,9 @@ public sealed class NodeConfig
 
     /// <summary><c>[mailbox]</c>: the encrypted blob mailbox server (needs the <c>mailbox</c> capability).</summary>
     public MailboxSection Mailbox { get; set; } = new();
+
+    /// <summary><c>[health]</c>: fleet health beside the mailbox server (alerts to HQ).</summary>
+    public HealthSection Health { get; set; } = new();
 }
 
 /// <summary><c>[identity]</c>.</summary>

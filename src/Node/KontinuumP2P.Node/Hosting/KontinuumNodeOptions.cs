@@ -74,6 +74,12 @@ public sealed class KontinuumNodeOptions
     /// <summary>Serve encrypted blob mailboxes with these settings; null (the default) serves none. Needs a certificate with the <c>mailbox</c> capability.</summary>
     public KontinuumP2P.Mailbox.Server.MailboxServerOptions? Mailbox { get; set; }
 
+    /// <summary>
+    /// Fleet health beside the mailbox server (the health protocol, checks, alerts to HQ); used only when
+    /// <see cref="Mailbox"/> is set, with defaults when null.
+    /// </summary>
+    public NodeHealthOptions? Health { get; set; }
+
     /// <summary>Set when configuration could not be turned into options; reported by validation at start.</summary>
     internal NodeConfigException? ConfigurationError { get; set; }
 
@@ -97,6 +103,7 @@ public sealed class KontinuumNodeOptions
         ConfigureDht = other.ConfigureDht;
         AdmissionLimits = other.AdmissionLimits;
         Mailbox = other.Mailbox;
+        Health = other.Health;
     }
 
     private void ValidateMailbox()
