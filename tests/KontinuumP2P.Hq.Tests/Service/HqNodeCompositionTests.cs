@@ -144,6 +144,19 @@ public sealed class HqNodeCompositionTests
             Throws.ArgumentException.With.Message.Contains("fleet.spares"));
     }
 
+    [Test]
+    public void A_down_slot_without_a_spare_is_audited_once_however_often_HQ_ticks()
+    {
+        using var fixture = new HqFixture();
+        using var hq = fixture.Open();
+        var fleet = HqFixture.AddFleet(hq, providers: 3, perProvider: 1);
+        var victim = fleet[0];
+        hq.OnAlert(fleet[1].Node, new HealthTarget(victim.Slot, victim.Node), HealthLevel.Red);
+        hq.OnAlert(fleet[2].Node, new HealthTarget(victim.Slot, victim.Node), HealthLevel.Red);
+        for (var tick = 0; tick < 5; tick++) Assert.That(hq.ReplaceDownSlots("hq"), Is.Empty, "no spare in the pool");
+        Assert.That(hq.Audit.Tail(100).Count(e => e.Action == "slot.unplaced"), Is.EqualTo(1));
+    }
+
     private static async Task<SlotRecord> WaitForSlotAsync(KontinuumNode node, string slot, TaskCompletionSource<HqNodeEvent> published, CancellationToken ct)
     {
         await published.Task.WaitAsync(TimeSpan.FromSeconds(30), ct);
