@@ -1,4 +1,5 @@
 using KontinuumP2P.Core.Identity;
+using KontinuumP2P.Hq.Allocation;
 using KontinuumP2P.Hq.Escalation;
 using KontinuumP2P.Hq.Provisioning;
 using KontinuumP2P.Mailbox.Health;
@@ -125,7 +126,16 @@ public sealed partial class HqNodeService : INodeService
         using var timer = new PeriodicTimer(_options.Tick, time);
         while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
         {
-            await TickAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await TickAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is InvalidOperationException or KeyNotFoundException or IOException or AllocationException
+                                          or Microsoft.Data.Sqlite.SqliteException && !cancellationToken.IsCancellationRequested)
+            {
+                // One bad tick (a busy database, an allocation that cannot be made) must not end HQ's loop.
+                LogTickFailed(_logger, e.Message);
+            }
             if (time.GetUtcNow() < nextRepublish) continue;
             nextRepublish = time.GetUtcNow() + _options.SlotRepublish;
             await PublishAllAsync(cancellationToken).ConfigureAwait(false);
@@ -173,6 +183,9 @@ public sealed partial class HqNodeService : INodeService
 
     [LoggerMessage(Level = LogLevel.Information, Message = "HQ: slot {Slot} -> {NodeId} (sequence {Sequence}) stored by {Stored} peers")]
     private static partial void LogPublished(ILogger logger, string slot, string nodeId, ulong sequence, int stored);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "HQ: tick failed, trying again on the next: {Reason}")]
+    private static partial void LogTickFailed(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "HQ: publishing slot {Slot} failed: {Reason}")]
     private static partial void LogPublishFailed(ILogger logger, string slot, string reason);
