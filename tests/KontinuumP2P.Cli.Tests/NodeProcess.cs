@@ -40,6 +40,9 @@ internal sealed class NodeProcess : IDisposable
 
     public int Pid => _process.Id;
 
+    /// <summary>Raised for every stdout line as it arrives (on the reader's thread).</summary>
+    public event Action<string>? LineReceived;
+
     public bool HasExited => _process.HasExited;
 
     public string Errors
@@ -92,6 +95,7 @@ internal sealed class NodeProcess : IDisposable
             if (e.Data is null) return;
             lock (node._output) node._output.AppendLine(e.Data);
             if (e.Data.Length > 0) node._firstLine.TrySetResult(e.Data);
+            node.LineReceived?.Invoke(e.Data);
         };
         process.ErrorDataReceived += (_, e) =>
         {

@@ -25,6 +25,9 @@ public sealed class HqAlertReceiver : IHealthAlertReceiver
         _revocations = revocations;
     }
 
+    /// <summary>Raised after every accepted alert with what it changed (on the receiving stream's thread).</summary>
+    public event Action<Escalation.EscalationResult>? Escalated;
+
     /// <summary>Alerts refused (bad certificate).</summary>
     public long Refused { get; private set; }
 
@@ -37,7 +40,8 @@ public sealed class HqAlertReceiver : IHealthAlertReceiver
             Refused++;
             return false;
         }
-        _hq.OnAlert(alert.Reporter.Body.PeerId, alert.Target, alert.Level);
+        var result = _hq.OnAlert(alert.Reporter.Body.PeerId, alert.Target, alert.Level);
+        Escalated?.Invoke(result);
         return true;
     }
 }

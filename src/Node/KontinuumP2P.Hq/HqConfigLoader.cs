@@ -30,6 +30,8 @@ public static class HqConfigLoader
         options.CertificateFile = Path.GetFullPath(options.CertificateFile, dir);
         if (options.Network != "mainnet" && options.Network != "open") options.Network = Path.GetFullPath(options.Network, dir);
         options.Admin.AnchorKeyFiles = [.. options.Admin.AnchorKeyFiles.Select(f => Path.GetFullPath(f, dir))];
+        if (options.NodeConfig.Length > 0) options.NodeConfig = Path.GetFullPath(options.NodeConfig, dir);
+        foreach (var spare in options.Fleet.Spares) spare.Directory = Path.GetFullPath(spare.Directory, dir);
         return options;
     }
 
@@ -81,6 +83,9 @@ public static class HqConfigLoader
                     break;
                 case TomlTable t:
                     Flatten(t, name + ":", pairs);
+                    break;
+                case TomlTableArray tables:
+                    for (var i = 0; i < tables.Count; i++) Flatten(tables[i], $"{name}:{i}:", pairs);
                     break;
                 case TomlArray array:
                     for (var i = 0; i < array.Count; i++)

@@ -4,7 +4,7 @@ using KontinuumP2P.Mailbox.Health;
 namespace KontinuumP2P.Hq;
 
 /// <summary>HQ's configuration (<c>hq.toml</c>, bound through <c>IConfiguration</c>; every threshold configurable).</summary>
-public sealed class HqOptions
+public sealed partial class HqOptions
 {
     /// <summary>Data directory (database, backups).</summary>
     public string DataDirectory { get; set; } = "hq-data";
@@ -34,6 +34,7 @@ public sealed class HqOptions
         Admin.Validate();
         Escalation.ToOptions().Validate();
         Health.ToOptions().Validate();
+        ValidateNode();
     }
 
     /// <summary>[admin] section.</summary>

@@ -31,6 +31,7 @@ public sealed record HqStatus(IReadOnlyList<MailboxStatusRow> Mailboxes, IReadOn
 public sealed class HqService : IDisposable
 {
     private readonly Lock _lock = new();
+    private readonly HashSet<string> _unplacedAudited = new(StringComparer.Ordinal);
     private readonly FleetEscalation _escalation;
     private readonly Ed25519Identity _key;
     private readonly Certificate _certificate;
@@ -139,7 +140,18 @@ public sealed class HqService : IDisposable
             lock (_lock) _escalation.SetSlot(r.Slot, PeerId.Parse(entry.NodeId), entry.Provider);
             done.Add((r, RecordOf(entry)));
         }
-        foreach (var u in plan.Unplaced) Audit.Append(actor, "slot.unplaced", JsonSerializer.Serialize(u));
+        // Called every tick: a slot left unplaced is audited once, not once per tick, until it is placed again.
+        lock (_lock)
+        {
+            _unplacedAudited.IntersectWith(down);
+            foreach (var r in plan.Replacements) _unplacedAudited.Remove(r.Slot);
+        }
+        foreach (var u in plan.Unplaced)
+        {
+            bool first;
+            lock (_lock) first = _unplacedAudited.Add(u.Slot);
+            if (first) Audit.Append(actor, "slot.unplaced", JsonSerializer.Serialize(u));
+        }
         return done;
     }
 

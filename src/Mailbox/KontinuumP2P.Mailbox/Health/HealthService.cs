@@ -122,7 +122,7 @@ public sealed partial class HealthService : IProtocolHandler, IAsyncDisposable
             var answer = await HealthFrames.ReadAsync(stream.Input, HealthResponse.Parser, timeout.Token).ConfigureAwait(false);
             return answer?.Check?.Nonce == nonce;
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or OperationCanceledException or InvalidOperationException
+        catch (Exception e) when (e is IOException or InvalidDataException or OperationCanceledException or InvalidOperationException or TimeoutException
             && !cancellationToken.IsCancellationRequested)
         {
             return false;

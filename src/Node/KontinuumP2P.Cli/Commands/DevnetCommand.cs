@@ -56,11 +56,18 @@ internal static class DevnetCommand
             if (!json) CliOutput.WriteLine(parseResult, $"devnet of {nodes} nodes up; genesis and state in {devnet.Directory}");
             try
             {
+                // HQ joins the devnet through the same composition; it publishes a /slot/ record per mailbox node.
+                await using var hq = await DevnetHq.StartAsync(devnet, stop.Token).ConfigureAwait(false);
                 while (!stop.IsCancellationRequested)
                 {
                     var status = await devnet.RunLookupRoundAsync(stop.Token).ConfigureAwait(false);
-                    if (json) CliOutput.WriteJsonLine(parseResult, JsonSerializer.SerializeToNode(status, Json)!);
-                    else CliOutput.WriteLine(parseResult, StatusTable.Render(status));
+                    if (json)
+                    {
+                        var line = JsonSerializer.SerializeToNode(status, Json)!.AsObject();
+                        line["hq"] = hq.ToJson();
+                        CliOutput.WriteJsonLine(parseResult, line);
+                    }
+                    else CliOutput.WriteLine(parseResult, StatusTable.Render(status) + "\n" + hq.Render());
                     await Task.Delay(TimeSpan.FromSeconds(intervalSeconds), stop.Token).ConfigureAwait(false);
                 }
             }

@@ -66,19 +66,27 @@ internal static class HqCommands
                 var operatorToken = File.ReadAllText(tokenPath).Trim();
                 await using var api = await AdminApi.StartAsync(options.Admin, enrollment, hq.Audit, AdminApi.HashOperatorToken(operatorToken), null, ct).ConfigureAwait(false);
                 hq.Audit.Append("hq", "hq.start", JsonSerializer.Serialize(new { peerId = hq.PeerId.ToString(), admin = api.Address.ToString() }));
+                HqFleetSeed.Apply(hq, options.Fleet);
+                // With a node, HqNodeService ticks, replaces and publishes; without one only the registry's alerts expire here.
+                await using var node = options.NodeConfig.Length > 0 ? await HqRunNode.StartAsync(options, hq, ct).ConfigureAwait(false) : null;
                 CliOutput.WriteJsonLine(pr, new JsonObject
                 {
                     ["peerId"] = hq.PeerId.ToString(),
                     ["admin"] = api.Address.ToString(),
                     ["operatorTokenFile"] = tokenPath,
                     ["dataDirectory"] = options.DataDirectory,
+                    ["listenAddrs"] = node is null ? null : CliOutput.Strings([.. node.Node.ListenAddresses.Select(a => a.WithPeerId(node.Node.PeerId).ToString())]),
                 });
+                node?.Ready(pr);
                 using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 if (pr.GetValue(duration) is { } seconds) stop.CancelAfter(TimeSpan.FromSeconds(seconds));
-                using var timer = new PeriodicTimer(TimeSpan.FromSeconds(5));
+                using var timer = new PeriodicTimer(TimeSpan.FromSeconds(options.TickSeconds));
                 try
                 {
-                    while (await timer.WaitForNextTickAsync(stop.Token).ConfigureAwait(false)) hq.Tick();
+                    while (await timer.WaitForNextTickAsync(stop.Token).ConfigureAwait(false))
+                    {
+                        if (node is null) hq.Tick();
+                    }
                 }
                 catch (OperationCanceledException) when (stop.IsCancellationRequested)
                 {

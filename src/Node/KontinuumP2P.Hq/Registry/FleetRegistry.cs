@@ -144,6 +144,15 @@ public sealed class FleetRegistry
             return 0;
         });
 
+    /// <summary>Whether the pool holds spare <paramref name="id"/> (used or not).</summary>
+    public bool HasSpare(string id) => _db.Read(c =>
+    {
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT 1 FROM spares WHERE id = $i";
+        cmd.Parameters.AddWithValue("$i", id);
+        return cmd.ExecuteScalar() is not null;
+    });
+
     /// <summary>Unused spares.</summary>
     public IReadOnlyList<SpareEntry> FreeSpares() => _db.Read(c =>
     {

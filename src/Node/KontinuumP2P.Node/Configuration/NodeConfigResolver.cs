@@ -100,6 +100,7 @@ public static partial class NodeConfigResolver
                 ConfigureDht = kad.Length == 0 ? null : dht => dht with { ProtocolId = kad },
                 Mailbox = ResolveMailbox(config.Mailbox, baseDirectory, dataDirectory),
                 Archive = ResolveArchive(config.Archive, baseDirectory, dataDirectory),
+                Health = ResolveHealth(config.Health, config.Mailbox.Enabled),
             };
             options.Validate();
             return new ResolvedNodeConfig { Options = options, MetricsEndpoint = metrics, LogLevel = level, JsonLogs = json, ConfigPath = configPath };

@@ -7,13 +7,14 @@ public sealed partial class KontinuumNode
 {
     /// <summary>
     /// Resolves mailbox slots given as PeerIds through this node's DHT (<c>/node/</c> records, whose certificates the
-    /// validator checked) and named slots through <paramref name="namedSlots"/>.
+    /// validator checked), slots pinned in <paramref name="namedSlots"/> to their node, and other slot names through
+    /// HQ's <c>/slot/</c> records.
     /// </summary>
     public IMailboxResolver CreateMailboxResolver(IReadOnlyDictionary<string, PeerId>? namedSlots = null) =>
-        new PeerMailboxResolver(async (peer, cancellationToken) =>
+        new SlotMailboxResolver(this, new PeerMailboxResolver(async (peer, cancellationToken) =>
             await ResolveNodeAsync(peer, cancellationToken).ConfigureAwait(false) is { } record
                 ? new MailboxEndpoint(record.PeerId, record.Addresses, record.Certificate)
-                : null, namedSlots);
+                : null, namedSlots), namedSlots);
 
     /// <summary>Accepts a mailbox only with a certificate this node's anchors and CRL accept, listing <c>mailbox</c>.</summary>
     public IMailboxVerifier CreateMailboxVerifier() => new CertificateMailboxVerifier(VerifyCertificate);

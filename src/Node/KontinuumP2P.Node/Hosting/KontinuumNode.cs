@@ -205,6 +205,7 @@ public sealed partial class KontinuumNode : IAsyncDisposable
         {
             validators.Add(RecordKeys.NodeNamespace, new NodeRecordValidator(() => crl.Anchors, crl));
             validators.Add(RecordKeys.CrlNamespace, new CrlRecordValidator(() => crl.Anchors));
+            validators.Add(KontinuumP2P.Mailbox.Health.SlotRecord.Namespace, new KontinuumP2P.Mailbox.Health.SlotRecordValidator(() => crl.Anchors, crl));
         }
         var dhtOptions = new DhtOptions
         {

@@ -76,6 +76,11 @@ public sealed class KontinuumNodeOptions
 
     /// <summary>Run the cold-archive pusher over this node's replica mailboxes; null (the default) runs none. Needs <see cref="Mailbox"/> as a replica.</summary>
     public NodeArchiveOptions? Archive { get; set; }
+    /// <summary>
+    /// Fleet health beside the mailbox server (the health protocol, checks, alerts to HQ); used only when
+    /// <see cref="Mailbox"/> is set, with defaults when null.
+    /// </summary>
+    public NodeHealthOptions? Health { get; set; }
 
     /// <summary>Set when configuration could not be turned into options; reported by validation at start.</summary>
     internal NodeConfigException? ConfigurationError { get; set; }
@@ -101,6 +106,7 @@ public sealed class KontinuumNodeOptions
         AdmissionLimits = other.AdmissionLimits;
         Mailbox = other.Mailbox;
         Archive = other.Archive;
+        Health = other.Health;
     }
 
     private void ValidateMailbox()

@@ -13,6 +13,7 @@ public static class KontinuumStoreLimits
         {
             [RecordKeys.CrlNamespace] = Crl.MaxEncodedLength,
             [RecordKeys.NodeNamespace] = NodeRecord.MaxEncodedLength,
+            [KontinuumP2P.Mailbox.Health.SlotRecord.Namespace] = KontinuumP2P.Mailbox.Health.SlotRecord.MaxEncodedLength,
         },
         // A publisher of CRLs stores one per anchor key a node is close to.
         MaxRecordBytesPerPeer = 8L * Crl.MaxEncodedLength,
