@@ -78,6 +78,29 @@ public sealed class GroupClientMetricsAndSoakTests
     }
 
     [Test]
+    public async Task Outbox_backoff_runs_on_the_clients_clock_not_the_system_clock()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var ct = timeout.Token;
+        await using var fleet = await MailboxFleet.StartAsync(1);
+        var (storeA, _) = NewGroup(fleet, requiredAcks: 1);
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var a = await fleet.DeviceAsync(storeA, MailboxFleet.FastOptions with { TimeProvider = time, Jitter = () => 0.5 });
+        await fleet.Servers[0].StopAsync();
+        var outcome = await a.PushAsync("while down"u8.ToArray(), ct);
+        Assert.That(outcome.Durable, Is.False);
+        var due = storeA.NextDue();
+        Assert.That(due, Is.GreaterThan(time.GetUtcNow()), "rescheduled on the fake clock");
+        await fleet.Servers[0].StartAsync();
+        // However long the real wait, nothing is due until the client's clock reaches the backoff.
+        var early = await a.FlushAsync(all: false, ct);
+        Assert.That((early.Delivered, early.Remaining), Is.EqualTo((0, 1)));
+        time.Advance(due!.Value - time.GetUtcNow() + TimeSpan.FromMilliseconds(1));
+        var flushed = await a.FlushAsync(all: false, ct);
+        Assert.That((flushed.Delivered, flushed.Remaining), Is.EqualTo((1, 0)));
+    }
+
+    [Test]
     [Category("Slow")]
     public async Task The_watch_loop_keeps_memory_and_cpu_bounded_and_stops_when_told()
     {

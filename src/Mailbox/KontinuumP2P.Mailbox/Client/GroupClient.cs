@@ -188,8 +188,8 @@ public sealed partial class GroupClient : IAsyncDisposable
         try
         {
             var session = await connection.GetSessionAsync(cancellationToken).ConfigureAwait(false);
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(_options.PushTimeout);
+            using var deadline = new CancellationTokenSource(_options.PushTimeout, _options.TimeProvider);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
             MailboxPushResult result;
             try
             {
