@@ -72,7 +72,11 @@ public sealed class MailboxBench : IBench
             var clients = new List<MailboxSession>();
             foreach (var c in credentials) clients.Add(await rig.OpenAsync(c, cancellationToken));
             await PushLoadAsync(clients, inFlight, Math.Min(pushes / 10, 5_000), blob, cancellationToken); // warm-up
+            var pushCpu = CpuTime();
             var (pushLatencies, pushElapsed) = await PushLoadAsync(clients, inFlight, pushes, blob, cancellationToken);
+            pushCpu = CpuTime() - pushCpu;
+            // CPU time of the whole process (client, server, SQLite) per push: what the code costs, whatever the load.
+            results["pushCpuMicrosPerPush"] = Math.Round(pushCpu.TotalMicroseconds / pushes, 1);
             var rate = pushes / pushElapsed.TotalSeconds;
             RunBaseline("zerok-2.db");
             var baselineRate = baselineRates.Max();
@@ -113,12 +117,24 @@ public sealed class MailboxBench : IBench
             // 3. Pull: one stream reads the whole large mailbox in maximum pages; then a 10,000-blob catch-up.
             var reader = await rig.OpenAsync(large with { DeviceId = RandomNumberGenerator.GetBytes(16) }, cancellationToken);
             await PullAllAsync(reader, 0, 10_000, cancellationToken); // warm-up
-            var (pulled, pullElapsed) = await PullAllAsync(reader, 0, long.MaxValue, cancellationToken);
+            // One page at a time (request, wait, next request) as the baseline, then pages pipelined on the same stream.
+            var serialCpu = CpuTime();
+            var (serialPulled, serialElapsed) = await PullAllAsync(reader, 0, long.MaxValue, cancellationToken);
+            serialCpu = CpuTime() - serialCpu;
+            var pullCpu = CpuTime();
+            var (pulled, pullElapsed) = await PullPipelinedAsync(reader, 0, long.MaxValue, cancellationToken);
+            pullCpu = CpuTime() - pullCpu;
+            results["pullSerialCpuMicrosPerBlob"] = Math.Round(serialCpu.TotalMicroseconds / serialPulled, 2);
+            results["pullCpuMicrosPerBlob"] = Math.Round(pullCpu.TotalMicroseconds / pulled, 2);
+            results["loadAverage"] = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
             var max = reader.OpenResult!.MaxCursor;
-            var (caught, catchUp) = await PullAllAsync(reader, max > 10_000 ? max - 10_000 : 0, 10_000, cancellationToken);
+            var (caught, catchUp) = await PullPipelinedAsync(reader, max > 10_000 ? max - 10_000 : 0, 10_000, cancellationToken);
+            results["pullSerialBlobsPerSecond"] = Math.Round(serialPulled / serialElapsed.TotalSeconds);
             results["pullBlobsPerSecond"] = Math.Round(pulled / pullElapsed.TotalSeconds);
             results["catchUp10kSeconds"] = Math.Round(catchUp.TotalSeconds, 3);
-            Console.WriteLine($"pull: {pulled:N0} blobs in {pullElapsed.TotalSeconds:0.000} s = {pulled / pullElapsed.TotalSeconds:N0} blobs/s per stream; " +
+            Console.WriteLine($"pull CPU per blob (whole process): one page at a time {serialCpu.TotalMicroseconds / serialPulled:0.00} us, pipelined {pullCpu.TotalMicroseconds / pulled:0.00} us; push CPU {pushCpu.TotalMicroseconds / pushes:0.0} us per push");
+            Console.WriteLine($"pull: one page at a time {serialPulled / serialElapsed.TotalSeconds:N0} blobs/s; pipelined (depth {PullDepth}) " +
+                $"{pulled:N0} blobs in {pullElapsed.TotalSeconds:0.000} s = {pulled / pullElapsed.TotalSeconds:N0} blobs/s per stream; " +
                 $"catch-up of {caught:N0} blobs in {catchUp.TotalSeconds:0.000} s");
 
             foreach (var session in clients.Append(smallSession).Append(largeSession).Append(reader)) await session.DisposeAsync();
@@ -189,6 +205,26 @@ public sealed class MailboxBench : IBench
             blobs += page.Blobs.Count;
             if (page.Blobs.Count > 0) after = page.Blobs[^1].Cursor;
             if (!page.HasMore) break;
+        }
+        return (blobs, Stopwatch.GetElapsedTime(started));
+    }
+
+    private const int PullDepth = 3;
+
+    private static TimeSpan CpuTime()
+    {
+        using var process = Process.GetCurrentProcess();
+        return process.TotalProcessorTime;
+    }
+
+    private static async Task<(long Blobs, TimeSpan Elapsed)> PullPipelinedAsync(MailboxSession session, ulong after, long limit, CancellationToken cancellationToken)
+    {
+        long blobs = 0;
+        var started = Stopwatch.GetTimestamp();
+        await foreach (var page in session.PullPagesAsync(after, 0, 0, 0, PullDepth, cancellationToken))
+        {
+            blobs += page.Blobs.Count;
+            if (blobs >= limit) break;
         }
         return (blobs, Stopwatch.GetElapsedTime(started));
     }

@@ -36,6 +36,9 @@ internal sealed class MailboxFleet : IAsyncDisposable
 
     public TrustAnchors Anchors { get; }
 
+    /// <summary>The anchor's public key (child processes build their own trust from it).</summary>
+    public byte[] AnchorPublicKey => _anchor.PublicKey;
+
     public List<Member> Servers { get; } = [];
 
     public IReadOnlyList<string> Slots => [.. Servers.Select(s => s.Slot)];

@@ -28,7 +28,7 @@ public sealed class MailboxServerTests
         {
             Assert.Multiple(() =>
             {
-                Assert.That(open.Epoch, Is.EqualTo(harness.Store.Epoch).And.Not.Zero);
+                Assert.That(open.Epoch, Is.Not.Zero.And.Not.EqualTo(harness.Store.Epoch), "each mailbox has its own epoch");
                 Assert.That(open.MaxCursor, Is.Zero);
                 Assert.That(open.Limits.MaxPullBlobs, Is.EqualTo(harness.Server.Options.MaxPullBlobs));
                 Assert.That(open.Retention.Role, Is.EqualTo(MailboxRole.Ephemeral));

@@ -147,9 +147,39 @@ public sealed class MailboxStoreTests
         Assert.That(store.Statistics, Is.EqualTo(store.Statistics with { Mailboxes = 1, Blobs = 1, Bytes = 100 }));
         Assert.That(async () => await PushAsync(store, staleHandle, Blobs.Make()),
             Throws.InstanceOf<MailboxException>().With.Property(nameof(MailboxException.Code)).EqualTo(MailboxErrorCode.NotOpen));
-        // Opening it again starts an empty mailbox.
+        // Opening it again starts an empty mailbox, with a new epoch: a device holding cursor 100 of the old one must
+        // read the new one from 0 (were the epoch kept, it would skip the new blobs 1..100).
+        var staleEpoch = store.EpochOf(staleHandle);
         var reopened = await OpenAsync(store, stale);
         Assert.That((reopened.Created, reopened.MaxCursor), Is.EqualTo((true, 0UL)));
+        Assert.That(store.EpochOf(reopened.Handle), Is.Not.EqualTo(staleEpoch).And.Not.EqualTo(store.EpochOf(activeHandle)));
+        await PushAsync(store, reopened.Handle, Blobs.Make());
+        var page = await store.ReadAfterAsync(reopened.Handle, 0, 10, 1 << 20, CancellationToken.None);
+        Assert.That(page.Epoch, Is.EqualTo(store.EpochOf(reopened.Handle)));
+        var again = Blobs.Make();
+        var push = await store.PushAsync(reopened.Handle, again.Id, again.Data, TimeSpan.Zero, CancellationToken.None);
+        Assert.That(push.Epoch, Is.EqualTo(store.EpochOf(reopened.Handle)));
+    }
+
+    [Test]
+    public async Task Mailbox_epochs_differ_between_mailboxes_and_survive_a_reopen_of_the_store()
+    {
+        var a = Credentials.Random();
+        var b = Credentials.Random();
+        ulong epochA, epochB;
+        await using (var store = await OpenAsync(Options()))
+        {
+            epochA = store.EpochOf((await OpenAsync(store, a)).Handle);
+            epochB = store.EpochOf((await OpenAsync(store, b)).Handle);
+            Assert.That(epochA, Is.Not.EqualTo(epochB).And.Not.Zero);
+        }
+        await using (var again = await OpenAsync(Options()))
+        {
+            Assert.That(again.EpochOf((await OpenAsync(again, a)).Handle), Is.EqualTo(epochA));
+            Assert.That(again.EpochOf((await OpenAsync(again, b.OtherDevice())).Handle), Is.EqualTo(epochB), "the epoch is the mailbox's, not the device's");
+        }
+        await using var reset = await OpenAsync(Options("reset.db"));
+        Assert.That(reset.EpochOf((await OpenAsync(reset, a)).Handle), Is.Not.EqualTo(epochA), "a new store file gives new epochs");
     }
 
     [Test]

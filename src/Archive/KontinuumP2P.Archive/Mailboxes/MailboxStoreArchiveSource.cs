@@ -18,7 +18,9 @@ public sealed class MailboxStoreArchiveSource : IArchiveSource
     public async ValueTask<IReadOnlyList<ArchiveMailbox>> ListMailboxesAsync(CancellationToken cancellationToken)
     {
         var list = await _store.ListArchivedMailboxesAsync(cancellationToken).ConfigureAwait(false);
-        return [.. list.Select(m => new ArchiveMailbox(m.MailboxId, m.ArchiveKey, _store.Epoch))];
+        // Per-mailbox epochs: a mailbox deleted (idle expiry) and opened again under the same id restarts its cursors,
+        // and the pusher must start it again rather than skip its new blobs.
+        return [.. list.Select(m => new ArchiveMailbox(m.MailboxId, m.ArchiveKey, m.Epoch))];
     }
 
     /// <inheritdoc />

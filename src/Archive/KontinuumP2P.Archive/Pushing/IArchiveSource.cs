@@ -26,7 +26,7 @@ public interface IArchiveSource
 /// <summary>A replica mailbox to archive.</summary>
 /// <param name="MailboxId">The mailbox id (32 bytes).</param>
 /// <param name="ArchiveKey">The archive key the group supplied (32 bytes).</param>
-/// <param name="Epoch">The store's epoch: when it changes the store was reset and its cursors start again.</param>
+/// <param name="Epoch">The mailbox's epoch: when it changes the mailbox (or its whole store) was reset and its cursors start again.</param>
 public sealed record ArchiveMailbox(ReadOnlyMemory<byte> MailboxId, ReadOnlyMemory<byte> ArchiveKey, ulong Epoch = 0);
 
 /// <summary>A stored blob.</summary>

@@ -77,11 +77,16 @@ public sealed partial class GroupClient
                     position = new MailboxPosition(0, page.Epoch);
                     continue;
                 }
-                if (page.Blobs.Count == 0) break;
+                if (page.Blobs.Count == 0)
+                {
+                    _metrics.Lag(connection.Slot, page.MaxCursor, position.Cursor);
+                    break;
+                }
                 // The next page travels while this one is applied.
                 if (page.HasMore)
                     prefetch = session.PullAsync(page.Blobs[^1].Cursor, _options.PullLimit, _options.PullMaxBytes, position.Epoch, cancellationToken);
                 position = await ApplyPageAsync(connection, page, position, apply, tally, cancellationToken).ConfigureAwait(false);
+                _metrics.Lag(connection.Slot, page.MaxCursor, position.Cursor);
                 if (ack) acks.Add(AckQuietlyAsync(session, connection, position, cancellationToken));
                 if (!page.HasMore) break;
             }
@@ -133,6 +138,7 @@ public sealed partial class GroupClient
                 {
                     await apply(new ReceivedBlob(id, plaintext, connection.Slot, blob.Cursor), cancellationToken).ConfigureAwait(false);
                     tally.Applied++;
+                    _metrics.Applied(1);
                 }
                 else
                 {

@@ -21,6 +21,7 @@ public sealed partial class GroupClient : IAsyncDisposable
     private readonly GroupClientOptions _options;
     private readonly ILogger _logger;
     private readonly BackgroundTasks _tasks;
+    private readonly GroupClientMetrics _metrics;
     private readonly SemaphoreSlim _applyLock = new(1, 1);
     private readonly Lock _lock = new();
     private List<MailboxConnection> _connections;
@@ -39,6 +40,7 @@ public sealed partial class GroupClient : IAsyncDisposable
         _logger = _options.LoggerFactory.CreateLogger<GroupClient>();
         _tasks = new BackgroundTasks(e => LogBackgroundFailure(_logger, e));
         _connections = CreateConnections(store.Current);
+        _metrics = new GroupClientMetrics(_options.MeterFactory, OutboxDepth);
     }
 
     /// <summary>The group directory's state.</summary>
@@ -71,6 +73,7 @@ public sealed partial class GroupClient : IAsyncDisposable
         var sealedBlob = BlobCipher.Seal(generation.Keys, plaintext.Span);
         var connections = Connections;
         Store.Enqueue(sealedBlob, generation.Number, connections.Select(c => c.Slot), _options.TimeProvider.GetUtcNow());
+        _metrics.Pushed();
         var required = RequiredAcks;
         var acked = new List<MailboxAck>();
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -139,6 +142,7 @@ public sealed partial class GroupClient : IAsyncDisposable
         await _tasks.DisposeAsync().ConfigureAwait(false);
         foreach (var connection in Connections) await connection.DisposeAsync().ConfigureAwait(false);
         _applyLock.Dispose();
+        _metrics.Dispose();
     }
 
     private async Task<(int Delivered, int Failed)> FlushSlotAsync(MailboxConnection connection, IReadOnlyList<OutboxEntry> entries, CancellationToken cancellationToken)
@@ -184,8 +188,8 @@ public sealed partial class GroupClient : IAsyncDisposable
         try
         {
             var session = await connection.GetSessionAsync(cancellationToken).ConfigureAwait(false);
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(_options.PushTimeout);
+            using var deadline = new CancellationTokenSource(_options.PushTimeout, _options.TimeProvider);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
             MailboxPushResult result;
             try
             {
@@ -196,6 +200,7 @@ public sealed partial class GroupClient : IAsyncDisposable
                 throw new TimeoutException($"no acknowledgement within {_options.PushTimeout.TotalSeconds:0.#} s");
             }
             Store.MarkDelivered(id, connection.Generation, connection.Slot);
+            _metrics.Acked();
             return result.Cursor;
         }
         catch (Exception e) when (e is IOException or TimeoutException && !cancellationToken.IsCancellationRequested)
@@ -204,6 +209,7 @@ public sealed partial class GroupClient : IAsyncDisposable
             if (e is not MailboxException and not MailboxUnavailableException) await connection.FailAsync(e).ConfigureAwait(false);
             var retryAfter = e is MailboxException { RetryAfter: var r } && r > TimeSpan.Zero ? r : (TimeSpan?)null;
             Reschedule(id, connection, attempts + 1, e.Message, retryAfter);
+            _metrics.Failed();
             LogPushFailed(_logger, connection.Slot, id.ToString(), e.Message);
             return null;
         }
@@ -214,6 +220,19 @@ public sealed partial class GroupClient : IAsyncDisposable
         var delay = OutboxBackoff.Delay(Math.Max(1, failures), _options.Jitter());
         if (atLeast is { } minimum && minimum > delay) delay = minimum;
         Store.MarkFailed(id, connection.Generation, connection.Slot, _options.TimeProvider.GetUtcNow() + delay, error);
+    }
+
+    /// <summary>The outbox gauge's reading (0 once the caller disposed the store).</summary>
+    private long OutboxDepth()
+    {
+        try
+        {
+            return Store.OutboxCount();
+        }
+        catch (ObjectDisposedException)
+        {
+            return 0;
+        }
     }
 
     private List<MailboxConnection> CreateConnections(Generation generation) =>

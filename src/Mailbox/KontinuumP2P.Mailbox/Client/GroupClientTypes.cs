@@ -42,8 +42,12 @@ public sealed record GroupClientOptions
     /// <summary>Jitter source for outbox backoff, in [0, 1).</summary>
     public Func<double> Jitter { get; init; } = Random.Shared.NextDouble;
 
-    /// <summary>The clock.</summary>
+    /// <summary>The clock of every wait and timestamp of the client: connect and push timeouts, outbox backoff, watch
+    /// polls, and the sessions' request timeouts unless <see cref="Session"/> has a clock of its own.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>Metrics (pushes, acknowledgements, failures, applied blobs, outbox depth, pull lag); null = a private meter.</summary>
+    public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; init; }
 
     /// <summary>Logging.</summary>
     public ILoggerFactory LoggerFactory { get; init; } = NullLoggerFactory.Instance;

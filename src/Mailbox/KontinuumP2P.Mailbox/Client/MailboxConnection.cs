@@ -62,8 +62,9 @@ internal sealed class MailboxConnection : IAsyncDisposable
         {
             if (_session is { } again && !again.Completion.IsCompleted) return again;
             if (_session is not null) await DropAsync().ConfigureAwait(false);
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(_options.ConnectTimeout);
+            // Timed on the client's clock, as every other wait of the client.
+            using var deadline = new CancellationTokenSource(_options.ConnectTimeout, _options.TimeProvider);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
             try
             {
                 var session = await ConnectAsync(timeout.Token).ConfigureAwait(false);
@@ -118,6 +119,11 @@ internal sealed class MailboxConnection : IAsyncDisposable
         _connect.Dispose();
     }
 
+    /// <summary>The session settings on the client's clock (unless the session was given its own).</summary>
+    private MailboxSessionOptions SessionOptions => _options.Session.TimeProvider == TimeProvider.System
+        ? _options.Session with { TimeProvider = _options.TimeProvider }
+        : _options.Session;
+
     private async Task<MailboxSession> ConnectAsync(CancellationToken cancellationToken)
     {
         var now = _host.TimeProvider.GetUtcNow();
@@ -130,7 +136,7 @@ internal sealed class MailboxConnection : IAsyncDisposable
         }
         var target = _endpoint;
         if (target.Addresses.Count > 0) _host.PeerStore.AddAddresses(target.PeerId, target.Addresses, TimeSpan.FromMinutes(10));
-        var session = await MailboxSession.ConnectAsync(_host, target.PeerId, _options.Session, cancellationToken).ConfigureAwait(false);
+        var session = await MailboxSession.ConnectAsync(_host, target.PeerId, SessionOptions, cancellationToken).ConfigureAwait(false);
         try
         {
             await session.OpenAsync(Keys.MailboxId, Keys.Capability, _deviceId, _options.SendArchiveKey ? Keys.ArchiveKey : ReadOnlyMemory<byte>.Empty,

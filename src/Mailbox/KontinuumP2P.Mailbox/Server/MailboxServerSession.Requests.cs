@@ -24,7 +24,7 @@ internal sealed partial class MailboxServerSession
                 RequestId = id,
                 Open = new OpenResult
                 {
-                    Epoch = Store.Epoch,
+                    Epoch = Store.EpochOf(opened.Handle),
                     MaxCursor = opened.MaxCursor,
                     Pending = opened.Pending,
                     AckedUpTo = opened.AckedUpTo,
@@ -62,7 +62,7 @@ internal sealed partial class MailboxServerSession
     {
         try
         {
-            if (pull.Epoch != 0 && pull.Epoch != Store.Epoch) return EpochChanged(id, pull.Epoch);
+            if (pull.Epoch != 0 && pull.Epoch != Store.EpochOf(mailbox)) return EpochChanged(id, mailbox, pull.Epoch);
             var limit = pull.Limit == 0 || pull.Limit > Options.MaxPullBlobs ? Options.MaxPullBlobs : (int)pull.Limit;
             var maxBytes = pull.MaxBytes == 0 || pull.MaxBytes > Options.MaxPullBytes ? Options.MaxPullBytes : (int)pull.MaxBytes;
             var page = await Store.ReadAfterAsync(mailbox, pull.AfterCursor, limit, maxBytes, CancellationToken.None).ConfigureAwait(false);
@@ -83,7 +83,7 @@ internal sealed partial class MailboxServerSession
     {
         try
         {
-            if (ack.Epoch != 0 && ack.Epoch != Store.Epoch) return EpochChanged(id, ack.Epoch);
+            if (ack.Epoch != 0 && ack.Epoch != Store.EpochOf(mailbox)) return EpochChanged(id, mailbox, ack.Epoch);
             var acked = await Store.AckAsync(mailbox, ack.UpToCursor, CancellationToken.None).ConfigureAwait(false);
             return new Response { RequestId = id, Ack = new AckResult { AckedUpTo = acked } };
         }
@@ -100,11 +100,11 @@ internal sealed partial class MailboxServerSession
             _subscribed = true;
             _server.Subscribe(mailbox.Row, this);
         }
-        return new Response { RequestId = id, Subscribe = new SubscribeResult { MaxCursor = Store.MaxCursor(mailbox), Epoch = Store.Epoch } };
+        return new Response { RequestId = id, Subscribe = new SubscribeResult { MaxCursor = Store.MaxCursor(mailbox), Epoch = Store.EpochOf(mailbox) } };
     }
 
-    private Response EpochChanged(ulong id, ulong asked) =>
-        Refuse(id, MailboxErrorCode.EpochChanged, $"epoch {asked:x16} is not the store's; start again from cursor 0", epoch: Store.Epoch);
+    private Response EpochChanged(ulong id, MailboxHandle mailbox, ulong asked) =>
+        Refuse(id, MailboxErrorCode.EpochChanged, $"epoch {asked:x16} is not the mailbox's; start again from cursor 0", epoch: Store.EpochOf(mailbox));
 
     private Response Failure(ulong id, Exception e) => e switch
     {

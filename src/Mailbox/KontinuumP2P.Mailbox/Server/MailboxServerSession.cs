@@ -215,7 +215,7 @@ internal sealed partial class MailboxServerSession
                 if (Interlocked.Exchange(ref _notifyPending, 0) == 1)
                 {
                     var max = (ulong)Interlocked.Read(ref _notifyCursor);
-                    MailboxFrames.Write(_stream.Output, new Response { Notify = new Notify { MaxCursor = max, Epoch = Store.Epoch } });
+                    MailboxFrames.Write(_stream.Output, new Response { Notify = new Notify { MaxCursor = max, Epoch = Mailbox is { } opened ? Store.EpochOf(opened) : Store.Epoch } });
                 }
                 if (_outbound.Reader.Count == 0)
                 {

@@ -6,7 +6,8 @@ namespace KontinuumP2P.Mailbox.Storage;
 /// <param name="MailboxId">The 32-byte mailbox id.</param>
 /// <param name="ArchiveKey">The 32-byte archive key.</param>
 /// <param name="MaxCursor">Highest cursor assigned when listed.</param>
-public sealed record ArchivedMailbox(ReadOnlyMemory<byte> MailboxId, ReadOnlyMemory<byte> ArchiveKey, ulong MaxCursor);
+/// <param name="Epoch">The mailbox's epoch (<see cref="MailboxStore.EpochOf"/>): a new one means its cursors started again.</param>
+public sealed record ArchivedMailbox(ReadOnlyMemory<byte> MailboxId, ReadOnlyMemory<byte> ArchiveKey, ulong MaxCursor, ulong Epoch = 0);
 
 /// <summary>
 /// What the archive pusher reads from a mailbox store: the mailboxes with an archive key and their blobs in cursor order

@@ -49,7 +49,7 @@ public sealed partial class MailboxStore
             find.Parameters.AddWithValue("$id", mailboxId);
             row = find.ExecuteScalar() is long found ? found : 0;
         }
-        if (row == 0 || epoch != Epoch || LoadState(row) is not { } state) return 0;
+        if (row == 0 || epoch != MailboxEpoch(row) || LoadState(row) is not { } state) return 0;
         // A watermark beyond the mailbox's end belongs to an earlier mailbox of the same id: never let it release blobs.
         var watermark = Math.Min(archivedUpTo, state.MaxCursor);
         _archivedUpTo.AddOrUpdate(state, new StrongBox<ulong>(watermark));

@@ -262,7 +262,7 @@ public sealed partial class MailboxStore
             _batchDuplicates++;
             state.LastAccess = now;
             Touch(state);
-            return new MailboxPushResult(MailboxKeys.CursorOf(existing), true, Epoch);
+            return new MailboxPushResult(MailboxKeys.CursorOf(existing), true, MailboxEpoch(row));
         }
         if (state.Blobs + 1 > _options.MaxMailboxBlobs || state.NextCursor > MailboxKeys.MaxCursor)
             throw new MailboxException(MailboxErrorCode.MailboxQuota, $"the mailbox holds its maximum of {_options.MaxMailboxBlobs} blobs");
@@ -282,7 +282,7 @@ public sealed partial class MailboxStore
         _wBlobs++;
         _wBytes += data.Length;
         _batchPushes++;
-        return new MailboxPushResult(cursor, false, Epoch);
+        return new MailboxPushResult(cursor, false, MailboxEpoch(row));
     }
 
     private ulong ApplyAck(long row, byte[] deviceId, ulong upTo)

@@ -147,6 +147,28 @@ public sealed partial class MailboxStore : IMailboxArchiveSource, IAsyncDisposab
         Log.Opened(_logger, _options.DatabasePath, Epoch, _mailboxes, _blobs);
     }
 
+    /// <summary>
+    /// The epoch of one mailbox as served now: derived from the store's epoch and the mailbox's row, which SQLite's
+    /// AUTOINCREMENT never hands out twice. A mailbox deleted (idle expiry) and opened again gets a new row and so a new
+    /// epoch; a reset store (new file) gives every mailbox a new one; reopening the same file keeps them all.
+    /// </summary>
+    public ulong EpochOf(MailboxHandle mailbox)
+    {
+        ArgumentNullException.ThrowIfNull(mailbox);
+        return MailboxEpoch(mailbox.Row);
+    }
+
+    private ulong MailboxEpoch(long row)
+    {
+        Span<byte> input = stackalloc byte[16];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(input, Epoch);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(input[8..], row);
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(input, hash);
+        var epoch = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(hash) & long.MaxValue;
+        return epoch == 0 ? 1 : epoch;
+    }
+
     private static ulong NewEpoch()
     {
         Span<byte> bytes = stackalloc byte[8];
@@ -245,7 +267,7 @@ public sealed partial class MailboxStore : IMailboxArchiveSource, IAsyncDisposab
         ArgumentNullException.ThrowIfNull(mailbox);
         var max = MaxCursor(mailbox);
         if (afterCursor > max) throw new MailboxException(MailboxErrorCode.BadCursor, $"cursor {afterCursor} is past the end ({max})");
-        return ReadRangeAsync(mailbox.Row, afterCursor, max, maxBlobs, maxBytes, cancellationToken);
+        return ReadRangeAsync(mailbox.Row, afterCursor, max, maxBlobs, maxBytes, MailboxEpoch(mailbox.Row), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -261,7 +283,8 @@ public sealed partial class MailboxStore : IMailboxArchiveSource, IAsyncDisposab
             return await reader.ReadAsync(ct).ConfigureAwait(false) ? (reader.GetInt64(0), (ulong)reader.GetInt64(1) - 1) : (0L, 0UL);
         }, cancellationToken).ConfigureAwait(false);
         if (row == 0 || afterCursor >= max) return new MailboxPullResult([], false, max, Epoch);
-        return await ReadRangeAsync(row, afterCursor, max, maxBlobs, maxBytes, cancellationToken).ConfigureAwait(false);
+        // The archive tracks the store's epoch (IMailboxArchiveSource.Epoch), so its pages carry that one.
+        return await ReadRangeAsync(row, afterCursor, max, maxBlobs, maxBytes, Epoch, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -269,16 +292,17 @@ public sealed partial class MailboxStore : IMailboxArchiveSource, IAsyncDisposab
         WithReaderAsync<IReadOnlyList<ArchivedMailbox>>(async (connection, ct) =>
         {
             await using var command = connection.CreateCommand();
-            command.CommandText = "SELECT mailbox_id, archive_key, next_cursor FROM mailboxes WHERE archive_key IS NOT NULL ORDER BY id LIMIT $max";
+            command.CommandText = "SELECT mailbox_id, archive_key, next_cursor, id FROM mailboxes WHERE archive_key IS NOT NULL ORDER BY id LIMIT $max";
             command.Parameters.AddWithValue("$max", _options.MaxMailboxes);
             await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
             var list = new List<ArchivedMailbox>();
             while (await reader.ReadAsync(ct).ConfigureAwait(false))
-                list.Add(new ArchivedMailbox((byte[])reader[0], (byte[])reader[1], (ulong)reader.GetInt64(2) - 1));
+                list.Add(new ArchivedMailbox((byte[])reader[0], (byte[])reader[1], (ulong)reader.GetInt64(2) - 1, MailboxEpoch(reader.GetInt64(3))));
             return list;
         }, cancellationToken);
 
-    private Task<MailboxPullResult> ReadRangeAsync(long row, ulong afterCursor, ulong maxCursor, int maxBlobs, int maxBytes, CancellationToken cancellationToken)
+    private Task<MailboxPullResult> ReadRangeAsync(long row, ulong afterCursor, ulong maxCursor, int maxBlobs, int maxBytes, ulong epoch,
+        CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBlobs, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBytes, 1);
@@ -309,7 +333,7 @@ public sealed partial class MailboxStore : IMailboxArchiveSource, IAsyncDisposab
                 bytes += length;
                 blobs.Add(new MailboxBlob(MailboxKeys.CursorOf(reader.GetInt64(0)), (byte[])reader[1], (byte[])reader[2]));
             }
-            return new MailboxPullResult(blobs, hasMore, Math.Max(maxCursor, blobs.Count > 0 ? blobs[^1].Cursor : 0), Epoch);
+            return new MailboxPullResult(blobs, hasMore, Math.Max(maxCursor, blobs.Count > 0 ? blobs[^1].Cursor : 0), epoch);
         }, cancellationToken);
     }
 

@@ -29,16 +29,17 @@ public sealed record MailboxSessionOptions
 /// <see cref="MailboxSessionOptions.MaxInFlight"/>); answers are matched by request id. Refusals throw
 /// <see cref="MailboxException"/>; a broken stream throws <see cref="IOException"/> and ends the session.
 /// </summary>
-public sealed class MailboxSession : IAsyncDisposable
+public sealed partial class MailboxSession : IAsyncDisposable
 {
     private readonly IP2PStream _stream;
     private readonly MailboxSessionOptions _options;
     private readonly ConcurrentDictionary<ulong, TaskCompletionSource<Response>> _pending = new();
     private readonly SemaphoreSlim _inFlight;
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly Channel<Outgoing> _requests;
     private readonly Channel<MailboxNotification> _notifications;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _reader;
+    private readonly Task _writer;
     private long _nextRequestId;
     private volatile int _maxFrameBytes = MailboxProtocol.MaxSmallFrameBytes;
     private volatile Exception? _failure;
@@ -58,7 +59,10 @@ public sealed class MailboxSession : IAsyncDisposable
             FullMode = BoundedChannelFullMode.DropOldest,
             SingleWriter = true,
         });
+        // Requests are bounded by the in-flight semaphore before they are queued.
+        _requests = Channel.CreateUnbounded<Outgoing>(new UnboundedChannelOptions { SingleReader = true });
         _reader = Task.Run(() => ReadLoopAsync(_stopping.Token));
+        _writer = Task.Run(() => WriteLoopAsync(_stopping.Token));
     }
 
     /// <summary>Opens a stream to <paramref name="server"/> and runs a session over it.</summary>
@@ -163,24 +167,19 @@ public sealed class MailboxSession : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _requests.Writer.TryComplete();
         try
         {
-            await _writeLock.WaitAsync().ConfigureAwait(false);
-            try
-            {
-                await _stream.Output.CompleteAsync().ConfigureAwait(false);
-            }
-            finally
-            {
-                _writeLock.Release();
-            }
+            // The writer sends what is queued, then half-closes the stream.
+            await _writer.WaitAsync(TimeSpan.FromSeconds(5), _options.TimeProvider).ConfigureAwait(false);
             await _reader.WaitAsync(TimeSpan.FromSeconds(5), _options.TimeProvider).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is TimeoutException or IOException or InvalidOperationException)
+        catch (TimeoutException)
         {
             _stream.Reset();
         }
         await _stopping.CancelAsync().ConfigureAwait(false);
+        await _writer.ConfigureAwait(false);
         await _reader.ConfigureAwait(false);
         await _stream.DisposeAsync().ConfigureAwait(false);
         _stopping.Dispose();
@@ -194,34 +193,14 @@ public sealed class MailboxSession : IAsyncDisposable
         var id = (ulong)Interlocked.Increment(ref _nextRequestId);
         var completion = new TaskCompletionSource<Response>(TaskCreationOptions.RunContinuationsAsynchronously);
         _pending[id] = completion;
+        Outgoing? outgoing = null;
         try
         {
             request.RequestId = id;
-            // The write is bounded too: a server that stops reading must not hold the caller forever.
-            using (var deadline = new CancellationTokenSource(_options.RequestTimeout, _options.TimeProvider))
-            using (var writing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token))
-            {
-                try
-                {
-                    await _writeLock.WaitAsync(writing.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-                {
-                    throw new TimeoutException($"the mailbox session could not send within {_options.RequestTimeout}");
-                }
-                try
-                {
-                    await MailboxFrames.WriteAsync(_stream.Output, request, writing.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-                {
-                    throw new TimeoutException($"the mailbox server did not take the request within {_options.RequestTimeout}");
-                }
-                finally
-                {
-                    _writeLock.Release();
-                }
-            }
+            // The write loop sends queued requests back to back and flushes once the queue is empty, so pipelined
+            // requests share Noise/Yamux frames. A server that stops reading is caught by the answer timeout below.
+            outgoing = new Outgoing(request);
+            if (!_requests.Writer.TryWrite(outgoing)) throw Failed(_failure ?? new IOException("the mailbox session is closing"));
             // The reader may have failed between our check and the registration.
             if (_failure is { } late) completion.TrySetException(Failed(late));
             Response response;
@@ -239,14 +218,76 @@ public sealed class MailboxSession : IAsyncDisposable
         }
         finally
         {
+            // The request may wrap the caller's memory: once we return it must never be read again.
+            outgoing?.Abandon();
             _pending.TryRemove(id, out _);
             _inFlight.Release();
+        }
+    }
+
+    /// <summary>A queued request; the writer copies it into the pipe only if its caller is still waiting.</summary>
+    private sealed class Outgoing(Request request)
+    {
+        private const int Queued = 0, Copying = 1, Done = 2;
+        private int _state;
+
+        public Request Request { get; } = request;
+
+        /// <summary>Claims the request for copying; false when its caller already gave up.</summary>
+        public bool TryClaim() => Interlocked.CompareExchange(ref _state, Copying, Queued) == Queued;
+
+        public void Copied() => Volatile.Write(ref _state, Done);
+
+        /// <summary>Stops a queued request from being sent, or waits out a copy in progress (a synchronous memcpy).</summary>
+        public void Abandon()
+        {
+            if (Interlocked.CompareExchange(ref _state, Done, Queued) == Queued) return;
+            var spin = new SpinWait();
+            while (Volatile.Read(ref _state) == Copying) spin.SpinOnce();
         }
     }
 
     private static IOException Failed(Exception failure) => failure as MailboxException is { } refusal
         ? new MailboxException(refusal.Code, refusal.Message, refusal.RetryAfter, refusal.Epoch)
         : new IOException($"the mailbox session ended: {failure.Message}", failure);
+
+    private async Task WriteLoopAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var reader = _requests.Reader;
+            while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (reader.TryRead(out var outgoing))
+                {
+                    if (!outgoing.TryClaim()) continue;
+                    try
+                    {
+                        MailboxFrames.Write(_stream.Output, outgoing.Request);
+                    }
+                    finally
+                    {
+                        outgoing.Copied();
+                    }
+                }
+                var flush = await _stream.Output.FlushAsync(cancellationToken).ConfigureAwait(false);
+                if (flush.IsCompleted) throw new IOException("the mailbox server stopped reading the stream");
+            }
+            await _stream.Output.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Disposal after the grace period: the stream is reset by the caller.
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException)
+        {
+            var failure = new IOException($"the mailbox session could not send: {e.Message}", e);
+            _failure ??= failure;
+            _requests.Writer.TryComplete();
+            foreach (var completion in _pending.Values) completion.TrySetException(Failed(failure));
+            _stream.Reset();
+        }
+    }
 
     private async Task ReadLoopAsync(CancellationToken cancellationToken)
     {
