@@ -72,7 +72,7 @@ public sealed class TrimHoldTests
         await ReplicaStore.PushAsync(store, [box], random, 20, 500, 500);
         var opened = await store.OpenMailboxAsync(box.MailboxId, box.Capability, box.DeviceId, box.ArchiveKey, CancellationToken.None);
         await store.AckAsync(opened.Handle, 5, CancellationToken.None);
-        Assert.That(await store.SetArchivedUpToAsync(box.MailboxId, store.Epoch, 20, CancellationToken.None), Is.EqualTo(20UL));
+        Assert.That(await store.SetArchivedUpToAsync(box.MailboxId, store.EpochOf(opened.Handle), 20, CancellationToken.None), Is.EqualTo(20UL));
         Assert.That((await store.RunCleanupAsync(CancellationToken.None)).Blobs, Is.EqualTo(5));
         Assert.That((await CursorsAsync(store, box))[0], Is.EqualTo(6UL));
     }
@@ -101,7 +101,7 @@ public sealed class TrimHoldTests
         {
             await ReplicaStore.PushAsync(store, [box], random, 40, 200, 200);
             await AckAllAsync(store, box);
-            epoch = store.Epoch;
+            epoch = store.EpochOf((await store.OpenMailboxAsync(box.MailboxId, box.Capability, box.DeviceId, box.ArchiveKey, CancellationToken.None)).Handle);
             Assert.That(await store.SetArchivedUpToAsync(box.MailboxId, epoch, 10, CancellationToken.None), Is.EqualTo(10UL));
             Assert.That((await store.RunCleanupAsync(CancellationToken.None)).Blobs, Is.EqualTo(10));
         }
