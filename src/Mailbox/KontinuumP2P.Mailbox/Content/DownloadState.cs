@@ -5,7 +5,8 @@ namespace KontinuumP2P.Mailbox.Content;
 /// <summary>
 /// Which chunks of a download are pending, in flight or done, and which holder may no longer be asked for which chunk
 /// (it lacked it or sent one that failed verification). Workers take runs of consecutive pending chunks their holder
-/// may serve; when some pending chunk has no live holder left to ask, every worker stops.
+/// may serve; a worker stops when nothing is left that its holder may serve and nothing is in flight that could come
+/// back, so every chunk some holder can supply is fetched before a download reports the rest unavailable.
 /// </summary>
 internal sealed class DownloadState
 {
@@ -20,7 +21,6 @@ internal sealed class DownloadState
     private int _inFlight;
     private int _done;
     private long _bytes;
-    private bool _stuck;
 
     public DownloadState(ContentManifest manifest, int holders)
     {
@@ -74,7 +74,7 @@ internal sealed class DownloadState
             Task wait;
             lock (_lock)
             {
-                if (Failure is not null || _dead[holder] || _stuck || (Pending.Count == 0 && _inFlight == 0)) return null;
+                if (Failure is not null || _dead[holder] || (Pending.Count == 0 && _inFlight == 0)) return null;
                 var run = new List<int>();
                 foreach (var i in Pending)
                 {
@@ -93,7 +93,8 @@ internal sealed class DownloadState
                     _inFlight += run.Count;
                     return run;
                 }
-                if (Pending.Count == 0 && _inFlight == 0) return null;
+                // Nothing this holder may serve, and nothing in flight that could come back to it: done.
+                if (_inFlight == 0) return null;
                 wait = _changed.Task;
             }
             await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -155,19 +156,9 @@ internal sealed class DownloadState
         }
     }
 
-    // Called under the lock: wakes every waiting worker, and stops them all when a pending chunk has no holder left.
+    // Called under the lock: wakes every waiting worker to look again.
     private void Signal()
     {
-        foreach (var i in Pending)
-        {
-            var servable = false;
-            for (var h = 0; h < _dead.Length && !servable; h++) servable = !_dead[h] && !_excluded[h][i];
-            if (!servable)
-            {
-                _stuck = true;
-                break;
-            }
-        }
         var changed = _changed;
         _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         changed.TrySetResult();
