@@ -115,5 +115,6 @@ public sealed class KontinuumNodeBuilder
     {
         AddService(node => node.Host is { } host ? new DiscoveryService(node, host) : null);
         AddService(node => node.Host is { } host && node.Options.Mailbox is { } mailbox ? new KontinuumNode.MailboxNodeService(node, host, mailbox) : null);
+        AddService(node => node.Host is { } host && node.Options.Mailbox is { } mailbox ? new KontinuumNode.ContentNodeService(node, host, mailbox) : null);
     }
 }
