@@ -92,6 +92,66 @@ public sealed class ContentProtocolTests
         }
     }
 
+    [Test]
+    public async Task Streams_over_the_session_cap_are_refused()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        await using var fleet = await ContentFleet.StartAsync(1, (_, o) => o with { MaxSessions = 1 });
+        var client = await fleet.ClientHostAsync();
+        var holder = fleet.Holders()[0];
+        var unknown = ByteString.CopyFrom(new byte[32]);
+        await using var first = await ContentChannel.OpenAsync(client, holder, TimeSpan.FromSeconds(30), timeout.Token);
+        Assert.That(await RefusalAsync(first, new ContentRequest { Manifest = new GetManifest { ContentId = unknown } }, timeout.Token), Is.EqualTo(ContentErrorCode.UnknownContent));
+        await using var second = await ContentChannel.OpenAsync(client, holder, TimeSpan.FromSeconds(30), timeout.Token);
+        Assert.That(await RefusalAsync(second, new ContentRequest { Manifest = new GetManifest { ContentId = unknown } }, timeout.Token), Is.EqualTo(ContentErrorCode.TooManySessions));
+        Assert.That(fleet.Nodes[0].Content!.SessionCount, Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task The_cleanup_loop_removes_expired_contents_on_its_timer_and_stops_with_the_server()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var pair = await HostPair.StartAsync(tcp: true, timeout.Token);
+        var directory = Path.Combine(Path.GetTempPath(), "kp-content-loop-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            await using var mailbox = await KontinuumP2P.Mailbox.Server.MailboxServer.StartAsync(pair.Server, new KontinuumP2P.Mailbox.Server.MailboxServerOptions
+            {
+                Store = new KontinuumP2P.Mailbox.Storage.MailboxStoreOptions { DatabasePath = Path.Combine(directory, "m.db") },
+            }, cancellationToken: timeout.Token);
+            var server = ContentServer.Start(pair.Server, new ContentServerOptions
+            {
+                Store = new ContentStoreOptions { Directory = Path.Combine(directory, "content"), Ttl = TimeSpan.FromHours(1) },
+                CleanupInterval = TimeSpan.FromMinutes(10),
+            }, mailbox.Store, timeProvider: time);
+            var passes = new List<int>();
+            var expired = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            server.CleanupPassed = removed =>
+            {
+                lock (passes) passes.Add(removed);
+                if (removed > 0) expired.TrySetResult();
+            };
+            var chunk = new byte[4096 + ContentCipher.TagLength];
+            var manifest = ContentManifest.Create(4096, 4096, Blake3.Hash(chunk), new ContentLimits());
+            await server.Store.BeginAsync(manifest, timeout.Token);
+            // Bounded: 7 ticks of 10 minutes pass the 1-hour TTL.
+            for (var i = 0; i < 7 && !expired.Task.IsCompleted; i++) time.Advance(TimeSpan.FromMinutes(10));
+            await expired.Task.WaitAsync(timeout.Token);
+            Assert.That(server.Store.Count, Is.Zero);
+            await server.DisposeAsync();
+            int count;
+            lock (passes) count = passes.Count;
+            time.Advance(TimeSpan.FromHours(1));
+            lock (passes) Assert.That(passes, Has.Count.EqualTo(count), "the loop ran after the server stopped");
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     private static async Task<byte[]> FetchManifestAsync(ContentChannel channel, ByteString id, CancellationToken cancellationToken)
     {
         var request = await channel.SendAsync(new ContentRequest { Manifest = new GetManifest { ContentId = id } }, true, cancellationToken);

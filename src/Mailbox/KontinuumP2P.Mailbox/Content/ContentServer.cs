@@ -68,6 +68,9 @@ public sealed partial class ContentServer : IProtocolHandler, IAsyncDisposable
 
     internal ILogger Logger { get; }
 
+    /// <summary>Called after each cleanup pass with the number of contents removed (tests wait on it).</summary>
+    internal Action<int>? CleanupPassed { get; set; }
+
     /// <inheritdoc />
     public async ValueTask HandleAsync(IP2PStream stream, CancellationToken cancellationToken)
     {
@@ -118,6 +121,7 @@ public sealed partial class ContentServer : IProtocolHandler, IAsyncDisposable
                 {
                     var removed = Store.RemoveExpired();
                     if (removed > 0) Log.Expired(Logger, removed);
+                    CleanupPassed?.Invoke(removed);
                 }
                 catch (IOException e)
                 {
