@@ -10,7 +10,7 @@ namespace KontinuumP2P.Mailbox.Content;
 /// </summary>
 internal sealed class DownloadState
 {
-    private const byte Pending_ = 0;
+    private const byte Waiting = 0;
     private const byte InFlight = 1;
     private const byte Finished = 2;
     private readonly Lock _lock = new();
@@ -123,7 +123,7 @@ internal sealed class DownloadState
         {
             if (counted) Rejected++;
             _excluded[holder][index] = true;
-            _status[index] = Pending_;
+            _status[index] = Waiting;
             _inFlight--;
             Pending.Add(index);
             Signal();
@@ -139,7 +139,7 @@ internal sealed class DownloadState
             foreach (var i in batch ?? [])
             {
                 if (_status[i] != InFlight) continue;
-                _status[i] = Pending_;
+                _status[i] = Waiting;
                 _inFlight--;
                 Pending.Add(i);
             }
