@@ -5,27 +5,31 @@ using KontinuumP2P.Certs.Trust;
 using KontinuumP2P.Core.Addressing;
 using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Mailbox.Client;
+using KontinuumP2P.Mailbox.Content;
 using KontinuumP2P.Mailbox.Server;
 using KontinuumP2P.Mailbox.Storage;
 using KontinuumP2P.Net.Hosting;
 using KontinuumP2P.Net.Transports;
 
 // Child processes the crash tests kill with SIGKILL.
-//   CrashHost <database> [<identity seed hex> <port>]
+//   CrashHost <database> [<content folder>] | CrashHost <database> <identity seed hex> <port> [<content folder>]
 //     A mailbox server on 127.0.0.1 (a fresh port and identity unless given, so a restart comes back at the same
-//     address as the same peer). Prints "READY <multiaddr>/p2p/<peer id>" and serves until stdin closes or it is killed.
+//     address as the same peer), also serving /kontinuum/content/1.0.0 when a content folder is given. Prints
+//     "READY <multiaddr>/p2p/<peer id>" and serves until stdin closes or it is killed.
 //   CrashHost client <group directory> <fleet json> <run> <count>
 //     A group device: first retries its whole outbox, then pushes <count> blobs "run <run> blob <i>" one after another,
 //     printing "ACCEPTED <run> <i> <blob id>" once PushAsync returned (the blob is in the persistent outbox, and at the
 //     first acknowledgement also on a mailbox). Prints "DONE" at the end.
 if (args.Length >= 1 && args[0] == "client") return await RunClientAsync(args);
-if (args.Length is not (1 or 3))
+if (args.Length is not (1 or 2 or 3 or 4))
 {
-    Console.Error.WriteLine("usage: CrashHost <database path> [<seed hex> <port>] | CrashHost client <group dir> <fleet json> <run> <count>");
+    Console.Error.WriteLine("usage: CrashHost <database path> [<seed hex> <port>] [<content folder>] | CrashHost client <group dir> <fleet json> <run> <count>");
     return 2;
 }
-using var identity = args.Length == 3 ? Ed25519Identity.FromSeed(Convert.FromHexString(args[1])) : Ed25519Identity.Generate();
-var port = args.Length == 3 ? args[2] : "0";
+var fixedIdentity = args.Length >= 3;
+using var identity = fixedIdentity ? Ed25519Identity.FromSeed(Convert.FromHexString(args[1])) : Ed25519Identity.Generate();
+var port = fixedIdentity ? args[2] : "0";
+var contentFolder = args.Length is 2 or 4 ? args[^1] : null;
 await using var host = new PeerHost(new PeerHostOptions
 {
     Identity = identity,
@@ -39,6 +43,9 @@ await using var server = await MailboxServer.StartAsync(host, new MailboxServerO
     PushesPerMinute = 100_000_000,
     RequestsPerSecond = 10_000_000,
 });
+await using var content = contentFolder is not null
+    ? ContentServer.Start(host, new ContentServerOptions { Store = new ContentStoreOptions { Directory = contentFolder } }, server.Store)
+    : null;
 Console.WriteLine($"READY {host.ListenAddresses[0].WithPeerId(host.PeerId)}");
 Console.Out.Flush();
 await Console.In.ReadToEndAsync();

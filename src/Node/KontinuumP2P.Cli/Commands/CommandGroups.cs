@@ -20,6 +20,7 @@ internal static class CommandGroups
         yield return ArchiveCommands.Create();
         yield return GroupCommands.Create();
         yield return MailboxCommands.Create();
+        yield return ContentCommands.Create();
         yield break;
     }
 }

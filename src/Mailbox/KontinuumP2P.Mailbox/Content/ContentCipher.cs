@@ -1,0 +1,78 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using NSec.Cryptography;
+
+namespace KontinuumP2P.Mailbox.Content;
+
+/// <summary>
+/// Encrypts and decrypts the chunks of one content under its fresh key (XChaCha20-Poly1305). Each chunk is sealed
+/// alone: the nonce is the chunk index (unique because the key is used for this content only) and the AAD binds the
+/// version, the content size, the chunk size and count, and the index, so a chunk moved to another place, another
+/// content shape or another content does not open. Sealing is deterministic, so a sender can re-derive any chunk and a
+/// receiver can re-check plaintext it already wrote (resuming needs no separate state).
+/// </summary>
+public sealed class ContentCipher : IDisposable
+{
+    /// <summary>Key length.</summary>
+    public const int KeyLength = 32;
+
+    /// <summary>Tag bytes per chunk.</summary>
+    public const int TagLength = 16;
+
+    private const int NonceLength = 24;
+    private static readonly AeadAlgorithm Aead = AeadAlgorithm.XChaCha20Poly1305;
+    private static ReadOnlySpan<byte> Label => "kontinuum/content/v1"u8;
+    private readonly Key _key;
+    private readonly long _size;
+    private readonly int _chunkSize;
+    private readonly int _chunkCount;
+
+    /// <summary>Creates the cipher of a content of the given shape (the key is imported once and not kept in managed memory).</summary>
+    /// <exception cref="ArgumentException">A key that is not 32 bytes.</exception>
+    public ContentCipher(ReadOnlySpan<byte> key, long size, int chunkSize, int chunkCount)
+    {
+        if (key.Length != KeyLength) throw new ArgumentException($"a content key is {KeyLength} bytes", nameof(key));
+        _key = Key.Import(Aead, key, KeyBlobFormat.RawSymmetricKey);
+        _size = size;
+        _chunkSize = chunkSize;
+        _chunkCount = chunkCount;
+    }
+
+    /// <summary>A fresh random key.</summary>
+    public static byte[] NewKey() => RandomNumberGenerator.GetBytes(KeyLength);
+
+    /// <summary>Seals chunk <paramref name="index"/> into <paramref name="ciphertext"/> (plaintext length + 16).</summary>
+    public void Encrypt(int index, ReadOnlySpan<byte> plaintext, Span<byte> ciphertext)
+    {
+        Span<byte> nonce = stackalloc byte[NonceLength];
+        Span<byte> aad = stackalloc byte[Label.Length + 20];
+        Bind(index, nonce, aad);
+        Aead.Encrypt(_key, nonce, aad, plaintext, ciphertext);
+    }
+
+    /// <summary>Opens chunk <paramref name="index"/>; false if it fails authentication (wrong key, index or bytes).</summary>
+    public bool TryDecrypt(int index, ReadOnlySpan<byte> ciphertext, Span<byte> plaintext)
+    {
+        if (ciphertext.Length != plaintext.Length + TagLength) return false;
+        Span<byte> nonce = stackalloc byte[NonceLength];
+        Span<byte> aad = stackalloc byte[Label.Length + 20];
+        Bind(index, nonce, aad);
+        return Aead.Decrypt(_key, nonce, aad, ciphertext, plaintext);
+    }
+
+    private void Bind(int index, Span<byte> nonce, Span<byte> aad)
+    {
+        if ((uint)index >= (uint)_chunkCount) throw new ArgumentOutOfRangeException(nameof(index), index, $"chunk index must be below {_chunkCount}");
+        nonce.Clear();
+        BinaryPrimitives.WriteUInt64LittleEndian(nonce, (ulong)index);
+        Label.CopyTo(aad);
+        var rest = aad[Label.Length..];
+        BinaryPrimitives.WriteInt64LittleEndian(rest, _size);
+        BinaryPrimitives.WriteInt32LittleEndian(rest[8..], _chunkSize);
+        BinaryPrimitives.WriteInt32LittleEndian(rest[12..], _chunkCount);
+        BinaryPrimitives.WriteInt32LittleEndian(rest[16..], index);
+    }
+
+    /// <summary>Releases the key.</summary>
+    public void Dispose() => _key.Dispose();
+}

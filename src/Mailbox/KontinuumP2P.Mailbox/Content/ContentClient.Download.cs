@@ -1,0 +1,170 @@
+using System.Buffers;
+using Google.Protobuf;
+using KontinuumP2P.Core.Identity;
+using KontinuumP2P.Mailbox.Protos.Content;
+
+namespace KontinuumP2P.Mailbox.Content;
+
+public sealed partial class ContentClient
+{
+    /// <summary>
+    /// Fetches, verifies and decrypts a content into <paramref name="outputPath"/>. Chunks land in
+    /// <c>outputPath.part</c> at their offsets; an interrupted download called again re-checks the chunks already there
+    /// (re-sealing them is deterministic) and fetches only the others. The file is renamed into place once complete.
+    /// </summary>
+    /// <exception cref="ContentException">The reference breaks a limit, no holder has a verifying manifest, a chunk
+    /// could not be had verified from any holder (<see cref="ContentErrorCode.Unavailable"/>), or a verified chunk does
+    /// not open with the key (<see cref="ContentErrorCode.DecryptFailed"/>).</exception>
+    public async Task<ContentDownload> DownloadAsync(ContentReference reference, IReadOnlyList<ContentHolder> holders, string outputPath,
+        IProgress<ContentProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        ArgumentNullException.ThrowIfNull(holders);
+        ArgumentNullException.ThrowIfNull(outputPath);
+        if (holders.Count == 0) throw new ArgumentException("a download needs at least one holder", nameof(holders));
+        Options.Limits.Check(reference.Size, reference.ChunkSize, reference.ChunkCount);
+        var manifest = await FetchManifestAsync(reference, holders, cancellationToken).ConfigureAwait(false);
+        var partPath = outputPath + ".part";
+        using var cipher = new ContentCipher(reference.Key, manifest.Size, manifest.ChunkSize, manifest.ChunkCount);
+        var state = new DownloadState(manifest, holders.Count);
+        var resumed = 0;
+        using (var handle = File.OpenHandle(partPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous))
+        {
+            var existing = RandomAccess.GetLength(handle);
+            if (existing > 0) resumed = await ResumeAsync(handle, existing, manifest, cipher, state, cancellationToken).ConfigureAwait(false);
+            RandomAccess.SetLength(handle, manifest.Size);
+            var bytesDone = state.Pending.Sum(i => (long)manifest.PlaintextLengthOf(i));
+            bytesDone = manifest.Size - bytesDone;
+            progress?.Report(new ContentProgress(resumed, manifest.ChunkCount, bytesDone, manifest.Size));
+            var workers = new List<Task>();
+            for (var h = 0; h < holders.Count; h++)
+            {
+                for (var s = 0; s < Options.StreamsPerHolder; s++) workers.Add(FetchWorkerAsync(h, holders[h], handle, cipher, state, progress, cancellationToken));
+            }
+            await Task.WhenAll(workers).ConfigureAwait(false);
+            if (state.Failure is { } failure) throw failure;
+            if (!state.Complete)
+                throw new ContentException(ContentErrorCode.Unavailable, $"{state.Pending.Count} chunks could not be had verified from any of {holders.Count} holders: "
+                    + string.Join("; ", state.HolderErrors.Where(e => e is not null)));
+            RandomAccess.FlushToDisk(handle);
+        }
+        File.Move(partPath, outputPath, overwrite: true);
+        return new ContentDownload(outputPath, resumed, state.Fetched, state.Rejected,
+            Enumerable.Range(0, holders.Count).Where(h => state.FetchedBy[h] > 0).ToDictionary(h => holders[h].Peer, h => state.FetchedBy[h]));
+    }
+
+    private async Task<ContentManifest> FetchManifestAsync(ContentReference reference, IReadOnlyList<ContentHolder> holders, CancellationToken cancellationToken)
+    {
+        var errors = new List<string>();
+        foreach (var holder in holders)
+        {
+            try
+            {
+                await using var channel = await ContentChannel.OpenAsync(_host, holder, Options.RequestTimeout, cancellationToken).ConfigureAwait(false);
+                var id = await channel.SendAsync(new ContentRequest { Manifest = new GetManifest { ContentId = ByteString.CopyFrom(reference.Id.Digest) } },
+                    flush: true, cancellationToken).ConfigureAwait(false);
+                var answer = await channel.ReceiveAsync(id, cancellationToken).ConfigureAwait(false);
+                if (answer.BodyCase != ContentResponse.BodyOneofCase.Manifest) throw new IOException($"answered {answer.BodyCase}");
+                var manifest = ContentManifest.Parse(answer.Manifest.Manifest.Span, reference.Id, Options.Limits);
+                reference.Match(manifest);
+                return manifest;
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException or InvalidDataException or InvalidOperationException
+                                          && !cancellationToken.IsCancellationRequested)
+            {
+                errors.Add($"{holder.Peer}: {e.Message}");
+            }
+        }
+        throw new ContentException(ContentErrorCode.Unavailable, "no holder supplied a manifest that matches the reference: " + string.Join("; ", errors));
+    }
+
+    /// <summary>Marks the chunks of a partial file that re-seal to their manifest hash as done; returns how many.</summary>
+    private static async Task<int> ResumeAsync(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long existing, ContentManifest manifest, ContentCipher cipher,
+        DownloadState state, CancellationToken cancellationToken)
+    {
+        var reader = new RandomAccessFileReader(handle);
+        var plain = ArrayPool<byte>.Shared.Rent(manifest.ChunkSize);
+        var sealedChunk = ArrayPool<byte>.Shared.Rent(manifest.ChunkSize + ContentCipher.TagLength);
+        var resumed = 0;
+        try
+        {
+            for (var i = 0; i < manifest.ChunkCount; i++)
+            {
+                if ((long)i * manifest.ChunkSize + manifest.PlaintextLengthOf(i) > existing || manifest.Size == 0) break;
+                var length = await ContentEncoder.SealChunkAsync(reader, cipher, manifest, i, plain, sealedChunk, cancellationToken).ConfigureAwait(false);
+                if (!manifest.Verify(i, sealedChunk.AsSpan(0, length))) continue;
+                state.MarkResumed(i);
+                resumed++;
+            }
+        }
+        finally
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(plain);
+            ArrayPool<byte>.Shared.Return(plain);
+            ArrayPool<byte>.Shared.Return(sealedChunk);
+        }
+        return resumed;
+    }
+
+    private async Task FetchWorkerAsync(int holderIndex, ContentHolder holder, Microsoft.Win32.SafeHandles.SafeFileHandle file, ContentCipher cipher,
+        DownloadState state, IProgress<ContentProgress>? progress, CancellationToken cancellationToken)
+    {
+        var manifest = state.Manifest;
+        var plain = ArrayPool<byte>.Shared.Rent(Math.Max(1, manifest.ChunkSize));
+        ContentChannel? channel = null;
+        List<int>? batch = null;
+        try
+        {
+            while ((batch = await state.TakeAsync(holderIndex, Options.FetchBatch, cancellationToken).ConfigureAwait(false)) is not null)
+            {
+                channel ??= await ContentChannel.OpenAsync(_host, holder, Options.RequestTimeout, cancellationToken).ConfigureAwait(false);
+                var id = await channel.SendAsync(new ContentRequest
+                {
+                    Fetch = new Fetch { ContentId = ByteString.CopyFrom(manifest.Id.Digest), First = (uint)batch[0], Count = (uint)batch.Count },
+                }, flush: true, cancellationToken).ConfigureAwait(false);
+                foreach (var index in batch)
+                {
+                    var answer = await channel.ReceiveAsync(id, cancellationToken).ConfigureAwait(false);
+                    if (answer.BodyCase != ContentResponse.BodyOneofCase.Chunk || answer.Chunk.Index != (uint)index)
+                        throw new IOException($"holder {holder.Peer} answered chunk {index} with {answer.BodyCase}");
+                    var data = answer.Chunk.Data.Span;
+                    if (answer.Chunk.Missing)
+                    {
+                        state.Reject(index, holderIndex, counted: false);
+                        continue;
+                    }
+                    if (!manifest.Verify(index, data))
+                    {
+                        state.Reject(index, holderIndex, counted: true);
+                        continue;
+                    }
+                    var length = manifest.PlaintextLengthOf(index);
+                    if (!cipher.TryDecrypt(index, data, plain.AsSpan(0, length)))
+                        throw new ContentException(ContentErrorCode.DecryptFailed, $"chunk {index} verified against the manifest but does not open with the reference's key");
+                    await RandomAccess.WriteAsync(file, plain.AsMemory(0, length), (long)index * manifest.ChunkSize, cancellationToken).ConfigureAwait(false);
+                    var done = state.Done(index, holderIndex);
+                    progress?.Report(new ContentProgress(done.Chunks, manifest.ChunkCount, done.Bytes, manifest.Size));
+                }
+                var end = await channel.ReceiveAsync(id, cancellationToken).ConfigureAwait(false);
+                if (end.BodyCase != ContentResponse.BodyOneofCase.FetchEnd) throw new IOException($"holder {holder.Peer} did not end the fetch");
+                batch = null;
+            }
+        }
+        catch (ContentException e) when (e.Code == ContentErrorCode.DecryptFailed)
+        {
+            state.Fail(e);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or InvalidDataException or InvalidOperationException
+                                      && !cancellationToken.IsCancellationRequested)
+        {
+            // This holder is out (unreachable, refusing, misbehaving); its chunks go back to the others.
+            state.HolderFailed(holderIndex, batch, $"{holder.Peer}: {e.Message}");
+        }
+        finally
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(plain);
+            ArrayPool<byte>.Shared.Return(plain);
+            if (channel is not null) await channel.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}

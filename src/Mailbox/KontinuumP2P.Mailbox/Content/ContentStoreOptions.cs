@@ -1,0 +1,38 @@
+namespace KontinuumP2P.Mailbox.Content;
+
+/// <summary>Settings of a node's content store (a folder beside the mailbox database).</summary>
+public sealed record ContentStoreOptions
+{
+    /// <summary>The folder holding one sub-folder per content.</summary>
+    public required string Directory { get; init; }
+
+    /// <summary>Bytes the store may hold (ciphertext and manifests, counted in full at <c>Begin</c>).</summary>
+    public long MaxStoreBytes { get; init; } = 16L << 30;
+
+    /// <summary>Contents the store may hold.</summary>
+    public int MaxContents { get; init; } = 100_000;
+
+    /// <summary>How long a content is kept after its last <c>Begin</c>.</summary>
+    public TimeSpan Ttl { get; init; } = TimeSpan.FromDays(7);
+
+    /// <summary>The size and shape limits.</summary>
+    public ContentLimits Limits { get; init; } = new();
+
+    /// <summary>Re-hash each chunk before serving it (a chunk damaged on disk is dropped and reported missing).</summary>
+    public bool VerifyOnRead { get; init; } = true;
+
+    /// <summary>fsync each chunk and its folder before acknowledging it.</summary>
+    public bool SyncWrites { get; init; } = true;
+
+    /// <summary>Validates the settings.</summary>
+    /// <exception cref="ArgumentException">A setting out of range; the message names it.</exception>
+    public void Validate()
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(Directory);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxStoreBytes);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxContents);
+        if (Ttl <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(Ttl), Ttl, "must be positive");
+        ArgumentNullException.ThrowIfNull(Limits);
+        Limits.Validate();
+    }
+}

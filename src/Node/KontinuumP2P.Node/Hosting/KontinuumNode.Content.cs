@@ -1,0 +1,37 @@
+using KontinuumP2P.Core.Network;
+using KontinuumP2P.Mailbox.Content;
+using KontinuumP2P.Mailbox.Server;
+using KontinuumP2P.Node.Composition;
+
+namespace KontinuumP2P.Node.Hosting;
+
+public sealed partial class KontinuumNode
+{
+    /// <summary>The content server (large attachments, <c>/kontinuum/content/1.0.0</c>), running beside the mailbox server.</summary>
+    public ContentServer? ContentServer => RunningServices.OfType<ContentNodeService>().FirstOrDefault()?.Server;
+
+    /// <summary>
+    /// Serves content next to the mailbox server: its store is the folder <c>content</c> beside the mailbox database,
+    /// with the default quota, TTL and limits; puts are authorised by the mailbox store's capabilities.
+    /// </summary>
+    internal sealed class ContentNodeService(KontinuumNode node, IPeerHost host, MailboxServerOptions mailbox) : INodeService
+    {
+        public ContentServer? Server { get; private set; }
+
+        public string Name => "content";
+
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            var mailboxes = node.MailboxServer ?? throw new InvalidOperationException("the content service starts after the mailbox service");
+            var folder = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(mailbox.Store.DatabasePath)) ?? ".", "content");
+            Server = ContentServer.Start(host, new ContentServerOptions { Store = new ContentStoreOptions { Directory = folder } }, mailboxes.Store,
+                node.Services.LoggerFactory, node.Services.TimeProvider);
+            return Task.CompletedTask;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (Server is { } server) await server.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}
