@@ -12,6 +12,9 @@ public sealed partial class PeerHost
 {
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(5);
 
+    // Peer-store protection tag held while at least one connection to the peer is open.
+    private const string ConnectedTag = "connected";
+
     private readonly PeerStore _peerStore;
     private readonly ConnectionUpgrader _upgrader;
     private readonly Lock _connectionsLock = new();
@@ -80,7 +83,12 @@ public sealed partial class PeerHost
         lock (_connectionsLock)
         {
             last = _byPeer.TryGetValue(connection.RemotePeer, out var list) && list.Remove(connection) && list.Count == 0;
-            if (last) _byPeer.Remove(connection.RemotePeer);
+            if (last)
+            {
+                _byPeer.Remove(connection.RemotePeer);
+                // Under the lock so a connection registering meanwhile cannot lose its protection (the store's lock is a leaf).
+                _peerStore.Unprotect(connection.RemotePeer, ConnectedTag);
+            }
         }
         if (connection.Transport is ITransportStatistics statistics)
         {
@@ -233,6 +241,7 @@ public sealed partial class PeerHost
             if (!_byPeer.TryGetValue(connection.RemotePeer, out var list)) _byPeer[connection.RemotePeer] = list = [];
             list.Add(connection);
             first = list.Count == 1;
+            if (first) _peerStore.Protect(connection.RemotePeer, ConnectedTag);
         }
         Metrics.ConnectionOpened(direction);
         HostLog.ConnectionOpened(Logger, id, connection.RemotePeer, DirectionName(direction), connection.RemoteAddress);

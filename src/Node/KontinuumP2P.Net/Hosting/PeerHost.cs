@@ -35,7 +35,7 @@ public sealed partial class PeerHost : IPeerHost
         PeerId = options.Identity.PeerId;
         PublicKey = options.Identity.EncodedPublicKey;
         AgentVersion = options.AgentVersion ?? DefaultAgentVersion();
-        _peerStore = new PeerStore(options.PeerStoreCapacity, options.TimeProvider);
+        _peerStore = new PeerStore(options.PeerStoreCapacity, options.PeerStoreSecondHandCapacity, options.SecondHandAddressTtl, options.TimeProvider);
         Tasks = new BackgroundTasks(e => HostLog.BackgroundTaskFailed(Logger, e));
         Metrics = new HostMetrics(options.MeterFactory, CountBytes);
         var muxer = options.Muxer ?? DefaultUpgrades.CreateMuxer(options);

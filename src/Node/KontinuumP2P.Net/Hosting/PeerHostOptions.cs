@@ -68,8 +68,14 @@ public sealed class PeerHostOptions
     /// <summary>How long addresses learnt from identify stay valid.</summary>
     public TimeSpan IdentifiedAddressTtl { get; init; } = TimeSpan.FromHours(1);
 
-    /// <summary>Most peers the peer store keeps (least recently updated are forgotten first).</summary>
+    /// <summary>Most peers known first-hand the peer store keeps (least recently updated unprotected ones are forgotten first).</summary>
     public int PeerStoreCapacity { get; init; } = 10_000;
+
+    /// <summary>Most peers known only from what others said (kad answers, mDNS) the peer store keeps, apart from the first-hand ones.</summary>
+    public int PeerStoreSecondHandCapacity { get; init; } = 2_500;
+
+    /// <summary>Longest lifetime of an address learnt second-hand.</summary>
+    public TimeSpan SecondHandAddressTtl { get; init; } = TimeSpan.FromMinutes(10);
 
     /// <summary>The agent version sent in identify; null means <c>kontinuum/&lt;assembly version&gt;</c>.</summary>
     public string? AgentVersion { get; init; }
@@ -94,5 +100,7 @@ public sealed class PeerHostOptions
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(HandshakeTimeout, TimeSpan.Zero, nameof(HandshakeTimeout));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(StreamNegotiationTimeout, TimeSpan.Zero, nameof(StreamNegotiationTimeout));
         ArgumentOutOfRangeException.ThrowIfLessThan(PeerStoreCapacity, 1, nameof(PeerStoreCapacity));
+        ArgumentOutOfRangeException.ThrowIfLessThan(PeerStoreSecondHandCapacity, 1, nameof(PeerStoreSecondHandCapacity));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(SecondHandAddressTtl, TimeSpan.Zero, nameof(SecondHandAddressTtl));
     }
 }
