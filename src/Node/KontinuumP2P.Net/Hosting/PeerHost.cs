@@ -37,7 +37,8 @@ public sealed partial class PeerHost : IPeerHost
         AgentVersion = options.AgentVersion ?? DefaultAgentVersion();
         _peerStore = new PeerStore(options.PeerStoreCapacity, options.PeerStoreSecondHandCapacity, options.SecondHandAddressTtl, options.TimeProvider);
         Tasks = new BackgroundTasks(e => HostLog.BackgroundTaskFailed(Logger, e));
-        Metrics = new HostMetrics(options.MeterFactory, CountBytes);
+        _budget = new ConnectionBudget(options);
+        Metrics = new HostMetrics(options.MeterFactory, CountBytes, () => _budget.PendingHandshakes);
         var muxer = options.Muxer ?? DefaultUpgrades.CreateMuxer(options);
         _ownedSecurity = options.Security is null ? DefaultUpgrades.CreateSecurity(options, [muxer.ProtocolId]) : null;
         _upgrader = new ConnectionUpgrader(options.Security ?? _ownedSecurity!, [muxer]);
@@ -217,8 +218,8 @@ public sealed partial class PeerHost : IPeerHost
                 HostLog.AcceptFailed(Logger, listener.ListenAddress, e.Message);
                 continue;
             }
-            var ipKey = IpKeyOf(raw.RemoteAddress);
-            var refusal = TryReserveSlot(ipKey, Direction.Inbound);
+            var (ipKey, subnetKey) = KeysOf(raw.RemoteAddress);
+            var refusal = _budget.TryBeginInbound(ipKey, subnetKey);
             if (refusal is not null)
             {
                 HostLog.InboundRefused(Logger, raw.RemoteAddress, refusal);
@@ -227,9 +228,10 @@ public sealed partial class PeerHost : IPeerHost
                 await raw.DisposeAsync().ConfigureAwait(false);
                 continue;
             }
-            if (!Tasks.Run(token => UpgradeInboundAsync(raw, ipKey, token)))
+            if (!Tasks.Run(token => UpgradeInboundAsync(raw, ipKey, subnetKey, token)))
             {
-                ReleaseSlot(ipKey);
+                _budget.EndHandshake(subnetKey);
+                _budget.ReleaseInbound(ipKey);
                 raw.Abort();
                 await raw.DisposeAsync().ConfigureAwait(false);
                 return;
