@@ -1,3 +1,4 @@
+using KontinuumP2P.Core.Resources;
 using System.Collections.Concurrent;
 using System.Reflection;
 using KontinuumP2P.Core.Addressing;
@@ -41,7 +42,8 @@ public sealed partial class PeerHost : IPeerHost
         Metrics = new HostMetrics(options.MeterFactory, CountBytes, () => _budget.PendingHandshakes);
         var muxer = options.Muxer ?? DefaultUpgrades.CreateMuxer(options);
         _ownedSecurity = options.Security is null ? DefaultUpgrades.CreateSecurity(options, [muxer.ProtocolId]) : null;
-        _upgrader = new ConnectionUpgrader(options.Security ?? _ownedSecurity!, [muxer]);
+        Resources = new ResourceManager(options.ResourceLimits, options.MeterFactory);
+        _upgrader = new ConnectionUpgrader(options.Security ?? _ownedSecurity!, [muxer], Resources.OpenConnection);
         _identify = new IdentifyService(this);
         _handlers[IdentifyProtocol.Id] = _identify.IdentifyHandler;
         _handlers[IdentifyProtocol.PushId] = _identify.PushHandler;
@@ -158,7 +160,14 @@ public sealed partial class PeerHost : IPeerHost
         await Tasks.DisposeAsync().ConfigureAwait(false);
         if (_ownedSecurity is IDisposable security) security.Dispose();
         Metrics.Dispose();
+        Resources.Dispose();
     }
+
+    /// <summary>
+    /// Streams and memory reserved per scope (system, peer, protocol, connection); Yamux streams and received bytes
+    /// not yet read are counted, and a reservation over a limit is refused.
+    /// </summary>
+    public ResourceManager Resources { get; }
 
     internal bool HasHandler(string protocol) => _handlers.ContainsKey(protocol);
 

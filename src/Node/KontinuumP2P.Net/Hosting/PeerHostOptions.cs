@@ -95,6 +95,9 @@ public sealed class PeerHostOptions
     /// <summary>Longest lifetime of an address learnt second-hand.</summary>
     public TimeSpan SecondHandAddressTtl { get; init; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>Limits of the resource scopes (system, peer, protocol, connection); null gives the defaults.</summary>
+    public KontinuumP2P.Core.Resources.ResourceManagerOptions? ResourceLimits { get; init; }
+
     /// <summary>The agent version sent in identify; null means <c>kontinuum/&lt;assembly version&gt;</c>.</summary>
     public string? AgentVersion { get; init; }
 
