@@ -9,19 +9,19 @@ public readonly record struct ResourceLimits(int Streams, long Memory);
 public sealed class ResourceManagerOptions
 {
     /// <summary>The whole host.</summary>
-    public ResourceLimits System { get; init; } = new(Streams: 8192, Memory: 512L * 1024 * 1024);
+    public ResourceLimits System { get; init; } = new(Streams: 8192, Memory: 1024L * 1024 * 1024);
 
     /// <summary>Every connection to one peer together.</summary>
-    public ResourceLimits Peer { get; init; } = new(Streams: 1024, Memory: 64L * 1024 * 1024);
+    public ResourceLimits Peer { get; init; } = new(Streams: 1024, Memory: 128L * 1024 * 1024);
 
     /// <summary>One protocol across all peers.</summary>
-    public ResourceLimits Protocol { get; init; } = new(Streams: 4096, Memory: 256L * 1024 * 1024);
+    public ResourceLimits Protocol { get; init; } = new(Streams: 4096, Memory: 512L * 1024 * 1024);
 
     /// <summary>Per-protocol overrides of <see cref="Protocol"/>.</summary>
     public IReadOnlyDictionary<string, ResourceLimits> Protocols { get; init; } = new Dictionary<string, ResourceLimits>();
 
     /// <summary>One connection.</summary>
-    public ResourceLimits Connection { get; init; } = new(Streams: 1024, Memory: 32L * 1024 * 1024);
+    public ResourceLimits Connection { get; init; } = new(Streams: 1024, Memory: 64L * 1024 * 1024);
 
     internal void Validate()
     {
