@@ -84,6 +84,9 @@ internal sealed partial class YamuxSession : IStreamMuxer
         _completion = RunAsync();
     }
 
+    /// <summary>Test hook: runs between an outbound id's allocation and the scheduling of its SYN.</summary>
+    internal Action<uint>? OnOutboundIdAllocated { get; set; }
+
     /// <summary>The connection's resource scope, if any.</summary>
     internal ResourceScope? Resources { get; }
 
@@ -129,6 +132,7 @@ internal sealed partial class YamuxSession : IStreamMuxer
             _nextOutboundId += 2;
             _streams.Add(stream.Id, stream);
             _outboundCount++;
+            OnOutboundIdAllocated?.Invoke(stream.Id);
             // Scheduled under the lock so SYNs leave in id order: the remote refuses an id below one it has seen.
             stream.ScheduleWrite();
         }
