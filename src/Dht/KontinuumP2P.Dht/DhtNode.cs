@@ -62,7 +62,7 @@ public sealed partial class DhtNode : IAsyncDisposable
         _store = store ?? new InMemoryDhtStore();
         _time = network.TimeProvider;
         _logger = loggerFactory?.CreateLogger<DhtNode>() ?? NullLogger<DhtNode>.Instance;
-        _table = new RoutingTable(network.LocalPeer, _options.RoutingTable, MayServe);
+        _table = new RoutingTable(network.LocalPeer, _options.RoutingTable, MayServe) { MembershipChanged = network.SetProtected };
         _requestRate = new Core.Limits.PeerRateLimiter(_options.RequestsPerPeerPerSecond, _options.RequestBurstPerPeer, 4_096, _time);
         // A seed makes refresh keys reproducible (simulations); otherwise each node draws its own.
         _random = _options.RandomSeed is { } seed ? new Random(seed) : new Random();

@@ -64,6 +64,26 @@ public sealed class RoutingTableTests
     }
 
     [Test]
+    public void Membership_changes_are_reported_for_entries_and_promoted_replacements_only()
+    {
+        var self = TestPeers.Create(new Random(5));
+        var changes = new List<(PeerId Peer, bool Member)>();
+        var table = new RoutingTable(self, new RoutingTableOptions { BucketSize = 2, ReplacementCacheSize = 2 })
+        {
+            MembershipChanged = (peer, member) => changes.Add((peer, member)),
+        };
+        var bucket0 = FindPeersInBucket(table, 0, 3, seed: 6);
+        table.TryAdd(bucket0[0], NoAddresses, Start);
+        table.TryAdd(bucket0[1], NoAddresses, Start.AddSeconds(1));
+        table.TryAdd(bucket0[0], NoAddresses, Start.AddSeconds(2)); // a refresh is no change
+        table.TryAdd(bucket0[2], NoAddresses, Start.AddSeconds(3)); // bucket full: a replacement, not an entry
+        Assert.That(changes, Is.EqualTo(new[] { (bucket0[0], true), (bucket0[1], true) }));
+
+        table.Remove(bucket0[1]);
+        Assert.That(changes.Skip(2), Is.EqualTo(new[] { (bucket0[1], false), (bucket0[2], true) }), "the promoted replacement becomes an entry");
+    }
+
+    [Test]
     public void Diversity_limits_groups_per_bucket_and_per_table_but_not_loopback_by_default()
     {
         var self = TestPeers.Create(new Random(7));

@@ -23,6 +23,7 @@ public sealed class CrlTracker : IRevocationSource
     private Crl? _current;
     private string? _currentHash;
     private HashSet<string> _revokedNodes = new(StringComparer.Ordinal);
+    private readonly DateTimeOffset _createdAt;
 
     /// <summary>Loads the persisted state (the CRL stored there was verified when accepted).</summary>
     /// <exception cref="TrustFormatException">The stored state is corrupt.</exception>
@@ -31,6 +32,7 @@ public sealed class CrlTracker : IRevocationSource
         _anchors = anchors;
         _store = store;
         _time = time;
+        _createdAt = time.GetUtcNow();
         var state = store.Load();
         if (state is not null)
         {
@@ -73,6 +75,23 @@ public sealed class CrlTracker : IRevocationSource
         get
         {
             lock (_lock) return _current is null || _time.GetUtcNow() > _current.Body.NextUpdate;
+        }
+    }
+
+    /// <summary>
+    /// How long the revocation data has been stale: the time past the current CRL's next_update, or, before any CRL,
+    /// since this tracker started; zero while fresh. Admission fails closed for new peers past a maximum.
+    /// </summary>
+    public TimeSpan StaleFor
+    {
+        get
+        {
+            lock (_lock)
+            {
+                var since = _current?.Body.NextUpdate ?? _createdAt;
+                var stale = _time.GetUtcNow() - since;
+                return stale > TimeSpan.Zero ? stale : TimeSpan.Zero;
+            }
         }
     }
 

@@ -37,6 +37,12 @@ public sealed class RoutingTable
     /// <summary>Number of entries (replacement caches excluded).</summary>
     public int Count => _count;
 
+    /// <summary>
+    /// Called (under the owner's serialisation) with true when a peer becomes an entry and false when it stops being
+    /// one; replacement caches excluded. The DHT uses it to protect table peers in the peer store.
+    /// </summary>
+    public Action<PeerId, bool>? MembershipChanged { get; init; }
+
     /// <summary>The limits in force.</summary>
     public RoutingTableOptions Options => _options;
 
@@ -100,6 +106,7 @@ public sealed class RoutingTable
         }
         bucket.Remove(entry);
         _count--;
+        MembershipChanged?.Invoke(peer, false);
         ReleaseGroup(entry.Group);
         for (var i = bucket.Replacements.Count - 1; i >= 0; i--)
         {
@@ -222,6 +229,7 @@ public sealed class RoutingTable
     {
         bucket.Entries.Add(entry);
         _count++;
+        MembershipChanged?.Invoke(entry.PeerId, true);
         if (entry.Group is not null) _groupCounts[entry.Group] = _groupCounts.GetValueOrDefault(entry.Group) + 1;
     }
 

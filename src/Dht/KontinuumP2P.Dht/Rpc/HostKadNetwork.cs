@@ -12,6 +12,7 @@ namespace KontinuumP2P.Dht.Rpc;
 public sealed class HostKadNetwork : IKadNetwork, IDisposable
 {
     private static readonly TimeSpan LearntAddressTtl = TimeSpan.FromHours(1);
+    private const string RoutingTableTag = "kad-routing-table";
     private readonly IPeerHost _host;
     private readonly TimeSpan _idleTimeout;
 
@@ -52,7 +53,14 @@ public sealed class HostKadNetwork : IKadNetwork, IDisposable
     /// <inheritdoc />
     public void AddAddresses(PeerId peer, IReadOnlyList<Multiaddr> addresses)
     {
-        if (addresses.Count > 0 && peer != _host.PeerId) _host.PeerStore.AddAddresses(peer, addresses, LearntAddressTtl);
+        if (addresses.Count > 0 && peer != _host.PeerId) _host.PeerStore.AddSecondHandAddresses(peer, addresses, LearntAddressTtl);
+    }
+
+    /// <inheritdoc />
+    public void SetProtected(PeerId peer, bool inRoutingTable)
+    {
+        if (inRoutingTable) _host.PeerStore.Protect(peer, RoutingTableTag);
+        else _host.PeerStore.Unprotect(peer, RoutingTableTag);
     }
 
     /// <inheritdoc />

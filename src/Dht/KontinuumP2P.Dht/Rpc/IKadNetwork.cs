@@ -35,8 +35,16 @@ public interface IKadNetwork
     /// </summary>
     IReadOnlyList<Multiaddr> GetObservedAddresses(PeerId peer) => [];
 
-    /// <summary>Remembers addresses learnt for a peer (from kad answers, snapshots, bootstrap lists).</summary>
+    /// <summary>Remembers addresses learnt for a peer (from kad answers, snapshots, bootstrap lists): second-hand, so short-lived.</summary>
     void AddAddresses(PeerId peer, IReadOnlyList<Multiaddr> addresses);
+
+    /// <summary>
+    /// Marks a peer as a routing-table entry (true) or no longer one (false), so the address book keeps it however
+    /// many other peers it hears of.
+    /// </summary>
+    void SetProtected(PeerId peer, bool inRoutingTable)
+    {
+    }
 
     /// <summary>
     /// Sends one request and returns the response, or null for ADD_PROVIDER (which has none).

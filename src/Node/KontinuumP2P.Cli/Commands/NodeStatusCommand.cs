@@ -74,7 +74,7 @@ internal static class NodeStatusCommand
         Row("certified", s["certified"]);
         foreach (var address in s["listenAddrs"]?.AsArray() ?? []) Row("listening on", address);
         Row("uptime", $"{s["uptimeSeconds"]} s");
-        Row("crl", $"#{s["crlNumber"]}{(s["crlStale"]?.GetValue<bool>() == true ? " (STALE)" : "")}");
+        Row("crl", $"#{s["crlNumber"]}{(s["crlStale"]?.GetValue<bool>() == true ? " (STALE)" : "")}{(s["crlFailClosed"]?.GetValue<bool>() == true ? " FAIL-CLOSED: new peers refused" : "")}");
         Row("record seq", s["recordSequence"]);
         Row("connections", s["connections"]);
         Row("routing table", $"{s["routingTableSize"]} peers");

@@ -6,7 +6,7 @@ namespace KontinuumP2P.Cli.Daemon;
 /// <summary>
 /// The JSON status of a running node, as served on <c>/status</c> and printed by <c>kontinuum node status</c>:
 /// <c>{"peerId", "network", "listenAddrs", "dhtMode", "certified", "connections", "routingTableSize", "routingTable":
-/// [{"peerId", "addrs"}], "crlNumber", "crlStale", "recordSequence", "uptimeSeconds"}</c>.
+/// [{"peerId", "addrs"}], "crlNumber", "crlStale", "crlFailClosed", "recordSequence", "uptimeSeconds"}</c>.
 /// </summary>
 internal static class NodeStatusReport
 {
@@ -31,6 +31,7 @@ internal static class NodeStatusReport
             })]),
             ["crlNumber"] = node.CurrentCrl?.Body.CrlNumber ?? 0,
             ["crlStale"] = node.CrlIsStale,
+            ["crlFailClosed"] = node.CrlFailClosed,
             ["recordSequence"] = node.RecordSequence,
             ["uptimeSeconds"] = Math.Round((node.Services.TimeProvider.GetUtcNow() - node.StartedAt).TotalSeconds, 1),
         };

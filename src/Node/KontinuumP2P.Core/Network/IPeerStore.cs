@@ -42,4 +42,18 @@ public interface IPeerStore
 
     /// <summary>Number of peers known.</summary>
     int Count { get; }
+
+    /// <summary>
+    /// Adds addresses another peer told us about (kad answers, mDNS, snapshots): they live at most the store's
+    /// second-hand lifetime, and a peer known only this way is kept in a smaller pool evicted first.
+    /// </summary>
+    void AddSecondHandAddresses(PeerId peer, IEnumerable<Multiaddr> addresses, TimeSpan ttl) => AddAddresses(peer, addresses, ttl);
+
+    /// <summary>Protects a peer from eviction under <paramref name="tag"/> (e.g. it is connected or in a routing table).</summary>
+    void Protect(PeerId peer, string tag)
+    {
+    }
+
+    /// <summary>Drops one protection tag; true when the peer is still protected by another tag.</summary>
+    bool Unprotect(PeerId peer, string tag) => false;
 }

@@ -86,7 +86,7 @@ public sealed partial class DiscoveryDialer : IAsyncDisposable
         await foreach (var peer in _discovery.DiscoverAsync(cancellationToken).ConfigureAwait(false))
         {
             if (peer.PeerId == _host.PeerId || peer.Addresses.Count == 0) continue;
-            _host.PeerStore.AddAddresses(peer.PeerId, peer.Addresses, peer.Ttl);
+            _host.PeerStore.AddSecondHandAddresses(peer.PeerId, peer.Addresses, peer.Ttl);
             if (_host.Connections.Any(c => c.RemotePeer == peer.PeerId && !c.IsClosed)) continue;
             var now = _host.TimeProvider.GetUtcNow();
             if (_peers.Count >= MaxTrackedPeers) PruneIdle(now);

@@ -1,5 +1,6 @@
 using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Core.Network;
+using KontinuumP2P.Core.Resources;
 using KontinuumP2P.Net.Muxing;
 using KontinuumP2P.Net.Negotiation;
 using KontinuumP2P.Net.Security;
@@ -17,9 +18,11 @@ internal sealed class ConnectionUpgrader
     private readonly IConnectionSecurity _security;
     private readonly IStreamMuxerFactory[] _muxers;
     private readonly string[] _muxerIds;
+    private readonly Func<PeerId, ResourceScope>? _openScope;
 
-    public ConnectionUpgrader(IConnectionSecurity security, IReadOnlyList<IStreamMuxerFactory> muxers)
+    public ConnectionUpgrader(IConnectionSecurity security, IReadOnlyList<IStreamMuxerFactory> muxers, Func<PeerId, ResourceScope>? openScope = null)
     {
+        _openScope = openScope;
         if (muxers.Count == 0) throw new ArgumentException("at least one muxer is needed", nameof(muxers));
         _security = security;
         _muxers = [.. muxers];
@@ -35,7 +38,7 @@ internal sealed class ConnectionUpgrader
         {
             var id = secure.NegotiatedMuxer
                 ?? await MultistreamSelect.SelectAsync(secure, _muxerIds, cancellationToken).ConfigureAwait(false);
-            return (secure, Find(id).Create(secure, isClient: true));
+            return (secure, CreateMuxer(Find(id), secure, isClient: true));
         }
         catch
         {
@@ -53,13 +56,20 @@ internal sealed class ConnectionUpgrader
         {
             var id = secure.NegotiatedMuxer
                 ?? await MultistreamSelect.HandleAsync(secure, _muxerIds, cancellationToken).ConfigureAwait(false);
-            return (secure, Find(id).Create(secure, isClient: false));
+            return (secure, CreateMuxer(Find(id), secure, isClient: false));
         }
         catch
         {
             secure.Abort();
             throw;
         }
+    }
+
+    private IStreamMuxer CreateMuxer(IStreamMuxerFactory factory, ISecureConnection secure, bool isClient)
+    {
+        // Yamux reserves its streams and received bytes in the connection's scope; other muxers are not wired yet.
+        if (_openScope is null || factory is not YamuxMuxerFactory yamux) return factory.Create(secure, isClient);
+        return yamux.Create(secure, isClient, _openScope(secure.RemotePeer));
     }
 
     private IStreamMuxerFactory Find(string id) =>

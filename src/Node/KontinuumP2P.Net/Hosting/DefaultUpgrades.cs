@@ -29,8 +29,11 @@ internal sealed class YamuxMuxerFactory(YamuxOptions options, ILoggerFactory log
 
     public string ProtocolId => Id;
 
-    public IStreamMuxer Create(IDuplexPipe secured, bool isClient) =>
-        new YamuxSession(secured, isClient, options, loggerFactory.CreateLogger<YamuxSession>(), metrics);
+    public IStreamMuxer Create(IDuplexPipe secured, bool isClient) => Create(secured, isClient, null);
+
+    /// <summary>A session whose streams and received bytes are reserved in <paramref name="resources"/>.</summary>
+    public IStreamMuxer Create(IDuplexPipe secured, bool isClient, KontinuumP2P.Core.Resources.ResourceScope? resources) =>
+        new YamuxSession(secured, isClient, options, loggerFactory.CreateLogger<YamuxSession>(), metrics, resources);
 }
 
 /// <summary>Builds the default security (Noise) and muxer (Yamux) of a host on the host's clock.</summary>

@@ -201,6 +201,14 @@ internal sealed class HostConnection : IConnection
                 await RefuseAsync(muxed, handler is null ? "handler-removed" : "protocol-stream-limit").ConfigureAwait(false);
                 return;
             }
+            // The protocol's scope counts its inbound streams across every connection.
+            var protocolScope = _host.Resources.Protocol(protocol);
+            if (protocolScope.TryAddStream() is { } full)
+            {
+                lock (_lock) _inboundPerProtocol[protocol]--;
+                await RefuseAsync(muxed, full).ConfigureAwait(false);
+                return;
+            }
             var stream = Track(new HostStream(muxed, protocol, this, Direction.Inbound));
             try
             {
@@ -221,6 +229,7 @@ internal sealed class HostConnection : IConnection
             finally
             {
                 await stream.DisposeAsync().ConfigureAwait(false);
+                protocolScope.RemoveStream();
                 lock (_lock) _inboundPerProtocol[protocol]--;
             }
         }

@@ -23,7 +23,7 @@ public sealed class HostMetrics : IDisposable
     private readonly Counter<long> _streamsRejected;
     private readonly Func<(long Received, long Sent)> _bytes;
 
-    internal HostMetrics(IMeterFactory? factory, Func<(long Received, long Sent)> bytes)
+    internal HostMetrics(IMeterFactory? factory, Func<(long Received, long Sent)> bytes, Func<int>? pendingHandshakes = null)
     {
         _bytes = bytes;
         _ownsMeter = factory is null;
@@ -36,6 +36,8 @@ public sealed class HostMetrics : IDisposable
         _streamsActive = _meter.CreateUpDownCounter<long>("kontinuum.net.streams.active", "{stream}", "Open streams");
         _streamsRejected = _meter.CreateCounter<long>("kontinuum.net.streams.rejected", "{stream}", "Inbound streams refused, by reason");
         _meter.CreateObservableCounter("kontinuum.net.bytes.received", () => _bytes().Received, "By", "Bytes received on raw connections");
+        if (pendingHandshakes is not null)
+            _meter.CreateObservableGauge("kontinuum.net.handshakes.pending", pendingHandshakes, "{connection}", "Inbound connections still in their handshake");
         _meter.CreateObservableCounter("kontinuum.net.bytes.sent", () => _bytes().Sent, "By", "Bytes sent on raw connections");
     }
 

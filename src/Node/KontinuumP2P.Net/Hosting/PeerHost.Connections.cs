@@ -12,13 +12,18 @@ public sealed partial class PeerHost
 {
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(5);
 
+    // Peer-store protection tag held while at least one connection to the peer is open.
+    private const string ConnectedTag = "connected";
+
     private readonly PeerStore _peerStore;
     private readonly ConnectionUpgrader _upgrader;
     private readonly Lock _connectionsLock = new();
     private readonly Dictionary<PeerId, List<HostConnection>> _byPeer = [];
     private readonly Dictionary<PeerId, Task<HostConnection>> _pendingDials = [];
-    private readonly Dictionary<string, int> _perIp = new(StringComparer.Ordinal);
-    private int _slots;
+    private readonly ConnectionBudget _budget;
+
+    /// <summary>The connection slots in use (tests watch them).</summary>
+    internal ConnectionBudget Budget => _budget;
     private long _nextConnectionId;
     private long _closedBytesReceived;
     private long _closedBytesSent;
@@ -80,14 +85,20 @@ public sealed partial class PeerHost
         lock (_connectionsLock)
         {
             last = _byPeer.TryGetValue(connection.RemotePeer, out var list) && list.Remove(connection) && list.Count == 0;
-            if (last) _byPeer.Remove(connection.RemotePeer);
+            if (last)
+            {
+                _byPeer.Remove(connection.RemotePeer);
+                // Under the lock so a connection registering meanwhile cannot lose its protection (the store's lock is a leaf).
+                _peerStore.Unprotect(connection.RemotePeer, ConnectedTag);
+            }
         }
         if (connection.Transport is ITransportStatistics statistics)
         {
             Interlocked.Add(ref _closedBytesReceived, statistics.BytesReceived);
             Interlocked.Add(ref _closedBytesSent, statistics.BytesSent);
         }
-        ReleaseSlot(connection.IpKey);
+        if (connection.Direction == Direction.Inbound) _budget.ReleaseInbound(connection.IpKey);
+        else _budget.ReleaseOutbound();
         Metrics.ConnectionClosed(connection.Direction);
         HostLog.ConnectionClosed(Logger, connection.Id, connection.RemotePeer);
         if (last) Raise(PeerDisconnected, nameof(PeerDisconnected), connection.RemotePeer, connection);
@@ -146,7 +157,7 @@ public sealed partial class PeerHost
     {
         var transport = Options.Transports.FirstOrDefault(t => t.CanDial(address))
             ?? throw new ArgumentException($"no transport can dial '{address}'");
-        var refusal = TryReserveSlot(null, Direction.Outbound);
+        var refusal = _budget.TryReserveOutbound();
         if (refusal is not null)
         {
             Metrics.ConnectionRejected(Direction.Outbound, refusal);
@@ -174,18 +185,21 @@ public sealed partial class PeerHost
         }
         finally
         {
-            if (!registered) ReleaseSlot(null);
+            if (!registered) _budget.ReleaseOutbound();
         }
     }
 
-    private async Task UpgradeInboundAsync(ITransportConnection raw, string? ipKey, CancellationToken cancellationToken)
+    private async Task UpgradeInboundAsync(ITransportConnection raw, string? ipKey, string? subnetKey, CancellationToken cancellationToken)
     {
         var registered = false;
+        var pending = true;
         try
         {
             using var timeout = new CancellationTokenSource(Options.HandshakeTimeout, TimeProvider);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
             var (secure, muxer) = await UpgradeAsync(raw, Direction.Inbound, null, timeout, linked.Token, cancellationToken).ConfigureAwait(false);
+            _budget.EndHandshake(subnetKey);
+            pending = false;
             Register(secure, muxer, Direction.Inbound, ipKey);
             registered = true;
         }
@@ -196,7 +210,8 @@ public sealed partial class PeerHost
         }
         finally
         {
-            if (!registered) ReleaseSlot(ipKey);
+            if (pending) _budget.EndHandshake(subnetKey);
+            if (!registered) _budget.ReleaseInbound(ipKey);
         }
     }
 
@@ -233,6 +248,7 @@ public sealed partial class PeerHost
             if (!_byPeer.TryGetValue(connection.RemotePeer, out var list)) _byPeer[connection.RemotePeer] = list = [];
             list.Add(connection);
             first = list.Count == 1;
+            if (first) _peerStore.Protect(connection.RemotePeer, ConnectedTag);
         }
         Metrics.ConnectionOpened(direction);
         HostLog.ConnectionOpened(Logger, id, connection.RemotePeer, DirectionName(direction), connection.RemoteAddress);
@@ -248,38 +264,12 @@ public sealed partial class PeerHost
         return connection;
     }
 
-    private string? TryReserveSlot(string? ipKey, Direction direction)
+    private (string? IpKey, string? SubnetKey) KeysOf(Multiaddr address)
     {
-        lock (_connectionsLock)
-        {
-            if (_slots >= Options.MaxConnections) return "connection-limit";
-            if (ipKey is not null)
-            {
-                var fromIp = _perIp.GetValueOrDefault(ipKey);
-                if (direction == Direction.Inbound && fromIp >= Options.MaxConnectionsPerIp) return "per-ip-limit";
-                _perIp[ipKey] = fromIp + 1;
-            }
-            _slots++;
-            return null;
-        }
-    }
-
-    private void ReleaseSlot(string? ipKey)
-    {
-        lock (_connectionsLock)
-        {
-            _slots--;
-            if (ipKey is null || !_perIp.TryGetValue(ipKey, out var count)) return;
-            if (count <= 1) _perIp.Remove(ipKey);
-            else _perIp[ipKey] = count - 1;
-        }
-    }
-
-    private string? IpKeyOf(Multiaddr address)
-    {
-        if (address.Components.Count == 0 || address.Components[0].Protocol.Kind is not (ValueKind.IPv4 or ValueKind.IPv6)) return null;
-        if (address.IsLoopback && !Options.LimitLoopbackPerIp) return null;
-        return address.Components[0].AsIPAddress().ToString();
+        if (address.Components.Count == 0 || address.Components[0].Protocol.Kind is not (ValueKind.IPv4 or ValueKind.IPv6)) return (null, null);
+        if (address.IsLoopback && !Options.LimitLoopbackPerIp) return (null, null);
+        var ip = address.Components[0].AsIPAddress();
+        return (ConnectionBudget.AddressKey(ip), ConnectionBudget.SubnetKey(ip));
     }
 
     private static string DirectionName(Direction direction) => direction == Direction.Inbound ? "inbound" : "outbound";

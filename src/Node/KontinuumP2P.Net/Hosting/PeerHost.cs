@@ -1,3 +1,4 @@
+using KontinuumP2P.Core.Resources;
 using System.Collections.Concurrent;
 using System.Reflection;
 using KontinuumP2P.Core.Addressing;
@@ -35,12 +36,14 @@ public sealed partial class PeerHost : IPeerHost
         PeerId = options.Identity.PeerId;
         PublicKey = options.Identity.EncodedPublicKey;
         AgentVersion = options.AgentVersion ?? DefaultAgentVersion();
-        _peerStore = new PeerStore(options.PeerStoreCapacity, options.TimeProvider);
+        _peerStore = new PeerStore(options.PeerStoreCapacity, options.PeerStoreSecondHandCapacity, options.SecondHandAddressTtl, options.TimeProvider);
         Tasks = new BackgroundTasks(e => HostLog.BackgroundTaskFailed(Logger, e));
-        Metrics = new HostMetrics(options.MeterFactory, CountBytes);
+        _budget = new ConnectionBudget(options);
+        Metrics = new HostMetrics(options.MeterFactory, CountBytes, () => _budget.PendingHandshakes);
         var muxer = options.Muxer ?? DefaultUpgrades.CreateMuxer(options);
         _ownedSecurity = options.Security is null ? DefaultUpgrades.CreateSecurity(options, [muxer.ProtocolId]) : null;
-        _upgrader = new ConnectionUpgrader(options.Security ?? _ownedSecurity!, [muxer]);
+        Resources = new ResourceManager(options.ResourceLimits, options.MeterFactory);
+        _upgrader = new ConnectionUpgrader(options.Security ?? _ownedSecurity!, [muxer], Resources.OpenConnection);
         _identify = new IdentifyService(this);
         _handlers[IdentifyProtocol.Id] = _identify.IdentifyHandler;
         _handlers[IdentifyProtocol.PushId] = _identify.PushHandler;
@@ -157,7 +160,14 @@ public sealed partial class PeerHost : IPeerHost
         await Tasks.DisposeAsync().ConfigureAwait(false);
         if (_ownedSecurity is IDisposable security) security.Dispose();
         Metrics.Dispose();
+        Resources.Dispose();
     }
+
+    /// <summary>
+    /// Streams and memory reserved per scope (system, peer, protocol, connection); Yamux streams and received bytes
+    /// not yet read are counted, and a reservation over a limit is refused.
+    /// </summary>
+    public ResourceManager Resources { get; }
 
     internal bool HasHandler(string protocol) => _handlers.ContainsKey(protocol);
 
@@ -217,8 +227,8 @@ public sealed partial class PeerHost : IPeerHost
                 HostLog.AcceptFailed(Logger, listener.ListenAddress, e.Message);
                 continue;
             }
-            var ipKey = IpKeyOf(raw.RemoteAddress);
-            var refusal = TryReserveSlot(ipKey, Direction.Inbound);
+            var (ipKey, subnetKey) = KeysOf(raw.RemoteAddress);
+            var refusal = _budget.TryBeginInbound(ipKey, subnetKey);
             if (refusal is not null)
             {
                 HostLog.InboundRefused(Logger, raw.RemoteAddress, refusal);
@@ -227,9 +237,10 @@ public sealed partial class PeerHost : IPeerHost
                 await raw.DisposeAsync().ConfigureAwait(false);
                 continue;
             }
-            if (!Tasks.Run(token => UpgradeInboundAsync(raw, ipKey, token)))
+            if (!Tasks.Run(token => UpgradeInboundAsync(raw, ipKey, subnetKey, token)))
             {
-                ReleaseSlot(ipKey);
+                _budget.EndHandshake(subnetKey);
+                _budget.ReleaseInbound(ipKey);
                 raw.Abort();
                 await raw.DisposeAsync().ConfigureAwait(false);
                 return;

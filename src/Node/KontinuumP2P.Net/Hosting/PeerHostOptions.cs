@@ -35,11 +35,29 @@ public sealed class PeerHostOptions
     /// <summary>Most upgraded or upgrading connections in total; further inbound ones are closed right after accept.</summary>
     public int MaxConnections { get; init; } = 512;
 
-    /// <summary>Most inbound connections from one remote IP address.</summary>
+    /// <summary>Most upgraded or upgrading inbound connections.</summary>
+    public int MaxInboundConnections { get; init; } = 448;
+
+    /// <summary>Most upgraded or upgrading outbound connections.</summary>
+    public int MaxOutboundConnections { get; init; } = 256;
+
+    /// <summary>
+    /// Slots of <see cref="MaxConnections"/> inbound connections may never take, so a flood of inbound connections
+    /// cannot stop our own dials (DHT lookups, CRL refresh). At most half of <see cref="MaxConnections"/> is reserved.
+    /// </summary>
+    public int OutboundReserve { get; init; } = 64;
+
+    /// <summary>Most inbound connections still in their handshake (each holds a slot for up to <see cref="HandshakeTimeout"/>).</summary>
+    public int MaxPendingInboundHandshakes { get; init; } = 128;
+
+    /// <summary>Most inbound handshakes in progress from one /24 (IPv4) or /64 (IPv6); loopback only when <see cref="LimitLoopbackPerIp"/>.</summary>
+    public int MaxPendingHandshakesPerSubnet { get; init; } = 16;
+
+    /// <summary>Most inbound connections from one remote IPv4 address or IPv6 /64.</summary>
     public int MaxConnectionsPerIp { get; init; } = 16;
 
     /// <summary>
-    /// Whether <see cref="MaxConnectionsPerIp"/> also counts loopback peers. Off by default: local devnets and tests
+    /// Whether <see cref="MaxConnectionsPerIp"/> and <see cref="MaxPendingHandshakesPerSubnet"/> also count loopback peers. Off by default: local devnets and tests
     /// run many peers on 127.0.0.1 and ::1.
     /// </summary>
     public bool LimitLoopbackPerIp { get; init; }
@@ -68,8 +86,17 @@ public sealed class PeerHostOptions
     /// <summary>How long addresses learnt from identify stay valid.</summary>
     public TimeSpan IdentifiedAddressTtl { get; init; } = TimeSpan.FromHours(1);
 
-    /// <summary>Most peers the peer store keeps (least recently updated are forgotten first).</summary>
+    /// <summary>Most peers known first-hand the peer store keeps (least recently updated unprotected ones are forgotten first).</summary>
     public int PeerStoreCapacity { get; init; } = 10_000;
+
+    /// <summary>Most peers known only from what others said (kad answers, mDNS) the peer store keeps, apart from the first-hand ones.</summary>
+    public int PeerStoreSecondHandCapacity { get; init; } = 2_500;
+
+    /// <summary>Longest lifetime of an address learnt second-hand.</summary>
+    public TimeSpan SecondHandAddressTtl { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Limits of the resource scopes (system, peer, protocol, connection); null gives the defaults.</summary>
+    public KontinuumP2P.Core.Resources.ResourceManagerOptions? ResourceLimits { get; init; }
 
     /// <summary>The agent version sent in identify; null means <c>kontinuum/&lt;assembly version&gt;</c>.</summary>
     public string? AgentVersion { get; init; }
@@ -89,10 +116,17 @@ public sealed class PeerHostOptions
         if (Transports.Count == 0) throw new ArgumentException("a host needs at least one transport", nameof(Transports));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxConnections, 1, nameof(MaxConnections));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxConnectionsPerIp, 1, nameof(MaxConnectionsPerIp));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxInboundConnections, 1, nameof(MaxInboundConnections));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxOutboundConnections, 1, nameof(MaxOutboundConnections));
+        ArgumentOutOfRangeException.ThrowIfNegative(OutboundReserve, nameof(OutboundReserve));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxPendingInboundHandshakes, 1, nameof(MaxPendingInboundHandshakes));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxPendingHandshakesPerSubnet, 1, nameof(MaxPendingHandshakesPerSubnet));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxInboundStreamsPerConnection, 1, nameof(MaxInboundStreamsPerConnection));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxInboundStreamsPerProtocol, 1, nameof(MaxInboundStreamsPerProtocol));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(HandshakeTimeout, TimeSpan.Zero, nameof(HandshakeTimeout));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(StreamNegotiationTimeout, TimeSpan.Zero, nameof(StreamNegotiationTimeout));
         ArgumentOutOfRangeException.ThrowIfLessThan(PeerStoreCapacity, 1, nameof(PeerStoreCapacity));
+        ArgumentOutOfRangeException.ThrowIfLessThan(PeerStoreSecondHandCapacity, 1, nameof(PeerStoreSecondHandCapacity));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(SecondHandAddressTtl, TimeSpan.Zero, nameof(SecondHandAddressTtl));
     }
 }

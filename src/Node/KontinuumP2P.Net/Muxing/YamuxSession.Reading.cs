@@ -162,6 +162,10 @@ internal sealed partial class YamuxSession
                 {
                     refusal = "stream-limit";
                 }
+                else if (Resources?.TryAddStream() is { } full)
+                {
+                    refusal = full;
+                }
                 else
                 {
                     stream = new YamuxStream(this, id, outbound: false, Options, _pool);
@@ -177,6 +181,7 @@ internal sealed partial class YamuxSession
                     _streams.Remove(id);
                     _inboundCount--;
                 }
+                Resources?.RemoveStream();
                 stream = null;
             }
         }

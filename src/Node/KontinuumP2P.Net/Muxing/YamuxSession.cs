@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Threading.Channels;
 using KontinuumP2P.Core.Network;
+using KontinuumP2P.Core.Resources;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -46,9 +47,11 @@ internal sealed partial class YamuxSession : IStreamMuxer
     /// <param name="options">Limits and timings; null for the defaults.</param>
     /// <param name="logger">Logger; null for none.</param>
     /// <param name="metrics">Shared instruments; null for none.</param>
+    /// <param name="resources">The connection's resource scope (streams and received bytes are reserved in it); the session disposes it when it ends.</param>
     public YamuxSession(IDuplexPipe connection, bool isClient, YamuxOptions? options = null, ILogger? logger = null,
-        YamuxMetrics? metrics = null)
+        YamuxMetrics? metrics = null, ResourceScope? resources = null)
     {
+        Resources = resources;
         ArgumentNullException.ThrowIfNull(connection);
         Options = options ?? new YamuxOptions();
         Options.Validate();
@@ -80,6 +83,12 @@ internal sealed partial class YamuxSession : IStreamMuxer
             : Task.CompletedTask;
         _completion = RunAsync();
     }
+
+    /// <summary>Test hook: runs between an outbound id's allocation and the scheduling of its SYN.</summary>
+    internal Action<uint>? OnOutboundIdAllocated { get; set; }
+
+    /// <summary>The connection's resource scope, if any.</summary>
+    internal ResourceScope? Resources { get; }
 
     /// <summary>True when this side dialed the connection and uses odd stream ids.</summary>
     public bool IsClient { get; }
@@ -117,10 +126,13 @@ internal sealed partial class YamuxSession : IStreamMuxer
             if (_outboundCount >= Options.MaxOutboundStreams)
                 throw new IOException($"outbound stream limit of {Options.MaxOutboundStreams} reached");
             if (_nextOutboundId > uint.MaxValue) throw new IOException("yamux stream ids exhausted");
+            if (Resources?.TryAddStream() is { } refusal)
+                throw new ResourceLimitExceededException(refusal, $"cannot open a stream: the {refusal} limit is reached");
             stream = new YamuxStream(this, (uint)_nextOutboundId, outbound: true, Options, _pool);
             _nextOutboundId += 2;
             _streams.Add(stream.Id, stream);
             _outboundCount++;
+            OnOutboundIdAllocated?.Invoke(stream.Id);
             // Scheduled under the lock so SYNs leave in id order: the remote refuses an id below one it has seen.
             stream.ScheduleWrite();
         }
@@ -168,6 +180,7 @@ internal sealed partial class YamuxSession : IStreamMuxer
             if (stream.IsOutbound) _outboundCount--;
             else _inboundCount--;
         }
+        Resources?.RemoveStream();
         _metrics?.StreamClosed(reset);
     }
 
@@ -219,6 +232,8 @@ internal sealed partial class YamuxSession : IStreamMuxer
         while (_acceptQueue.Reader.TryRead(out var queued)) queued.Abort(error);
         await _input.CompleteAsync().ConfigureAwait(false);
         await _output.CompleteAsync().ConfigureAwait(false);
+        // Releases whatever streams and bytes are still counted against the peer and the system.
+        Resources?.Dispose();
         YamuxLog.SessionEnded(_logger, reason?.Message ?? "closed");
     }
 

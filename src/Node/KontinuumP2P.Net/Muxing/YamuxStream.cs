@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using KontinuumP2P.Core.Network;
+using KontinuumP2P.Core.Resources;
 
 namespace KontinuumP2P.Net.Muxing;
 
@@ -32,6 +33,7 @@ internal sealed class YamuxStream : IMuxedStream
     private long _receiveWindow;
     private long _unreturned;
     private long _buffered;
+    private long _charged;
     private long _epochStart;
     private bool _remoteFin;
     private bool _localFinSent;
@@ -132,10 +134,14 @@ internal sealed class YamuxStream : IMuxedStream
     {
         ValueTask<FlushResult> flush;
         long discarded;
+        string? refusal = null;
         lock (_lock)
         {
             if (_reset || _remoteFin) return default;
-            if (!_inputDiscarded)
+            // Bytes waiting for the reader are reserved against the connection, peer and system scopes.
+            if (!_inputDiscarded && _session.Resources is { } scope && (refusal = scope.TryReserveMemory(payload.Length)) is null)
+                _charged += payload.Length;
+            if (!_inputDiscarded && refusal is null)
             {
                 var writer = _receivePipe.Writer;
                 foreach (var segment in payload) writer.Write(segment.Span);
@@ -145,6 +151,12 @@ internal sealed class YamuxStream : IMuxedStream
             }
             discarded = payload.Length;
             _buffered += discarded;
+        }
+        if (refusal is not null)
+        {
+            ResetCore(sendReset: true, new StreamResetException($"stream {Id} reset: the {refusal} limit is reached",
+                new ResourceLimitExceededException(refusal, $"the {refusal} limit is reached")));
+            return default;
         }
         OnConsumed(discarded, wantsMore: true);
         return default;
@@ -182,6 +194,7 @@ internal sealed class YamuxStream : IMuxedStream
         {
             _buffered -= bytes;
             _unreturned += bytes;
+            ReleaseCharged(bytes);
             if (_remoteFin || _reset || _unreturned == 0) return;
             bool halfWindow = _unreturned >= _receiveWindow / 2;
             // A reader waiting for more only needs a grant when the remote is running out of credit.
@@ -194,6 +207,15 @@ internal sealed class YamuxStream : IMuxedStream
         Interlocked.Add(ref _receiveCredit, grant);
         Interlocked.Add(ref _windowDeltaPending, grant);
         ScheduleWrite();
+    }
+
+    /// <summary>Returns reserved bytes to the resource scopes (under <c>_lock</c>).</summary>
+    private void ReleaseCharged(long bytes)
+    {
+        bytes = Math.Min(bytes, _charged);
+        if (bytes <= 0) return;
+        _charged -= bytes;
+        _session.Resources?.ReleaseMemory(bytes);
     }
 
     /// <summary>Doubles the window (up to the maximum) when half of it was consumed within 4 round trips.</summary>
@@ -222,6 +244,7 @@ internal sealed class YamuxStream : IMuxedStream
         {
             if (_inputDiscarded) return;
             _inputDiscarded = true;
+            ReleaseCharged(_charged);
             grant = _remoteFin || _reset ? 0 : _buffered + _unreturned;
             _buffered = 0;
             _unreturned = 0;
@@ -239,6 +262,7 @@ internal sealed class YamuxStream : IMuxedStream
             if (_reset || _closed) return;
             _reset = true;
             _closed = true;
+            ReleaseCharged(_charged);
             _receivePipe.Writer.Complete(error);
             if (sendReset) _localResetPending = 1;
         }
@@ -257,6 +281,7 @@ internal sealed class YamuxStream : IMuxedStream
                 _closed = true;
                 _receivePipe.Writer.Complete(error);
             }
+            ReleaseCharged(_charged);
         }
         if (!_sendDone)
         {

@@ -22,6 +22,14 @@ public sealed record AdmissionLimits
     /// <summary>Sustained certificate offers judged per peer per second (each costs signature checks).</summary>
     public double OffersPerPeerPerSecond { get; init; } = 0.2;
 
+    /// <summary>
+    /// Stale-CRL policy: once the CRL in force has been past its next_update (or, with none yet, the node has run without
+    /// one) for longer than this, new certificates are refused (<c>crl-stale</c>) until a fresh CRL arrives: a node
+    /// that cannot learn revocations does not admit peers it has never judged. Peers already admitted keep their
+    /// verdict (they are still checked against the CRL in force). <see cref="Timeout.InfiniteTimeSpan"/> fails open.
+    /// </summary>
+    public TimeSpan MaxCrlStaleness { get; init; } = TimeSpan.FromDays(3);
+
     /// <summary>Offers a peer may push at once before <see cref="OffersPerPeerPerSecond"/> applies.</summary>
     public int OfferBurstPerPeer { get; init; } = 5;
 }

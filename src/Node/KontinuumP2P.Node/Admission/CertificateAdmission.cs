@@ -80,6 +80,13 @@ public sealed partial class CertificateAdmission : ICertificateSink, IAsyncDispo
     /// <summary>Raised when a peer is refused after having been judged otherwise (revocation, expiry).</summary>
     public event EventHandler<PeerRefusedEventArgs>? PeerRefused;
 
+    /// <summary>
+    /// True while the revocation data has been stale longer than <see cref="AdmissionLimits.MaxCrlStaleness"/>: new
+    /// certificates are refused with <c>crl-stale</c> until a fresh CRL arrives.
+    /// </summary>
+    public bool FailingClosed =>
+        _limits.MaxCrlStaleness != Timeout.InfiniteTimeSpan && _revocations is CrlTracker tracker && tracker.StaleFor > _limits.MaxCrlStaleness;
+
     /// <summary>Verdicts and pending peers held on connected peers (memory accounting).</summary>
     public int TrackedPeers => _peers.Count;
 
@@ -147,7 +154,7 @@ public sealed partial class CertificateAdmission : ICertificateSink, IAsyncDispo
         foreach (var (peer, entry) in _peers.OrderBy(p => p.Key.ToString(), StringComparer.Ordinal))
         {
             if (entry.Decided is not { Certificate: { } certificate } before || !MayChange(before)) continue;
-            var after = Judge(peer, entry.PublicKey, certificate);
+            var after = before.Reason == CrlStaleReason ? JudgeNew(peer, entry.PublicKey, certificate) : Judge(peer, entry.PublicKey, certificate);
             if (after.Status == before.Status) continue;
             var replacement = new PeerEntry { PublicKey = entry.PublicKey };
             replacement.Decide(after);
@@ -160,7 +167,9 @@ public sealed partial class CertificateAdmission : ICertificateSink, IAsyncDispo
         {
             var before = remembered.Verdict;
             if (before.Certificate is not { } certificate || !MayChange(before) || _peers.ContainsKey(before.Peer)) continue;
-            var after = Judge(before.Peer, remembered.PublicKey, certificate);
+            var after = before.Reason == CrlStaleReason
+                ? JudgeNew(before.Peer, remembered.PublicKey, certificate)
+                : Judge(before.Peer, remembered.PublicKey, certificate);
             if (after.Status == before.Status) continue;
             _memory.Remember(after, remembered.PublicKey, RememberUntil(after, now));
             if (after.Status == AdmissionStatus.Refused) Refuse(after, refused);
@@ -215,7 +224,7 @@ public sealed partial class CertificateAdmission : ICertificateSink, IAsyncDispo
     void ICertificateSink.OnOffer(PeerId peer, ReadOnlyMemory<byte> encodedPublicKey, Certificate? certificate) =>
         Record(peer, encodedPublicKey, certificate is null
             ? new AdmissionVerdict(peer, AdmissionStatus.ClientOnly, null, "no certificate")
-            : Judge(peer, encodedPublicKey, certificate), certificate);
+            : JudgeNew(peer, encodedPublicKey, certificate), certificate);
 
     /// <inheritdoc />
     void ICertificateSink.OnMalformedOffer(PeerId peer, ReadOnlyMemory<byte> encodedPublicKey, string reason) =>
@@ -240,7 +249,7 @@ public sealed partial class CertificateAdmission : ICertificateSink, IAsyncDispo
     }
 
     private static bool MayChange(AdmissionVerdict verdict) =>
-        verdict.Status == AdmissionStatus.Admitted || verdict.Reason == NotYetValidReason;
+        verdict.Status == AdmissionStatus.Admitted || verdict.Reason is NotYetValidReason or CrlStaleReason;
 
     private void Refuse(AdmissionVerdict verdict, List<AdmissionVerdict> refused)
     {
@@ -288,6 +297,16 @@ public sealed partial class CertificateAdmission : ICertificateSink, IAsyncDispo
     }
 
     private const string NotYetValidReason = "certificate-notyetvalid";
+
+    private const string CrlStaleReason = "crl-stale";
+
+    /// <summary>Judges a certificate offered by a peer not admitted before: the stale-CRL policy applies first.</summary>
+    private AdmissionVerdict JudgeNew(PeerId peer, ReadOnlyMemory<byte> encodedPublicKey, Certificate certificate)
+    {
+        var verdict = Judge(peer, encodedPublicKey, certificate);
+        if (verdict.Status != AdmissionStatus.Admitted || !FailingClosed) return verdict;
+        return new(peer, AdmissionStatus.Refused, certificate, CrlStaleReason);
+    }
 
     private static bool SameCertificate(Certificate? a, Certificate? b) =>
         a is not null && b is not null && a.Encode().AsSpan().SequenceEqual(b.Encode());

@@ -101,6 +101,12 @@ public sealed partial class KontinuumNode : IAsyncDisposable
     /// <summary>True when the CRL in force is past its next_update.</summary>
     public bool CrlIsStale => _crl?.IsStale ?? false;
 
+    /// <summary>
+    /// True when the CRL has been stale longer than <see cref="Admission.AdmissionLimits.MaxCrlStaleness"/>, so admission
+    /// refuses new certificates (<c>crl-stale</c>) until a fresh CRL arrives.
+    /// </summary>
+    public bool CrlFailClosed => Admission?.FailingClosed ?? false;
+
     /// <summary>Whether the node runs with a certificate.</summary>
     public bool HasCertificate => _options.Certificate is not null;
 

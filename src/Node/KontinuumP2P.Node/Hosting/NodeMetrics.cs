@@ -24,6 +24,8 @@ internal sealed class NodeMetrics : IDisposable
         _meter.CreateObservableGauge("kontinuum.node.peers", () => Verdicts(node), "{peer}", "Connected peers by admission verdict");
         _meter.CreateObservableGauge("kontinuum.node.crl.number", () => (long)(node.CurrentCrl?.Body.CrlNumber ?? 0), description: "Number of the CRL in force (0: none)");
         _meter.CreateObservableGauge("kontinuum.node.crl.stale", () => node.CrlIsStale ? 1 : 0, description: "1 when the CRL in force is past next_update");
+        _meter.CreateObservableGauge("kontinuum.node.crl.fail_closed", () => node.CrlFailClosed ? 1 : 0,
+            description: "1 when the CRL has been stale past the maximum staleness and new certificates are refused");
         _meter.CreateObservableGauge("kontinuum.node.record.sequence", () => (double)node.RecordSequence, description: "Sequence of our last signed node record");
         _meter.CreateObservableGauge("kontinuum.node.uptime", () => (node.Services.TimeProvider.GetUtcNow() - node.StartedAt).TotalSeconds, "s", "Seconds since start");
     }
