@@ -196,14 +196,21 @@ internal sealed class YamuxStream : IMuxedStream
         ScheduleWrite();
     }
 
+    // Before a ping has measured the round trip, tuning assumes a WAN-like one, so a bulk transfer that starts at once
+    // is not held to 256 KiB steps. A loopback ping measures microseconds, where scheduling noise alone would stop
+    // growth, hence the floor.
+    internal static readonly TimeSpan UnmeasuredRoundTrip = TimeSpan.FromMilliseconds(100);
+    internal static readonly TimeSpan MinimumTuningRoundTrip = TimeSpan.FromMilliseconds(2);
+
     /// <summary>Doubles the window (up to the maximum) when half of it was consumed within 4 round trips.</summary>
     private long TuneWindow()
     {
         var time = _session.Time;
         long now = time.GetTimestamp();
-        var rtt = _session.RoundTripTime;
+        var measured = _session.RoundTripTime;
+        var rtt = measured > TimeSpan.Zero ? TimeSpan.FromTicks(Math.Max(measured.Ticks, MinimumTuningRoundTrip.Ticks)) : UnmeasuredRoundTrip;
         long growth = 0;
-        if (rtt > TimeSpan.Zero && _receiveWindow < _session.Options.MaxStreamWindow &&
+        if (_receiveWindow < _session.Options.MaxStreamWindow &&
             time.GetElapsedTime(_epochStart, now) < rtt * 4)
         {
             long window = Math.Min(_receiveWindow * 2, _session.Options.MaxStreamWindow);
@@ -303,7 +310,11 @@ internal sealed class YamuxStream : IMuxedStream
             {
                 int length = (int)Math.Min(Math.Min(buffer.Length, credit - sent), maxFrame);
                 YamuxHeader.Create(YamuxFrameType.Data, flags, Id, (uint)length).WriteTo(output);
-                foreach (var segment in buffer.Slice(0, length)) output.Write(segment.Span);
+                // A Noise writer encrypts the payload straight out of the stream's pipe (no copy into its buffer).
+                if (output is Security.ISealingPipeWriter sealing)
+                    foreach (var segment in buffer.Slice(0, length)) sealing.WriteSealed(segment.Span);
+                else
+                    foreach (var segment in buffer.Slice(0, length)) output.Write(segment.Span);
                 buffer = buffer.Slice(length);
                 sent += length;
                 written += YamuxHeader.Size + length;
