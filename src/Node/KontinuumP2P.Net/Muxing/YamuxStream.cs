@@ -196,21 +196,14 @@ internal sealed class YamuxStream : IMuxedStream
         ScheduleWrite();
     }
 
-    // Before a ping has measured the round trip, tuning assumes a WAN-like one, so a bulk transfer that starts at once
-    // is not held to 256 KiB steps. A loopback ping measures microseconds, where scheduling noise alone would stop
-    // growth, hence the floor.
-    internal static readonly TimeSpan UnmeasuredRoundTrip = TimeSpan.FromMilliseconds(100);
-    internal static readonly TimeSpan MinimumTuningRoundTrip = TimeSpan.FromMilliseconds(2);
-
     /// <summary>Doubles the window (up to the maximum) when half of it was consumed within 4 round trips.</summary>
     private long TuneWindow()
     {
         var time = _session.Time;
         long now = time.GetTimestamp();
-        var measured = _session.RoundTripTime;
-        var rtt = measured > TimeSpan.Zero ? TimeSpan.FromTicks(Math.Max(measured.Ticks, MinimumTuningRoundTrip.Ticks)) : UnmeasuredRoundTrip;
+        var rtt = _session.RoundTripTime;
         long growth = 0;
-        if (_receiveWindow < _session.Options.MaxStreamWindow &&
+        if (rtt > TimeSpan.Zero && _receiveWindow < _session.Options.MaxStreamWindow &&
             time.GetElapsedTime(_epochStart, now) < rtt * 4)
         {
             long window = Math.Min(_receiveWindow * 2, _session.Options.MaxStreamWindow);
