@@ -43,9 +43,12 @@ public sealed class StreamThroughputBench : IBench
         var connection = await dialer.DialAsync(listener.ListenAddresses[0].WithPeerId(listener.PeerId), cancellationToken);
 
         await TransferAsync(connection, Math.Min(total, 64L << 20), cancellationToken); // warm-up: JIT, window growth
+        // CPU time of both ends (one process) as well: on a shared machine the wall rate mostly measures the load.
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var stopwatch = Stopwatch.StartNew();
         await TransferAsync(connection, total, cancellationToken);
         stopwatch.Stop();
+        var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
 
         var seconds = stopwatch.Elapsed.TotalSeconds;
         var megabytesPerSecond = total / 1e6 / seconds;
@@ -58,6 +61,8 @@ public sealed class StreamThroughputBench : IBench
             ["bytes"] = total,
             ["seconds"] = Math.Round(seconds, 4),
             ["mbPerSec"] = Math.Round(megabytesPerSecond, 1),
+            ["cpuSeconds"] = Math.Round(cpuSeconds, 3),
+            ["mbPerCpuSecond"] = Math.Round(total / 1e6 / cpuSeconds, 1),
         }));
         return 0;
     }

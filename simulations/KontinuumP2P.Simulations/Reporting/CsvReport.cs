@@ -18,9 +18,12 @@ public static class CsvReport
     {
         ArgumentNullException.ThrowIfNull(results);
         Directory.CreateDirectory(directory);
-        var lookups = new StringBuilder("variant,start_minute,origin,target,success,hops,requests,failures,latency_ms\n");
+        var lookups = new StringBuilder("variant,start_minute,origin,target,success,hops,requests,failures,latency_ms,reachable\n");
         foreach (var l in results.SelectMany(r => r.Lookups))
-            lookups.Append(Row(l.Variant, l.StartMinute, l.Origin, l.Target, l.Success ? 1 : 0, l.Hops, l.Requests, l.Failures, l.LatencyMs));
+        {
+            lookups.Append(Row(l.Variant, l.StartMinute, l.Origin, l.Target, l.Success ? 1 : 0, l.Hops, l.Requests, l.Failures, l.LatencyMs,
+                l.Reachable is { } reachable ? (reachable ? "1" : "0") : ""));
+        }
         var timeline = new StringBuilder("variant,minute,online,honest_online,routing_health,mean_table_size,bad_entries,crl_holders\n");
         foreach (var t in results.SelectMany(r => r.Timeline))
             timeline.Append(Row(t.Variant, t.Minute, t.Online, t.HonestOnline, t.RoutingHealth, t.MeanTableSize, t.BadEntries, t.CrlHolders));

@@ -10,7 +10,9 @@ namespace KontinuumP2P.Simulations.Scenarios;
 /// <param name="Requests">Requests sent (-1 when not reported).</param>
 /// <param name="Failures">Requests that failed or timed out (-1 when not reported).</param>
 /// <param name="LatencyMs">Virtual time from start to result.</param>
-public sealed record LookupSample(string Variant, double StartMinute, int Origin, int Target, bool Success, int Hops, int Requests, int Failures, double LatencyMs);
+/// <param name="Reachable">With <c>[lookups] confirm</c>: whether a found node was then reached by a dial (null otherwise).</param>
+public sealed record LookupSample(string Variant, double StartMinute, int Origin, int Target, bool Success, int Hops, int Requests, int Failures, double LatencyMs,
+    bool? Reachable = null);
 
 /// <summary>The state of the network at one instant.</summary>
 /// <param name="Variant">The run.</param>

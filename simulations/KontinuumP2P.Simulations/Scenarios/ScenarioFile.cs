@@ -134,6 +134,9 @@ public sealed class LookupsSection
     /// <summary><c>find_peer</c> (FIND_NODE walk for a node's id) or <c>get_record</c> (GET of its <c>/node/</c> record).</summary>
     public string Kind { get; set; } = "find_peer";
 
+    /// <summary>find_peer only: dial a found node to confirm it is reachable (both success figures are reported).</summary>
+    public bool Confirm { get; set; }
+
     /// <summary>Unknown keys.</summary>
     [TomlExtensionData]
     public Dictionary<string, object?>? Unknown { get; set; }

@@ -93,6 +93,7 @@ public static class ScenarioLoader
         Require(f.Lookups.Minutes > 0, "lookups.minutes", f.Lookups.Minutes, "> 0");
         Require(f.Lookups.PerMinute is > 0 and <= 10_000, "lookups.per_minute", f.Lookups.PerMinute, "0 < x <= 10000");
         Require(f.Lookups.Kind is "find_peer" or "get_record", "lookups.kind", f.Lookups.Kind, "find_peer or get_record");
+        Require(!f.Lookups.Confirm || f.Lookups.Kind == "find_peer", "lookups.confirm", f.Lookups.Confirm, "only with kind = find_peer");
         if (f.Churn is { } churn) Require(churn.PerHour is >= 0 and <= 10, "churn.per_hour", churn.PerHour, "0..10");
         if (f.Partition is { } p)
         {

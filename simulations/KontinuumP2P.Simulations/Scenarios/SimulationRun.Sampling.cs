@@ -71,6 +71,12 @@ public sealed partial class SimulationRun
         m.Add(new("disjoint_paths", _variant.DisjointPaths));
         m.Add(new("lookups", lookups.Count));
         m.Add(new("success_rate", lookups.Count == 0 ? double.NaN : Math.Round((double)succeeded.Count / lookups.Count, 5)));
+        if (_scenario.Lookups.Confirm)
+        {
+            // Found and then reached by a dial: the figure a caller that confirms sees (#16).
+            var reached = lookups.Count(l => l.Reachable == true);
+            m.Add(new("success_rate_reachable", lookups.Count == 0 ? double.NaN : Math.Round((double)reached / lookups.Count, 5)));
+        }
         m.Add(new("hops_median", Percentile(hops, 0.5)));
         m.Add(new("hops_p99", Percentile(hops, 0.99)));
         m.Add(new("rpcs_per_lookup_mean", requests.Count == 0 ? double.NaN : Math.Round(requests.Average(), 2)));

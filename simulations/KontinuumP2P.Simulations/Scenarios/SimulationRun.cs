@@ -246,13 +246,15 @@ public sealed partial class SimulationRun
         var startMinute = PhaseMinute;
         var started = _time.Elapsed;
         bool success;
+        bool? reachable = null;
         int hops = -1, requests = -1, failures = -1;
         try
         {
             if (_scenario.Lookups.Kind == "find_peer")
             {
-                var found = await origin.Dht.FindPeerAsync(target.PeerId, Stopping).ConfigureAwait(false);
+                var found = await origin.Dht.FindPeerAsync(target.PeerId, _scenario.Lookups.Confirm, Stopping).ConfigureAwait(false);
                 success = found is not null;
+                if (_scenario.Lookups.Confirm) reachable = found?.Reachable == true;
                 if (found is not null) (hops, requests, failures) = (found.Statistics.Hops, found.Statistics.Requests, found.Statistics.Failures);
             }
             else
@@ -271,7 +273,7 @@ public sealed partial class SimulationRun
         lock (_result.Lookups)
         {
             _result.Lookups.Add(new LookupSample(_result.Variant, Math.Round(startMinute, 4), origin.Index, target.Index, success, hops, requests, failures,
-                Math.Round((_time.Elapsed - started).TotalMilliseconds, 3)));
+                Math.Round((_time.Elapsed - started).TotalMilliseconds, 3), reachable));
         }
     }
 }

@@ -14,17 +14,49 @@ public sealed partial class DhtNode
     /// Finds <paramref name="peer"/>'s addresses with a lookup that stops as soon as a peer names it with addresses,
     /// and otherwise only once the k closest have answered. Null when no one knew it.
     /// </summary>
-    public async Task<FindPeerResult?> FindPeerAsync(PeerId peer, CancellationToken cancellationToken)
+    public Task<FindPeerResult?> FindPeerAsync(PeerId peer, CancellationToken cancellationToken) =>
+        FindPeerAsync(peer, confirmReachable: false, cancellationToken);
+
+    /// <summary>
+    /// Finds <paramref name="peer"/>'s addresses like <see cref="FindPeerAsync(PeerId, CancellationToken)"/>; with
+    /// <paramref name="confirmReachable"/> a peer named by others is then dialled (within the request timeout), and
+    /// <see cref="FindPeerResult.Reachable"/> says whether that worked. A peer that answered the lookup itself needs
+    /// no dial. Null when no one knew it.
+    /// </summary>
+    /// <remarks>Without confirmation a departed or partitioned peer is still "found" while others remember it.</remarks>
+    public async Task<FindPeerResult?> FindPeerAsync(PeerId peer, bool confirmReachable, CancellationToken cancellationToken)
     {
         _metrics.QueryStarted("find-peer");
         IReadOnlyList<Multiaddr>? addresses = null;
+        var answeredItself = false;
         var outcome = await RunLookupAsync("find-peer", peer.ToByteArray(), KadMessageType.FindNode, KClosestLookup, (from, response) =>
         {
-            if (from == peer) addresses = _network.GetAddresses(peer);
+            answeredItself = from == peer;
+            if (answeredItself) addresses = _network.GetAddresses(peer);
             else addresses = response.CloserPeers.FirstOrDefault(p => p.PeerId == peer && p.Addresses.Count > 0)?.Addresses;
             return addresses is not null;
         }, cancellationToken).ConfigureAwait(false);
-        return addresses is null ? null : new FindPeerResult(peer, addresses, outcome.Statistics);
+        if (addresses is null) return null;
+        var result = new FindPeerResult(peer, addresses, outcome.Statistics);
+        if (!confirmReachable) return result;
+        var reachable = answeredItself || await ConfirmReachableAsync(peer, addresses, cancellationToken).ConfigureAwait(false);
+        return result with { Reachable = reachable };
+    }
+
+    /// <summary>Dials <paramref name="peer"/> at <paramref name="addresses"/>, bounded by the request timeout.</summary>
+    private async Task<bool> ConfirmReachableAsync(PeerId peer, IReadOnlyList<Multiaddr> addresses, CancellationToken cancellationToken)
+    {
+        _network.AddAddresses(peer, addresses);
+        using var timeout = new CancellationTokenSource(_options.Lookup.RequestTimeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        try
+        {
+            return await _network.ConfirmReachableAsync(peer, linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
     }
 
     /// <summary>The k closest servers to <paramref name="key"/> that answered a FIND_NODE walk.</summary>

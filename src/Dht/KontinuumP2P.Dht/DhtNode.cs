@@ -206,6 +206,9 @@ public sealed partial class DhtNode : IAsyncDisposable
             case RoutingTableAddStatus.Added:
                 _logger.RoutingChange(peer, "added");
                 break;
+            case RoutingTableAddStatus.AddedReplacingFarther:
+                _logger.RoutingChange(peer, "added in place of a farther entry");
+                break;
             case RoutingTableAddStatus.BucketFull when result.LeastRecentlySeen is { } oldest:
                 Enqueue(new RoutingCheck(oldest, RoutingCheckKind.PingBeforeEviction));
                 break;

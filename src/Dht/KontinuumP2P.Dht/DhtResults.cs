@@ -6,11 +6,15 @@ using KontinuumP2P.Dht.Rpc;
 
 namespace KontinuumP2P.Dht;
 
-/// <summary>A peer found by <see cref="DhtNode.FindPeerAsync"/>.</summary>
+/// <summary>A peer found by <see cref="DhtNode.FindPeerAsync(PeerId, bool, CancellationToken)"/>.</summary>
 /// <param name="PeerId">The peer.</param>
 /// <param name="Addresses">Its addresses.</param>
 /// <param name="Statistics">What the lookup cost.</param>
-public sealed record FindPeerResult(PeerId PeerId, IReadOnlyList<Multiaddr> Addresses, LookupStatistics Statistics);
+public sealed record FindPeerResult(PeerId PeerId, IReadOnlyList<Multiaddr> Addresses, LookupStatistics Statistics)
+{
+    /// <summary>Whether a dial reached the peer: null when no confirmation was asked for.</summary>
+    public bool? Reachable { get; init; }
+}
 
 /// <summary>The outcome of a closest-peers lookup.</summary>
 /// <param name="Peers">The closest peers that answered, closest first.</param>

@@ -40,7 +40,8 @@ public sealed class RoutingTableTests
     public void A_full_bucket_names_its_least_recently_seen_entry_and_a_failed_ping_promotes_the_newest_replacement()
     {
         var self = TestPeers.Create(new Random(5));
-        var table = new RoutingTable(self, new RoutingTableOptions { BucketSize = 2, ReplacementCacheSize = 2 });
+        // Kademlia's policy (bucket 0 of an otherwise empty table would otherwise count as deep and go closest-first).
+        var table = new RoutingTable(self, new RoutingTableOptions { BucketSize = 2, ReplacementCacheSize = 2, ClosestFirstDeepBuckets = false });
         // Fill bucket 0 (peers whose first bit differs from ours).
         var bucket0 = FindPeersInBucket(table, 0, 5, seed: 6);
         Assert.That(table.TryAdd(bucket0[0], NoAddresses, Start).Status, Is.EqualTo(RoutingTableAddStatus.Added));
@@ -133,7 +134,7 @@ public sealed class RoutingTableTests
         }
     }
 
-    private static List<PeerId> FindPeersInBucket(RoutingTable table, int bucket, int count, int seed)
+    internal static List<PeerId> FindPeersInBucket(RoutingTable table, int bucket, int count, int seed)
     {
         var random = new Random(seed);
         var found = new List<PeerId>();

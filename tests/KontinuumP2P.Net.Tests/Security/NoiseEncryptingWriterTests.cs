@@ -46,6 +46,34 @@ public sealed class NoiseEncryptingWriterTests
     }
 
     [Test]
+    public async Task SealedWritesKeepTheirOrderWithCopiedBytesAndSplitAtTheFrameLimit()
+    {
+        var raw = new Pipe(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
+        var send = new CipherState();
+        send.InitializeKey(Key);
+        var writer = new NoiseEncryptingWriter(raw.Writer, send, () => null);
+        var data = new byte[400_000];
+        new Random(12).NextBytes(data);
+        var offset = 0;
+        // Header-like small writes, then payloads sealed from the caller's memory: below, at and above the direct
+        // threshold and the frame limit, with small copied writes in between.
+        foreach (var (size, sealed_) in new[] { (12, false), (100, true), (4095, true), (4096, true), (12, false), (65519, true),
+                     (65520, true), (7, false), (200_000, true) })
+        {
+            if (sealed_) writer.WriteSealed(data.AsSpan(offset, size));
+            else writer.Write(data.AsSpan(offset, size));
+            offset += size;
+        }
+        await writer.WriteAsync(data.AsMemory(offset));
+        writer.Complete();
+
+        var (plaintext, frames) = await ReadAllFramesAsync(raw.Reader);
+        Assert.That(plaintext.AsSpan().SequenceEqual(data), Is.True, "every byte once, in order");
+        Assert.That(frames, Has.All.InRange(CipherState.TagSize, NoiseFraming.MaxMessageLength));
+        Assert.That(frames, Has.Some.EqualTo(NoiseFraming.MaxMessageLength), "large sealed writes use full frames");
+    }
+
+    [Test]
     public async Task FlushWithNothingWrittenSendsNoFrame()
     {
         var raw = new Pipe();

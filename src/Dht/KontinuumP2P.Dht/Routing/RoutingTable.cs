@@ -74,8 +74,41 @@ public sealed class RoutingTable
             Insert(bucket, entry);
             return new(RoutingTableAddStatus.Added);
         }
+        if (_options.ClosestFirstDeepBuckets && IsDeep(index) && Farthest(bucket.Entries) is { } farthest
+            && id.DistanceTo(LocalId) < farthest.Id.DistanceTo(LocalId))
+        {
+            // Our k closest peers live in the deep buckets: a closer peer that has just answered displaces the farthest
+            // entry, which stays in the replacement cache. Removing it only relaxes the diversity limits checked above.
+            bucket.Remove(farthest);
+            _count--;
+            ReleaseGroup(farthest.Group);
+            Insert(bucket, entry);
+            bucket.RememberReplacement(farthest, _options.ReplacementCacheSize);
+            return new(RoutingTableAddStatus.AddedReplacingFarther, farthest.PeerId);
+        }
         bucket.RememberReplacement(entry, _options.ReplacementCacheSize);
         return new(RoutingTableAddStatus.BucketFull, bucket.Entries[0].PeerId);
+    }
+
+    /// <summary>
+    /// Whether bucket <paramref name="index"/> may hold some of our k closest peers: all deeper buckets together hold
+    /// fewer than k entries. Only such buckets are kept closest-first; the others keep long-lived entries.
+    /// </summary>
+    private bool IsDeep(int index)
+    {
+        var deeper = 0;
+        for (var i = index + 1; i < _buckets.Length && deeper < _options.BucketSize; i++) deeper += _buckets[i]?.Entries.Count ?? 0;
+        return deeper < _options.BucketSize;
+    }
+
+    private KBucket.Entry? Farthest(List<KBucket.Entry> entries)
+    {
+        KBucket.Entry? farthest = null;
+        foreach (var entry in entries)
+        {
+            if (farthest is null || entry.Id.DistanceTo(LocalId) > farthest.Id.DistanceTo(LocalId)) farthest = entry;
+        }
+        return farthest;
     }
 
     /// <summary>Records that a present peer answered (a ping before eviction succeeded). False when absent.</summary>
@@ -108,18 +141,27 @@ public sealed class RoutingTable
         _count--;
         MembershipChanged?.Invoke(peer, false);
         ReleaseGroup(entry.Group);
+        // A deep bucket promotes its closest candidate, the others their most recent one.
+        var closestFirst = _options.ClosestFirstDeepBuckets && IsDeep(BucketIndex(entry.Id));
+        var chosen = -1;
         for (var i = bucket.Replacements.Count - 1; i >= 0; i--)
         {
             var candidate = bucket.Replacements[i];
             if (!_mayPromote(candidate.PeerId))
             {
                 bucket.Replacements.RemoveAt(i);
+                if (chosen > i) chosen--;
                 continue;
             }
             if (!DiversityAllows(bucket, candidate.Group)) continue;
-            bucket.Replacements.RemoveAt(i);
-            Insert(bucket, candidate);
-            break;
+            if (chosen < 0 || closestFirst && candidate.Id.DistanceTo(LocalId) < bucket.Replacements[chosen].Id.DistanceTo(LocalId)) chosen = i;
+            if (!closestFirst) break;
+        }
+        if (chosen >= 0)
+        {
+            var promoted = bucket.Replacements[chosen];
+            bucket.Replacements.RemoveAt(chosen);
+            Insert(bucket, promoted);
         }
         return true;
     }

@@ -25,9 +25,17 @@ public enum RoutingTableAddStatus
     RejectedDiversity,
     /// <summary>The peer is ourselves.</summary>
     RejectedSelf,
+    /// <summary>
+    /// The bucket was full but is a deep one and the peer is closer to us than its farthest entry, which moved to the
+    /// replacement cache (reported in <see cref="RoutingTableAddResult.LeastRecentlySeen"/>).
+    /// </summary>
+    AddedReplacingFarther,
 }
 
 /// <summary>Outcome of <see cref="RoutingTable.TryAdd"/>.</summary>
 /// <param name="Status">What happened.</param>
-/// <param name="LeastRecentlySeen">For <see cref="RoutingTableAddStatus.BucketFull"/>, the entry to ping.</param>
+/// <param name="LeastRecentlySeen">
+/// For <see cref="RoutingTableAddStatus.BucketFull"/>, the entry to ping; for
+/// <see cref="RoutingTableAddStatus.AddedReplacingFarther"/>, the entry displaced.
+/// </param>
 public readonly record struct RoutingTableAddResult(RoutingTableAddStatus Status, PeerId? LeastRecentlySeen = null);

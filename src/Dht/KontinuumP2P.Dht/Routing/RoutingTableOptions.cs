@@ -18,6 +18,13 @@ public sealed record RoutingTableOptions
     /// <summary>Most entries sharing one IP group (IPv4 /16, IPv6 /32) in the whole table.</summary>
     public int MaxPerGroupPerTable { get; init; } = 3;
 
+    /// <summary>
+    /// Whether the deep buckets (those that may hold our k closest peers) keep the closest peers rather than the
+    /// longest-lived: a closer peer that answered displaces the farthest entry, and eviction promotes the closest
+    /// replacement. The other buckets keep Kademlia's least-recently-seen policy.
+    /// </summary>
+    public bool ClosestFirstDeepBuckets { get; init; } = true;
+
     /// <summary>Most entries sharing one IP group in one bucket.</summary>
     public int MaxPerGroupPerBucket { get; init; } = 2;
 }

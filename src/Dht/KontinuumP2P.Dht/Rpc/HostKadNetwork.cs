@@ -96,6 +96,21 @@ public sealed class HostKadNetwork : IKadNetwork, IDisposable
     }
 
     /// <inheritdoc />
+    public async ValueTask<bool> ConfirmReachableAsync(PeerId peer, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var connection = await _host.ConnectAsync(peer, cancellationToken).ConfigureAwait(false);
+            return !connection.IsClosed;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Every dial failure (refused, unreachable, wrong identity, no address) means not reachable.
+            return false;
+        }
+    }
+
+    /// <inheritdoc />
     public void StartServing(KadRequestHandler handler) =>
         _host.SetHandler(ProtocolId, new KadStreamHandler(handler, TimeProvider, _idleTimeout));
 

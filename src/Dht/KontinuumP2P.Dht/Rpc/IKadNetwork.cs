@@ -52,6 +52,22 @@ public interface IKadNetwork
     /// <exception cref="IOException">The peer is unreachable, refused the protocol, reset the stream, or sent garbage.</exception>
     ValueTask<KadMessage?> SendAsync(PeerId peer, KadMessage request, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Whether <paramref name="peer"/> can be reached now (a dial to its known addresses). The default sends it one
+    /// FIND_NODE, which only servers answer; a libp2p network dials instead.
+    /// </summary>
+    async ValueTask<bool> ConfirmReachableAsync(PeerId peer, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await SendAsync(peer, KadMessage.Request(KadMessageType.FindNode, peer.ToByteArray()), cancellationToken).ConfigureAwait(false) is not null;
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or TimeoutException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Starts accepting inbound requests (server mode).</summary>
     void StartServing(KadRequestHandler handler);
 

@@ -255,8 +255,11 @@ internal static class DhtCommands
     private static async Task<int> FindPeerAsync(ParseResult parseResult, DhtNode node, string text, bool json, CancellationToken cancellationToken)
     {
         if (!PeerId.TryParse(text, out var peer)) return CliOutput.Fail(parseResult, $"PEERID: '{text}' is not a peer id", ExitCodes.InvalidInput);
-        var found = await node.FindPeerAsync(peer!, cancellationToken).ConfigureAwait(false);
+        // Found means reached: a peer others still name may have left or be cut off (#16).
+        var found = await node.FindPeerAsync(peer!, confirmReachable: true, cancellationToken).ConfigureAwait(false);
         if (found is null) return CliOutput.Fail(parseResult, $"peer {peer} was not found");
+        if (found.Reachable == false)
+            return CliOutput.Fail(parseResult, $"peer {peer} is named by the DHT at {string.Join(' ', found.Addresses)} but a dial did not reach it");
         var addresses = found.Addresses.Select(a => a.ToString()).ToList();
         if (json)
         {

@@ -328,7 +328,11 @@ internal sealed class YamuxStream : IMuxedStream
             {
                 int length = (int)Math.Min(Math.Min(buffer.Length, credit - sent), maxFrame);
                 YamuxHeader.Create(YamuxFrameType.Data, flags, Id, (uint)length).WriteTo(output);
-                foreach (var segment in buffer.Slice(0, length)) output.Write(segment.Span);
+                // A Noise writer encrypts the payload straight out of the stream's pipe (no copy into its buffer).
+                if (output is Security.ISealingPipeWriter sealing)
+                    foreach (var segment in buffer.Slice(0, length)) sealing.WriteSealed(segment.Span);
+                else
+                    foreach (var segment in buffer.Slice(0, length)) output.Write(segment.Span);
                 buffer = buffer.Slice(length);
                 sent += length;
                 written += YamuxHeader.Size + length;

@@ -11,8 +11,11 @@ namespace KontinuumP2P.Net.Security.Noise;
 /// muxer's writer pays for its own encryption and feels the transport's backpressure directly. Single writer only,
 /// as for any <see cref="PipeWriter"/>.
 /// </summary>
-internal sealed class NoiseEncryptingWriter : PipeWriter
+internal sealed class NoiseEncryptingWriter : PipeWriter, ISealingPipeWriter
 {
+    // Below this a part is copied into the open frame (coalesced with headers); above it, sealed from the caller's memory.
+    private const int DirectSealThreshold = 4096;
+
     private const int FrameOverhead = NoiseFraming.PrefixSize + CipherState.TagSize;
     private const int FullFrame = NoiseFraming.MaxPlaintextLength + FrameOverhead;
 
@@ -153,6 +156,24 @@ internal sealed class NoiseEncryptingWriter : PipeWriter
         var body = frame.Slice(NoiseFraming.PrefixSize, written + CipherState.TagSize);
         _cipher.EncryptWithAd(ReadOnlySpan<byte>.Empty, body[..written], body);
         _raw.Advance(written + FrameOverhead);
+    }
+
+    /// <inheritdoc />
+    public void WriteSealed(ReadOnlySpan<byte> plaintext)
+    {
+        ThrowIfUnusable();
+        while (plaintext.Length >= DirectSealThreshold)
+        {
+            // Frames stay in order: what is open (e.g. the muxer's frame header) is sealed first.
+            SealOpenFrame();
+            var length = Math.Min(plaintext.Length, NoiseFraming.MaxPlaintextLength);
+            var frame = _raw.GetSpan(length + FrameOverhead);
+            BinaryPrimitives.WriteUInt16BigEndian(frame, (ushort)(length + CipherState.TagSize));
+            _cipher.EncryptWithAd(ReadOnlySpan<byte>.Empty, plaintext[..length], frame.Slice(NoiseFraming.PrefixSize, length + CipherState.TagSize));
+            _raw.Advance(length + FrameOverhead);
+            plaintext = plaintext[length..];
+        }
+        if (!plaintext.IsEmpty) WriteStaged(plaintext);
     }
 
     private void WriteStaged(ReadOnlySpan<byte> plaintext)
