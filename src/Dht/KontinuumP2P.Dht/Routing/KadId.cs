@@ -41,7 +41,7 @@ public readonly struct KadId : IEquatable<KadId>, IComparable<KadId>
     }
 
     /// <summary>The kad id of a peer: SHA-256 of its multihash bytes.</summary>
-    public static KadId FromPeer(PeerId peer) => FromRawBytes(peer.Sha256Digest);
+    public static KadId FromPeer(PeerId peer) => FromKey(peer.Bytes);
 
     /// <summary>XOR distance between two ids.</summary>
     public KadId DistanceTo(KadId other) => new(_w0 ^ other._w0, _w1 ^ other._w1, _w2 ^ other._w2, _w3 ^ other._w3);

@@ -17,7 +17,6 @@ public sealed class PeerId : IEquatable<PeerId>, IComparable<PeerId>
     private readonly byte[] _bytes;
     private readonly int _hash;
     private string? _text;
-    private byte[]? _sha256;
 
     private PeerId(byte[] bytes)
     {
@@ -29,12 +28,6 @@ public sealed class PeerId : IEquatable<PeerId>, IComparable<PeerId>
 
     /// <summary>The multihash bytes, as carried on the wire.</summary>
     public ReadOnlySpan<byte> Bytes => _bytes;
-
-    /// <summary>
-    /// SHA-256 of the multihash bytes, computed once per instance: the DHT derives a peer's kad id from it many times
-    /// per message (routing table, lookup candidates), and hashing dominated the simulator's profile.
-    /// </summary>
-    internal ReadOnlySpan<byte> Sha256Digest => _sha256 ??= SHA256.HashData(_bytes);
 
     /// <summary>A copy of the multihash bytes.</summary>
     public byte[] ToByteArray() => (byte[])_bytes.Clone();
