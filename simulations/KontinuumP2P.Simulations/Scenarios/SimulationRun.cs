@@ -96,7 +96,7 @@ public sealed partial class SimulationRun
         var limit = planned + TimeSpan.FromHours(2);
         await driver.RunAsync(() => ScriptAsync(wall), limit, maxEvents: 4_000_000_000, cancellationToken).ConfigureAwait(false);
         _result.Performance.Add(new("wall_seconds", Math.Round(wall.Elapsed.TotalSeconds, 1)));
-        _result.Performance.Add(new("cpu_seconds", Math.Round(Environment.CpuUsage.Total.TotalSeconds, 1)));
+        _result.Performance.Add(new("cpu_seconds", Math.Round(Environment.CpuUsage.TotalTime.TotalSeconds, 1)));
         using (var process = System.Diagnostics.Process.GetCurrentProcess())
             _result.Performance.Add(new("peak_working_set_bytes", process.PeakWorkingSet64));
         _result.Performance.Add(new("events", driver.EventsRun));
@@ -135,7 +135,7 @@ public sealed partial class SimulationRun
         _phaseStart = _time.Elapsed;
         var phaseWall = wall.Elapsed;
         // CPU time as well as wall time: on a shared machine the wall clock mostly measures the other processes.
-        var phaseCpu = Environment.CpuUsage.Total;
+        var phaseCpu = Environment.CpuUsage.TotalTime;
         SampleTimeline(0);
         var loops = new List<Task> { LookupLoopAsync(), SampleLoopAsync() };
         if (_scenario.Churn is { PerHour: > 0 } churn) loops.Add(ChurnLoopAsync(churn));
@@ -145,7 +145,7 @@ public sealed partial class SimulationRun
         await DrainOperationsAsync().ConfigureAwait(false);
         var phaseHours = (_time.Elapsed - _phaseStart).TotalHours;
         _result.Performance.Add(new("wall_seconds_per_simulated_hour", Math.Round((wall.Elapsed - phaseWall).TotalSeconds / phaseHours, 1)));
-        _result.Performance.Add(new("cpu_seconds_per_simulated_hour", Math.Round((Environment.CpuUsage.Total - phaseCpu).TotalSeconds / phaseHours, 1)));
+        _result.Performance.Add(new("cpu_seconds_per_simulated_hour", Math.Round((Environment.CpuUsage.TotalTime - phaseCpu).TotalSeconds / phaseHours, 1)));
         SampleTimeline((_time.Elapsed - _phaseStart).TotalMinutes);
         Summarise();
         await _stop.CancelAsync().ConfigureAwait(false);
