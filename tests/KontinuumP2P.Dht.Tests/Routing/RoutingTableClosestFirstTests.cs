@@ -33,6 +33,27 @@ public sealed class RoutingTableClosestFirstTests
     }
 
     [Test]
+    public void Membership_notifications_mirror_the_table_through_displacements_and_removals()
+    {
+        // The peer store protects exactly the peers these notifications name; a displaced entry that stayed "member"
+        // would stay protected (and unevictable) for ever.
+        var peers = TestPeers.Create(401, 7);
+        var members = new HashSet<PeerId>();
+        var table = new RoutingTable(peers[0], new RoutingTableOptions { BucketSize = 4 })
+        {
+            MembershipChanged = (peer, member) => { if (member) Assert.That(members.Add(peer), Is.True); else Assert.That(members.Remove(peer), Is.True); },
+        };
+        var displaced = 0;
+        foreach (var peer in peers.Skip(1))
+        {
+            if (table.TryAdd(peer, NoAddresses, Start).Status == RoutingTableAddStatus.AddedReplacingFarther) displaced++;
+        }
+        foreach (var peer in peers.Skip(1).Where((_, i) => i % 3 == 0)) table.Remove(peer);
+        Assert.That(displaced, Is.GreaterThan(0), "the arrivals exercised displacement");
+        Assert.That(members, Is.EquivalentTo(table.Closest(table.LocalId, table.Count).Select(e => e.PeerId)));
+    }
+
+    [Test]
     public void Kademlias_policy_alone_misses_closer_peers_that_arrive_late()
     {
         // The control for the property above: the same arrivals without closest-first leave a closer peer out.

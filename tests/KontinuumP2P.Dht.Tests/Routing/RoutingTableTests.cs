@@ -69,7 +69,8 @@ public sealed class RoutingTableTests
     {
         var self = TestPeers.Create(new Random(5));
         var changes = new List<(PeerId Peer, bool Member)>();
-        var table = new RoutingTable(self, new RoutingTableOptions { BucketSize = 2, ReplacementCacheSize = 2 })
+        // Kademlia's replacement path (displacement by a closer peer has its own test in RoutingTableClosestFirstTests).
+        var table = new RoutingTable(self, new RoutingTableOptions { BucketSize = 2, ReplacementCacheSize = 2, ClosestFirstDeepBuckets = false })
         {
             MembershipChanged = (peer, member) => changes.Add((peer, member)),
         };

@@ -81,6 +81,7 @@ public sealed class RoutingTable
             // entry, which stays in the replacement cache. Removing it only relaxes the diversity limits checked above.
             bucket.Remove(farthest);
             _count--;
+            MembershipChanged?.Invoke(farthest.PeerId, false); // no longer protected as a table member
             ReleaseGroup(farthest.Group);
             Insert(bucket, entry);
             bucket.RememberReplacement(farthest, _options.ReplacementCacheSize);
