@@ -1,14 +1,10 @@
 using System.Text.Json;
 using KontinuumP2P.Archive.Pushing;
 using KontinuumP2P.Cli.Commands;
-using KontinuumP2P.Core.Addressing;
-using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Mailbox.Server;
 using KontinuumP2P.Mailbox.Storage;
 using KontinuumP2P.Mailbox.Wire;
-using KontinuumP2P.Devnet;
 using KontinuumP2P.Node.Hosting;
-using KontinuumP2P.Node.Networks;
 
 namespace KontinuumP2P.Cli.Tests;
 
@@ -36,64 +32,44 @@ public sealed class ArchiveRepushTests
     [Test]
     public async Task Restore_with_repush_seeds_the_groups_mailboxes_again(CancellationToken ct)
     {
-        using var authority = new DevnetAuthority("repushnet", 1, 1, TimeProvider.System);
-        var keys = Enumerable.Range(0, 3).Select(_ => Ed25519Identity.Generate()).ToList();
-        var nodes = new List<KontinuumNode>();
         var sink = Path.Combine(_dir, "archive");
-        try
+        await using var cluster = await CertifiedMailboxNodes.StartAsync("repushnet", _dir, ct, (i, options) =>
         {
-            foreach (var (key, i) in keys.Select((k, i) => (k, i)))
+            options.DataDirectory = Path.Combine(_dir, $"node-{i}");
+            options.Mailbox = new MailboxServerOptions
             {
-                nodes.Add(await KontinuumNode.StartAsync(new KontinuumNodeOptions
-                {
-                    Identity = key,
-                    Network = authority.Network,
-                    Certificate = authority.IssueCertificate(key, TimeSpan.FromDays(1), ["dht", "mailbox"]),
-                    ListenAddresses = [Multiaddr.Parse("/ip4/127.0.0.1/tcp/0")],
-                    ExtraBootstrapPeers = nodes.Count == 0 ? [] : [nodes[0].ListenAddresses[0].WithPeerId(nodes[0].PeerId)],
-                    DataDirectory = Path.Combine(_dir, $"node-{i}"),
-                    Mailbox = new MailboxServerOptions
-                    {
-                        Store = new MailboxStoreOptions { DatabasePath = Path.Combine(_dir, $"mbx-{i}.db"), Role = i == 0 ? MailboxRole.Replica : MailboxRole.Ephemeral },
-                    },
-                    // The test cuts the packs itself (flush), so the pusher's own loop waits an hour.
-                    Archive = i == 0 ? new NodeArchiveOptions
-                    {
-                        Sinks = ["dir:" + sink],
-                        Pusher = new ArchivePusherOptions { MaxPackAge = TimeSpan.FromHours(1), PollInterval = TimeSpan.FromHours(1) },
-                    } : null,
-                }, ct));
-            }
-            foreach (var node in nodes) await node.PublishNodeRecordAsync(ct);
-            var genesis = Path.Combine(_dir, "genesis.json");
-            await File.WriteAllTextAsync(genesis, GenesisFile.Write(authority.Network), ct);
-            var bootstrap = nodes[1].ListenAddresses[0].WithPeerId(nodes[1].PeerId).ToString();
-            var group = Path.Combine(_dir, "device-a");
-            await RunJsonAsync(["group", "create", "--network", genesis, "--mailboxes", string.Join(',', nodes.Select(n => n.PeerId.ToString())),
-                "--dir", group, "--bootstrap", bootstrap, "--json"], ct);
-            var texts = new[] { "first note", "second, longer note" };
-            for (var i = 0; i < texts.Length; i++)
+                Store = new MailboxStoreOptions { DatabasePath = Path.Combine(_dir, $"mbx-{i}.db"), Role = i == 0 ? MailboxRole.Replica : MailboxRole.Ephemeral },
+            };
+            // The test cuts the packs itself (flush), so the pusher's own loop waits an hour.
+            options.Archive = i == 0 ? new NodeArchiveOptions
             {
-                var file = Path.Combine(_dir, $"note-{i}.txt");
-                await File.WriteAllTextAsync(file, texts[i], ct);
-                await RunJsonAsync(["mailbox", "push", "--group", group, file, "--required-acks", "3", "--json"], ct);
-            }
-            Assert.That(await nodes[0].ArchivePusher!.RunOnceAsync(flush: true, ct), Is.EqualTo(1));
-            Assert.That(nodes[0].ArchiveStatus!.Blobs, Is.EqualTo(2));
+                Sinks = ["dir:" + sink],
+                Pusher = new ArchivePusherOptions { MaxPackAge = TimeSpan.FromHours(1), PollInterval = TimeSpan.FromHours(1) },
+            } : null;
+        });
+        var nodes = cluster.Nodes;
+        var genesis = cluster.Genesis;
+        var bootstrap = cluster.Bootstrap;
+        var group = Path.Combine(_dir, "device-a");
+        await RunJsonAsync(["group", "create", "--network", genesis, "--mailboxes", cluster.Slots,
+            "--dir", group, "--bootstrap", bootstrap, "--json"], ct);
+        var texts = new[] { "first note", "second, longer note" };
+        for (var i = 0; i < texts.Length; i++)
+        {
+            var file = Path.Combine(_dir, $"note-{i}.txt");
+            await File.WriteAllTextAsync(file, texts[i], ct);
+            await RunJsonAsync(["mailbox", "push", "--group", group, file, "--required-acks", "3", "--json"], ct);
+        }
+        Assert.That(await nodes[0].ArchivePusher!.RunOnceAsync(flush: true, ct), Is.EqualTo(1));
+        Assert.That(nodes[0].ArchiveStatus!.Blobs, Is.EqualTo(2));
 
-            var output = Path.Combine(_dir, "restored");
-            var lines = await RunJsonAsync(["archive", "restore", "--group", group, "--sink", "dir:" + sink, "--out", output, "--repush", "--json"], ct);
-            Assert.That(lines[^2].GetProperty("restored").GetInt32(), Is.EqualTo(2));
-            Assert.That(lines[^1].GetProperty("repushed").GetInt32(), Is.EqualTo(2));
-            Assert.That(lines[^1].GetProperty("queued").GetInt32(), Is.Zero);
-            Assert.That(Directory.GetFiles(output).Select(File.ReadAllText), Is.EquivalentTo(texts));
-            foreach (var node in nodes) Assert.That(node.MailboxServer!.Store.Statistics.Blobs, Is.EqualTo(4), "two pushed, two repushed");
-        }
-        finally
-        {
-            foreach (var node in nodes) await node.DisposeAsync();
-            foreach (var key in keys) key.Dispose();
-        }
+        var output = Path.Combine(_dir, "restored");
+        var lines = await RunJsonAsync(["archive", "restore", "--group", group, "--sink", "dir:" + sink, "--out", output, "--repush", "--json"], ct);
+        Assert.That(lines[^2].GetProperty("restored").GetInt32(), Is.EqualTo(2));
+        Assert.That(lines[^1].GetProperty("repushed").GetInt32(), Is.EqualTo(2));
+        Assert.That(lines[^1].GetProperty("queued").GetInt32(), Is.Zero);
+        Assert.That(Directory.GetFiles(output).Select(File.ReadAllText), Is.EquivalentTo(texts));
+        foreach (var node in nodes) Assert.That(node.MailboxServer!.Store.Statistics.Blobs, Is.EqualTo(4), "two pushed, two repushed");
     }
 
     private static async Task<List<JsonElement>> RunJsonAsync(string[] args, CancellationToken ct)

@@ -1,12 +1,5 @@
 using System.Text.Json;
 using KontinuumP2P.Cli.Commands;
-using KontinuumP2P.Core.Addressing;
-using KontinuumP2P.Core.Identity;
-using KontinuumP2P.Mailbox.Server;
-using KontinuumP2P.Mailbox.Storage;
-using KontinuumP2P.Devnet;
-using KontinuumP2P.Node.Hosting;
-using KontinuumP2P.Node.Networks;
 
 namespace KontinuumP2P.Cli.Tests;
 
@@ -34,72 +27,49 @@ public sealed class GroupMailboxCliTests
     [Test]
     public async Task Two_devices_exchange_a_file_through_three_mailbox_nodes(CancellationToken ct)
     {
-        using var authority = new DevnetAuthority("mbxnet", 1, 1, TimeProvider.System);
-        var keys = Enumerable.Range(0, 3).Select(_ => Ed25519Identity.Generate()).ToList();
-        var nodes = new List<KontinuumNode>();
-        try
-        {
-            foreach (var (key, i) in keys.Select((k, i) => (k, i)))
-            {
-                nodes.Add(await KontinuumNode.StartAsync(new KontinuumNodeOptions
-                {
-                    Identity = key,
-                    Network = authority.Network,
-                    Certificate = authority.IssueCertificate(key, TimeSpan.FromDays(1), ["dht", "mailbox"]),
-                    ListenAddresses = [Multiaddr.Parse("/ip4/127.0.0.1/tcp/0")],
-                    ExtraBootstrapPeers = nodes.Count == 0 ? [] : [nodes[0].ListenAddresses[0].WithPeerId(nodes[0].PeerId)],
-                    Mailbox = new MailboxServerOptions { Store = new MailboxStoreOptions { DatabasePath = Path.Combine(_dir, $"mbx-{i}.db") } },
-                }, ct));
-            }
-            foreach (var node in nodes) await node.PublishNodeRecordAsync(ct);
-            var genesis = Path.Combine(_dir, "genesis.json");
-            await File.WriteAllTextAsync(genesis, GenesisFile.Write(authority.Network), ct);
-            var bootstrap = nodes[1].ListenAddresses[0].WithPeerId(nodes[1].PeerId).ToString();
-            var slots = string.Join(',', nodes.Select(n => n.PeerId.ToString()));
-            var a = Path.Combine(_dir, "device-a");
-            var b = Path.Combine(_dir, "device-b");
+        await using var cluster = await CertifiedMailboxNodes.StartAsync("mbxnet", _dir, ct);
+        var nodes = cluster.Nodes;
+        var genesis = cluster.Genesis;
+        var bootstrap = cluster.Bootstrap;
+        var slots = cluster.Slots;
+        var a = Path.Combine(_dir, "device-a");
+        var b = Path.Combine(_dir, "device-b");
 
-            var created = (await RunJsonAsync(["group", "create", "--network", genesis, "--mailboxes", slots, "--dir", a, "--bootstrap", bootstrap, "--json"], ct))[0];
-            Assert.That(created.GetProperty("mailboxes").EnumerateArray().Select(m => m.GetString()), Is.EqualTo(nodes.Select(n => n.PeerId.ToString())));
-            Assert.That(created.GetProperty("group").GetString(), Is.Not.Empty);
-            var invite = created.GetProperty("invite").GetString()!;
-            var again = (await RunJsonAsync(["group", "invite", "--dir", a, "--json"], ct))[0].GetProperty("invite").GetString();
-            Assert.That(again, Is.Not.Empty);
-            var joined = (await RunJsonAsync(["group", "join", invite, "--dir", b, "--network", genesis, "--bootstrap", bootstrap, "--json"], ct))[0];
-            Assert.That(joined.GetProperty("group").GetString(), Is.EqualTo(created.GetProperty("group").GetString()));
-            Assert.That(joined.GetProperty("device").GetString(), Is.Not.EqualTo(created.GetProperty("device").GetString()));
+        var created = (await RunJsonAsync(["group", "create", "--network", genesis, "--mailboxes", slots, "--dir", a, "--bootstrap", bootstrap, "--json"], ct))[0];
+        Assert.That(created.GetProperty("mailboxes").EnumerateArray().Select(m => m.GetString()), Is.EqualTo(nodes.Select(n => n.PeerId.ToString())));
+        Assert.That(created.GetProperty("group").GetString(), Is.Not.Empty);
+        var invite = created.GetProperty("invite").GetString()!;
+        var again = (await RunJsonAsync(["group", "invite", "--dir", a, "--json"], ct))[0].GetProperty("invite").GetString();
+        Assert.That(again, Is.Not.Empty);
+        var joined = (await RunJsonAsync(["group", "join", invite, "--dir", b, "--network", genesis, "--bootstrap", bootstrap, "--json"], ct))[0];
+        Assert.That(joined.GetProperty("group").GetString(), Is.EqualTo(created.GetProperty("group").GetString()));
+        Assert.That(joined.GetProperty("device").GetString(), Is.Not.EqualTo(created.GetProperty("device").GetString()));
 
-            var file = Path.Combine(_dir, "note.txt");
-            await File.WriteAllTextAsync(file, "meet at noon", ct);
-            var push = (await RunJsonAsync(["mailbox", "push", "--group", a, file, "--required-acks", "3", "--json"], ct))[0];
-            var blobId = push.GetProperty("blobId").GetString()!;
-            Assert.That(push.GetProperty("bytes").GetInt32(), Is.EqualTo(12));
-            Assert.That(push.GetProperty("acked").GetArrayLength(), Is.EqualTo(3));
-            Assert.That(push.GetProperty("acked")[0].GetProperty("cursor").GetUInt64(), Is.EqualTo(1UL));
-            Assert.That(push.GetProperty("queued").GetArrayLength(), Is.Zero);
+        var file = Path.Combine(_dir, "note.txt");
+        await File.WriteAllTextAsync(file, "meet at noon", ct);
+        var push = (await RunJsonAsync(["mailbox", "push", "--group", a, file, "--required-acks", "3", "--json"], ct))[0];
+        var blobId = push.GetProperty("blobId").GetString()!;
+        Assert.That(push.GetProperty("bytes").GetInt32(), Is.EqualTo(12));
+        Assert.That(push.GetProperty("acked").GetArrayLength(), Is.EqualTo(3));
+        Assert.That(push.GetProperty("acked")[0].GetProperty("cursor").GetUInt64(), Is.EqualTo(1UL));
+        Assert.That(push.GetProperty("queued").GetArrayLength(), Is.Zero);
 
-            var inbox = Path.Combine(_dir, "inbox");
-            var pulled = await RunJsonAsync(["mailbox", "pull", "--group", b, "--out", inbox, "--json"], ct);
-            Assert.That(pulled[0].GetProperty("blobId").GetString(), Is.EqualTo(blobId));
-            Assert.That(pulled[0].GetProperty("mailbox").GetString(), Is.AnyOf(nodes.Select(n => n.PeerId.ToString()).ToArray()));
-            Assert.That(await File.ReadAllTextAsync(Path.Combine(inbox, blobId), ct), Is.EqualTo("meet at noon"));
-            var summary = pulled[^1];
-            Assert.That((summary.GetProperty("applied").GetInt32(), summary.GetProperty("duplicates").GetInt32()), Is.EqualTo((1, 2)));
-            Assert.That(summary.GetProperty("cursors").EnumerateObject().Select(c => c.Value.GetProperty("cursor").GetUInt64()), Is.All.EqualTo(1UL));
-            var second = await RunJsonAsync(["mailbox", "pull", "--group", b, "--out", inbox, "--json"], ct);
-            Assert.That(second[^1].GetProperty("applied").GetInt32(), Is.Zero);
+        var inbox = Path.Combine(_dir, "inbox");
+        var pulled = await RunJsonAsync(["mailbox", "pull", "--group", b, "--out", inbox, "--json"], ct);
+        Assert.That(pulled[0].GetProperty("blobId").GetString(), Is.EqualTo(blobId));
+        Assert.That(pulled[0].GetProperty("mailbox").GetString(), Is.AnyOf(nodes.Select(n => n.PeerId.ToString()).ToArray()));
+        Assert.That(await File.ReadAllTextAsync(Path.Combine(inbox, blobId), ct), Is.EqualTo("meet at noon"));
+        var summary = pulled[^1];
+        Assert.That((summary.GetProperty("applied").GetInt32(), summary.GetProperty("duplicates").GetInt32()), Is.EqualTo((1, 2)));
+        Assert.That(summary.GetProperty("cursors").EnumerateObject().Select(c => c.Value.GetProperty("cursor").GetUInt64()), Is.All.EqualTo(1UL));
+        var second = await RunJsonAsync(["mailbox", "pull", "--group", b, "--out", inbox, "--json"], ct);
+        Assert.That(second[^1].GetProperty("applied").GetInt32(), Is.Zero);
 
-            var status = (await RunJsonAsync(["mailbox", "status", "--group", b, "--json"], ct))[0].GetProperty("mailboxes");
-            Assert.That(status.EnumerateArray().Select(m => m.GetProperty("reachable").GetBoolean()), Is.All.True);
-            Assert.That(status.EnumerateArray().Select(m => m.GetProperty("cursor").GetUInt64()), Is.All.EqualTo(1UL));
-            var flush = (await RunJsonAsync(["mailbox", "flush", "--group", a, "--json"], ct))[0];
-            Assert.That(flush.GetProperty("remaining").GetInt32(), Is.Zero);
-        }
-        finally
-        {
-            foreach (var node in nodes) await node.DisposeAsync();
-            foreach (var key in keys) key.Dispose();
-        }
+        var status = (await RunJsonAsync(["mailbox", "status", "--group", b, "--json"], ct))[0].GetProperty("mailboxes");
+        Assert.That(status.EnumerateArray().Select(m => m.GetProperty("reachable").GetBoolean()), Is.All.True);
+        Assert.That(status.EnumerateArray().Select(m => m.GetProperty("cursor").GetUInt64()), Is.All.EqualTo(1UL));
+        var flush = (await RunJsonAsync(["mailbox", "flush", "--group", a, "--json"], ct))[0];
+        Assert.That(flush.GetProperty("remaining").GetInt32(), Is.Zero);
     }
 
     [TestCase(new[] { "group", "join", "not-an-invite", "--dir", "X" }, "INVITE")]

@@ -1,8 +1,6 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using KontinuumP2P.Cli.Output;
-using KontinuumP2P.Core.Identity;
-using KontinuumP2P.Dht;
 using KontinuumP2P.Mailbox.Client;
 using KontinuumP2P.Mailbox.Content;
 using KontinuumP2P.Node.Hosting;
@@ -42,7 +40,7 @@ internal static class ContentCommands
             if (input.Length > ContentLimits.DefaultMaxContentBytes)
                 return Task.FromResult(CliOutput.Fail(parseResult, $"FILE: {input.FullName} is {input.Length} bytes; a content holds at most {ContentLimits.DefaultMaxContentBytes}", ExitCodes.InvalidInput));
             var asJson = parseResult.GetValue(json);
-            return RunAsync(parseResult, parseResult.GetValue(group)!, async (node, store, ct) =>
+            return GroupConnection.RunWithNodeAsync(parseResult, parseResult.GetValue(group)!, async (node, store, ct) =>
             {
                 var holders = await ContentHolder.ForGroupAsync(store, node.CreateMailboxResolver(), node.CreateMailboxVerifier(), ct).ConfigureAwait(false);
                 var upload = await new ContentClient(node.Host!).UploadAsync(input.FullName, holders, Progress(parseResult, asJson, "put"), ct).ConfigureAwait(false);
@@ -90,7 +88,7 @@ internal static class ContentCommands
                 return Task.FromResult(CliOutput.Fail(parseResult, $"REFERENCE: {e.Message}", ExitCodes.InvalidInput));
             }
             var asJson = parseResult.GetValue(json);
-            return RunAsync(parseResult, parseResult.GetValue(group)!, async (node, store, ct) =>
+            return GroupConnection.RunWithNodeAsync(parseResult, parseResult.GetValue(group)!, async (node, store, ct) =>
             {
                 var holders = await ContentHolder.ForGroupAsync(store, node.CreateMailboxResolver(), node.CreateMailboxVerifier(), ct).ConfigureAwait(false);
                 var download = await new ContentClient(node.Host!).DownloadAsync(parsed, holders, Path.GetFullPath(parseResult.GetValue(output)!),
@@ -114,7 +112,7 @@ internal static class ContentCommands
             var directory = parseResult.GetValue(group)!;
             var outDir = Path.GetFullPath(parseResult.GetValue(output) ?? Path.Combine(directory, "received"));
             var asJson = parseResult.GetValue(json);
-            return RunAsync(parseResult, directory, async (node, store, ct) =>
+            return GroupConnection.RunWithNodeAsync(parseResult, directory, async (node, store, ct) =>
             {
                 Directory.CreateDirectory(outDir);
                 var references = new List<ContentReference>();
@@ -190,32 +188,5 @@ internal static class ContentCommands
     private static void EndProgress(bool asJson)
     {
         if (!asJson && !Console.IsErrorRedirected) Console.Error.WriteLine();
-    }
-
-    /// <summary>Opens the group directory and runs <paramref name="body"/> with a DHT client node on the group's network.</summary>
-    private static async Task<int> RunAsync(ParseResult parseResult, string directory, Func<KontinuumNode, GroupStore, CancellationToken, Task<int>> body,
-        CancellationToken cancellationToken)
-    {
-        if (!GroupStore.Exists(directory)) return CliOutput.Fail(parseResult, $"--group: {directory} holds no group (run `kontinuum group create` or `group join`)", ExitCodes.InvalidInput);
-        var (network, bootstrap) = GroupConnection.Load(directory);
-        if (GroupConnection.Validate(network, bootstrap, out var definition, out var addresses) is { } problem)
-            return CliOutput.Fail(parseResult, $"{Path.Combine(directory, GroupConnection.FileName)}: {problem}", ExitCodes.InvalidInput);
-        using var store = GroupStore.Open(directory);
-        using var identity = Ed25519Identity.Generate();
-        try
-        {
-            var node = await KontinuumNode.StartAsync(new KontinuumNodeOptions
-            {
-                Identity = identity,
-                Network = definition!,
-                ExtraBootstrapPeers = addresses,
-                DhtMode = DhtMode.Client,
-            }, cancellationToken).ConfigureAwait(false);
-            await using (node.ConfigureAwait(false)) return await body(node, store, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is IOException or TimeoutException or InvalidDataException)
-        {
-            return CliOutput.Fail(parseResult, e.Message);
-        }
     }
 }

@@ -67,8 +67,18 @@ internal static class GroupConnection
     }
 
     /// <summary>Opens the group directory, starts a client node and runs <paramref name="body"/> with a group client.</summary>
-    public static async Task<int> RunAsync(ParseResult parseResult, string directory, Func<GroupClient, CancellationToken, Task<int>> body,
-        CancellationToken cancellationToken, int? requiredAcks = null)
+    public static Task<int> RunAsync(ParseResult parseResult, string directory, Func<GroupClient, CancellationToken, Task<int>> body,
+        CancellationToken cancellationToken, int? requiredAcks = null) =>
+        RunWithNodeAsync(parseResult, directory, async (node, store, ct) =>
+        {
+            var client = node.CreateGroupClient(store, new GroupClientOptions { RequiredAcks = requiredAcks });
+            await using (client.ConfigureAwait(false))
+                return await body(client, ct).ConfigureAwait(false);
+        }, cancellationToken);
+
+    /// <summary>Opens the group directory and runs <paramref name="body"/> with a DHT client node on the group's network.</summary>
+    public static async Task<int> RunWithNodeAsync(ParseResult parseResult, string directory, Func<KontinuumNode, GroupStore, CancellationToken, Task<int>> body,
+        CancellationToken cancellationToken)
     {
         if (!GroupStore.Exists(directory)) return CliOutput.Fail(parseResult, $"--group: {directory} holds no group (run `kontinuum group create` or `group join`)", ExitCodes.InvalidInput);
         var (network, bootstrap) = Load(directory);
@@ -85,12 +95,7 @@ internal static class GroupConnection
                 ExtraBootstrapPeers = addresses,
                 DhtMode = DhtMode.Client,
             }, cancellationToken).ConfigureAwait(false);
-            await using (node.ConfigureAwait(false))
-            {
-                var client = node.CreateGroupClient(store, new GroupClientOptions { RequiredAcks = requiredAcks });
-                await using (client.ConfigureAwait(false))
-                    return await body(client, cancellationToken).ConfigureAwait(false);
-            }
+            await using (node.ConfigureAwait(false)) return await body(node, store, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or TimeoutException or InvalidDataException)
         {
