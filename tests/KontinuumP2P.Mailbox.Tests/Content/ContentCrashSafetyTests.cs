@@ -7,6 +7,7 @@ using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Mailbox.Content;
 using KontinuumP2P.Mailbox.Crypto;
 using KontinuumP2P.Mailbox.Protos.Content;
+using KontinuumP2P.Mailbox.Tests.Crash;
 using KontinuumP2P.Net.Hosting;
 using KontinuumP2P.Net.Transports;
 
@@ -47,8 +48,8 @@ public sealed class ContentCrashSafetyTests
         {
             for (var round = 0; round < Rounds; round++)
             {
-                using var child = StartServer(database, contentFolder);
-                var address = await ReadyAsync(child, timeout.Token);
+                using var child = CrashProcesses.Start(database, contentFolder);
+                var address = await CrashProcesses.ReadyAsync(child, timeout.Token);
                 var connection = await client.DialAsync(address, timeout.Token);
                 var holder = new ContentHolder(connection.RemotePeer, [address]);
                 var have = await HeldAsync(client, holder, manifest, timeout.Token);
@@ -155,32 +156,5 @@ public sealed class ContentCrashSafetyTests
         {
             // The server was killed.
         }
-    }
-
-    private static Process StartServer(string database, string contentFolder)
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add("exec");
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "KontinuumP2P.Mailbox.CrashHost.dll"));
-        start.ArgumentList.Add(database);
-        start.ArgumentList.Add(contentFolder);
-        return Process.Start(start) ?? throw new InvalidOperationException("could not start the crash host");
-    }
-
-    private static async Task<Multiaddr> ReadyAsync(Process child, CancellationToken cancellationToken)
-    {
-        using var ready = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        ready.CancelAfter(TimeSpan.FromSeconds(60));
-        while (await child.StandardOutput.ReadLineAsync(ready.Token) is { } line)
-        {
-            if (line.StartsWith("READY ", StringComparison.Ordinal)) return Multiaddr.Parse(line["READY ".Length..]);
-        }
-        throw new InvalidOperationException($"the crash host exited before it was ready: {await child.StandardError.ReadToEndAsync(cancellationToken)}");
     }
 }

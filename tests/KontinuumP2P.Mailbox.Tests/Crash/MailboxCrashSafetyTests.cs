@@ -39,8 +39,8 @@ public sealed class MailboxCrashSafetyTests
         {
             for (var round = 0; round < Rounds; round++)
             {
-                using var child = StartServer(database);
-                var address = await ReadyAsync(child, timeout.Token);
+                using var child = CrashProcesses.Start(database);
+                var address = await CrashProcesses.ReadyAsync(child, timeout.Token);
                 var connection = await client.DialAsync(address, timeout.Token);
                 var session = await MailboxSession.ConnectAsync(client, connection.RemotePeer, null, timeout.Token);
                 using var stopPushing = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
@@ -117,31 +117,5 @@ public sealed class MailboxCrashSafetyTests
                 return;
             }
         }
-    }
-
-    private static Process StartServer(string database)
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add("exec");
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "KontinuumP2P.Mailbox.CrashHost.dll"));
-        start.ArgumentList.Add(database);
-        return Process.Start(start) ?? throw new InvalidOperationException("could not start the crash host");
-    }
-
-    private static async Task<Multiaddr> ReadyAsync(Process child, CancellationToken cancellationToken)
-    {
-        using var ready = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        ready.CancelAfter(TimeSpan.FromSeconds(60));
-        while (await child.StandardOutput.ReadLineAsync(ready.Token) is { } line)
-        {
-            if (line.StartsWith("READY ", StringComparison.Ordinal)) return Multiaddr.Parse(line["READY ".Length..]);
-        }
-        throw new InvalidOperationException($"the crash host exited before it was ready: {await child.StandardError.ReadToEndAsync(cancellationToken)}");
     }
 }
