@@ -16,19 +16,13 @@ public sealed partial class DhtNode
     /// Stores a record on the k closest servers to its key (and locally, as ours, to republish). Returns how many
     /// servers acknowledged it.
     /// </summary>
-    /// <exception cref="InvalidRecordException">The record fails its namespace validator, or the local store holds a
-    /// record for the key that the namespace's selector prefers (a newer sequence, for example).</exception>
+    /// <exception cref="InvalidRecordException">The record fails its namespace validator.</exception>
     public async Task<int> PutValueAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
     {
         var validation = _options.Validators.Validate(key, value);
         if (!validation.IsValid) throw new InvalidRecordException($"record rejected by its validator: {validation.Reason}");
         var now = _time.GetUtcNow();
         var record = new DhtRecord(key.ToArray(), value.ToArray(), now);
-        // As a server refuses an older record, so does the local store: a stale put must not replace a newer value
-        // we hold (and would then republish).
-        var existing = await _store.GetRecordAsync(record.Key, now, cancellationToken).ConfigureAwait(false);
-        if (existing is not null && !IsBetter(record, existing.Record))
-            throw new InvalidRecordException("record rejected: the local store holds a better record for this key (its selector prefers it)");
         await _store.PutRecordAsync(new StoredRecord(record, now + _options.RecordTtl, IsOwn: true), cancellationToken).ConfigureAwait(false);
         _metrics.QueryStarted("put-value");
         var closest = await RunLookupAsync("put-value", key, KadMessageType.FindNode, KClosestLookup, (_, _) => false, cancellationToken)
