@@ -27,6 +27,17 @@ public class DevnetAdmissionTests
     }
 
     [Test]
+    public async Task A_four_node_devnet_keeps_its_demo_devices_off_the_mailbox_nodes(CancellationToken cancellationToken)
+    {
+        // With 4 nodes and 3 mailbox nodes, device b used to run on mailbox node 2 and fail dialling itself.
+        await using var devnet = await DevnetRunner.StartAsync(new DevnetOptions { Nodes = 4 }, cancellationToken);
+        var status = await devnet.RunLookupRoundAsync(cancellationToken);
+        Assert.That(status.Mailboxes.Select(m => m.Index), Is.EqualTo(new[] { 0, 1 }), "two mailbox nodes, the last two nodes left for devices");
+        Assert.That(status.Group!.Pushed, Is.EqualTo(2), "both devices pushed");
+        Assert.That(status.LookupFailures, Is.Zero);
+    }
+
+    [Test]
     public async Task UncertifiedAndForeignCertifiedNodesNeverEnterRoutingTables(CancellationToken cancellationToken)
     {
         await using var devnet = await DevnetRunner.StartAsync(new DevnetOptions { Nodes = 4 }, cancellationToken);

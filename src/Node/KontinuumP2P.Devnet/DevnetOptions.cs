@@ -7,7 +7,7 @@ namespace KontinuumP2P.Devnet;
 /// <summary>Settings of a local development network.</summary>
 public sealed class DevnetOptions
 {
-    /// <summary>Nodes that also serve mailboxes, each on its own provider label (0 = none; at most the node count).</summary>
+    /// <summary>Nodes that also serve mailboxes, each on its own provider label (0 = none; at most the node count less the two nodes the demo devices run on).</summary>
     [Range(0, 3)]
     public int MailboxNodes { get; init; } = 3;
 

@@ -121,7 +121,9 @@ public sealed class DevnetRunner : IAsyncDisposable
         var network = _authority.Network;
         await File.WriteAllTextAsync(Path.Combine(Directory, "genesis.json"), GenesisFile.Write(network), cancellationToken).ConfigureAwait(false);
         Multiaddr? first = null;
-        var mailboxNodes = Math.Min(_options.MailboxNodes, _options.Nodes);
+        // The demo group's two devices run on the last two nodes, which must not be mailboxes of that group (a device
+        // would dial itself): with fewer than MailboxNodes + 2 nodes, fewer nodes serve mailboxes.
+        var mailboxNodes = Math.Min(_options.MailboxNodes, Math.Max(0, _options.Nodes - 2));
         for (var i = 0; i < _options.Nodes; i++)
         {
             var identity = Ed25519Identity.Generate();
