@@ -10,21 +10,22 @@ internal sealed class ContentChannel : IAsyncDisposable
 {
     private readonly IP2PStream _stream;
     private readonly TimeSpan _timeout;
+    private readonly TimeProvider _time;
     private ulong _nextId;
 
-    private ContentChannel(IP2PStream stream, TimeSpan timeout)
+    private ContentChannel(IP2PStream stream, TimeSpan timeout, TimeProvider time)
     {
         _stream = stream;
         _timeout = timeout;
+        _time = time;
     }
 
     public static async Task<ContentChannel> OpenAsync(IPeerHost host, ContentHolder holder, TimeSpan timeout, CancellationToken cancellationToken)
     {
         if (holder.Addresses.Count > 0) host.PeerStore.AddAddresses(holder.Peer, holder.Addresses, TimeSpan.FromMinutes(10));
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        cts.CancelAfter(timeout);
-        var stream = await host.NewStreamAsync(holder.Peer, [ContentProtocol.ProtocolId], cts.Token).ConfigureAwait(false);
-        return new ContentChannel(stream, timeout);
+        using var deadline = new Deadline(timeout, host.TimeProvider, cancellationToken);
+        var stream = await host.NewStreamAsync(holder.Peer, [ContentProtocol.ProtocolId], deadline.Token).ConfigureAwait(false);
+        return new ContentChannel(stream, timeout, host.TimeProvider);
     }
 
     public PeerId Peer => _stream.Connection.RemotePeer;
@@ -40,16 +41,16 @@ internal sealed class ContentChannel : IAsyncDisposable
 
     public async Task FlushAsync(CancellationToken cancellationToken)
     {
-        using var cts = Timeout(cancellationToken);
-        var result = await _stream.Output.FlushAsync(cts.Token).ConfigureAwait(false);
+        using var deadline = new Deadline(_timeout, _time, cancellationToken);
+        var result = await _stream.Output.FlushAsync(deadline.Token).ConfigureAwait(false);
         if (result.IsCompleted) throw new IOException("the holder stopped reading");
     }
 
     /// <summary>Reads the next answer; a ContentError becomes a <see cref="ContentException"/>.</summary>
     public async Task<ContentResponse> ReceiveAsync(ulong requestId, CancellationToken cancellationToken)
     {
-        using var cts = Timeout(cancellationToken);
-        var response = await MailboxFrames.ReadAsync(_stream.Input, ContentResponse.Parser, ContentProtocol.MaxFrameBytes, cts.Token).ConfigureAwait(false)
+        using var deadline = new Deadline(_timeout, _time, cancellationToken);
+        var response = await MailboxFrames.ReadAsync(_stream.Input, ContentResponse.Parser, ContentProtocol.MaxFrameBytes, deadline.Token).ConfigureAwait(false)
             ?? throw new IOException("the holder closed the stream");
         if (response.BodyCase == ContentResponse.BodyOneofCase.Error)
         {
@@ -60,11 +61,25 @@ internal sealed class ContentChannel : IAsyncDisposable
         return response;
     }
 
-    private CancellationTokenSource Timeout(CancellationToken cancellationToken)
+    /// <summary>The caller's token, cancelled also when <c>timeout</c> passes on the host's clock (not the wall clock).</summary>
+    private sealed class Deadline : IDisposable
     {
-        var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        cts.CancelAfter(_timeout);
-        return cts;
+        private readonly CancellationTokenSource _timer;
+        private readonly CancellationTokenSource _linked;
+
+        public Deadline(TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
+        {
+            _timer = new CancellationTokenSource(timeout, time);
+            _linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _timer.Token);
+        }
+
+        public CancellationToken Token => _linked.Token;
+
+        public void Dispose()
+        {
+            _linked.Dispose();
+            _timer.Dispose();
+        }
     }
 
     public async ValueTask DisposeAsync()
