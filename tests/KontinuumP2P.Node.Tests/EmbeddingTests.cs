@@ -1,5 +1,7 @@
 using KontinuumP2P.Core.Addressing;
 using KontinuumP2P.Core.Identity;
+using KontinuumP2P.Core.Network;
+using KontinuumP2P.Net.Hosting;
 using KontinuumP2P.Node.Hosting;
 using KontinuumP2P.Node.Networks;
 using Microsoft.Extensions.DependencyInjection;
@@ -34,6 +36,10 @@ public class EmbeddingTests
             Assert.That(node.Dht.Options.Mode, Is.EqualTo(Dht.DhtMode.Server));
             Assert.That(node.Admission, Is.Null, "the open network has no admission");
         });
+        // This file imports Microsoft.Extensions.Hosting (Host.CreateApplicationBuilder above) and our host namespaces
+        // together: with the old names IHost/Host this would not compile (CS0104).
+        IPeerHost peerHost = node.Host!;
+        Assert.That(peerHost, Is.InstanceOf<PeerHost>());
         await app.StopAsync(cancellationToken);
         Assert.That(node.Host!.ListenAddresses, Is.Empty, "stopping the host stopped the node's listeners");
         Assert.That(() => node.StartAsync(cancellationToken), Throws.InvalidOperationException, "a stopped node does not start again");
