@@ -120,10 +120,13 @@ public sealed class HostLimitsTests
         await using var hosts = new TestHosts(TestNetwork.Memory);
         var listener = await hosts.StartAsync(ct);
         var dialer = await hosts.StartAsync(ct, o => CopyWith(o, idle: TimeSpan.FromSeconds(1)));
-        var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        listener.PeerDisconnected += (_, _) => closed.TrySetResult();
+        // Both sides' events: the listener can see the close before the dialer has dropped it from its registry.
+        var listenerSawClose = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var dialerDroppedIt = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        listener.PeerDisconnected += (_, _) => listenerSawClose.TrySetResult();
+        dialer.PeerDisconnected += (_, _) => dialerDroppedIt.TrySetResult();
         var connection = await dialer.DialAsync(TestHosts.AddressOf(listener), ct);
-        await closed.Task.WaitAsync(TimeSpan.FromSeconds(10), ct);
+        await Task.WhenAll(listenerSawClose.Task, dialerDroppedIt.Task).WaitAsync(TimeSpan.FromSeconds(10), ct);
         Assert.That(connection.IsClosed, Is.True);
         Assert.That(dialer.Connections, Is.Empty);
     }
