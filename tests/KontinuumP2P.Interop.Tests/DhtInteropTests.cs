@@ -8,7 +8,7 @@ using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Dht;
 using KontinuumP2P.Dht.Lookup;
 using KontinuumP2P.Dht.Records;
-using KontinuumP2P.Interop.Tests.Harness;
+using KontinuumP2P.Testing.JsHarness;
 using KontinuumP2P.Net.Hosting;
 using KontinuumP2P.Net.Transports;
 

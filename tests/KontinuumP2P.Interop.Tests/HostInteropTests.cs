@@ -1,7 +1,7 @@
 using KontinuumP2P.Core.Addressing;
 using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Core.Network;
-using KontinuumP2P.Interop.Tests.Harness;
+using KontinuumP2P.Testing.JsHarness;
 using KontinuumP2P.Net.Protocols;
 
 namespace KontinuumP2P.Interop.Tests;

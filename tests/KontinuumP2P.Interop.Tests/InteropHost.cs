@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using KontinuumP2P.Core.Addressing;
 using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Core.Network;
-using KontinuumP2P.Interop.Tests.Harness;
+using KontinuumP2P.Testing.JsHarness;
 using KontinuumP2P.Net.Hosting;
 using KontinuumP2P.Net.Protocols;
 using KontinuumP2P.Net.Transports;

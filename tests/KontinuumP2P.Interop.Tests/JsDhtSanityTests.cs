@@ -1,5 +1,5 @@
 using System.Text;
-using KontinuumP2P.Interop.Tests.Harness;
+using KontinuumP2P.Testing.JsHarness;
 
 namespace KontinuumP2P.Interop.Tests;
 

@@ -1,4 +1,4 @@
-using KontinuumP2P.Interop.Tests.Harness;
+using KontinuumP2P.Testing.JsHarness;
 
 namespace KontinuumP2P.Interop.Tests;
 

@@ -219,16 +219,19 @@ export const commands = {
     const key = new TextEncoder().encode(request.key)
     const value = Buffer.from(request.value, 'base64')
     const stored = new Set()
+    const started = performance.now()
     for await (const event of dht(node).put(key, value, { signal })) {
       if (event.name === 'PEER_RESPONSE' && event.messageName === 'PUT_VALUE') stored.add(event.from.toString())
     }
-    return { key: request.key, stored: stored.size, holders: [...stored] }
+    // ms: the query alone, without this command's stdin/stdout round trip (the DHT bench compares it with ours).
+    return { key: request.key, stored: stored.size, holders: [...stored], ms: performance.now() - started }
   },
 
   async 'dht.get' (node, state, request, signal) {
     const key = new TextEncoder().encode(request.key)
     const holders = []
     let best = null
+    const started = performance.now()
     for await (const event of dht(node).get(key, { signal })) {
       if (event.name === 'PEER_RESPONSE' && event.record != null) {
         holders.push({ peerId: event.from.toString(), value: Buffer.from(event.record.value).toString('base64') })
@@ -236,7 +239,8 @@ export const commands = {
       if (event.name === 'VALUE') best = event
     }
     if (best == null) throw new Error(`no value for ${request.key}`)
-    return { key: request.key, value: Buffer.from(best.value).toString('base64'), from: best.from.toString(), holders }
+    const ms = performance.now() - started
+    return { key: request.key, value: Buffer.from(best.value).toString('base64'), from: best.from.toString(), holders, ms }
   },
 
   async 'dht.provide' (node, state, request, signal) {

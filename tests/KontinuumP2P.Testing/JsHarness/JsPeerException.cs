@@ -1,4 +1,4 @@
-namespace KontinuumP2P.Interop.Tests.Harness;
+namespace KontinuumP2P.Testing.JsHarness;
 
 /// <summary>A js harness command failed, timed out, or the process died; the message carries its stderr tail and last events.</summary>
 public sealed class JsPeerException : Exception

@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace KontinuumP2P.Interop.Tests.Harness;
+namespace KontinuumP2P.Testing.JsHarness;
 
 /// <summary>
 /// One js-libp2p peer (<c>tests/Interop/harness/peer.mjs</c> on Node 22) in a child process, driven by one JSON command

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
 
-namespace KontinuumP2P.Interop.Tests.Harness;
+namespace KontinuumP2P.Testing.JsHarness;
 
 /// <summary>A js connection as <c>peer.mjs</c> describes it.</summary>
 public sealed record JsConnection(string ConnectionId, string PeerId, string RemoteAddr, string Direction, string Status,

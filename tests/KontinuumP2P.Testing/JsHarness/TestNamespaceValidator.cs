@@ -1,7 +1,7 @@
 using System.Numerics;
 using KontinuumP2P.Dht.Records;
 
-namespace KontinuumP2P.Interop.Tests;
+namespace KontinuumP2P.Testing.JsHarness;
 
 /// <summary>
 /// The harness's <c>/test/</c> record rule on our side (docs/interop.md): a value is at most 8 KiB and starts with a

@@ -1,4 +1,4 @@
-namespace KontinuumP2P.Interop.Tests.Harness;
+namespace KontinuumP2P.Testing.JsHarness;
 
 /// <summary>How to start a js harness peer (the command-line flags of <c>peer.mjs</c>).</summary>
 public sealed record JsPeerOptions

@@ -1,6 +1,6 @@
 using KontinuumP2P.Testing;
 
-namespace KontinuumP2P.Interop.Tests.Harness;
+namespace KontinuumP2P.Testing.JsHarness;
 
 /// <summary>Where the js harness and the Node 22 binary it runs on live in the checkout.</summary>
 public static class HarnessPaths
