@@ -20,7 +20,7 @@ public sealed record FleetSample(string Variant, double Second, int LiveMailboxe
     int Black);
 
 /// <summary>Collects the figures of a fleet run from the transitions the real state machines return.</summary>
-internal sealed class FleetMetrics(FleetWorld world, VirtualTimeProvider time, TimeSpan failureAt)
+internal sealed class FleetMetrics(FleetWorld world, VirtualTimeProvider time, TimeSpan failureAt, IReadOnlyDictionary<(int Device, int Slot), int> view)
 {
     private static readonly HealthLevel[] Levels = [HealthLevel.Yellow, HealthLevel.Orange, HealthLevel.Red];
     private readonly Dictionary<string, TimeSpan?[]> _mailboxFirst = new(StringComparer.Ordinal);
@@ -124,7 +124,8 @@ internal sealed class FleetMetrics(FleetWorld world, VirtualTimeProvider time, T
         else if (_someDown) _allBack ??= since;
     }
 
-    // Every device of the group resolves each slot to a live node, and the 3 nodes are on 3 distinct providers.
+    // HQ's registry names a live node for each slot, the 3 nodes are on 3 distinct providers, and every device of the
+    // group resolves each slot to that node.
     private bool IsWhole(SimGroup g)
     {
         var providers = new HashSet<string>(StringComparer.Ordinal);
@@ -132,6 +133,10 @@ internal sealed class FleetMetrics(FleetWorld world, VirtualTimeProvider time, T
         {
             var holder = world.Nodes[world.SlotHolder[s]];
             if (!holder.Alive || !providers.Add(holder.Provider)) return false;
+            foreach (var d in g.Devices)
+            {
+                if (view[(d, s)] != holder.Index) return false;
+            }
         }
         return true;
     }

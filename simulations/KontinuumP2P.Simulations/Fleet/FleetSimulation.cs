@@ -37,7 +37,7 @@ internal sealed class FleetSimulation : IDisposable
         _f = _world.Options;
         _failureAt = TimeSpan.FromMinutes(_f.FailureMinute);
         _end = _failureAt + TimeSpan.FromMinutes(_f.Minutes);
-        _metrics = new FleetMetrics(_world, _time, _failureAt);
+        _metrics = new FleetMetrics(_world, _time, _failureAt, _view);
         foreach (var g in _world.Groups)
             foreach (var d in g.Devices)
                 foreach (var s in g.Slots) _view[(d, s)] = _world.SlotHolder[s];
@@ -154,15 +154,21 @@ internal sealed class FleetSimulation : IDisposable
         }
     }
 
-    // One request and its answer; a device that reaches a mailbox is registered there (a replacement learns the
-    // device at its first contact, as the client re-registers and re-pushes).
+    // One request and its answer, retried once on a lost message (the client retries before it counts a mailbox as
+    // failed); a device that reaches a mailbox is registered there (a replacement learns the device at its first
+    // contact, as the client re-registers and re-pushes).
     private bool Reach(int device, long net, int node)
     {
         var mailbox = _world.Nodes[node];
+        if (!mailbox.Alive) return false;
         var peer = FleetWorld.NetOfNode(node);
-        var ok = mailbox.Alive && !_world.Link.IsLost(net, peer, ++_messages) && !_world.Link.IsLost(peer, net, ++_messages);
-        if (ok) mailbox.Registered.Add(device);
-        return ok;
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            if (_world.Link.IsLost(net, peer, ++_messages) || _world.Link.IsLost(peer, net, ++_messages)) continue;
+            mailbox.Registered.Add(device);
+            return true;
+        }
+        return false;
     }
 
     private int Resolve(int slot)
