@@ -83,11 +83,10 @@ internal sealed class FleetMetrics(FleetWorld world, VirtualTimeProvider time, T
 
     public void NoteIncident(ProviderIncident incident) => _black ??= time.Elapsed - failureAt;
 
-    public void NoteReplacement(int slot, int previousNode)
+    public void NoteReplacement(int previousNode)
     {
         _replacements++;
         if (world.Nodes[previousNode].Alive) _falseReplacements++;
-        _ = slot;
     }
 
     /// <summary>Samples the groups and HQ's levels.</summary>

@@ -251,7 +251,7 @@ internal sealed class FleetSimulation : IDisposable
         {
             var slot = _world.SlotIndex[replacement.Slot];
             var spare = _world.NodeById[replacement.Spare.Id];
-            _metrics.NoteReplacement(slot, _world.SlotHolder[slot]);
+            _metrics.NoteReplacement(_world.SlotHolder[slot]);
             _world.SlotHolder[slot] = spare.Index;
             var provision = TimeSpan.FromSeconds(_f.ProvisionSeconds);
             // A spare on a provider that is down never starts; the record is published all the same (as HqNodeService does).
