@@ -171,14 +171,7 @@ internal sealed class FleetSimulation : IDisposable
         return false;
     }
 
-    private int Resolve(int slot)
-    {
-        var now = _time.Elapsed;
-        var best = _world.Published[slot][0];
-        foreach (var r in _world.Published[slot])
-            if (r.VisibleAt <= now && r.Sequence > best.Sequence) best = r;
-        return best.Node;
-    }
+    private int Resolve(int slot) => _world.Resolve(slot, _time.Elapsed);
 
     private void SendReport(int device, long net, int node, HealthTarget target)
     {
@@ -256,8 +249,7 @@ internal sealed class FleetSimulation : IDisposable
             var provision = TimeSpan.FromSeconds(_f.ProvisionSeconds);
             // A spare on a provider that is down never starts; the record is published all the same (as HqNodeService does).
             _time.Schedule(provision, () => spare.Alive = !spare.ProviderDown);
-            _world.Published[slot].Add(new PublishedRecord(record.Sequence, spare.Index,
-                _time.Elapsed + provision + TimeSpan.FromSeconds(_f.SlotPropagationSeconds)));
+            _world.Published[slot].Add(_world.Publishable(record, _time.Elapsed + provision + TimeSpan.FromSeconds(_f.SlotPropagationSeconds)));
         }
     }
 

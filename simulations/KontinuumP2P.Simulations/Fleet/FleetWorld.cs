@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using KontinuumP2P.Certs.Trust;
 using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Devnet;
 using KontinuumP2P.Hq;
@@ -56,6 +57,8 @@ internal sealed class FleetWorld : IDisposable
         var root = Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath();
         _dataDirectory = Path.Combine(root, $"kontinuum-fleet-{Environment.ProcessId}-{Guid.NewGuid():N}");
         Hq = new HqService(_dataDirectory, hqKey, hqCert, new EscalationOptions(), time);
+        var trust = TrustAnchors.Create(_authority.Network.Anchors!, time);
+        SlotValidator = new SlotRecordValidator(() => trust, revocations: null);
         Link = new LinkModel
         {
             MinLatency = TimeSpan.FromMilliseconds(scenario.Network.MinLatencyMs),
@@ -79,7 +82,7 @@ internal sealed class FleetWorld : IDisposable
             SlotIndex[slot] = i;
             var record = Hq.RegisterSlot("sim", slot, node.PeerId, provider, region, MailboxRole.Replica, f.Capacity);
             SlotHolder.Add(node.Index);
-            Published.Add([new PublishedRecord(record.Sequence, node.Index, TimeSpan.Zero)]);
+            Published.Add([Publishable(record, TimeSpan.Zero)]);
         }
         var spareNumber = 0;
         void AddSpare(string provider, int number)
@@ -111,6 +114,30 @@ internal sealed class FleetWorld : IDisposable
     public HqService Hq { get; }
     public LinkModel Link { get; }
     public HealthMonitorOptions MonitorOptions { get; }
+
+    /// <summary>The validator every node registers under <c>slot</c>: it judges and selects the records lookups return.</summary>
+    public SlotRecordValidator SlotValidator { get; }
+
+    /// <summary>
+    /// A record HQ publishes, as the DHT would store it: refused unless the node's validator accepts it (HQ's
+    /// certificate, its <c>hq</c> capability, the signature).
+    /// </summary>
+    public PublishedRecord Publishable(SlotRecord record, TimeSpan visibleAt)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        var value = record.Encode();
+        var verdict = SlotValidator.Validate(SlotRecord.KeyFor(record.Slot), value);
+        if (!verdict.IsValid) throw new InvalidOperationException($"slot record {record.Slot} refused: {verdict.Reason}");
+        return new PublishedRecord(value, visibleAt);
+    }
+
+    /// <summary>What a lookup of <paramref name="slot"/> returns now: the record the validator selects among those visible.</summary>
+    public int Resolve(int slot, TimeSpan now)
+    {
+        var visible = Published[slot].Where(r => r.VisibleAt <= now).Select(r => (ReadOnlyMemory<byte>)r.Value).ToList();
+        var best = visible[SlotValidator.Select(SlotRecord.KeyFor(SlotNames[slot]), visible)];
+        return NodeById[SlotRecord.Decode(best.Span).NodeId.ToString()].Index;
+    }
 
     /// <summary>Mailbox nodes by index (starting holders first, then spares).</summary>
     public List<MailboxNode> Nodes { get; } = [];
@@ -170,5 +197,5 @@ internal sealed class FleetWorld : IDisposable
         Ed25519Identity.FromSeed(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"kontinuum-sim-fleet/{purpose}/{Seed}/{index}")));
 }
 
-/// <summary>A slot record as published by HQ: its sequence, the node it names, and when lookups find it.</summary>
-internal readonly record struct PublishedRecord(ulong Sequence, int Node, TimeSpan VisibleAt);
+/// <summary>A signed slot record as published by HQ (wire bytes) and when lookups find it.</summary>
+internal sealed record PublishedRecord(byte[] Value, TimeSpan VisibleAt);
