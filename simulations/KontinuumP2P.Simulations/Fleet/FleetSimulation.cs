@@ -264,9 +264,11 @@ internal sealed class FleetSimulation : IDisposable
     private void StartFlood()
     {
         var stop = _time.Elapsed + TimeSpan.FromMinutes(_f.FloodMinutes);
+        // Only slots that serve a group have registered devices (and a fellow slot to lie about).
+        var serving = _world.Groups.SelectMany(g => g.Slots).Distinct().Order().ToList();
         for (var k = 0; k < _f.FloodedMailboxes; k++)
         {
-            var slot = (int)(Mix.Hash(_world.Seed, k, 0, 0, 40) % (ulong)_f.Mailboxes);
+            var slot = serving[(int)(Mix.Hash(_world.Seed, k, 0, 0, 40) % (ulong)serving.Count)];
             var mailbox = _world.SlotHolder[slot];
             var group = _world.Groups.First(g => g.Slots.Contains(slot));
             var victimSlot = group.Slots.First(s => s != slot);
