@@ -11,9 +11,9 @@ namespace KontinuumP2P.Simulations.Reporting;
 public static class CsvReport
 {
     /// <summary>The files that must be byte-identical for the same scenario and seed.</summary>
-    public static readonly IReadOnlyList<string> DeterministicFiles = ["lookups.csv", "timeline.csv", "summary.csv"];
+    public static readonly IReadOnlyList<string> DeterministicFiles = ["lookups.csv", "timeline.csv", "summary.csv", "fleet.csv"];
 
-    /// <summary>Writes the four CSV files into <paramref name="directory"/>.</summary>
+    /// <summary>Writes the CSV files into <paramref name="directory"/>.</summary>
     public static void Write(string directory, IReadOnlyList<RunResult> results)
     {
         ArgumentNullException.ThrowIfNull(results);
@@ -27,6 +27,9 @@ public static class CsvReport
         var timeline = new StringBuilder("variant,minute,online,honest_online,routing_health,mean_table_size,bad_entries,crl_holders\n");
         foreach (var t in results.SelectMany(r => r.Timeline))
             timeline.Append(Row(t.Variant, t.Minute, t.Online, t.HonestOnline, t.RoutingHealth, t.MeanTableSize, t.BadEntries, t.CrlHolders));
+        var fleet = new StringBuilder("variant,second,live_mailboxes,groups_whole,groups_below_3,min_live,hq_yellow,hq_orange,hq_red,hq_black\n");
+        foreach (var f in results.SelectMany(r => r.FleetTimeline))
+            fleet.Append(Row(f.Variant, f.Second, f.LiveMailboxes, f.GroupsWhole, f.GroupsBelow3, f.MinLive, f.Yellow, f.Orange, f.Red, f.Black));
         var summary = new StringBuilder("variant,metric,value\n");
         foreach (var r in results)
             foreach (var (key, value) in r.Metrics) summary.Append(Row(r.Variant, key, value));
@@ -36,6 +39,7 @@ public static class CsvReport
         File.WriteAllText(Path.Combine(directory, "lookups.csv"), lookups.ToString());
         File.WriteAllText(Path.Combine(directory, "timeline.csv"), timeline.ToString());
         File.WriteAllText(Path.Combine(directory, "summary.csv"), summary.ToString());
+        File.WriteAllText(Path.Combine(directory, "fleet.csv"), fleet.ToString());
         File.WriteAllText(Path.Combine(directory, "performance.csv"), performance.ToString());
     }
 

@@ -47,7 +47,7 @@ public static class SimulationCommand
             return 1;
         }
         CsvReport.Write(output, results);
-        if (plots) PlotReport.Write(output, results);
+        if (plots && scenario.Fleet is null) PlotReport.Write(output, results); // the plots show lookups; a fleet run has fleet.csv
         SummaryTable.Write(scenario, results, output);
         return 0;
     }

@@ -41,6 +41,9 @@ public sealed class RunResult
     /// <summary>The timeline.</summary>
     public List<TimelineSample> Timeline { get; } = [];
 
+    /// <summary>The fleet timeline (fleet-health runs only).</summary>
+    public List<Fleet.FleetSample> FleetTimeline { get; } = [];
+
     /// <summary>Figures that depend only on the scenario and seed (compared across runs), in report order.</summary>
     public List<KeyValuePair<string, double>> Metrics { get; } = [];
 

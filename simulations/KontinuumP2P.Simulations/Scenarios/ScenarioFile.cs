@@ -51,6 +51,9 @@ public sealed class ScenarioFile
     /// <summary>Sampling of the timeline.</summary>
     public ReportSection Report { get; set; } = new();
 
+    /// <summary>A fleet-health run (mailboxes, devices, HQ) instead of DHT lookups.</summary>
+    public FleetSection? Fleet { get; set; }
+
     /// <summary>Keys the file has that the scenario does not know.</summary>
     [TomlExtensionData]
     public Dictionary<string, object?>? Unknown { get; set; }

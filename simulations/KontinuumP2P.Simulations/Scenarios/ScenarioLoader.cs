@@ -50,6 +50,7 @@ public static class ScenarioLoader
         CheckUnknown(source, "crl.", file.Crl?.Unknown);
         CheckUnknown(source, "authority.", file.Authority.Unknown);
         CheckUnknown(source, "report.", file.Report.Unknown);
+        CheckUnknown(source, "fleet.", file.Fleet?.Unknown);
         Validate(file, source);
         file.Name ??= Path.GetFileNameWithoutExtension(source);
         return file;
@@ -114,5 +115,6 @@ public static class ScenarioLoader
         Require(f.Authority.Anchors is >= 1 and <= 32, "authority.anchors", f.Authority.Anchors, "1..32");
         Require(f.Authority.Threshold >= 1 && f.Authority.Threshold <= f.Authority.Anchors, "authority.threshold", f.Authority.Threshold, "1..anchors");
         Require(f.Report.SampleMinutes > 0, "report.sample_minutes", f.Report.SampleMinutes, "> 0");
+        if (f.Fleet is { } fleet) FleetSection.Validate(fleet, f.Nodes, (key, ok, value, rule) => Require(ok, key, value, rule));
     }
 }

@@ -7,6 +7,7 @@ public static class ScenarioRunner
     public static async Task<IReadOnlyList<RunResult>> RunAsync(ScenarioFile scenario, Action<string, double>? progress, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(scenario);
+        if (scenario.Fleet is not null) return [Fleet.FleetRunner.Run(scenario, progress, cancellationToken)];
         var results = new List<RunResult>();
         foreach (var variant in ScenarioVariant.All(scenario))
         {
