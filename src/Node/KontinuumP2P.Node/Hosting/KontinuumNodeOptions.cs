@@ -85,6 +85,12 @@ public sealed class KontinuumNodeOptions
 
     /// <summary>Serve <c>/kontinuum/content/1.0.0</c> beside the mailbox server (<c>content.enabled</c>).</summary>
     public bool ServeContent { get; set; } = true;
+
+    /// <summary>
+    /// A device node (no <see cref="Mailbox"/>) serves the contents it offers through <see cref="KontinuumNode.ContentSender"/>
+    /// while it runs, read-only, so receivers can fetch chunks the mailbox nodes lack from the sender itself.
+    /// </summary>
+    public bool ServeOwnContent { get; set; }
     /// <summary>
     /// Fleet health beside the mailbox server (the health protocol, checks, alerts to HQ); used only when
     /// <see cref="Mailbox"/> is set, with defaults when null.
@@ -117,6 +123,7 @@ public sealed class KontinuumNodeOptions
         Archive = other.Archive;
         Content = other.Content;
         ServeContent = other.ServeContent;
+        ServeOwnContent = other.ServeOwnContent;
         Health = other.Health;
     }
 
