@@ -101,6 +101,14 @@ public sealed class ContentBench : IBench
             var download = await contentClient.DownloadAsync(upload.Reference, [holder], output, cancellationToken: cancellationToken);
             var downloadSeconds = clock.Elapsed.TotalSeconds;
             var downloadCpu = CpuMsPerMib();
+            // The same download with deeper parallelism (more streams, larger ranges), in the same run.
+            var deep = new ContentClient(client, new ContentClientOptions { ChunkSize = chunkSize, StreamsPerHolder = 4, FetchBatch = 32 });
+            var deepOutput = Path.Combine(directory, "received-deep.bin");
+            clock.Restart();
+            var deepDownload = await deep.DownloadAsync(upload.Reference, [holder], deepOutput, cancellationToken: cancellationToken);
+            var deepSeconds = clock.Elapsed.TotalSeconds;
+            var deepCpu = CpuMsPerMib();
+            if (deepDownload.ChunksFetched != upload.Reference.ChunkCount) throw new InvalidDataException("the deep download did not fetch every chunk");
             if (download.ChunksFetched != upload.Reference.ChunkCount || new FileInfo(output).Length != size)
                 throw new InvalidDataException("the download did not fetch every chunk");
             var (hashMicros, openMicros) = VerifyCost(chunkSize);
@@ -111,6 +119,7 @@ public sealed class ContentBench : IBench
             Console.WriteLine($"  one raw stream (baseline)        {baseline,8:0.0} MB/s  CPU {baselineCpu,6:0.0} ms/MiB");
             Console.WriteLine($"  upload (encrypt, hash, put+fsync) {Mb(uploadSeconds),8:0.0} MB/s  {Mb(uploadSeconds) / baseline,6:P0} of baseline  CPU {uploadCpu,6:0.0} ms/MiB");
             Console.WriteLine($"  download (fetch, verify, decrypt) {Mb(downloadSeconds),8:0.0} MB/s  {Mb(downloadSeconds) / baseline,6:P0} of baseline  CPU {downloadCpu,6:0.0} ms/MiB");
+            Console.WriteLine($"  download, 4 streams x 32 chunks   {Mb(deepSeconds),8:0.0} MB/s  {Mb(deepSeconds) / baseline,6:P0} of baseline  CPU {deepCpu,6:0.0} ms/MiB");
             Console.WriteLine($"  verify per chunk: BLAKE3 {hashMicros:0} µs + open {openMicros:0} µs");
             Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
             {
@@ -125,6 +134,9 @@ public sealed class ContentBench : IBench
                 ["baselineCpuMsPerMib"] = Math.Round(baselineCpu, 2),
                 ["uploadCpuMsPerMib"] = Math.Round(uploadCpu, 2),
                 ["downloadCpuMsPerMib"] = Math.Round(downloadCpu, 2),
+                ["deepDownloadMbPerSec"] = Math.Round(Mb(deepSeconds), 1),
+                ["deepDownloadRatio"] = Math.Round(Mb(deepSeconds) / baseline, 3),
+                ["deepDownloadCpuMsPerMib"] = Math.Round(deepCpu, 2),
                 ["verifyHashMicrosPerChunk"] = Math.Round(hashMicros, 1),
                 ["verifyOpenMicrosPerChunk"] = Math.Round(openMicros, 1),
             }));

@@ -201,7 +201,16 @@ public sealed partial class ContentClient
         var length = manifest.PlaintextLengthOf(index);
         if (!cipher.TryDecrypt(index, data.Span, plain.AsSpan(0, length)))
             throw new ContentException(ContentErrorCode.DecryptFailed, $"chunk {index} verified against the manifest but does not open with the reference's key");
-        await RandomAccess.WriteAsync(file, plain.AsMemory(0, length), (long)index * manifest.ChunkSize, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await RandomAccess.WriteAsync(file, plain.AsMemory(0, length), (long)index * manifest.ChunkSize, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Our own disk, not the holder: the download stops with the cause (verified chunks stay in the partial file).
+            state.Fail(new ContentException(ContentErrorCode.Internal, $"could not write chunk {index} to the partial file: {e.Message}", e));
+            return;
+        }
         var done = state.Done(index, holderIndex);
         progress?.Report(new ContentProgress(done.Chunks, manifest.ChunkCount, done.Bytes, manifest.Size));
     }
