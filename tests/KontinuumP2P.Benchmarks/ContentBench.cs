@@ -78,16 +78,37 @@ public sealed class ContentBench : IBench
             await contentClient.DownloadAsync(warmUp.Reference, [holder], warm + ".out", cancellationToken: cancellationToken);
             await SendToSinkAsync(connection, 32L << 20, cancellationToken);
 
+            // CPU of this process (both hosts, the server and the client) per MiB moved, next to the wall clock.
+            var process = Process.GetCurrentProcess();
+            var cpu = process.TotalProcessorTime;
+            double CpuMsPerMib()
+            {
+                process.Refresh();
+                var used = process.TotalProcessorTime - cpu;
+                cpu = process.TotalProcessorTime;
+                return used.TotalMilliseconds / (size / (double)(1 << 20));
+            }
             var clock = Stopwatch.StartNew();
             await SendToSinkAsync(connection, size, cancellationToken);
             var baselineSeconds = clock.Elapsed.TotalSeconds;
+            var baselineCpu = CpuMsPerMib();
             clock.Restart();
             var upload = await contentClient.UploadAsync(file, [holder], cancellationToken: cancellationToken);
             var uploadSeconds = clock.Elapsed.TotalSeconds;
+            var uploadCpu = CpuMsPerMib();
             var output = Path.Combine(directory, "received.bin");
             clock.Restart();
             var download = await contentClient.DownloadAsync(upload.Reference, [holder], output, cancellationToken: cancellationToken);
             var downloadSeconds = clock.Elapsed.TotalSeconds;
+            var downloadCpu = CpuMsPerMib();
+            // The same download with deeper parallelism (more streams, larger ranges), in the same run.
+            var deep = new ContentClient(client, new ContentClientOptions { ChunkSize = chunkSize, StreamsPerHolder = 4, FetchBatch = 32 });
+            var deepOutput = Path.Combine(directory, "received-deep.bin");
+            clock.Restart();
+            var deepDownload = await deep.DownloadAsync(upload.Reference, [holder], deepOutput, cancellationToken: cancellationToken);
+            var deepSeconds = clock.Elapsed.TotalSeconds;
+            var deepCpu = CpuMsPerMib();
+            if (deepDownload.ChunksFetched != upload.Reference.ChunkCount) throw new InvalidDataException("the deep download did not fetch every chunk");
             if (download.ChunksFetched != upload.Reference.ChunkCount || new FileInfo(output).Length != size)
                 throw new InvalidDataException("the download did not fetch every chunk");
             var (hashMicros, openMicros) = VerifyCost(chunkSize);
@@ -95,9 +116,10 @@ public sealed class ContentBench : IBench
             double Mb(double seconds) => size / 1e6 / seconds;
             var baseline = Mb(baselineSeconds);
             Console.WriteLine($"content: {size:N0} bytes in {upload.Reference.ChunkCount} chunks of {chunkSize:N0}");
-            Console.WriteLine($"  one raw stream (baseline)        {baseline,8:0.0} MB/s");
-            Console.WriteLine($"  upload (encrypt, hash, put+fsync) {Mb(uploadSeconds),8:0.0} MB/s  {Mb(uploadSeconds) / baseline,6:P0} of baseline");
-            Console.WriteLine($"  download (fetch, verify, decrypt) {Mb(downloadSeconds),8:0.0} MB/s  {Mb(downloadSeconds) / baseline,6:P0} of baseline");
+            Console.WriteLine($"  one raw stream (baseline)        {baseline,8:0.0} MB/s  CPU {baselineCpu,6:0.0} ms/MiB");
+            Console.WriteLine($"  upload (encrypt, hash, put+fsync) {Mb(uploadSeconds),8:0.0} MB/s  {Mb(uploadSeconds) / baseline,6:P0} of baseline  CPU {uploadCpu,6:0.0} ms/MiB");
+            Console.WriteLine($"  download (fetch, verify, decrypt) {Mb(downloadSeconds),8:0.0} MB/s  {Mb(downloadSeconds) / baseline,6:P0} of baseline  CPU {downloadCpu,6:0.0} ms/MiB");
+            Console.WriteLine($"  download, 4 streams x 32 chunks   {Mb(deepSeconds),8:0.0} MB/s  {Mb(deepSeconds) / baseline,6:P0} of baseline  CPU {deepCpu,6:0.0} ms/MiB");
             Console.WriteLine($"  verify per chunk: BLAKE3 {hashMicros:0} µs + open {openMicros:0} µs");
             Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
             {
@@ -109,6 +131,12 @@ public sealed class ContentBench : IBench
                 ["downloadMbPerSec"] = Math.Round(Mb(downloadSeconds), 1),
                 ["uploadRatio"] = Math.Round(Mb(uploadSeconds) / baseline, 3),
                 ["downloadRatio"] = Math.Round(Mb(downloadSeconds) / baseline, 3),
+                ["baselineCpuMsPerMib"] = Math.Round(baselineCpu, 2),
+                ["uploadCpuMsPerMib"] = Math.Round(uploadCpu, 2),
+                ["downloadCpuMsPerMib"] = Math.Round(downloadCpu, 2),
+                ["deepDownloadMbPerSec"] = Math.Round(Mb(deepSeconds), 1),
+                ["deepDownloadRatio"] = Math.Round(Mb(deepSeconds) / baseline, 3),
+                ["deepDownloadCpuMsPerMib"] = Math.Round(deepCpu, 2),
                 ["verifyHashMicrosPerChunk"] = Math.Round(hashMicros, 1),
                 ["verifyOpenMicrosPerChunk"] = Math.Round(openMicros, 1),
             }));

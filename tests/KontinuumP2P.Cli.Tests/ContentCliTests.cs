@@ -58,6 +58,41 @@ public sealed class ContentCliTests
     }
 
     [Test]
+    public async Task Put_resumes_an_unfinished_upload_of_the_same_file_under_its_reference(CancellationToken ct)
+    {
+        await using var cluster = await CertifiedMailboxNodes.StartAsync("contentnet", _dir, ct);
+        var a = Path.Combine(_dir, "device-a");
+        await RunJsonAsync(GroupCommands.Create(), ["group", "create", "--network", cluster.Genesis, "--mailboxes", cluster.Slots, "--dir", a, "--bootstrap", cluster.Bootstrap, "--json"], ct);
+        var file = Path.Combine(_dir, "doc.bin");
+        var bytes = new byte[(1 << 20) + 77];
+        new Random(18).NextBytes(bytes);
+        await File.WriteAllBytesAsync(file, bytes, ct);
+        var (reference, _) = await KontinuumP2P.Mailbox.Content.ContentEncoder.PrepareAsync(file, new KontinuumP2P.Mailbox.Content.ContentLimits(), cancellationToken: ct);
+
+        // A put that stopped before sending anything left its reference behind: the next put resumes under it.
+        ContentPendingUploads.Save(a, new FileInfo(file), reference);
+        var first = (await RunJsonAsync(ContentCommands.Create(), ["content", "put", file, "--group", a, "--json"], ct))[0];
+        Assert.That(first.GetProperty("resumed").GetBoolean(), Is.True);
+        Assert.That(first.GetProperty("contentId").GetString(), Is.EqualTo(reference.Id.ToString()));
+        Assert.That(first.GetProperty("chunksSent").GetInt32(), Is.EqualTo(5 * 3), "every chunk to each of the 3 nodes");
+        Assert.That(Directory.GetFiles(Path.Combine(a, "content-uploads")), Is.Empty, "the finished upload is forgotten");
+
+        // A put killed after every chunk was stored, before the reference was pushed: resuming sends nothing again.
+        ContentPendingUploads.Save(a, new FileInfo(file), reference);
+        var again = (await RunJsonAsync(ContentCommands.Create(), ["content", "put", file, "--group", a, "--json"], ct))[0];
+        Assert.That(again.GetProperty("resumed").GetBoolean(), Is.True);
+        Assert.That(again.GetProperty("chunksSent").GetInt32(), Is.Zero);
+        Assert.That(again.GetProperty("contentId").GetString(), Is.EqualTo(reference.Id.ToString()));
+
+        // --restart, or a put with nothing pending, starts a new content (a fresh key).
+        ContentPendingUploads.Save(a, new FileInfo(file), reference);
+        var fresh = (await RunJsonAsync(ContentCommands.Create(), ["content", "put", file, "--group", a, "--restart", "--json"], ct))[0];
+        Assert.That(fresh.GetProperty("resumed").GetBoolean(), Is.False);
+        Assert.That(fresh.GetProperty("contentId").GetString(), Is.Not.EqualTo(reference.Id.ToString()));
+        Assert.That(fresh.GetProperty("chunksSent").GetInt32(), Is.EqualTo(5 * 3));
+    }
+
+    [Test]
     public async Task A_bad_reference_is_named_with_exit_code_two(CancellationToken ct)
     {
         var error = new LineWriter();

@@ -20,7 +20,12 @@ using KontinuumP2P.Net.Transports;
 //     A group device: first retries its whole outbox, then pushes <count> blobs "run <run> blob <i>" one after another,
 //     printing "ACCEPTED <run> <i> <blob id>" once PushAsync returned (the blob is in the persistent outbox, and at the
 //     first acknowledgement also on a mailbox). Prints "DONE" at the end.
+//   CrashHost get <holder multiaddr with /p2p/> <reference text> <output path>
+//     Downloads one content from one holder on one stream, a chunk per fetch. After each verified chunk it prints
+//     "PROGRESS <done> <count>" and waits for a line on stdin before going on, so the test kills it at an exact point
+//     of progress; prints "DONE <resumed> <fetched>" at the end.
 if (args.Length >= 1 && args[0] == "client") return await RunClientAsync(args);
+if (args.Length >= 1 && args[0] == "get") return await RunGetAsync(args);
 if (args.Length is not (1 or 2 or 3 or 4))
 {
     Console.Error.WriteLine("usage: CrashHost <database path> [<seed hex> <port>] [<content folder>] | CrashHost client <group dir> <fleet json> <run> <count>");
@@ -87,6 +92,37 @@ static async Task<int> RunClientAsync(string[] args)
     }
     Console.WriteLine("DONE");
     return 0;
+}
+
+static async Task<int> RunGetAsync(string[] args)
+{
+    if (args.Length != 4)
+    {
+        Console.Error.WriteLine("usage: CrashHost get <holder multiaddr> <reference text> <output path>");
+        return 2;
+    }
+    var address = Multiaddr.Parse(args[1]);
+    var reference = ContentReference.ParseText(args[2]);
+    using var identity = Ed25519Identity.Generate();
+    await using var host = new PeerHost(new PeerHostOptions { Identity = identity, Transports = [new TcpTransport()] });
+    await host.StartAsync(CancellationToken.None);
+    using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+    var client = new ContentClient(host, new ContentClientOptions { StreamsPerHolder = 1, FetchBatch = 1 });
+    var download = await client.DownloadAsync(reference, [new ContentHolder(address.PeerId!, [address.WithoutPeerId()])], args[3],
+        new LockstepProgress(), timeout.Token);
+    Console.WriteLine($"DONE {download.ChunksResumed} {download.ChunksFetched}");
+    return 0;
+}
+
+/// <summary>Reports each verified chunk and holds the (only) fetch worker until the test answers.</summary>
+internal sealed class LockstepProgress : IProgress<ContentProgress>
+{
+    public void Report(ContentProgress value)
+    {
+        Console.WriteLine($"PROGRESS {value.ChunksDone} {value.ChunkCount}");
+        Console.Out.Flush();
+        _ = Console.In.ReadLine();
+    }
 }
 
 /// <summary>What a client child needs to reach the test's mailboxes.</summary>

@@ -59,4 +59,35 @@ public sealed class ContentNodeTests
         Assert.That(await File.ReadAllBytesAsync(output, cancellationToken), Is.EqualTo(bytes));
         Assert.That(server.MailboxServer!.Store.Statistics.Mailboxes, Is.EqualTo(1), "the put was authorised through the node's mailbox store");
     }
+
+    [Test]
+    public async Task A_device_node_serves_the_content_it_offers(CancellationToken cancellationToken)
+    {
+        using var authority = new DevnetAuthority("devnet", 1, 1, TimeProvider.System);
+        using var deviceKey = Ed25519Identity.Generate();
+        using var receiverKey = Ed25519Identity.Generate();
+        await using var device = await KontinuumNode.StartAsync(new KontinuumNodeOptions
+        {
+            Identity = deviceKey,
+            Network = authority.Network,
+            ListenAddresses = [Multiaddr.Parse("/ip4/127.0.0.1/tcp/0")],
+            DhtMode = KontinuumP2P.Dht.DhtMode.Client,
+            ServeOwnContent = true,
+        }, cancellationToken);
+        Assert.That(device.ContentSender, Is.Not.Null);
+        Assert.That(device.Host!.Protocols, Does.Contain(ContentProtocol.ProtocolId));
+        var file = Path.Combine(_directory, "mine.bin");
+        var bytes = new byte[200_000];
+        new Random(8).NextBytes(bytes);
+        await File.WriteAllBytesAsync(file, bytes, cancellationToken);
+        var reference = await new ContentClient(device.Host!, new ContentClientOptions { ChunkSize = 64 << 10 }).PrepareUploadAsync(file, cancellationToken);
+        await device.ContentSender!.OfferAsync(file, reference, cancellationToken);
+
+        await using var receiver = await KontinuumNode.StartAsync(new KontinuumNodeOptions { Identity = receiverKey, Network = authority.Network }, cancellationToken);
+        var output = Path.Combine(_directory, "got.bin");
+        await new ContentClient(receiver.Host!).DownloadAsync(reference, [new ContentHolder(device.PeerId, [device.ListenAddresses[0]])], output,
+            cancellationToken: cancellationToken);
+        Assert.That(await File.ReadAllBytesAsync(output, cancellationToken), Is.EqualTo(bytes));
+        Assert.That(device.ContentSender.ChunksServed, Is.EqualTo(4));
+    }
 }

@@ -23,6 +23,23 @@ public sealed partial class ContentClient
         ArgumentNullException.ThrowIfNull(outputPath);
         if (holders.Count == 0) throw new ArgumentException("a download needs at least one holder", nameof(holders));
         Options.Limits.Check(reference.Size, reference.ChunkSize, reference.ChunkCount);
+        try
+        {
+            return await DownloadFromAsync(reference, holders, outputPath, progress, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ContentException e) when (e.Code == ContentErrorCode.Unavailable && reference.Sender is { } sender && !sender.Equals(_host.PeerId)
+                                         && !holders.Any(h => h.Peer.Equals(sender)))
+        {
+            // The sending device serves its own content while online: asked only for what the mailbox nodes could not
+            // supply (the verified chunks are kept in the partial file), so an offline sender never slows a download.
+            return await DownloadFromAsync(reference, [.. holders, new ContentHolder(sender, reference.SenderAddresses)], outputPath, progress, cancellationToken)
+                .ConfigureAwait(false);
+        }
+    }
+
+    private async Task<ContentDownload> DownloadFromAsync(ContentReference reference, IReadOnlyList<ContentHolder> holders, string outputPath,
+        IProgress<ContentProgress>? progress, CancellationToken cancellationToken)
+    {
         var manifest = await FetchManifestAsync(reference, holders, cancellationToken).ConfigureAwait(false);
         var partPath = outputPath + ".part";
         using var cipher = new ContentCipher(reference.Key, manifest.Size, manifest.ChunkSize, manifest.ChunkCount);
@@ -106,11 +123,16 @@ public sealed partial class ContentClient
         return resumed;
     }
 
+    // One stream to one holder. Receiving overlaps with checking: while chunk k is hashed, opened and written on the
+    // thread pool (from one of two pooled buffers), chunk k+1 is read off the stream, so at most two chunks per worker
+    // are in hand and nothing is allocated per chunk beyond the parsed frame.
     private async Task FetchWorkerAsync(int holderIndex, ContentHolder holder, Microsoft.Win32.SafeHandles.SafeFileHandle file, ContentCipher cipher,
         DownloadState state, IProgress<ContentProgress>? progress, CancellationToken cancellationToken)
     {
         var manifest = state.Manifest;
-        var plain = ArrayPool<byte>.Shared.Rent(Math.Max(1, manifest.ChunkSize));
+        byte[][] plains = [ArrayPool<byte>.Shared.Rent(Math.Max(1, manifest.ChunkSize)), ArrayPool<byte>.Shared.Rent(Math.Max(1, manifest.ChunkSize))];
+        var slot = 0;
+        Task checking = Task.CompletedTask;
         ContentChannel? channel = null;
         List<int>? batch = null;
         try
@@ -127,28 +149,21 @@ public sealed partial class ContentClient
                     var answer = await channel.ReceiveAsync(id, cancellationToken).ConfigureAwait(false);
                     if (answer.BodyCase != ContentResponse.BodyOneofCase.Chunk || answer.Chunk.Index != (uint)index)
                         throw new IOException($"holder {holder.Peer} answered chunk {index} with {answer.BodyCase}");
-                    var data = answer.Chunk.Data.Span;
                     if (answer.Chunk.Missing)
                     {
                         state.Reject(index, holderIndex, counted: false);
                         continue;
                     }
-                    if (!manifest.Verify(index, data))
-                    {
-                        state.Reject(index, holderIndex, counted: true);
-                        continue;
-                    }
-                    var length = manifest.PlaintextLengthOf(index);
-                    if (!cipher.TryDecrypt(index, data, plain.AsSpan(0, length)))
-                        throw new ContentException(ContentErrorCode.DecryptFailed, $"chunk {index} verified against the manifest but does not open with the reference's key");
-                    await RandomAccess.WriteAsync(file, plain.AsMemory(0, length), (long)index * manifest.ChunkSize, cancellationToken).ConfigureAwait(false);
-                    var done = state.Done(index, holderIndex);
-                    progress?.Report(new ContentProgress(done.Chunks, manifest.ChunkCount, done.Bytes, manifest.Size));
+                    await checking.ConfigureAwait(false);
+                    var (data, plain, at) = (answer.Chunk.Data, plains[slot], index);
+                    slot ^= 1;
+                    checking = Task.Run(() => CheckAndWriteAsync(at, data, plain, holderIndex, file, cipher, state, progress, cancellationToken), cancellationToken);
                 }
                 var end = await channel.ReceiveAsync(id, cancellationToken).ConfigureAwait(false);
                 if (end.BodyCase != ContentResponse.BodyOneofCase.FetchEnd) throw new IOException($"holder {holder.Peer} did not end the fetch");
                 batch = null;
             }
+            await checking.ConfigureAwait(false);
         }
         catch (ContentException e) when (e.Code == ContentErrorCode.DecryptFailed)
         {
@@ -157,14 +172,63 @@ public sealed partial class ContentClient
         catch (Exception e) when (e is IOException or OperationCanceledException or InvalidDataException or InvalidOperationException
                                       && !cancellationToken.IsCancellationRequested)
         {
+            // The chunk being checked settles itself (done or rejected) before its batch goes back to the others.
+            await SettleAsync(checking, state).ConfigureAwait(false);
             // This holder is out (unreachable, refusing, misbehaving); its chunks go back to the others.
             state.HolderFailed(holderIndex, batch, $"{holder.Peer}: {e.Message}");
         }
         finally
         {
-            System.Security.Cryptography.CryptographicOperations.ZeroMemory(plain);
-            ArrayPool<byte>.Shared.Return(plain);
+            await SettleAsync(checking, state).ConfigureAwait(false);
+            foreach (var plain in plains)
+            {
+                System.Security.Cryptography.CryptographicOperations.ZeroMemory(plain);
+                ArrayPool<byte>.Shared.Return(plain);
+            }
             if (channel is not null) await channel.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static async Task CheckAndWriteAsync(int index, ByteString data, byte[] plain, int holderIndex, Microsoft.Win32.SafeHandles.SafeFileHandle file,
+        ContentCipher cipher, DownloadState state, IProgress<ContentProgress>? progress, CancellationToken cancellationToken)
+    {
+        var manifest = state.Manifest;
+        if (!manifest.Verify(index, data.Span))
+        {
+            state.Reject(index, holderIndex, counted: true);
+            return;
+        }
+        var length = manifest.PlaintextLengthOf(index);
+        if (!cipher.TryDecrypt(index, data.Span, plain.AsSpan(0, length)))
+            throw new ContentException(ContentErrorCode.DecryptFailed, $"chunk {index} verified against the manifest but does not open with the reference's key");
+        try
+        {
+            await RandomAccess.WriteAsync(file, plain.AsMemory(0, length), (long)index * manifest.ChunkSize, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Our own disk, not the holder: the download stops with the cause (verified chunks stay in the partial file).
+            state.Fail(new ContentException(ContentErrorCode.Internal, $"could not write chunk {index} to the partial file: {e.Message}", e));
+            return;
+        }
+        var done = state.Done(index, holderIndex);
+        progress?.Report(new ContentProgress(done.Chunks, manifest.ChunkCount, done.Bytes, manifest.Size));
+    }
+
+    // Waits for a check in progress; a decrypt failure there fails the download, any other error was the worker's own.
+    private static async Task SettleAsync(Task checking, DownloadState state)
+    {
+        try
+        {
+            await checking.ConfigureAwait(false);
+        }
+        catch (ContentException e) when (e.Code == ContentErrorCode.DecryptFailed)
+        {
+            state.Fail(e);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException)
+        {
+            // Reported by the worker (it awaited the same task) or a cancellation.
         }
     }
 }

@@ -38,10 +38,46 @@ public sealed partial class ContentClient
     public async Task<ContentUpload> UploadAsync(string path, IReadOnlyList<ContentHolder> holders, IProgress<ContentProgress>? progress = null,
         CancellationToken cancellationToken = default)
     {
+        CheckHolders(holders);
+        var (reference, manifest) = await ContentEncoder.PrepareAsync(path, Options.Limits, Options.ChunkSize, cancellationToken).ConfigureAwait(false);
+        return await PutAsync(path, reference, manifest, holders, progress, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Encrypts and hashes <paramref name="path"/> under a fresh key and returns its reference without storing anything:
+    /// a caller that keeps the reference (it holds the key: keep it secret) before <see cref="ResumeUploadAsync"/> can
+    /// resume an interrupted upload later, even from another process.
+    /// </summary>
+    /// <exception cref="ContentException">The file breaks a limit.</exception>
+    public async Task<ContentReference> PrepareUploadAsync(string path, CancellationToken cancellationToken = default) =>
+        (await ContentEncoder.PrepareAsync(path, Options.Limits, Options.ChunkSize, cancellationToken).ConfigureAwait(false)).Reference;
+
+    /// <summary>
+    /// Uploads <paramref name="path"/> under an existing <paramref name="reference"/> (from <see cref="PrepareUploadAsync"/>
+    /// or an earlier upload), putting to each holder only the chunks it lacks: an upload interrupted at any point
+    /// resumes without sending again what a holder acknowledged. <see cref="ContentUpload.ChunksSent"/> counts what was sent.
+    /// </summary>
+    /// <exception cref="ContentException">The file changed since the reference was made (<see cref="ContentErrorCode.BadManifest"/>),
+    /// a limit, or no holder stored every chunk.</exception>
+    public async Task<ContentUpload> ResumeUploadAsync(string path, ContentReference reference, IReadOnlyList<ContentHolder> holders,
+        IProgress<ContentProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        CheckHolders(holders);
+        var manifest = await ContentEncoder.PrepareAgainAsync(path, Options.Limits, reference, cancellationToken).ConfigureAwait(false);
+        return await PutAsync(path, reference, manifest, holders, progress, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static void CheckHolders(IReadOnlyList<ContentHolder> holders)
+    {
         ArgumentNullException.ThrowIfNull(holders);
         if (holders.Count == 0 || holders.Any(h => h.Mailbox is null || h.DeviceId is null))
             throw new ArgumentException("an upload needs at least one holder, each with its mailbox keys and device id", nameof(holders));
-        var (reference, manifest) = await ContentEncoder.PrepareAsync(path, Options.Limits, Options.ChunkSize, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<ContentUpload> PutAsync(string path, ContentReference reference, ContentManifest manifest, IReadOnlyList<ContentHolder> holders,
+        IProgress<ContentProgress>? progress, CancellationToken cancellationToken)
+    {
         using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous);
         var file = new RandomAccessFileReader(handle);
         var acked = 0;

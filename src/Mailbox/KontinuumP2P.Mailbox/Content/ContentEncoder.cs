@@ -12,8 +12,26 @@ public static class ContentEncoder
 {
     /// <summary>Encrypts and hashes <paramref name="path"/>; returns its reference (with the fresh key) and manifest.</summary>
     /// <exception cref="ContentException">The file breaks a limit.</exception>
-    public static async Task<(ContentReference Reference, ContentManifest Manifest)> PrepareAsync(string path, ContentLimits limits,
-        int chunkSize = ContentLimits.DefaultChunkSize, CancellationToken cancellationToken = default)
+    public static Task<(ContentReference Reference, ContentManifest Manifest)> PrepareAsync(string path, ContentLimits limits,
+        int chunkSize = ContentLimits.DefaultChunkSize, CancellationToken cancellationToken = default) =>
+        EncodeAsync(path, limits, chunkSize, null, cancellationToken);
+
+    /// <summary>
+    /// Encrypts and hashes <paramref name="path"/> again under the key and chunk size of <paramref name="reference"/>
+    /// (sealing is deterministic), to resume an upload of the same file under the same content id.
+    /// </summary>
+    /// <exception cref="ContentException">A limit, or the file no longer matches the reference (<see cref="ContentErrorCode.BadManifest"/>).</exception>
+    public static async Task<ContentManifest> PrepareAgainAsync(string path, ContentLimits limits, ContentReference reference, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        var (again, manifest) = await EncodeAsync(path, limits, reference.ChunkSize, reference.Key, cancellationToken).ConfigureAwait(false);
+        if (!again.Id.Equals(reference.Id))
+            throw new ContentException(ContentErrorCode.BadManifest, $"{path} no longer matches content {reference.Id} (it changed since the upload began); start a new upload");
+        return manifest;
+    }
+
+    private static async Task<(ContentReference Reference, ContentManifest Manifest)> EncodeAsync(string path, ContentLimits limits, int chunkSize, byte[]? key,
+        CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(limits);
@@ -21,7 +39,7 @@ public static class ContentEncoder
         var size = file.Length;
         var count = ContentLimits.ChunkCountOf(size, chunkSize);
         limits.Check(size, chunkSize, count);
-        var key = ContentCipher.NewKey();
+        key ??= ContentCipher.NewKey();
         var hashes = new byte[count * ContentManifest.HashLength];
         using (var cipher = new ContentCipher(key, size, chunkSize, (int)count))
         {

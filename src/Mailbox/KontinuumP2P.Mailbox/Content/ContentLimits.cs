@@ -21,12 +21,18 @@ public sealed record ContentLimits
     /// <summary>Largest content (plaintext bytes) accepted; at most <see cref="MaxChunkSize"/> × <see cref="MaxChunkCount"/>.</summary>
     public long MaxContentBytes { get; init; } = DefaultMaxContentBytes;
 
+    /// <summary>Smallest chunk size accepted here (within <see cref="MinChunkSize"/>..<see cref="MaxChunkSize"/>).</summary>
+    public int MinChunkBytes { get; init; } = MinChunkSize;
+
+    /// <summary>Largest chunk size accepted here (within <see cref="MinChunkBytes"/>..<see cref="MaxChunkSize"/>).</summary>
+    public int MaxChunkBytes { get; init; } = MaxChunkSize;
+
     /// <summary>Checks the shape of a content against these limits; the message says which bound it broke.</summary>
     /// <exception cref="ContentException">Too large, a chunk size out of bounds, or too many chunks.</exception>
     public void Check(long size, int chunkSize, long chunkCount)
     {
-        if (chunkSize is < MinChunkSize or > MaxChunkSize)
-            throw new ContentException(ContentErrorCode.BadChunkSize, $"chunk size {chunkSize} is outside {MinChunkSize}..{MaxChunkSize}");
+        if (chunkSize < MinChunkBytes || chunkSize > MaxChunkBytes)
+            throw new ContentException(ContentErrorCode.BadChunkSize, $"chunk size {chunkSize} is outside {MinChunkBytes}..{MaxChunkBytes}");
         if (size < 0 || size > MaxContentBytes)
             throw new ContentException(ContentErrorCode.ContentTooLarge, $"content of {size} bytes is over the {MaxContentBytes}-byte limit");
         if (chunkCount > MaxChunkCount)
@@ -38,10 +44,14 @@ public sealed record ContentLimits
     /// <summary>Chunks of a content (an empty content has one empty chunk, so it still has a tag to verify).</summary>
     public static long ChunkCountOf(long size, int chunkSize) => size == 0 ? 1 : ((size - 1) / chunkSize) + 1;
 
-    /// <summary>Validates the configured limit.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">Not positive, or over what the format can address.</exception>
+    /// <summary>Validates the configured limits.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not positive, chunk bounds outside the format's, or over what the format can address.</exception>
     public void Validate()
     {
+        if (MinChunkBytes is < MinChunkSize or > MaxChunkSize)
+            throw new ArgumentOutOfRangeException(nameof(MinChunkBytes), MinChunkBytes, $"must be {MinChunkSize}..{MaxChunkSize}");
+        if (MaxChunkBytes < MinChunkBytes || MaxChunkBytes > MaxChunkSize)
+            throw new ArgumentOutOfRangeException(nameof(MaxChunkBytes), MaxChunkBytes, $"must be {MinChunkBytes}..{MaxChunkSize}");
         if (MaxContentBytes <= 0 || MaxContentBytes > (long)MaxChunkSize * MaxChunkCount)
             throw new ArgumentOutOfRangeException(nameof(MaxContentBytes), MaxContentBytes, $"must be 1..{(long)MaxChunkSize * MaxChunkCount}");
     }

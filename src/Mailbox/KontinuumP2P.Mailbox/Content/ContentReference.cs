@@ -1,4 +1,6 @@
 using Google.Protobuf;
+using KontinuumP2P.Core.Addressing;
+using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Mailbox.Protos.Content;
 
 namespace KontinuumP2P.Mailbox.Content;
@@ -18,7 +20,19 @@ public sealed record ContentReference(ContentId Id, long Size, int ChunkSize, in
     /// <summary>Longest name kept.</summary>
     public const int MaxNameLength = 255;
 
+    /// <summary>Most sender addresses a reference carries.</summary>
+    public const int MaxSenderAddresses = 8;
+
     private static ReadOnlySpan<byte> Marker => "kcref/1\n"u8;
+
+    /// <summary>
+    /// The sending device, which serves the content itself while it is online (<see cref="ContentSenderServer"/>); a
+    /// download falls back to it for chunks no mailbox node can supply. Null when the sender does not serve.
+    /// </summary>
+    public PeerId? Sender { get; init; }
+
+    /// <summary>Where <see cref="Sender"/> listens (at most <see cref="MaxSenderAddresses"/>).</summary>
+    public IReadOnlyList<Multiaddr> SenderAddresses { get; init; } = [];
 
     /// <summary>The plaintext to push as a mailbox blob.</summary>
     public byte[] ToBlob()
@@ -32,6 +46,11 @@ public sealed record ContentReference(ContentId Id, long Size, int ChunkSize, in
             Key = ByteString.CopyFrom(Key),
             Name = Name ?? "",
         };
+        if (Sender is { } sender)
+        {
+            dto.Sender = ByteString.CopyFrom(sender.Bytes);
+            dto.SenderAddrs.AddRange(SenderAddresses.Take(MaxSenderAddresses).Select(a => ByteString.CopyFrom(a.ToBytes())));
+        }
         return [.. Marker, .. dto.ToByteArray()];
     }
 
@@ -56,8 +75,24 @@ public sealed record ContentReference(ContentId Id, long Size, int ChunkSize, in
         if (dto.ContentId.Length != 32 || dto.Key.Length != ContentCipher.KeyLength || dto.Size > long.MaxValue || dto.Name.Length > MaxNameLength)
             throw new ContentException(ContentErrorCode.BadManifest, "the content reference has a bad id, key, size or name");
         limits.Check((long)dto.Size, (int)Math.Min(dto.ChunkSize, int.MaxValue), dto.ChunkCount);
+        PeerId? sender = null;
+        List<Multiaddr> addresses = [];
+        try
+        {
+            if (dto.Sender.Length > 0)
+            {
+                if (dto.Sender.Length > 128 || dto.SenderAddrs.Count > MaxSenderAddresses || dto.SenderAddrs.Any(a => a.Length > 256))
+                    throw new ContentException(ContentErrorCode.BadManifest, "the content reference's sender is too long or has too many addresses");
+                sender = PeerId.FromBytes(dto.Sender.Span);
+                addresses = [.. dto.SenderAddrs.Select(a => Multiaddr.FromBytes(a.Span))];
+            }
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException or InvalidDataException)
+        {
+            throw new ContentException(ContentErrorCode.BadManifest, "the content reference's sender is malformed", e);
+        }
         return new ContentReference(ContentId.FromDigest(dto.ContentId.Span), (long)dto.Size, (int)dto.ChunkSize, (int)dto.ChunkCount,
-            dto.Key.ToByteArray(), dto.Name);
+            dto.Key.ToByteArray(), dto.Name) { Sender = sender, SenderAddresses = addresses };
     }
 
     /// <summary>A copy-paste form (base64url of <see cref="ToBlob"/>); it holds the key, so treat it as a secret.</summary>

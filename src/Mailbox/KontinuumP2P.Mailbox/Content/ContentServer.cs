@@ -21,6 +21,7 @@ public sealed partial class ContentServer : IProtocolHandler, IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _cleanup;
     private int _sessionCount;
+    private long _chunksServed;
     private int _stopped;
 
     private ContentServer(IPeerHost host, ContentServerOptions options, ContentStore store, MailboxStore mailboxes, TimeProvider time, ILogger logger)
@@ -63,6 +64,11 @@ public sealed partial class ContentServer : IProtocolHandler, IAsyncDisposable
 
     /// <summary>Streams open now.</summary>
     public int SessionCount => Volatile.Read(ref _sessionCount);
+
+    /// <summary>Chunks sent to fetchers since start (tests count what a resumed download fetched).</summary>
+    internal long ChunksServed => Interlocked.Read(ref _chunksServed);
+
+    internal void CountServed() => Interlocked.Increment(ref _chunksServed);
 
     internal TimeProvider Time { get; }
 

@@ -169,6 +169,7 @@ internal sealed partial class ContentServerSession(ContentServer server, IP2PStr
             for (var index = (int)fetch.First; index < fetch.First + fetch.Count; index++)
             {
                 var length = await Store.ReadChunkAsync(id, index, buffer, cancellationToken).ConfigureAwait(false);
+                if (length >= 0) server.CountServed();
                 var chunk = length < 0 ? new Chunk { Index = (uint)index, Missing = true } : new Chunk { Index = (uint)index, Data = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, length)) };
                 // Written and flushed before the buffer is reused for the next chunk.
                 await WriteAsync(new ContentResponse { RequestId = requestId, Chunk = chunk }, cancellationToken).ConfigureAwait(false);

@@ -32,7 +32,9 @@ internal static class ContentCommands
         var file = new Argument<FileInfo>("FILE") { Description = "The file to send (at most 100 MiB)" };
         var group = GroupOption();
         var json = JsonOption();
-        var command = new Command("put", "Encrypt FILE, store its chunks at the group's mailbox nodes and push its reference") { file, group, json };
+        var restart = new Option<bool>("--restart") { Description = "Start a new upload (a new key and content id) even if an unfinished one of the same file can be resumed" };
+        var command = new Command("put", "Encrypt FILE, store its chunks at the group's mailbox nodes and push its reference; "
+            + "an interrupted put of the same unchanged file resumes, sending only the chunks the nodes lack") { file, group, json, restart };
         command.SetAction((parseResult, cancellationToken) =>
         {
             var input = parseResult.GetValue(file)!;
@@ -40,27 +42,46 @@ internal static class ContentCommands
             if (input.Length > ContentLimits.DefaultMaxContentBytes)
                 return Task.FromResult(CliOutput.Fail(parseResult, $"FILE: {input.FullName} is {input.Length} bytes; a content holds at most {ContentLimits.DefaultMaxContentBytes}", ExitCodes.InvalidInput));
             var asJson = parseResult.GetValue(json);
-            return GroupConnection.RunWithNodeAsync(parseResult, parseResult.GetValue(group)!, async (node, store, ct) =>
+            var groupDirectory = parseResult.GetValue(group)!;
+            return GroupConnection.RunWithNodeAsync(parseResult, groupDirectory, async (node, store, ct) =>
             {
                 var holders = await ContentHolder.ForGroupAsync(store, node.CreateMailboxResolver(), node.CreateMailboxVerifier(), ct).ConfigureAwait(false);
-                var upload = await new ContentClient(node.Host!).UploadAsync(input.FullName, holders, Progress(parseResult, asJson, "put"), ct).ConfigureAwait(false);
+                var content = new ContentClient(node.Host!);
+                // The reference is kept before anything is sent, so a put killed at any point resumes under the same content id.
+                var pending = parseResult.GetValue(restart) ? null : ContentPendingUploads.Find(groupDirectory, input);
+                var reference = pending ?? await content.PrepareUploadAsync(input.FullName, ct).ConfigureAwait(false);
+                if (pending is null) ContentPendingUploads.Save(groupDirectory, input, reference);
+                ContentUpload upload;
+                try
+                {
+                    upload = await content.ResumeUploadAsync(input.FullName, reference, holders, Progress(parseResult, asJson, "put"), ct).ConfigureAwait(false);
+                }
+                catch (ContentException e) when (e.Code == ContentErrorCode.BadManifest)
+                {
+                    ContentPendingUploads.Remove(groupDirectory, input);
+                    throw;
+                }
                 EndProgress(asJson);
                 var client = node.CreateGroupClient(store);
                 await using (client.ConfigureAwait(false))
                 {
                     var pushed = await client.PushAsync(upload.Reference.ToBlob(), ct).ConfigureAwait(false);
+                    ContentPendingUploads.Remove(groupDirectory, input);
                     var line = new JsonObject
                     {
                         ["contentId"] = upload.Reference.Id.ToString(),
                         ["bytes"] = upload.Reference.Size,
                         ["chunks"] = upload.Reference.ChunkCount,
+                        ["chunksSent"] = upload.ChunksSent,
+                        ["resumed"] = pending is not null,
                         ["storedAt"] = CliOutput.Strings(upload.Stored.Select(p => p.ToString())),
                         ["failed"] = CliOutput.Strings(upload.Failed.Select(f => $"{f.Peer}: {f.Error}")),
                         ["referenceBlobId"] = pushed.Id.ToString(),
                         ["reference"] = upload.Reference.ToText(),
                     };
                     if (asJson) CliOutput.WriteJsonLine(parseResult, line);
-                    else CliOutput.WriteLine(parseResult, $"{upload.Reference.Id} {upload.Reference.Size} B in {upload.Reference.ChunkCount} chunks stored at {upload.Stored.Count} of {holders.Count} "
+                    else CliOutput.WriteLine(parseResult, $"{upload.Reference.Id} {upload.Reference.Size} B in {upload.Reference.ChunkCount} chunks "
+                        + $"({upload.ChunksSent} sent{(pending is null ? "" : ", resumed")}) stored at {upload.Stored.Count} of {holders.Count} "
                         + $"mailbox nodes; reference pushed as {pushed.Id}\nreference (secret): {upload.Reference.ToText()}");
                     return pushed.Durable ? ExitCodes.Success : CliOutput.Fail(parseResult, "the reference blob is queued in the outbox (`kontinuum mailbox flush`)");
                 }

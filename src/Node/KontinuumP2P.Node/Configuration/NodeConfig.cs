@@ -36,6 +36,9 @@ public sealed class NodeConfig
 
     /// <summary><c>[archive]</c>: the cold-archive pusher over the replica mailboxes.</summary>
     public ArchiveSection Archive { get; set; } = new();
+
+    /// <summary><c>[content]</c>: the large-content store beside the mailbox server (quota, TTL, size limits).</summary>
+    public ContentSection Content { get; set; } = new();
     /// <summary><c>[health]</c>: fleet health beside the mailbox server (alerts to HQ).</summary>
     public HealthSection Health { get; set; } = new();
 }

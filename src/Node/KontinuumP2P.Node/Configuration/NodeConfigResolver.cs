@@ -84,6 +84,8 @@ public static partial class NodeConfigResolver
                     $"identity.cert_file: no certificate: {Path.GetFullPath(config.Identity.CertFile, baseDirectory)} is empty, and a DHT server on network " +
                     $"'{network.Name}' must present one (request it with `kontinuum cert request`), or set dht.mode = \"client\"");
             }
+            var mailbox = ResolveMailbox(config.Mailbox, baseDirectory, dataDirectory);
+            var content = ResolveContent(config.Content, mailbox is not null, mailbox?.Store.DatabasePath, baseDirectory);
             var options = new KontinuumNodeOptions
             {
                 Identity = identity,
@@ -98,7 +100,9 @@ public static partial class NodeConfigResolver
                 EnableMdns = config.Network.Mdns,
                 BootstrapDialing = config.Network.BootstrapReconnect ? new BootstrapOptions() : null,
                 ConfigureDht = kad.Length == 0 ? null : dht => dht with { ProtocolId = kad },
-                Mailbox = ResolveMailbox(config.Mailbox, baseDirectory, dataDirectory),
+                Mailbox = mailbox,
+                Content = content,
+                ServeContent = config.Content.Enabled,
                 Archive = ResolveArchive(config.Archive, baseDirectory, dataDirectory),
                 Health = ResolveHealth(config.Health, config.Mailbox.Enabled),
             };

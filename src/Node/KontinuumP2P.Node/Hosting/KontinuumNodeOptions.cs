@@ -76,6 +76,21 @@ public sealed class KontinuumNodeOptions
 
     /// <summary>Run the cold-archive pusher over this node's replica mailboxes; null (the default) runs none. Needs <see cref="Mailbox"/> as a replica.</summary>
     public NodeArchiveOptions? Archive { get; set; }
+
+    /// <summary>
+    /// The content server beside the mailbox server (<c>[content]</c>): null (the default) serves content with default
+    /// quota, TTL and limits from the folder <c>content</c> beside the mailbox database. Used only when <see cref="Mailbox"/> is set.
+    /// </summary>
+    public KontinuumP2P.Mailbox.Content.ContentServerOptions? Content { get; set; }
+
+    /// <summary>Serve <c>/kontinuum/content/1.0.0</c> beside the mailbox server (<c>content.enabled</c>).</summary>
+    public bool ServeContent { get; set; } = true;
+
+    /// <summary>
+    /// A device node (no <see cref="Mailbox"/>) serves the contents it offers through <see cref="KontinuumNode.ContentSender"/>
+    /// while it runs, read-only, so receivers can fetch chunks the mailbox nodes lack from the sender itself.
+    /// </summary>
+    public bool ServeOwnContent { get; set; }
     /// <summary>
     /// Fleet health beside the mailbox server (the health protocol, checks, alerts to HQ); used only when
     /// <see cref="Mailbox"/> is set, with defaults when null.
@@ -106,6 +121,9 @@ public sealed class KontinuumNodeOptions
         AdmissionLimits = other.AdmissionLimits;
         Mailbox = other.Mailbox;
         Archive = other.Archive;
+        Content = other.Content;
+        ServeContent = other.ServeContent;
+        ServeOwnContent = other.ServeOwnContent;
         Health = other.Health;
     }
 
@@ -148,6 +166,14 @@ public sealed class KontinuumNodeOptions
         if (DhtMode == Dht.DhtMode.Server && ListenAddresses.Count == 0)
             throw new NodeConfigException("dht.mode", "dht.mode: a DHT server needs at least one listen address (network.listen)");
         ValidateMailbox();
+        try
+        {
+            Content?.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new NodeConfigException("content", $"content: {e.Message}");
+        }
         Archive?.Validate(this);
     }
 
