@@ -10,7 +10,7 @@ namespace KontinuumP2P.Net.Tests.Hosting;
 public sealed class NoiseScopeTests
 {
     // What NoiseSecureConnection charges with default options: the plaintext pipe's bound, one flush of overshoot, one frame of scratch.
-    private static readonly long NoiseCharge = new NoiseOptions().MaxBufferedBytes + (64 * 1024) + 65535;
+    internal static readonly long NoiseCharge = new NoiseOptions().MaxBufferedBytes + (64 * 1024) + 65535;
 
     [Test]
     public async Task Both_ends_charge_the_noise_buffers_and_a_connection_scope_too_small_for_them_refuses_the_connection(CancellationToken ct)
