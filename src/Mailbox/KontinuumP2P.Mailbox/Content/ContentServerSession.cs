@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections;
 using Google.Protobuf;
 using KontinuumP2P.Core.Network;
+using KontinuumP2P.Core.Resources;
 using KontinuumP2P.Mailbox.Protos.Content;
 using KontinuumP2P.Mailbox.Wire;
 using Microsoft.Extensions.Logging;
@@ -69,7 +70,7 @@ internal sealed partial class ContentServerSession(ContentServer server, IP2PStr
         {
             try
             {
-                request = await MailboxFrames.ReadAsync(stream.Input, ContentRequest.Parser, ContentProtocol.MaxFrameBytes, linked.Token).ConfigureAwait(false);
+                request = await MailboxFrames.ReadAsync(stream.Input, ContentRequest.Parser, ContentProtocol.MaxFrameBytes, linked.Token, stream.Resources).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (idle.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
@@ -78,6 +79,12 @@ internal sealed partial class ContentServerSession(ContentServer server, IP2PStr
             catch (InvalidDataException e)
             {
                 await WriteAsync(Error(0, ContentErrorCode.Malformed, e.Message), cancellationToken).ConfigureAwait(false);
+                return false;
+            }
+            catch (ResourceLimitExceededException e)
+            {
+                // The frame is half read: say why, then close this stream only.
+                await WriteAsync(OverLimit(0, e), cancellationToken).ConfigureAwait(false);
                 return false;
             }
         }
@@ -113,6 +120,11 @@ internal sealed partial class ContentServerSession(ContentServer server, IP2PStr
         catch (ContentException e)
         {
             await WriteAsync(Error(request.RequestId, e.Code, e.Message), cancellationToken).ConfigureAwait(false);
+        }
+        catch (ResourceLimitExceededException e)
+        {
+            // Refused before anything was written: the stream goes on.
+            await WriteAsync(OverLimit(request.RequestId, e), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException && !cancellationToken.IsCancellationRequested)
         {
@@ -163,9 +175,9 @@ internal sealed partial class ContentServerSession(ContentServer server, IP2PStr
         var found = Store.Find(id) ?? throw new ContentException(ContentErrorCode.UnknownContent, "this node holds no such content");
         if (fetch.Count == 0 || fetch.Count > server.Options.MaxFetchChunks || (ulong)fetch.First + fetch.Count > (ulong)found.Manifest.ChunkCount)
             throw new ContentException(ContentErrorCode.BadRange, $"fetch {fetch.First}+{fetch.Count} is outside the content's {found.Manifest.ChunkCount} chunks or over {server.Options.MaxFetchChunks}");
-        var buffer = ArrayPool<byte>.Shared.Rent(found.Manifest.ChunkSize + ContentCipher.TagLength);
-        try
+        using (var scoped = ScopedBuffer.Rent(stream.Resources, found.Manifest.ChunkSize + ContentCipher.TagLength, "a content chunk"))
         {
+            var buffer = scoped.Array;
             for (var index = (int)fetch.First; index < fetch.First + fetch.Count; index++)
             {
                 var length = await Store.ReadChunkAsync(id, index, buffer, cancellationToken).ConfigureAwait(false);
@@ -174,10 +186,6 @@ internal sealed partial class ContentServerSession(ContentServer server, IP2PStr
                 // Written and flushed before the buffer is reused for the next chunk.
                 await WriteAsync(new ContentResponse { RequestId = requestId, Chunk = chunk }, cancellationToken).ConfigureAwait(false);
             }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
         }
         await WriteAsync(new ContentResponse { RequestId = requestId, FetchEnd = new FetchEnd() }, cancellationToken).ConfigureAwait(false);
     }
@@ -199,6 +207,12 @@ internal sealed partial class ContentServerSession(ContentServer server, IP2PStr
         await MailboxFrames.WriteAsync(stream.Output, response, linked.Token).ConfigureAwait(false);
     }
 
+    private ContentResponse OverLimit(ulong requestId, ResourceLimitExceededException refusal)
+    {
+        Log.OverLimit(server.Logger, stream.Connection.RemotePeer.ToString(), refusal.Reason, refusal.Message);
+        return Error(requestId, ContentErrorCode.TooManySessions, refusal.Message);
+    }
+
     private static ContentResponse Error(ulong requestId, ContentErrorCode code, string message) =>
         new() { RequestId = requestId, Error = new ContentError { Code = (uint)code, Message = message } };
 
@@ -206,5 +220,8 @@ internal sealed partial class ContentServerSession(ContentServer server, IP2PStr
     {
         [LoggerMessage(EventId = 43, Level = LogLevel.Warning, Message = "Content store failed a request")]
         public static partial void StoreFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = 48, Level = LogLevel.Information, Message = "Content request from {Peer} refused by a resource limit ({Reason}): {Detail}")]
+        public static partial void OverLimit(ILogger logger, string peer, string reason, string detail);
     }
 }

@@ -109,7 +109,7 @@ internal sealed partial class MailboxServerSession
             {
                 try
                 {
-                    request = await MailboxFrames.ReadAsync(_stream.Input, Request.Parser, MailboxProtocol.MaxRequestFrameBytes, linked.Token)
+                    request = await MailboxFrames.ReadAsync(_stream.Input, Request.Parser, MailboxProtocol.MaxRequestFrameBytes, linked.Token, _stream.Resources)
                         .ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -125,6 +125,11 @@ internal sealed partial class MailboxServerSession
                 catch (InvalidDataException e)
                 {
                     await RefuseMalformedAsync(0, e.Message, connection).ConfigureAwait(false);
+                    return;
+                }
+                catch (Core.Resources.ResourceLimitExceededException e)
+                {
+                    await RefuseOverLimitAsync(e, connection).ConfigureAwait(false);
                     return;
                 }
                 catch (IOException)

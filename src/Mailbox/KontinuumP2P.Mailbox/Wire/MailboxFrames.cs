@@ -15,9 +15,14 @@ internal static class MailboxFrames
     /// <summary>Frames up to this size wait in the pipe until complete; larger ones are copied out as they arrive.</summary>
     private const int InPlaceLimit = 64 << 10;
 
-    /// <summary>Reads one frame; null when the input ended cleanly between frames.</summary>
+    /// <summary>
+    /// Reads one frame; null when the input ended cleanly between frames. A frame copied out of the pipe is charged
+    /// to <paramref name="memory"/> (the stream's scope) while it is held.
+    /// </summary>
     /// <exception cref="InvalidDataException">Bad length, over the cap, truncated, or not a valid message.</exception>
-    public static async ValueTask<T?> ReadAsync<T>(PipeReader reader, MessageParser<T> parser, int maxLength, CancellationToken cancellationToken)
+    /// <exception cref="Core.Resources.ResourceLimitExceededException">A large frame would take a scope over its memory limit.</exception>
+    public static async ValueTask<T?> ReadAsync<T>(PipeReader reader, MessageParser<T> parser, int maxLength, CancellationToken cancellationToken,
+        Core.Resources.ResourceScope? memory = null)
         where T : class, IMessage<T>
     {
         while (true)
@@ -53,7 +58,7 @@ internal static class MailboxFrames
                     // A muxed stream grants window only for consumed bytes: a frame larger than the window must be
                     // taken out of the pipe as it arrives or it never completes. The cap was checked above.
                     reader.AdvanceTo(buffer.Slice(prefix).Start);
-                    return await ReadLargeAsync(reader, parser, (int)length, cancellationToken).ConfigureAwait(false);
+                    return await ReadLargeAsync(reader, parser, (int)length, memory, cancellationToken).ConfigureAwait(false);
                 }
             }
             else if (status != VarintStatus.NeedMoreData)
@@ -73,35 +78,30 @@ internal static class MailboxFrames
         }
     }
 
-    private static async ValueTask<T> ReadLargeAsync<T>(PipeReader reader, MessageParser<T> parser, int length, CancellationToken cancellationToken)
+    private static async ValueTask<T> ReadLargeAsync<T>(PipeReader reader, MessageParser<T> parser, int length, Core.Resources.ResourceScope? memory,
+        CancellationToken cancellationToken)
         where T : class, IMessage<T>
     {
-        var body = ArrayPool<byte>.Shared.Rent(length);
+        using var buffer = ScopedBuffer.Rent(memory, length, $"a {length}-byte frame");
+        var body = buffer.Array;
+        var filled = 0;
+        while (filled < length)
+        {
+            var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var available = result.Buffer.Slice(0, Math.Min(result.Buffer.Length, length - filled));
+            available.CopyTo(body.AsSpan(filled));
+            filled += (int)available.Length;
+            reader.AdvanceTo(available.End);
+            if (filled < length && result.IsCompleted) throw new InvalidDataException("stream ended inside a frame");
+            if (result.IsCanceled) throw new OperationCanceledException(cancellationToken);
+        }
         try
         {
-            var filled = 0;
-            while (filled < length)
-            {
-                var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-                var available = result.Buffer.Slice(0, Math.Min(result.Buffer.Length, length - filled));
-                available.CopyTo(body.AsSpan(filled));
-                filled += (int)available.Length;
-                reader.AdvanceTo(available.End);
-                if (filled < length && result.IsCompleted) throw new InvalidDataException("stream ended inside a frame");
-                if (result.IsCanceled) throw new OperationCanceledException(cancellationToken);
-            }
-            try
-            {
-                return parser.ParseFrom(body.AsSpan(0, length));
-            }
-            catch (InvalidProtocolBufferException e)
-            {
-                throw new InvalidDataException($"invalid frame: {e.Message}", e);
-            }
+            return parser.ParseFrom(body.AsSpan(0, length));
         }
-        finally
+        catch (InvalidProtocolBufferException e)
         {
-            ArrayPool<byte>.Shared.Return(body);
+            throw new InvalidDataException($"invalid frame: {e.Message}", e);
         }
     }
 

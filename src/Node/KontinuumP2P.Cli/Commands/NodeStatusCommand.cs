@@ -77,6 +77,7 @@ internal static class NodeStatusCommand
         Row("crl", $"#{s["crlNumber"]}{(s["crlStale"]?.GetValue<bool>() == true ? " (STALE)" : "")}{(s["crlFailClosed"]?.GetValue<bool>() == true ? " FAIL-CLOSED: new peers refused" : "")}");
         Row("record seq", s["recordSequence"]);
         Row("connections", s["connections"]);
+        if (s["resources"] is JsonObject r) Row("resources", $"{r["streams"]}/{r["streamLimit"]} streams, {r["memory"]}/{r["memoryLimit"]} bytes reserved ([limits])");
         Row("routing table", $"{s["routingTableSize"]} peers");
         foreach (var entry in s["routingTable"]?.AsArray() ?? [])
             text.Append(CultureInfo.InvariantCulture, $"  {entry?["peerId"]}  {string.Join(' ', entry?["addrs"]?.AsArray().Select(a => a?.ToString()) ?? [])}\n");

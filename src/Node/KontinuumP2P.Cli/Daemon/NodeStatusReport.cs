@@ -6,7 +6,7 @@ namespace KontinuumP2P.Cli.Daemon;
 /// <summary>
 /// The JSON status of a running node, as served on <c>/status</c> and printed by <c>kontinuum node status</c>:
 /// <c>{"peerId", "network", "listenAddrs", "dhtMode", "certified", "connections", "routingTableSize", "routingTable":
-/// [{"peerId", "addrs"}], "crlNumber", "crlStale", "crlFailClosed", "recordSequence", "uptimeSeconds"}</c>.
+/// [{"peerId", "addrs"}], "crlNumber", "crlStale", "crlFailClosed", "recordSequence", "resources": {"streams", "streamLimit", "memory", "memoryLimit"}, "uptimeSeconds"}</c>.
 /// </summary>
 internal static class NodeStatusReport
 {
@@ -33,9 +33,21 @@ internal static class NodeStatusReport
             ["crlStale"] = node.CrlIsStale,
             ["crlFailClosed"] = node.CrlFailClosed,
             ["recordSequence"] = node.RecordSequence,
+            ["resources"] = Resources(node),
             ["uptimeSeconds"] = Math.Round((node.Services.TimeProvider.GetUtcNow() - node.StartedAt).TotalSeconds, 1),
         };
     }
+
+    // The system scope's use against its [limits]: how close the node is to refusing streams or memory.
+    private static JsonObject? Resources(KontinuumNode node) => node.Host is Net.Hosting.PeerHost { Resources.System: var system }
+        ? new JsonObject
+        {
+            ["streams"] = system.Streams,
+            ["streamLimit"] = system.Limits.Streams,
+            ["memory"] = system.Memory,
+            ["memoryLimit"] = system.Limits.Memory,
+        }
+        : null;
 
     private static JsonArray Strings(IEnumerable<string> values) => new([.. values.Select(v => (JsonNode?)JsonValue.Create(v))]);
 }

@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using KontinuumP2P.Core.Resources;
 
 namespace KontinuumP2P.Core.Network;
 
@@ -17,6 +18,12 @@ public interface IP2PStream : IDuplexPipe, IAsyncDisposable
 
     /// <summary>Aborts the stream in both directions.</summary>
     void Reset();
+
+    /// <summary>
+    /// The stream's resource scope, where a handler reserves its own buffers (charged to the connection, peer,
+    /// protocol and system too); null when the host keeps no scopes for it (outbound streams, other muxers).
+    /// </summary>
+    ResourceScope? Resources => null;
 }
 
 /// <summary>Thrown by reads and writes on a stream that either side reset.</summary>

@@ -23,9 +23,12 @@ public sealed class ResourceManagerOptions
     /// <summary>One connection.</summary>
     public ResourceLimits Connection { get; init; } = new(Streams: 1024, Memory: 64L * 1024 * 1024);
 
+    /// <summary>One inbound stream's handler buffers (large frames, chunks); <c>Streams</c> is unused and kept at 1.</summary>
+    public ResourceLimits Stream { get; init; } = new(Streams: 1, Memory: 16L * 1024 * 1024);
+
     internal void Validate()
     {
-        foreach (var limits in new[] { System, Peer, Protocol, Connection }.Concat(Protocols.Values))
+        foreach (var limits in new[] { System, Peer, Protocol, Connection, Stream }.Concat(Protocols.Values))
         {
             ArgumentOutOfRangeException.ThrowIfLessThan(limits.Streams, 1, nameof(ResourceLimits.Streams));
             ArgumentOutOfRangeException.ThrowIfLessThan(limits.Memory, 1, nameof(ResourceLimits.Memory));
@@ -47,6 +50,9 @@ public enum ResourceScopeKind
 
     /// <summary>One connection.</summary>
     Connection,
+
+    /// <summary>One stream (its handler's buffers), charged to its connection, peer and protocol too.</summary>
+    Stream,
 }
 
 /// <summary>A refused reservation: which scope was full and of what.</summary>

@@ -66,6 +66,31 @@ public sealed class ResourceManager : IDisposable
         }
     }
 
+    /// <summary>
+    /// Opens the scope of one stream of <paramref name="protocol"/> on <paramref name="connection"/> (null for a muxer
+    /// without scopes): memory reserved in it counts in the connection, its peer, the protocol and the system. Dispose
+    /// it when the stream ends; closing the connection closes it too.
+    /// </summary>
+    public ResourceScope OpenStream(ResourceScope? connection, ResourceScope protocol)
+    {
+        ArgumentNullException.ThrowIfNull(protocol);
+        if (connection is not null && connection.Kind != ResourceScopeKind.Connection) throw new ArgumentException("not a connection scope", nameof(connection));
+        if (protocol.Kind != ResourceScopeKind.Protocol) throw new ArgumentException("not a protocol scope", nameof(protocol));
+        lock (_lock)
+        {
+            // connection → peer → protocol → system, the system once.
+            ResourceScope[] parents = connection is null ? [protocol, System] : [.. connection.Chain.Where(s => s.Kind != ResourceScopeKind.System), protocol, System];
+            var scope = new ResourceScope(this, ResourceScopeKind.Stream, $"{connection?.Name ?? "?"}/{protocol.Name}", _options.Stream, parents) { Parent = connection };
+            if (connection is not null)
+            {
+                // A stream opened on a closed connection starts closed: nothing can be reserved in it.
+                if (connection.Closed) scope.Closed = true;
+                else connection.Children.Add(scope);
+            }
+            return scope;
+        }
+    }
+
     /// <summary>The scope of <paramref name="protocol"/> (created on first use).</summary>
     public ResourceScope Protocol(string protocol)
     {
@@ -94,16 +119,27 @@ public sealed class ResourceManager : IDisposable
         if (_ownsMeter) _meter.Dispose();
     }
 
-    internal string? TryReserve(ResourceScope owner, ResourceScope[] chain, int streams, long memory)
+    internal string? TryReserve(ResourceScope owner, ResourceScope[] chain, int streams, long memory) =>
+        TryReserve(owner, chain, streams, memory, out _);
+
+    internal string? TryReserve(ResourceScope owner, ResourceScope[] chain, int streams, long memory, out ResourceScope? full)
     {
         string? refusal = null;
+        full = null;
         lock (_lock)
         {
-            foreach (var scope in chain)
+            // A closed scope has released everything; a reservation now would never be released.
+            if (owner.Closed) (refusal, full) = (Reason(owner.Kind, "closed"), owner);
+            else
             {
-                if (streams > 0 && scope.Streams + streams > scope.Limits.Streams) refusal = Reason(scope.Kind, "streams");
-                else if (memory > 0 && scope.Memory + memory > scope.Limits.Memory) refusal = Reason(scope.Kind, "memory");
-                if (refusal is not null) break;
+                foreach (var scope in chain)
+                {
+                    if (streams > 0 && scope.Streams + streams > scope.Limits.Streams) refusal = Reason(scope.Kind, "streams");
+                    else if (memory > 0 && scope.Memory + memory > scope.Limits.Memory) refusal = Reason(scope.Kind, "memory");
+                    if (refusal is null) continue;
+                    full = scope;
+                    break;
+                }
             }
             if (refusal is null)
             {
@@ -134,23 +170,28 @@ public sealed class ResourceManager : IDisposable
         }
     }
 
-    internal void Close(ResourceScope connection, ResourceScope[] chain, ref bool disposed)
+    internal void Close(ResourceScope scope)
     {
-        lock (_lock)
+        lock (_lock) CloseLocked(scope);
+    }
+
+    private void CloseLocked(ResourceScope scope)
+    {
+        if (scope.Closed) return;
+        // Streams first: what they hold is in this scope too and must leave the protocol scopes as well.
+        foreach (var child in scope.Children.ToArray()) CloseLocked(child);
+        scope.Closed = true;
+        var (streams, memory) = (scope.Streams, scope.Memory);
+        foreach (var held in scope.Chain)
         {
-            if (disposed) return;
-            disposed = true;
-            var (streams, memory) = (connection.Streams, connection.Memory);
-            foreach (var scope in chain)
-            {
-                scope.Streams -= streams;
-                scope.Memory -= memory;
-            }
-            if (connection.Peer is { } peer && _peers.TryGetValue(peer, out var found))
-            {
-                if (found.Connections <= 1) _peers.Remove(peer);
-                else _peers[peer] = (found.Scope, found.Connections - 1);
-            }
+            held.Streams -= streams;
+            held.Memory -= memory;
+        }
+        scope.Parent?.Children.Remove(scope);
+        if (scope.Peer is { } peer && _peers.TryGetValue(peer, out var found))
+        {
+            if (found.Connections <= 1) _peers.Remove(peer);
+            else _peers[peer] = (found.Scope, found.Connections - 1);
         }
     }
 

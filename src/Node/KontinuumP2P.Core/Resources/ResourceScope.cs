@@ -2,13 +2,12 @@ namespace KontinuumP2P.Core.Resources;
 
 /// <summary>
 /// One scope of a <see cref="ResourceManager"/>: a reservation here is also made in every ancestor (connection → peer
-/// → system; protocol → system) or in none. Thread-safe (the manager's lock covers the whole tree).
+/// → system; protocol → system; stream → connection → peer → protocol → system) or in none. Thread-safe (the manager's lock covers the whole tree).
 /// </summary>
 public sealed class ResourceScope : IDisposable
 {
     private readonly ResourceManager _manager;
     private readonly ResourceScope[] _chain;
-    private bool _disposed;
 
     internal ResourceScope(ResourceManager manager, ResourceScopeKind kind, string name, ResourceLimits limits, params ResourceScope[] parents)
     {
@@ -21,6 +20,18 @@ public sealed class ResourceScope : IDisposable
 
     /// <summary>The peer of a connection scope.</summary>
     internal Identity.PeerId? Peer { get; init; }
+
+    /// <summary>The connection of a stream scope.</summary>
+    internal ResourceScope? Parent { get; init; }
+
+    /// <summary>This scope and every scope a reservation in it also counts in.</summary>
+    internal ResourceScope[] Chain => _chain;
+
+    /// <summary>Open stream scopes of a connection scope (guarded by the manager's lock).</summary>
+    internal List<ResourceScope> Children { get; } = [];
+
+    /// <summary>Set once a connection or stream scope has released everything (guarded by the manager's lock).</summary>
+    internal bool Closed { get; set; }
 
     /// <summary>The kind of scope.</summary>
     public ResourceScopeKind Kind { get; }
@@ -50,16 +61,30 @@ public sealed class ResourceScope : IDisposable
         return bytes == 0 ? null : _manager.TryReserve(this, _chain, streams: 0, memory: bytes);
     }
 
+    /// <summary>Reserves <paramref name="bytes"/> here and in every ancestor, or throws naming the full scope.</summary>
+    /// <param name="bytes">Bytes about to be allocated.</param>
+    /// <param name="purpose">What they are for, for the message (e.g. <c>a 1 MiB mailbox frame</c>).</param>
+    /// <exception cref="ResourceLimitExceededException">A scope would go over its memory limit (or this scope is closed).</exception>
+    public void ReserveMemory(long bytes, string purpose)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        if (bytes == 0 || _manager.TryReserve(this, _chain, 0, bytes, out var full) is not { } refusal) return;
+        throw new ResourceLimitExceededException(refusal, full is null || full.Closed
+            ? $"{refusal}: the {Kind.ToString().ToLowerInvariant()} scope {Name} is closed; {bytes} bytes for {purpose} refused"
+            : $"{refusal}: {bytes} bytes for {purpose} would take the {full.Kind.ToString().ToLowerInvariant()} scope {full.Name} "
+              + $"over its limit ({full.Memory} of {full.Limits.Memory} bytes in use)");
+    }
+
     /// <summary>Releases <paramref name="bytes"/> reserved earlier.</summary>
     public void ReleaseMemory(long bytes)
     {
         if (bytes > 0) _manager.Release(this, _chain, streams: 0, memory: bytes);
     }
 
-    /// <summary>Ends a connection scope: whatever it still holds is released from its ancestors.</summary>
+    /// <summary>Ends a connection or stream scope: whatever it (and a connection's streams) still holds is released from its ancestors.</summary>
     public void Dispose()
     {
-        if (Kind != ResourceScopeKind.Connection) return;
-        _manager.Close(this, _chain, ref _disposed);
+        if (Kind is not (ResourceScopeKind.Connection or ResourceScopeKind.Stream)) return;
+        _manager.Close(this);
     }
 }

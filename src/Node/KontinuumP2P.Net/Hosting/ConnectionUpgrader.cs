@@ -4,6 +4,7 @@ using KontinuumP2P.Core.Resources;
 using KontinuumP2P.Net.Muxing;
 using KontinuumP2P.Net.Negotiation;
 using KontinuumP2P.Net.Security;
+using KontinuumP2P.Net.Security.Noise;
 
 namespace KontinuumP2P.Net.Hosting;
 
@@ -69,7 +70,18 @@ internal sealed class ConnectionUpgrader
     {
         // Yamux reserves its streams and received bytes in the connection's scope; other muxers are not wired yet.
         if (_openScope is null || factory is not YamuxMuxerFactory yamux) return factory.Create(secure, isClient);
-        return yamux.Create(secure, isClient, _openScope(secure.RemotePeer));
+        var scope = _openScope(secure.RemotePeer);
+        try
+        {
+            // Noise's receive buffers live as long as the connection: charged up front, released when the scope closes.
+            if (secure is NoiseSecureConnection noise) scope.ReserveMemory(noise.BufferBytes, "the connection's Noise buffers");
+            return yamux.Create(secure, isClient, scope);
+        }
+        catch
+        {
+            scope.Dispose();
+            throw;
+        }
     }
 
     private IStreamMuxerFactory Find(string id) =>

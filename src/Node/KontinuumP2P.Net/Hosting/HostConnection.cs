@@ -209,7 +209,9 @@ internal sealed class HostConnection : IConnection
                 await RefuseAsync(muxed, full).ConfigureAwait(false);
                 return;
             }
-            var stream = Track(new HostStream(muxed, protocol, this, Direction.Inbound));
+            // The handler's own buffers count in this stream's scope: connection, peer, protocol and system.
+            var stream = Track(new HostStream(muxed, protocol, this, Direction.Inbound,
+                _host.Resources.OpenStream((_muxer as YamuxSession)?.Resources, protocolScope)));
             try
             {
                 await handler.HandleAsync(stream, token).ConfigureAwait(false);

@@ -1,11 +1,12 @@
 using System.IO.Pipelines;
 using KontinuumP2P.Core.Network;
+using KontinuumP2P.Core.Resources;
 using KontinuumP2P.Net.Muxing;
 
 namespace KontinuumP2P.Net.Hosting;
 
 /// <summary>A muxed stream after protocol negotiation; bytes left over from negotiation are still in its input.</summary>
-internal sealed class HostStream(IMuxedStream inner, string protocol, HostConnection connection, Direction direction) : IP2PStream
+internal sealed class HostStream(IMuxedStream inner, string protocol, HostConnection connection, Direction direction, ResourceScope? resources = null) : IP2PStream
 {
     private int _disposed;
 
@@ -14,6 +15,7 @@ internal sealed class HostStream(IMuxedStream inner, string protocol, HostConnec
     public string Protocol { get; } = protocol;
     public IConnection Connection => connection;
     public Direction Direction { get; } = direction;
+    public ResourceScope? Resources { get; } = resources;
 
     public void Reset() => inner.Reset();
 
@@ -26,6 +28,7 @@ internal sealed class HostStream(IMuxedStream inner, string protocol, HostConnec
         }
         finally
         {
+            Resources?.Dispose();
             connection.OnStreamClosed(this);
         }
     }

@@ -7,6 +7,7 @@ using KontinuumP2P.Dht.Storage;
 using KontinuumP2P.Net.Hosting;
 using KontinuumP2P.Net.Transports;
 using KontinuumP2P.Node.Admission;
+using KontinuumP2P.Node.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace KontinuumP2P.Node.Composition;
@@ -22,7 +23,7 @@ public sealed class HostNodeTransport : INodeTransport
         ArgumentNullException.ThrowIfNull(context);
         var options = context.Options;
         _host = CreateHost(options.Identity ?? throw new ArgumentException("the options have no identity", nameof(context)),
-            options.Transports, options.ListenAddresses, context.Services);
+            options.Transports, options.ListenAddresses, context.Services, options.Limits);
     }
 
     /// <inheritdoc />
@@ -42,10 +43,21 @@ public sealed class HostNodeTransport : INodeTransport
     /// <param name="transports">Transports; TCP when empty.</param>
     /// <param name="listenAddresses">Addresses for <see cref="PeerHost.StartAsync"/>.</param>
     /// <param name="services">Clock, logging, metrics.</param>
-    public static PeerHost CreateHost(Ed25519Identity identity, IEnumerable<ITransport> transports, IEnumerable<Multiaddr> listenAddresses, NodeServices services)
+    public static PeerHost CreateHost(Ed25519Identity identity, IEnumerable<ITransport> transports, IEnumerable<Multiaddr> listenAddresses, NodeServices services) =>
+        CreateHost(identity, transports, listenAddresses, services, null);
+
+    /// <summary>Creates a plain libp2p host with the given services and bounds.</summary>
+    /// <param name="identity">Its identity (not owned).</param>
+    /// <param name="transports">Transports; TCP when empty.</param>
+    /// <param name="listenAddresses">Addresses for <see cref="PeerHost.StartAsync"/>.</param>
+    /// <param name="services">Clock, logging, metrics.</param>
+    /// <param name="limits">Connection budgets, peer store pools and resource limits; null (or a null field) keeps the host's default.</param>
+    public static PeerHost CreateHost(Ed25519Identity identity, IEnumerable<ITransport> transports, IEnumerable<Multiaddr> listenAddresses, NodeServices services,
+        NodeLimits? limits)
     {
         ArgumentNullException.ThrowIfNull(services);
         var list = transports.ToList();
+        var defaults = new PeerHostOptions { Identity = identity };
         return new PeerHost(new PeerHostOptions
         {
             Identity = identity,
@@ -54,6 +66,17 @@ public sealed class HostNodeTransport : INodeTransport
             TimeProvider = services.TimeProvider,
             LoggerFactory = services.LoggerFactory,
             MeterFactory = services.MeterFactory,
+            MaxConnections = limits?.MaxConnections ?? defaults.MaxConnections,
+            MaxInboundConnections = limits?.MaxInboundConnections ?? defaults.MaxInboundConnections,
+            MaxOutboundConnections = limits?.MaxOutboundConnections ?? defaults.MaxOutboundConnections,
+            OutboundReserve = limits?.OutboundReserve ?? defaults.OutboundReserve,
+            MaxPendingInboundHandshakes = limits?.MaxPendingInboundHandshakes ?? defaults.MaxPendingInboundHandshakes,
+            MaxPendingHandshakesPerSubnet = limits?.MaxPendingHandshakesPerSubnet ?? defaults.MaxPendingHandshakesPerSubnet,
+            MaxConnectionsPerIp = limits?.MaxConnectionsPerIp ?? defaults.MaxConnectionsPerIp,
+            PeerStoreCapacity = limits?.PeerStoreCapacity ?? defaults.PeerStoreCapacity,
+            PeerStoreSecondHandCapacity = limits?.PeerStoreSecondHandCapacity ?? defaults.PeerStoreSecondHandCapacity,
+            SecondHandAddressTtl = limits?.SecondHandAddressTtl ?? defaults.SecondHandAddressTtl,
+            ResourceLimits = limits?.Resources,
         });
     }
 

@@ -41,6 +41,9 @@ public sealed class NodeConfig
     public ContentSection Content { get; set; } = new();
     /// <summary><c>[health]</c>: fleet health beside the mailbox server (alerts to HQ).</summary>
     public HealthSection Health { get; set; } = new();
+
+    /// <summary><c>[limits]</c>: connection budgets, peer store pools, resource scopes, stale-CRL policy.</summary>
+    public LimitsSection Limits { get; set; } = new();
 }
 
 /// <summary><c>[identity]</c>.</summary>

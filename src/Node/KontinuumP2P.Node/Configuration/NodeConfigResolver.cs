@@ -62,6 +62,7 @@ public static partial class NodeConfigResolver
         var crlInterval = ConfigDuration.Parse("crl.refresh_interval", config.Crl.RefreshInterval, MinInterval, MaxInterval);
         var republish = ConfigDuration.Parse("records.republish_interval", config.Records.RepublishInterval, MinInterval, MaxInterval);
         var metrics = MetricsEndpoint(config);
+        var limits = ResolveLimits(config.Limits);
         var level = ParseLogLevel(config.Log.Level);
         var json = config.Log.Format switch
         {
@@ -105,6 +106,8 @@ public static partial class NodeConfigResolver
                 ServeContent = config.Content.Enabled,
                 Archive = ResolveArchive(config.Archive, baseDirectory, dataDirectory),
                 Health = ResolveHealth(config.Health, config.Mailbox.Enabled),
+                Limits = limits.Host,
+                AdmissionLimits = new Admission.AdmissionLimits { MaxCrlStaleness = limits.MaxCrlStaleness },
             };
             options.Validate();
             return new ResolvedNodeConfig { Options = options, MetricsEndpoint = metrics, LogLevel = level, JsonLogs = json, ConfigPath = configPath };

@@ -97,6 +97,9 @@ public sealed class KontinuumNodeOptions
     /// </summary>
     public NodeHealthOptions? Health { get; set; }
 
+    /// <summary>Connection budgets, peer store pools and resource scope limits of the node's host; null keeps the host's defaults.</summary>
+    public NodeLimits? Limits { get; set; }
+
     /// <summary>Set when configuration could not be turned into options; reported by validation at start.</summary>
     internal NodeConfigException? ConfigurationError { get; set; }
 
@@ -125,6 +128,7 @@ public sealed class KontinuumNodeOptions
         ServeContent = other.ServeContent;
         ServeOwnContent = other.ServeOwnContent;
         Health = other.Health;
+        Limits = other.Limits;
     }
 
     private void ValidateMailbox()

@@ -38,6 +38,8 @@ internal sealed class NoiseSecureConnection : ISecureConnection
         RemotePublicKey = remote.EncodedPublicKey;
         NegotiatedMuxer = negotiatedMuxer;
         _logger = logger;
+        // The pipe pauses at MaxBufferedBytes but may overshoot by one flush; the scratch buffer holds one frame.
+        BufferBytes = (long)options.MaxBufferedBytes + ReadFlushThreshold + NoiseFraming.MaxMessageLength;
         _inbound = new Pipe(new PipeOptions(pauseWriterThreshold: options.MaxBufferedBytes,
             resumeWriterThreshold: options.MaxBufferedBytes / 2, useSynchronizationContext: false));
         _output = new NoiseEncryptingWriter(transport.Output, send, () => _failure);
@@ -45,6 +47,9 @@ internal sealed class NoiseSecureConnection : ISecureConnection
 
     /// <inheritdoc />
     public PeerId RemotePeer { get; }
+
+    /// <summary>The most this connection buffers on its receiving side (plaintext pipe and scratch frame), charged to its resource scope.</summary>
+    public long BufferBytes { get; }
 
     /// <inheritdoc />
     public ReadOnlyMemory<byte> RemotePublicKey { get; }
