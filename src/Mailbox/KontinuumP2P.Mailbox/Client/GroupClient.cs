@@ -139,6 +139,7 @@ public sealed partial class GroupClient : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        await DisposeHealthAsync().ConfigureAwait(false);
         await _tasks.DisposeAsync().ConfigureAwait(false);
         foreach (var connection in Connections) await connection.DisposeAsync().ConfigureAwait(false);
         _applyLock.Dispose();
