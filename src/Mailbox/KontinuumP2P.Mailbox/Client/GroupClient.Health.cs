@@ -8,7 +8,7 @@ namespace KontinuumP2P.Mailbox.Client;
 /// <summary>What one round of the health loop saw and did.</summary>
 /// <param name="Unreachable">Mailboxes of the current generation that did not answer.</param>
 /// <param name="Reports">Reports a survivor counted in this round.</param>
-/// <param name="NewReseeds">Slots found on a new node in this round (re-seed jobs recorded).</param>
+/// <param name="NewReseeds">Slots found on a new node since the last round (re-seed jobs recorded).</param>
 /// <param name="PendingReseeds">Unfinished re-seed jobs after the round.</param>
 public sealed record GroupHealthRound(int Unreachable, int Reports, int NewReseeds, int PendingReseeds);
 
@@ -17,6 +17,7 @@ public sealed partial class GroupClient
     private readonly Lock _healthLock = new();
     private ReseedMetrics? _reseedMetrics;
     private GroupHealthLoop? _healthLoop;
+    private int _movedSinceRound;
 
     private ReseedMetrics ReseedMetrics
     {
@@ -90,17 +91,8 @@ public sealed partial class GroupClient
                 // Reported below.
             }
         })).ConfigureAwait(false);
-        int reports = 0, moved = 0, unreachable = 0;
-        foreach (var c in connections.Where(c => c.Reachable == true && c.PeerId is not null))
-        {
-            schedule.Recovered(c.Slot);
-            if (Store.ObservePeer(c.Generation, c.Slot, c.PeerId!.ToString()) is not null)
-            {
-                moved++;
-                ReseedMetrics.JobStarted();
-                LogSlotMoved(_logger, c.Slot, c.PeerId.ToString());
-            }
-        }
+        int reports = 0, unreachable = 0;
+        foreach (var c in connections.Where(c => c.Reachable == true)) schedule.Recovered(c.Slot);
         var now = _options.TimeProvider.GetUtcNow();
         foreach (var failed in connections.Where(c => c.Reachable != true))
         {
@@ -111,7 +103,29 @@ public sealed partial class GroupClient
             reports += await ReportSlotAsync(connections, failed, target, options.Region, options.ReportTimeout, cancellationToken).ConfigureAwait(false);
         }
         ReseedMetrics.Reports(reports);
-        return new GroupHealthRound(unreachable, reports, moved, Store.ReseedJobs().Count);
+        return new GroupHealthRound(unreachable, reports, Interlocked.Exchange(ref _movedSinceRound, 0), Store.ReseedJobs().Count);
+    }
+
+    /// <summary>Every successful connect (a push, pull or probe): a slot found on another node than the one last
+    /// reached gets a re-seed job, and the health loop is woken.</summary>
+    private void OnMailboxConnected(MailboxConnection connection)
+    {
+        if (connection.PeerId is not { } peer || _disposed != 0) return;
+        try
+        {
+            if (Store.ObservePeer(connection.Generation, connection.Slot, peer.ToString()) is null) return;
+        }
+        catch (Exception e) when (e is ObjectDisposedException or Microsoft.Data.Sqlite.SqliteException)
+        {
+            LogObserveFailed(_logger, connection.Slot, e.Message); // noticed again on the next connect
+            return;
+        }
+        Interlocked.Increment(ref _movedSinceRound);
+        ReseedMetrics.JobStarted();
+        LogSlotMoved(_logger, connection.Slot, peer.ToString());
+        GroupHealthLoop? loop;
+        lock (_healthLock) loop = _healthLoop;
+        loop?.Wake();
     }
 
     private async Task<PeerId?> ResolveTargetAsync(MailboxConnection failed, CancellationToken cancellationToken)
@@ -173,6 +187,9 @@ public sealed partial class GroupClient
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "health report about mailbox {Slot} to {Survivor} failed: {Reason}")]
     private static partial void LogReportFailed(ILogger logger, string slot, string survivor, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "could not record the node of mailbox {Slot}: {Reason}")]
+    private static partial void LogObserveFailed(ILogger logger, string slot, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "mailbox {Slot} is now served by {PeerId}: re-seeding it from a survivor")]
     private static partial void LogSlotMoved(ILogger logger, string slot, string peerId);

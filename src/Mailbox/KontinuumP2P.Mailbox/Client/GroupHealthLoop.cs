@@ -50,6 +50,8 @@ public sealed partial class GroupHealthLoop : IAsyncDisposable
         _wake.Writer.TryWrite(true);
     }
 
+    internal void Wake() => _wake.Writer.TryWrite(true);
+
     /// <summary>Stops both tasks and waits for them.</summary>
     public async ValueTask DisposeAsync()
     {
