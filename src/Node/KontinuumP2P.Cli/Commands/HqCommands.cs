@@ -57,7 +57,10 @@ internal static class HqCommands
             var held = options.Admin.AnchorKeyFiles.Select(f => TrustCli.LoadKey(f, KeyFileKind.Tier0, null)).ToList();
             try
             {
-                using var hq = new HqService(options.DataDirectory, key, certificate, options.Escalation.ToOptions(), TimeProvider.System);
+                using var hq = new HqService(options.DataDirectory, key, certificate, options.Escalation.ToOptions(), TimeProvider.System)
+                {
+                    ProvisioningRetry = options.Provisioning.ToRetryOptions(),
+                };
                 var enrollment = new EnrollmentService(hq.Database, hq.Audit, () => anchors, held, TimeSpan.FromDays(options.Admin.CertificateValidityDays),
                     TimeSpan.FromHours(options.Admin.CrlValidityHours), TimeProvider.System);
                 var tokenPath = Path.Combine(options.DataDirectory, OperatorTokenFile);
