@@ -67,7 +67,7 @@ internal static class HqCommands
                 if (!File.Exists(tokenPath))
                     KeyFile.WriteSecret(tokenPath, System.Text.Encoding.UTF8.GetBytes(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32))));
                 var operatorToken = File.ReadAllText(tokenPath).Trim();
-                await using var api = await AdminApi.StartAsync(options.Admin, enrollment, hq.Audit, AdminApi.HashOperatorToken(operatorToken), null, ct).ConfigureAwait(false);
+                await using var api = await AdminApi.StartAsync(options.Admin, enrollment, hq.Audit, AdminApi.HashOperatorToken(operatorToken), hq, null, ct).ConfigureAwait(false);
                 hq.Audit.Append("hq", "hq.start", JsonSerializer.Serialize(new { peerId = hq.PeerId.ToString(), admin = api.Address.ToString() }));
                 HqFleetSeed.Apply(hq, options.Fleet);
                 // With a node, HqNodeService ticks, replaces and publishes; without one only the registry's alerts expire here.
