@@ -157,6 +157,9 @@ public sealed class HqFailoverProcessTests
             TestContext.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"hq failover (scaled: yellow > 1 device, checks 1 s, orange 3, red 4 s, HQ tick 1 s): RED at HQ {detection:0.0} s after SIGKILL, slot on the spare {replacement:0.0} s after SIGKILL"));
             var levels = events.Where(x => Kind(x.Event) == "level" && Slot(x.Event) == "mbx-b").Select(x => x.Event.GetProperty("detail").GetString()).ToList();
+            string FirstAt(string level) => events.Where(x => Kind(x.Event) == "level" && Slot(x.Event) == "mbx-b" && x.Event.GetProperty("detail").GetString() == level)
+                .Select(x => ((x.At - killedAt).TotalSeconds).ToString("0.0", CultureInfo.InvariantCulture) + " s").FirstOrDefault() ?? "-";
+            TestContext.Out.WriteLine($"hq failover: mbx-b at HQ yellow {FirstAt("yellow")}, orange {FirstAt("orange")}, red {FirstAt("red")} after SIGKILL; levels {string.Join(" -> ", levels)}");
             Assert.That(levels, Does.Contain("red"));
             Assert.That(events.Any(x => Kind(x.Event) == "replaced" && Slot(x.Event) == "mbx-b" && x.Event.GetProperty("nodeId").GetString() == spare.PeerId));
             Assert.That(events.Any(x => Kind(x.Event) == "provision-failed"), Is.False, hq.Output);

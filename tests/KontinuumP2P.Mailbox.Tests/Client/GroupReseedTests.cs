@@ -126,6 +126,27 @@ public sealed class GroupReseedTests
     }
 
     [Test]
+    public async Task TheReseedRateIsBounded()
+    {
+        var ct = Timeout();
+        await using var fleet = await MailboxFleet.StartAsync(4);
+        var slots = new SlotMap(fleet, new() { ["mbx-a"] = 0, ["mbx-b"] = 1, ["mbx-c"] = 2 });
+        using var secret = GroupSecret.Generate();
+        var store = Store(secret, ["mbx-a", "mbx-b", "mbx-c"]);
+        await using var device = new GroupClient(store, await fleet.ClientHostAsync(), slots, fleet.Verifier, MailboxFleet.FastOptions with { RequiredAcks = 3 });
+        for (var i = 0; i < 30; i++) await device.PushAsync(System.Text.Encoding.UTF8.GetBytes($"blob-{i}"), ct);
+        await fleet.Servers[1].StopAsync();
+        await device.PushAsync("while-down"u8.ToArray(), ct); // fails on b's dead session: b is known down
+        slots.Move("mbx-b", 3);
+        await device.HealthRoundAsync(Fast, new ReportSchedule(Fast.FirstReportInterval, Fast.MaxReportInterval), ct);
+        Assert.That(store.ReseedJobs(), Has.Count.EqualTo(1));
+        // 20 blobs/s with a bucket of 20: the 31 blobs cannot all go out in less than (31 - 20) / 20 s.
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        Assert.That(await device.ReseedAsync(Fast with { ReseedBlobsPerSecond = 20 }, ct), Is.EqualTo(31));
+        Assert.That(watch.Elapsed, Is.GreaterThanOrEqualTo(TimeSpan.FromSeconds(0.5)));
+    }
+
+    [Test]
     public void ReportsAreDueAtOnceThenBackOffToTheCapAndStopOnRecoveryOrAMove()
     {
         var t0 = DateTimeOffset.UnixEpoch;
