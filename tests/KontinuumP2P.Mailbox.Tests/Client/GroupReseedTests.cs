@@ -147,6 +147,47 @@ public sealed class GroupReseedTests
     }
 
     [Test]
+    [CancelAfter(120_000)]
+    public async Task TheHealthLoopKeepsItsStateBoundedAndStopsWhenTold(CancellationToken ct)
+    {
+        await using var fleet = await MailboxFleet.StartAsync(3);
+        var slots = new SlotMap(fleet, new() { ["mbx-a"] = 0, ["mbx-b"] = 1, ["mbx-c"] = 2 });
+        using var secret = GroupSecret.Generate();
+        var store = Store(secret, ["mbx-a", "mbx-b", "mbx-c"]);
+        await using var device = new GroupClient(store, await fleet.ClientHostAsync(), slots, fleet.Verifier, MailboxFleet.FastOptions with { RequiredAcks = 3 });
+        await device.PushAsync("x"u8.ToArray(), ct);
+        await fleet.Servers[1].StopAsync();
+        await device.PushAsync("y"u8.ToArray(), ct);
+        Assert.That((await device.FlushAsync(all: true, ct)).Remaining, Is.EqualTo(1), "b is known down");
+        // A round every 20 ms with b down: each round probes b and considers a report; 200 rounds at most.
+        const int Rounds = 200;
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var rounds = 0;
+        var loop = device.StartHealthLoop(Fast with { Interval = TimeSpan.FromMilliseconds(20), FirstReportInterval = TimeSpan.FromMilliseconds(20), MaxReportInterval = TimeSpan.FromMilliseconds(40) });
+        loop.RoundCompleted += r =>
+        {
+            Assert.That(r.Unreachable, Is.EqualTo(1));
+            if (Interlocked.Increment(ref rounds) == Rounds) done.TrySetResult();
+        };
+        GC.Collect();
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+        var cpu = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
+        var wall = System.Diagnostics.Stopwatch.StartNew();
+        await done.Task.WaitAsync(ct);
+        await loop.DisposeAsync();
+        var cpuUsed = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpu;
+        var after = GC.GetTotalMemory(forceFullCollection: true);
+        TestContext.Out.WriteLine($"health loop soak: {Rounds} rounds in {wall.Elapsed.TotalSeconds:0.0} s, cpu {cpuUsed.TotalSeconds:0.00} s, heap {before / 1024} KiB -> {after / 1024} KiB");
+        Assert.That(after - before, Is.LessThan(16L << 20), "no growth per round");
+        // Stopped: no round completes after dispose returned, and a new loop may be started.
+        var stoppedAt = Volatile.Read(ref rounds);
+        var probe = await device.HealthRoundAsync(Fast, new ReportSchedule(Fast.FirstReportInterval, Fast.MaxReportInterval), ct);
+        Assert.That(Volatile.Read(ref rounds), Is.EqualTo(stoppedAt), "the loop's task ended with dispose");
+        Assert.That(probe.Unreachable, Is.EqualTo(1));
+        await using var again = device.StartHealthLoop(Fast);
+    }
+
+    [Test]
     public void ReportsAreDueAtOnceThenBackOffToTheCapAndStopOnRecoveryOrAMove()
     {
         var t0 = DateTimeOffset.UnixEpoch;
