@@ -115,12 +115,33 @@ public sealed class HqFailoverProcessTests
             }
             await deviceB.PullAsync(Apply, ack: false, ct);
 
-            // Devices report the dead mailbox once a second (their background rate) until HQ replaced it.
-            DateTimeOffset? red = null, replaced = null;
-            for (var round = 0; round < 150 && replaced is null; round++)
+            // Each device's health loop reports the dead mailbox (first at once, then backing off from 1 s to 2 s) until
+            // HQ replaced it, then notices the new node of mbx-b and re-seeds it from a survivor.
+            var health = new GroupHealthOptions
             {
-                await deviceA.ReportUnreachableAsync("local", TimeSpan.FromSeconds(3), ct);
-                await deviceB.ReportUnreachableAsync("local", TimeSpan.FromSeconds(3), ct);
+                Interval = TimeSpan.FromSeconds(1),
+                FirstReportInterval = TimeSpan.FromSeconds(1),
+                MaxReportInterval = TimeSpan.FromSeconds(2),
+                ReportTimeout = TimeSpan.FromSeconds(3),
+                Region = "local",
+            };
+            var reseeded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var reports = 0;
+            await using var loopA = deviceA.StartHealthLoop(health);
+            await using var loopB = deviceB.StartHealthLoop(health);
+            foreach (var loop in new[] { loopA, loopB })
+            {
+                loop.RoundCompleted += r =>
+                {
+                    Interlocked.Add(ref reports, r.Reports);
+                    eventArrived.Release(); // wakes the wait below to look at the device side too
+                };
+                loop.Reseeded += _ => reseeded.TrySetResult();
+            }
+            DateTimeOffset? red = null, replaced = null;
+            var waitUntil = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(150);
+            while (replaced is null && DateTimeOffset.UtcNow < waitUntil)
+            {
                 await eventArrived.WaitAsync(TimeSpan.FromSeconds(1), ct);
                 foreach (var (e, at) in events)
                 {
@@ -128,6 +149,7 @@ public sealed class HqFailoverProcessTests
                     if (replaced is null && Kind(e) == "published" && Slot(e) == "mbx-b" && e.GetProperty("nodeId").GetString() == spare.PeerId) replaced = at;
                 }
             }
+            Assert.That(Volatile.Read(ref reports), Is.GreaterThan(0), "the health loops reported mbx-b");
             Assert.That(red, Is.Not.Null, $"HQ never saw mbx-b RED; HQ output:\n{hq.Output}\nHQ stderr:\n{Tail(hq.Errors)}");
             Assert.That(replaced, Is.Not.Null, $"HQ never published mbx-b on the spare; HQ output:\n{hq.Output}\nHQ stderr:\n{Tail(hq.Errors)}");
             var detection = (red!.Value - killedAt).TotalSeconds;
@@ -135,6 +157,9 @@ public sealed class HqFailoverProcessTests
             TestContext.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"hq failover (scaled: yellow > 1 device, checks 1 s, orange 3, red 4 s, HQ tick 1 s): RED at HQ {detection:0.0} s after SIGKILL, slot on the spare {replacement:0.0} s after SIGKILL"));
             var levels = events.Where(x => Kind(x.Event) == "level" && Slot(x.Event) == "mbx-b").Select(x => x.Event.GetProperty("detail").GetString()).ToList();
+            string FirstAt(string level) => events.Where(x => Kind(x.Event) == "level" && Slot(x.Event) == "mbx-b" && x.Event.GetProperty("detail").GetString() == level)
+                .Select(x => ((x.At - killedAt).TotalSeconds).ToString("0.0", CultureInfo.InvariantCulture) + " s").FirstOrDefault() ?? "-";
+            TestContext.Out.WriteLine($"hq failover: mbx-b at HQ yellow {FirstAt("yellow")}, orange {FirstAt("orange")}, red {FirstAt("red")} after SIGKILL; levels {string.Join(" -> ", levels)}");
             Assert.That(levels, Does.Contain("red"));
             Assert.That(events.Any(x => Kind(x.Event) == "replaced" && Slot(x.Event) == "mbx-b" && x.Event.GetProperty("nodeId").GetString() == spare.PeerId));
             Assert.That(events.Any(x => Kind(x.Event) == "provision-failed"), Is.False, hq.Output);
@@ -158,6 +183,24 @@ public sealed class HqFailoverProcessTests
             var status = await deviceB.StatusAsync(probe: true, ct);
             Assert.That(status.Single(s => s.Slot == "mbx-b").PeerId?.ToString(), Is.EqualTo(spare.PeerId));
             Assert.That(status.Single(s => s.Slot == "mbx-b").PeerId?.ToString(), Is.Not.EqualTo(victimId));
+
+            // Re-seed: the replacement gets what the survivors hold and it lacks (the "before" blobs never were in an outbox for it).
+            await reseeded.Task.WaitAsync(TimeSpan.FromSeconds(120), ct);
+            var reseededAt = (DateTimeOffset.UtcNow - killedAt).TotalSeconds;
+            using (var storeC = GroupStore.Create(Path.Combine(dir, "device-c"), secret, "devnet", ["mbx-b"], 1))
+            await using (var onlyReplacement = client.CreateGroupClient(storeC))
+            {
+                var held = new ConcurrentBag<string>();
+                var pulled = await onlyReplacement.PullAsync((blob, _) =>
+                {
+                    held.Add(Encoding.UTF8.GetString(blob.Plaintext.Span));
+                    return ValueTask.CompletedTask;
+                }, ack: false, ct);
+                Assert.That(pulled.Unreachable, Is.Empty);
+                var all = Enumerable.Range(0, 5).Select(i => $"before-{i}").Concat(Enumerable.Range(0, 5).Select(i => $"after-{i}")).Append("after-replacement");
+                Assert.That(held, Is.EquivalentTo(all), "the replacement holds every blob the survivors hold, once");
+            }
+            TestContext.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"hq failover: replacement re-seeded {reseededAt:0.0} s after SIGKILL"));
 
             // Nothing lost: device B has every blob exactly once; the replacement alone holds what was pushed after the failure.
             var final = await deviceB.PullAsync(Apply, ack: false, ct);

@@ -10,7 +10,7 @@ using Microsoft.Extensions.Logging;
 namespace KontinuumP2P.Hq;
 
 /// <summary>Something HQ's node did, for <c>hq run</c>'s output and tests.</summary>
-/// <param name="Kind"><c>level</c> (a slot's fleet level changed), <c>replaced</c>, <c>provision-failed</c> or <c>published</c>.</param>
+/// <param name="Kind"><c>level</c> (a slot's fleet level changed), <c>replaced</c>, <c>provision-failed</c>, <c>provision-abandoned</c> or <c>published</c>.</param>
 /// <param name="Slot">The slot.</param>
 /// <param name="NodeId">The node concerned (the failing one for <c>level</c>, the replacement otherwise).</param>
 /// <param name="Detail">The new level, the slot sequence, or the error.</param>
@@ -104,13 +104,21 @@ public sealed partial class HqNodeService : INodeService
                 try
                 {
                     await _provisioner.StartAsync(spare, slot, cancellationToken).ConfigureAwait(false);
+                    _hq.ProvisionSucceeded(slot);
                 }
                 catch (Exception e) when (e is IOException or InvalidOperationException or TimeoutException or UnauthorizedAccessException
                                               or System.ComponentModel.Win32Exception)
                 {
-                    // The registry already names the spare; the record still goes out so clients stop using the dead node.
+                    // The registry names the spare; the record still goes out so clients stop using the dead node, and
+                    // the slot is down again: another spare is tried after the backoff.
+                    var failure = _hq.ProvisionFailed("hq", slot, replacement.Spare.Id, e.Message);
                     LogProvisionFailed(_logger, slot, replacement.Spare.Id, e.Message);
                     Raise("provision-failed", slot, replacement.Spare.Id, e.Message);
+                    if (failure.RetryAt is null)
+                    {
+                        LogProvisionAbandoned(_logger, slot, failure.Attempt);
+                        Raise("provision-abandoned", slot, replacement.Spare.Id, $"{failure.Attempt} attempts");
+                    }
                 }
             }
             Raise("replaced", slot, replacement.Spare.Id, record.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -189,6 +197,9 @@ public sealed partial class HqNodeService : INodeService
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "HQ: publishing slot {Slot} failed: {Reason}")]
     private static partial void LogPublishFailed(ILogger logger, string slot, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "HQ: gave up replacing slot {Slot} after {Attempts} failed starts; an operator must act")]
+    private static partial void LogProvisionAbandoned(ILogger logger, string slot, int attempts);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "HQ: starting spare {Spare} for slot {Slot} failed: {Reason}")]
     private static partial void LogProvisionFailed(ILogger logger, string slot, string spare, string reason);

@@ -26,6 +26,10 @@ public sealed partial class HqOptions
         if (!(TickSeconds is > 0 and <= 3600)) throw new ArgumentException("hq.tick_seconds must be in (0, 3600]");
         if (!(SlotRepublishSeconds is >= 1 and <= 86400)) throw new ArgumentException("hq.slot_republish_seconds must be in [1, 86400]");
         if (!(Provisioning.StartTimeoutSeconds is >= 1 and <= 3600)) throw new ArgumentException("provisioning.start_timeout_seconds must be in [1, 3600]");
+        if (Provisioning.MaxAttempts is < 1 or > 100) throw new ArgumentException("provisioning.max_attempts must be in [1, 100]");
+        if (!(Provisioning.RetrySeconds is >= 0 and <= 86400)) throw new ArgumentException("provisioning.retry_seconds must be in [0, 86400]");
+        if (!(Provisioning.MaxRetrySeconds >= Provisioning.RetrySeconds && Provisioning.MaxRetrySeconds <= 86400))
+            throw new ArgumentException("provisioning.max_retry_seconds must be in [retry_seconds, 86400]");
         foreach (var slot in Fleet.Slots)
         {
             if (!KontinuumP2P.Mailbox.Health.SlotRecord.IsValidSlotName(slot.Name)) throw new ArgumentException($"fleet.slots: '{slot.Name}' is not a slot name (a-z 0-9 - .)");
@@ -52,6 +56,23 @@ public sealed partial class HqOptions
 
         /// <summary>How long a replacement may take to announce itself, seconds.</summary>
         public double StartTimeoutSeconds { get; set; } = 60;
+
+        /// <summary>Spares tried for one slot before HQ gives up on it.</summary>
+        public int MaxAttempts { get; set; } = 3;
+
+        /// <summary>Wait after the first failed start, seconds; doubles after each further failure.</summary>
+        public double RetrySeconds { get; set; } = 30;
+
+        /// <summary>Longest wait between attempts, seconds.</summary>
+        public double MaxRetrySeconds { get; set; } = 300;
+
+        /// <summary>The retry policy these settings describe.</summary>
+        public Provisioning.ProvisioningRetryOptions ToRetryOptions() => new()
+        {
+            MaxAttempts = MaxAttempts,
+            FirstDelay = TimeSpan.FromSeconds(RetrySeconds),
+            MaxDelay = TimeSpan.FromSeconds(MaxRetrySeconds),
+        };
     }
 
     /// <summary>[fleet]: what HQ's registry is seeded with (entries already in the registry are left as they are).</summary>

@@ -4,6 +4,7 @@ using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Hq.Allocation;
 using KontinuumP2P.Hq.Audit;
 using KontinuumP2P.Hq.Escalation;
+using KontinuumP2P.Hq.Provisioning;
 using KontinuumP2P.Hq.Registry;
 using KontinuumP2P.Mailbox.Health;
 
@@ -33,6 +34,8 @@ public sealed class HqService : IDisposable
     private readonly Lock _lock = new();
     private readonly HashSet<string> _unplacedAudited = new(StringComparer.Ordinal);
     private readonly FleetEscalation _escalation;
+    private readonly ProvisioningRetries _retries = new();
+    private ProvisioningRetryOptions _retry = new();
     private readonly Ed25519Identity _key;
     private readonly Certificate _certificate;
     private readonly TimeProvider _time;
@@ -69,6 +72,21 @@ public sealed class HqService : IDisposable
 
     /// <summary>The fleet registry.</summary>
     public FleetRegistry Registry { get; }
+
+    /// <summary>How a failed provisioning is retried (another spare after a backoff, a bounded number of times).</summary>
+    public ProvisioningRetryOptions ProvisioningRetry
+    {
+        get
+        {
+            lock (_lock) return _retry;
+        }
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            value.Validate();
+            lock (_lock) _retry = value;
+        }
+    }
 
     /// <summary>HQ's node id.</summary>
     public PeerId PeerId => _key.PeerId;
@@ -127,7 +145,10 @@ public sealed class HqService : IDisposable
     public IReadOnlyList<(Replacement Replacement, SlotRecord Record)> ReplaceDownSlots(string actor)
     {
         var slots = Registry.Slots();
-        var down = slots.Where(s => s.Status == SlotStatus.Down).Select(s => s.Slot).ToList();
+        var now = _time.GetUtcNow();
+        List<string> down;
+        // A slot whose last provisioning failed waits for its backoff (and is left alone once HQ gave up on it).
+        lock (_lock) down = [.. slots.Where(s => s.Status == SlotStatus.Down && _retries.Ready(s.Slot, now)).Select(s => s.Slot)];
         if (down.Count == 0) return [];
         HashSet<string> incidents;
         lock (_lock) incidents = [.. _escalation.ProviderIncidents];
@@ -153,6 +174,32 @@ public sealed class HqService : IDisposable
             if (first) Audit.Append(actor, "slot.unplaced", JsonSerializer.Serialize(u));
         }
         return done;
+    }
+
+    /// <summary>
+    /// The node started for <paramref name="slot"/> from <paramref name="spareId"/> did not come up. The spare stays
+    /// used (it is never tried again), the slot goes down again so that the next <see cref="ReplaceDownSlots"/> after
+    /// the backoff picks another spare, and both the failure and, after <see cref="ProvisioningRetryOptions.MaxAttempts"/>,
+    /// giving up are audited.
+    /// </summary>
+    public ProvisionFailure ProvisionFailed(string actor, string slot, string spareId, string error)
+    {
+        ProvisionFailure failure;
+        lock (_lock) failure = _retries.Failed(slot, _time.GetUtcNow(), _retry);
+        Audit.Append(actor, "provision.failed", JsonSerializer.Serialize(new
+        {
+            slot, spare = spareId, attempt = failure.Attempt, maxAttempts = failure.MaxAttempts, retryAt = failure.RetryAt, error,
+        }));
+        Registry.SetStatus(actor, slot, SlotStatus.Down, $"provisioning {spareId} failed: {error}");
+        if (failure.RetryAt is null)
+            Audit.Append(actor, "provision.abandoned", JsonSerializer.Serialize(new { slot, attempts = failure.Attempt }));
+        return failure;
+    }
+
+    /// <summary>The node started for <paramref name="slot"/> came up: its failure count is cleared.</summary>
+    public void ProvisionSucceeded(string slot)
+    {
+        lock (_lock) _retries.Succeeded(slot);
     }
 
     /// <summary>Marks a slot draining and moves its groups to other slots (diversity kept); returns the moves.</summary>

@@ -139,6 +139,7 @@ public sealed partial class GroupClient : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        await DisposeHealthAsync().ConfigureAwait(false);
         await _tasks.DisposeAsync().ConfigureAwait(false);
         foreach (var connection in Connections) await connection.DisposeAsync().ConfigureAwait(false);
         _applyLock.Dispose();
@@ -236,7 +237,7 @@ public sealed partial class GroupClient : IAsyncDisposable
     }
 
     private List<MailboxConnection> CreateConnections(Generation generation) =>
-        [.. generation.Slots.Select(slot => new MailboxConnection(_host, _resolver, _verifier, _options, generation.Number, generation.SlotKeys[slot], Store.DeviceSecret))];
+        [.. generation.Slots.Select(slot => new MailboxConnection(_host, _resolver, _verifier, _options, generation.Number, generation.SlotKeys[slot], Store.DeviceSecret, OnMailboxConnected))];
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "push of {BlobId} to mailbox {Slot} failed: {Reason}; kept in the outbox")]
     private static partial void LogPushFailed(ILogger logger, string slot, string blobId, string reason);

@@ -21,13 +21,15 @@ internal sealed class MailboxConnection : IAsyncDisposable
     private readonly GroupClientOptions _options;
     private readonly SemaphoreSlim _connect = new(1, 1);
     private readonly byte[] _deviceId;
+    private readonly Action<MailboxConnection>? _connected;
     private MailboxSession? _session;
     private MailboxEndpoint? _endpoint;
     private DateTimeOffset _resolvedAt;
 
     public MailboxConnection(IPeerHost host, IMailboxResolver resolver, IMailboxVerifier verifier, GroupClientOptions options,
-        int generation, SlotKeys keys, byte[] deviceSecret)
+        int generation, SlotKeys keys, byte[] deviceSecret, Action<MailboxConnection>? connected = null)
     {
+        _connected = connected;
         _host = host;
         _resolver = resolver;
         _verifier = verifier;
@@ -71,6 +73,8 @@ internal sealed class MailboxConnection : IAsyncDisposable
                 _session = session;
                 Reachable = true;
                 LastError = null;
+                // Tells the client which node serves the slot now (a new one means HQ moved it: re-seed).
+                _connected?.Invoke(this);
                 return session;
             }
             catch (Exception e) when (e is IOException or TimeoutException or OperationCanceledException or InvalidOperationException or ProtocolNotSupportedException

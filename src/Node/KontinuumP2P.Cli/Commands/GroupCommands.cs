@@ -31,19 +31,33 @@ internal static class GroupCommands
     private static Command CreateCreate()
     {
         var network = new Option<string>("--network") { Description = "mainnet or a genesis file", DefaultValueFactory = _ => NetworkDefinition.MainnetName };
-        var mailboxes = new Option<string>("--mailboxes") { Description = "Comma-separated mailbox slots or PeerIds (3 on 3 providers)", Required = true };
+        var mailboxes = new Option<string>("--mailboxes") { Description = "Comma-separated mailbox slots or PeerIds (3 on 3 providers); or use --hq" };
         var bootstrap = new Option<string[]>("--bootstrap") { Description = "Bootstrap peer multiaddr with /p2p/<id>; repeatable" };
-        var hq = new Option<string>("--hq") { Description = "Ask HQ to allocate slots (not available yet)" };
+        var hq = new Option<string>("--hq") { Description = "HQ's admin endpoint (URL): HQ allocates 3 slots on 3 providers and the invite names them" };
+        var hqToken = new Option<string>("--hq-token-file") { Description = "File holding HQ's operator token (with --hq)" };
+        var role = new Option<string>("--role") { Description = "With --hq: ephemeral or replica mailboxes", DefaultValueFactory = _ => "ephemeral" };
+        var region = new Option<string>("--region") { Description = "With --hq: preferred region" };
         var acks = new Option<int>("--required-acks") { Description = "Mailbox acknowledgements a push needs (1..3)", DefaultValueFactory = _ => 1 };
         var dir = DirOption();
         var json = JsonOption();
         var validity = ValidityOption();
-        var command = new Command("create", "Create a group: a new group secret and this device's state") { network, mailboxes, dir, bootstrap, hq, acks, validity, json };
-        command.SetAction(parseResult =>
+        var command = new Command("create", "Create a group: a new group secret and this device's state") { network, mailboxes, dir, bootstrap, hq, hqToken, role, region, acks, validity, json };
+        command.SetAction(async (parseResult, cancellationToken) =>
         {
-            if (parseResult.GetValue(hq) is not null)
-                return CliOutput.Fail(parseResult, "--hq: slot allocation by HQ is not available yet; name the mailboxes with --mailboxes", ExitCodes.InvalidInput);
-            var slots = parseResult.GetValue(mailboxes)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            var hqEndpoint = parseResult.GetValue(hq);
+            var named = parseResult.GetValue(mailboxes);
+            if ((hqEndpoint is null) == (named is null))
+                return CliOutput.Fail(parseResult, "name the mailboxes with --mailboxes, or let HQ allocate them with --hq (one of the two)", ExitCodes.InvalidInput);
+            string? hqGroup = null;
+            string[] slots;
+            if (hqEndpoint is not null)
+            {
+                var allocated = await GroupHqAllocation.AllocateAsync(parseResult, hqEndpoint, parseResult.GetValue(hqToken), parseResult.GetValue(role)!,
+                    parseResult.GetValue(region), cancellationToken).ConfigureAwait(false);
+                if (allocated.Error is { } failure) return failure;
+                (hqGroup, slots) = (allocated.GroupId, [.. allocated.Slots!]);
+            }
+            else slots = named!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
             var networkText = parseResult.GetValue(network)!;
             var bootstrapTexts = parseResult.GetValue(bootstrap) ?? [];
             if (GroupConnection.Validate(networkText, bootstrapTexts, out var definition, out _) is { } problem)
@@ -72,6 +86,7 @@ internal static class GroupCommands
                     ["group"] = store.GroupLabel,
                     ["device"] = store.DeviceLabel,
                     ["mailboxes"] = CliOutput.Strings(store.Current.Slots),
+                    ["hqGroup"] = hqGroup,
                     ["invite"] = invite,
                 });
             }

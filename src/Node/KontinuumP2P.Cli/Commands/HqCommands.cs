@@ -57,14 +57,17 @@ internal static class HqCommands
             var held = options.Admin.AnchorKeyFiles.Select(f => TrustCli.LoadKey(f, KeyFileKind.Tier0, null)).ToList();
             try
             {
-                using var hq = new HqService(options.DataDirectory, key, certificate, options.Escalation.ToOptions(), TimeProvider.System);
+                using var hq = new HqService(options.DataDirectory, key, certificate, options.Escalation.ToOptions(), TimeProvider.System)
+                {
+                    ProvisioningRetry = options.Provisioning.ToRetryOptions(),
+                };
                 var enrollment = new EnrollmentService(hq.Database, hq.Audit, () => anchors, held, TimeSpan.FromDays(options.Admin.CertificateValidityDays),
                     TimeSpan.FromHours(options.Admin.CrlValidityHours), TimeProvider.System);
                 var tokenPath = Path.Combine(options.DataDirectory, OperatorTokenFile);
                 if (!File.Exists(tokenPath))
                     KeyFile.WriteSecret(tokenPath, System.Text.Encoding.UTF8.GetBytes(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32))));
                 var operatorToken = File.ReadAllText(tokenPath).Trim();
-                await using var api = await AdminApi.StartAsync(options.Admin, enrollment, hq.Audit, AdminApi.HashOperatorToken(operatorToken), null, ct).ConfigureAwait(false);
+                await using var api = await AdminApi.StartAsync(options.Admin, enrollment, hq.Audit, AdminApi.HashOperatorToken(operatorToken), hq, null, ct).ConfigureAwait(false);
                 hq.Audit.Append("hq", "hq.start", JsonSerializer.Serialize(new { peerId = hq.PeerId.ToString(), admin = api.Address.ToString() }));
                 HqFleetSeed.Apply(hq, options.Fleet);
                 // With a node, HqNodeService ticks, replaces and publishes; without one only the registry's alerts expire here.

@@ -115,6 +115,8 @@ internal static class MailboxCommands
                 }
                 using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 if (parseResult.GetValue(duration) is { } seconds) limit.CancelAfter(TimeSpan.FromSeconds(seconds));
+                // A watching device also reports unreachable mailboxes and re-seeds replacements (design §7.1 layer 1).
+                await using var health = client.StartHealthLoop(new GroupHealthOptions());
                 try
                 {
                     await client.WatchAsync(apply, ack, outcome => { if (outcome.Applied > 0) WriteSummary(parseResult, asJson, outcome); }, limit.Token).ConfigureAwait(false);

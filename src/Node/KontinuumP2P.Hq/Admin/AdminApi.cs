@@ -59,8 +59,16 @@ public sealed class AdminApi : IAsyncDisposable
     /// <param name="operatorTokenHash">SHA-256 of the operator token.</param>
     /// <param name="loggerFactory">Logging.</param>
     /// <param name="cancellationToken">Cancels startup.</param>
+    public static Task<AdminApi> StartAsync(HqOptions.AdminApiOptions options, EnrollmentService enrollment, AuditLog audit,
+        byte[] operatorTokenHash, ILoggerFactory? loggerFactory, CancellationToken cancellationToken) =>
+        StartAsync(options, enrollment, audit, operatorTokenHash, null, loggerFactory, cancellationToken);
+
+    /// <summary>
+    /// Starts the API as above, and with <paramref name="hq"/> also <c>POST /groups</c>: HQ allocates 3 slots on
+    /// distinct providers to a new group (operator token; the answer names the slots, never a secret).
+    /// </summary>
     public static async Task<AdminApi> StartAsync(HqOptions.AdminApiOptions options, EnrollmentService enrollment, AuditLog audit,
-        byte[] operatorTokenHash, ILoggerFactory? loggerFactory, CancellationToken cancellationToken)
+        byte[] operatorTokenHash, HqService? hq, ILoggerFactory? loggerFactory, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
@@ -93,6 +101,7 @@ public sealed class AdminApi : IAsyncDisposable
         var app = builder.Build();
         app.UseRateLimiter();
         Map(app, enrollment, audit, operatorTokenHash);
+        if (hq is not null) AdminGroups.Map(app, hq, audit, ctx => RequireOperator(ctx, operatorTokenHash));
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new AdminApi(app, new Uri(address));
@@ -154,7 +163,7 @@ public sealed class AdminApi : IAsyncDisposable
         })));
     }
 
-    private static async Task<IResult> Handle(HttpContext ctx, AuditLog audit, string? action, Func<Task<IResult>> work)
+    internal static async Task<IResult> Handle(HttpContext ctx, AuditLog audit, string? action, Func<Task<IResult>> work)
     {
         try
         {
@@ -172,9 +181,9 @@ public sealed class AdminApi : IAsyncDisposable
         }
     }
 
-    private static IResult Error(int status, string error, string message) => Results.Json(new { error, message }, statusCode: status);
+    internal static IResult Error(int status, string error, string message) => Results.Json(new { error, message }, statusCode: status);
 
-    private static async Task<T> ReadAsync<T>(HttpContext ctx)
+    internal static async Task<T> ReadAsync<T>(HttpContext ctx)
     {
         try
         {
@@ -200,5 +209,5 @@ public sealed class AdminApi : IAsyncDisposable
             throw new AdminException(401, "not-operator", "this call needs the operator token (Authorization: Bearer ...)");
     }
 
-    private static string Actor(HttpContext ctx) => $"admin-api {ctx.Connection.RemoteIpAddress}";
+    internal static string Actor(HttpContext ctx) => $"admin-api {ctx.Connection.RemoteIpAddress}";
 }

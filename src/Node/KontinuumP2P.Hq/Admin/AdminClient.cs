@@ -37,10 +37,32 @@ public sealed class AdminClient
         return Certificate.Decode(Convert.FromBase64String(view.Result!));
     }
 
+    /// <summary>Asks HQ to allocate 3 slots on 3 providers to a new group (<c>POST /groups</c>, operator token).</summary>
+    /// <exception cref="AdminException">Refused: bad token, group id taken, not enough providers (the message says why).</exception>
+    public async Task<GroupAllocation> AllocateGroupAsync(GroupAllocationBody request, string operatorToken, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentException.ThrowIfNullOrEmpty(operatorToken);
+        using var message = new HttpRequestMessage(HttpMethod.Post, "groups") { Content = JsonContent.Create(request, options: Json) };
+        message.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", operatorToken);
+        using var response = await _http.SendAsync(message, cancellationToken).ConfigureAwait(false);
+        await ThrowIfRefusedAsync(response, cancellationToken).ConfigureAwait(false);
+        var allocation = await response.Content.ReadFromJsonAsync<GroupAllocation>(Json, cancellationToken).ConfigureAwait(false);
+        if (allocation?.Slots is not { Count: 3 }) throw new AdminException((int)response.StatusCode, "malformed-answer", "HQ did not answer with 3 slots");
+        return allocation;
+    }
+
     /// <summary>Reads a signing-request answer, or throws the API's error.</summary>
     public static async Task<SigningRequestView> ReadAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(response);
+        await ThrowIfRefusedAsync(response, cancellationToken).ConfigureAwait(false);
+        return await response.Content.ReadFromJsonAsync<SigningRequestView>(Json, cancellationToken).ConfigureAwait(false)
+            ?? throw new AdminException((int)response.StatusCode, "empty", "admin API answered with an empty body");
+    }
+
+    private static async Task ThrowIfRefusedAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
         if (!response.IsSuccessStatusCode)
         {
             string error = "http-" + (int)response.StatusCode, message = response.ReasonPhrase ?? "";
@@ -55,7 +77,5 @@ public sealed class AdminClient
             }
             throw new AdminException((int)response.StatusCode, error, $"admin API refused ({(int)response.StatusCode} {error}): {message}");
         }
-        return await response.Content.ReadFromJsonAsync<SigningRequestView>(Json, cancellationToken).ConfigureAwait(false)
-            ?? throw new AdminException((int)response.StatusCode, "empty", "admin API answered with an empty body");
     }
 }
