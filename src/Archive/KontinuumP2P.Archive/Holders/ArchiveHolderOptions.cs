@@ -29,7 +29,9 @@ public sealed class ArchiveHolderOptions
     /// <summary>How often the holder announces itself (and the DHT republishes its objects' provider records on its own schedule).</summary>
     public TimeSpan AnnounceInterval { get; set; } = TimeSpan.FromMinutes(30);
 
-    internal void Validate()
+    /// <summary>Checks the settings.</summary>
+    /// <exception cref="ArgumentException">A setting is out of range; the message names it.</exception>
+    public void Validate()
     {
         if (string.IsNullOrWhiteSpace(Directory)) throw new ArgumentException("the holder needs a directory", nameof(Directory));
         if (QuotaBytes < 1) throw new ArgumentException("the quota must be positive", nameof(QuotaBytes));

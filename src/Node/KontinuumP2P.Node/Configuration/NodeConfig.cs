@@ -36,6 +36,9 @@ public sealed class NodeConfig
 
     /// <summary><c>[archive]</c>: the cold-archive pusher over the replica mailboxes.</summary>
     public ArchiveSection Archive { get; set; } = new();
+
+    /// <summary><c>[archive_holder]</c>: keep archive packs for the network (needs the <c>archive</c> capability).</summary>
+    public ArchiveHolderSection ArchiveHolder { get; set; } = new();
     /// <summary><c>[health]</c>: fleet health beside the mailbox server (alerts to HQ).</summary>
     public HealthSection Health { get; set; } = new();
 }

@@ -100,6 +100,7 @@ public static partial class NodeConfigResolver
                 ConfigureDht = kad.Length == 0 ? null : dht => dht with { ProtocolId = kad },
                 Mailbox = ResolveMailbox(config.Mailbox, baseDirectory, dataDirectory),
                 Archive = ResolveArchive(config.Archive, baseDirectory, dataDirectory),
+                ArchiveHolder = ResolveArchiveHolder(config.ArchiveHolder, baseDirectory, dataDirectory),
                 Health = ResolveHealth(config.Health, config.Mailbox.Enabled),
             };
             options.Validate();

@@ -76,6 +76,9 @@ public sealed class KontinuumNodeOptions
 
     /// <summary>Run the cold-archive pusher over this node's replica mailboxes; null (the default) runs none. Needs <see cref="Mailbox"/> as a replica.</summary>
     public NodeArchiveOptions? Archive { get; set; }
+
+    /// <summary>Keep archive packs for the network's pushers (<c>/kontinuum/archive/1.0.0</c>); null (the default) holds none. Needs a certificate with the <c>archive</c> capability.</summary>
+    public KontinuumP2P.Archive.Holders.ArchiveHolderOptions? ArchiveHolder { get; set; }
     /// <summary>
     /// Fleet health beside the mailbox server (the health protocol, checks, alerts to HQ); used only when
     /// <see cref="Mailbox"/> is set, with defaults when null.
@@ -106,6 +109,7 @@ public sealed class KontinuumNodeOptions
         AdmissionLimits = other.AdmissionLimits;
         Mailbox = other.Mailbox;
         Archive = other.Archive;
+        ArchiveHolder = other.ArchiveHolder;
         Health = other.Health;
     }
 
@@ -125,6 +129,26 @@ public sealed class KontinuumNodeOptions
         catch (ArgumentException e)
         {
             throw new NodeConfigException("mailbox", $"mailbox: {e.Message}");
+        }
+    }
+
+    private void ValidateArchiveHolder()
+    {
+        if (ArchiveHolder is null) return;
+        var capability = KontinuumP2P.Archive.Holders.ArchiveHolderProtocol.HolderCapability;
+        if (Certificate is null || !Certificate.Body.Capabilities.Contains(capability, StringComparer.Ordinal))
+        {
+            throw new NodeConfigException("archive_holder.enabled",
+                $"archive_holder.enabled: this node's certificate {(Certificate is null ? "is missing" : "lacks the 'archive' capability")}; " +
+                "request a certificate with that capability or disable [archive_holder]");
+        }
+        try
+        {
+            ArchiveHolder.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new NodeConfigException("archive_holder", $"archive_holder: {e.Message}");
         }
     }
 
@@ -149,6 +173,7 @@ public sealed class KontinuumNodeOptions
             throw new NodeConfigException("dht.mode", "dht.mode: a DHT server needs at least one listen address (network.listen)");
         ValidateMailbox();
         Archive?.Validate(this);
+        ValidateArchiveHolder();
     }
 
     private static void CheckRange(string key, TimeSpan value, TimeSpan min, TimeSpan max)
