@@ -30,7 +30,9 @@ internal static class ArchiveSinkScope
             }
             await using (sink.ConfigureAwait(false)) return await body(sink, cancellationToken).ConfigureAwait(false);
         }
-        if (GroupConnection.Validate(network ?? Node.Networks.NetworkDefinition.MainnetName, bootstrap ?? [], out var definition, out var addresses) is { } problem)
+        // Never join a network by default: the caller names it (verify: --network; restore: the group's network.json).
+        if (network is null) return CliOutput.Fail(pr, "--sink peers: name the network to join with --network (a name or genesis file) and --bootstrap", ExitCodes.InvalidInput);
+        if (GroupConnection.Validate(network, bootstrap ?? [], out var definition, out var addresses) is { } problem)
             return CliOutput.Fail(pr, $"--sink peers: {problem}", ExitCodes.InvalidInput);
         using var identity = Ed25519Identity.Generate();
         try
