@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using KontinuumP2P.Archive.Crypto;
 using KontinuumP2P.Archive.Holders;
 using KontinuumP2P.Archive.Pushing;
@@ -57,7 +58,7 @@ public sealed class PeersSinkNetworkTests
             _holders.Add(await StartAsync(["dht", "archive"], Providers[i], ct, o => o.ArchiveHolder = new ArchiveHolderOptions { Directory = folder }));
         }
         _tiny = await StartAsync(["dht", "archive"], "prov-d", ct,
-            o => o.ArchiveHolder = new ArchiveHolderOptions { Directory = Path.Combine(_dir, "tiny"), QuotaBytes = 4096, MaxObjectBytes = 1 << 20 });
+            o => o.ArchiveHolder = new ArchiveHolderOptions { Directory = Path.Combine(_dir, "tiny"), QuotaBytes = 4096, MaxObjectBytes = 1 << 20, MaxSessions = 3, MaxConcurrentStores = 1 });
         _stranger = await StartAsync(["dht"], "prov-s", ct);
         _client = await StartAsync(null, "", ct);
         // Announce again now that every node is up (each announced once at start, when the network was smaller).
@@ -181,6 +182,47 @@ public sealed class PeersSinkNetworkTests
 
     [Test]
     [Order(5)]
+    public async Task Streams_and_concurrent_stores_are_bounded(CancellationToken ct)
+    {
+        var host = _pusher.Host!;
+        var holder = _tiny.ArchiveHolder!;
+        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        holder.SessionOpened = n => { if (n == 3) reached.TrySetResult(); };
+        var held = new List<IP2PStream>();
+        try
+        {
+            // Session 1 begins a store and stops after "ready": it holds the only store slot.
+            var (slow, _) = RandomObject(200, 8);
+            var storing = await host.NewStreamAsync(_tiny.PeerId, [ArchiveHolderProtocol.ProtocolId], ct);
+            held.Add(storing);
+            await LengthPrefixed.WriteAsync(storing.Output,
+                new Protos.Holder.HolderRequest { Store = new Protos.Holder.StoreRequest { Object = slow.ToString(), Size = 200 } }.ToByteArray(), ct);
+            var ready = Protos.Holder.HolderResponse.Parser.ParseFrom(await LengthPrefixed.ReadAsync(storing.Input, 1 << 16, ct));
+            Assert.That(ready.Code, Is.Zero);
+            var (other, otherBytes) = RandomObject(200, 9);
+            var busy = Assert.ThrowsAsync<HolderException>(async () => await Client(_pusher).StoreAsync(_tiny.PeerId, other, otherBytes, replace: false, ct))!;
+            Assert.That(busy.Code, Is.EqualTo(HolderErrorCode.Busy), "one store at a time");
+
+            // Sessions 2 and 3 say nothing; a fourth stream is refused as busy.
+            for (var i = 0; i < 2; i++) held.Add(await host.NewStreamAsync(_tiny.PeerId, [ArchiveHolderProtocol.ProtocolId], ct));
+            await reached.Task.WaitAsync(TimeSpan.FromSeconds(30), ct);
+            var fourth = Assert.ThrowsAsync<HolderException>(async () => await Client(_pusher).HasAsync(_tiny.PeerId, other, ct))!;
+            Assert.That(fourth.Code, Is.EqualTo(HolderErrorCode.Busy), "three streams at most");
+        }
+        finally
+        {
+            holder.SessionOpened = null;
+            foreach (var stream in held)
+            {
+                stream.Reset();
+                await stream.DisposeAsync();
+            }
+        }
+        Assert.That(holder.UsedBytes, Is.LessThanOrEqualTo(holder.Options.QuotaBytes));
+    }
+
+    [Test]
+    [Order(6)]
     public async Task Pushed_packs_sit_on_three_holders_of_distinct_providers_and_restore_without_one_of_them(CancellationToken ct)
     {
         var random = new Random(15);

@@ -76,6 +76,9 @@ public sealed partial class ArchiveHolderServer : IProtocolHandler, IAsyncDispos
     /// <summary>The holder's store.</summary>
     internal DirectorySink Store { get; }
 
+    /// <summary>Called with the session count each time a stream is admitted as a session (tests wait on it).</summary>
+    internal Action<int>? SessionOpened { get; set; }
+
     /// <summary>Announces this holder under <see cref="ArchiveHolderProtocol.HoldersKey"/> now; returns how many DHT peers were told.</summary>
     public async Task<int> AnnounceAsync(CancellationToken cancellationToken) =>
         _announce is null ? 0 : await _announce(ArchiveHolderProtocol.HoldersKey, cancellationToken).ConfigureAwait(false);
@@ -86,12 +89,14 @@ public sealed partial class ArchiveHolderServer : IProtocolHandler, IAsyncDispos
         ArgumentNullException.ThrowIfNull(stream);
         try
         {
-            if (Interlocked.Increment(ref _sessions) > Options.MaxSessions || _stopping.IsCancellationRequested)
+            var sessions = Interlocked.Increment(ref _sessions);
+            if (sessions > Options.MaxSessions || _stopping.IsCancellationRequested)
             {
                 await RespondAsync(stream, Error(HolderErrorCode.Busy, "the holder serves no more streams now"), cancellationToken).ConfigureAwait(false);
                 await stream.Output.CompleteAsync().ConfigureAwait(false);
                 return;
             }
+            SessionOpened?.Invoke(sessions);
             using var transfer = new CancellationTokenSource(Options.TransferTimeout, _time);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token, transfer.Token);
             await ServeAsync(stream, linked.Token).ConfigureAwait(false);
