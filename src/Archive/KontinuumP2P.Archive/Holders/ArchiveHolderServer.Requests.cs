@@ -15,6 +15,7 @@ public sealed partial class ArchiveHolderServer
         if (await CheckStoreAsync(peer, request, cancellationToken).ConfigureAwait(false) is { } refusal)
         {
             Log.Refused(_logger, request.Object, peer.ToString(), (HolderErrorCode)refusal.Code, refusal.Message);
+            CountRefusal((HolderErrorCode)refusal.Code);
             await RespondAsync(stream, refusal, cancellationToken).ConfigureAwait(false);
             return;
         }
@@ -28,6 +29,7 @@ public sealed partial class ArchiveHolderServer
         }
         if (!_storeGate.Wait(0))
         {
+            CountRefusal(HolderErrorCode.Busy);
             await RespondAsync(stream, Error(HolderErrorCode.Busy, "the holder is receiving as many stores as it allows"), cancellationToken).ConfigureAwait(false);
             return;
         }
@@ -40,6 +42,7 @@ public sealed partial class ArchiveHolderServer
                 Interlocked.Add(ref _usedBytes, -size);
                 var quota = Error(HolderErrorCode.QuotaExceeded, $"{size} more bytes would pass the holder's quota of {Options.QuotaBytes}");
                 Log.Refused(_logger, request.Object, peer.ToString(), HolderErrorCode.QuotaExceeded, quota.Message);
+                CountRefusal(HolderErrorCode.QuotaExceeded);
                 await RespondAsync(stream, quota, cancellationToken).ConfigureAwait(false);
                 return;
             }
@@ -50,6 +53,7 @@ public sealed partial class ArchiveHolderServer
             if (id.Kind == ArchiveObjectKind.Pack && !PackReader.HasId(data, id))
             {
                 Log.Refused(_logger, request.Object, peer.ToString(), HolderErrorCode.HashMismatch, "bytes do not hash to the id");
+                CountRefusal(HolderErrorCode.HashMismatch);
                 await RespondAsync(stream, Error(HolderErrorCode.HashMismatch, $"the {size} bytes received do not hash to {id}; nothing stored"), cancellationToken)
                     .ConfigureAwait(false);
                 return;
@@ -70,6 +74,7 @@ public sealed partial class ArchiveHolderServer
             if (replaced >= 0) Interlocked.Add(ref _usedBytes, request.Replace ? -replaced : -size);
             var announced = await AnnounceObjectAsync(id, cancellationToken).ConfigureAwait(false);
             Log.Stored(_logger, request.Object, size, announced);
+            CountStored(size);
             await RespondAsync(stream, new HolderResponse { Present = true, Size = (ulong)size, Announced = (uint)announced }, cancellationToken).ConfigureAwait(false);
         }
         finally

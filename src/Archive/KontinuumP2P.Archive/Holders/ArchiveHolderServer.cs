@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using KontinuumP2P.Archive.Protos.Holder;
 using KontinuumP2P.Archive.Sinks;
 using KontinuumP2P.Core.Identity;
@@ -24,6 +25,9 @@ public sealed partial class ArchiveHolderServer : IProtocolHandler, IAsyncDispos
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private Task _announcing = Task.CompletedTask;
+    private Counter<long>? _stored;
+    private Counter<long>? _storedBytes;
+    private Counter<long>? _refused;
     private long _usedBytes;
     private int _sessions;
     private int _stopped;
@@ -49,8 +53,10 @@ public sealed partial class ArchiveHolderServer : IProtocolHandler, IAsyncDispos
     /// <param name="announce">Announces a provider key in the DHT (returns how many peers were told); null announces nothing.</param>
     /// <param name="loggerFactory">Logging.</param>
     /// <param name="timeProvider">The clock of deadlines (default: the host's).</param>
+    /// <param name="meterFactory">Meters (<c>kontinuum.archive.holder.*</c>); null: none.</param>
     public static ArchiveHolderServer Start(IPeerHost host, ArchiveHolderOptions options, Func<PeerId, CancellationToken, ValueTask<bool>> mayStore,
-        Func<ReadOnlyMemory<byte>, CancellationToken, Task<int>>? announce, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+        Func<ReadOnlyMemory<byte>, CancellationToken, Task<int>>? announce, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null,
+        IMeterFactory? meterFactory = null)
     {
         ArgumentNullException.ThrowIfNull(host);
         ArgumentNullException.ThrowIfNull(options);
@@ -58,6 +64,15 @@ public sealed partial class ArchiveHolderServer : IProtocolHandler, IAsyncDispos
         options.Validate();
         var server = new ArchiveHolderServer(host, options, mayStore, announce, timeProvider ?? host.TimeProvider,
             (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<ArchiveHolderServer>());
+        if (meterFactory is not null)
+        {
+            var meter = meterFactory.Create("KontinuumP2P.Archive.Holder");
+            server._stored = meter.CreateCounter<long>("kontinuum.archive.holder.stored", description: "Objects stored");
+            server._storedBytes = meter.CreateCounter<long>("kontinuum.archive.holder.stored_bytes", "By", "Bytes stored");
+            server._refused = meter.CreateCounter<long>("kontinuum.archive.holder.refused", description: "Requests refused, by code");
+            meter.CreateObservableGauge("kontinuum.archive.holder.used_bytes", () => server.UsedBytes, "By", "Bytes held and reserved");
+            meter.CreateObservableGauge("kontinuum.archive.holder.sessions", () => server.SessionCount, description: "Streams open");
+        }
         host.SetHandler(ArchiveHolderProtocol.ProtocolId, server);
         if (announce is not null) server._announcing = server.AnnounceLoopAsync(server._stopping.Token);
         Log.Started(server._logger, options.Directory, server.UsedBytes, options.QuotaBytes);
@@ -149,6 +164,14 @@ public sealed partial class ArchiveHolderServer : IProtocolHandler, IAsyncDispos
     }
 
     internal static HolderResponse Error(HolderErrorCode code, string message) => new() { Code = (uint)code, Message = message };
+
+    private void CountRefusal(HolderErrorCode code) => _refused?.Add(1, new KeyValuePair<string, object?>("code", code.ToString()));
+
+    private void CountStored(long bytes)
+    {
+        _stored?.Add(1);
+        _storedBytes?.Add(bytes);
+    }
 
     internal static async ValueTask RespondAsync(IP2PStream stream, HolderResponse response, CancellationToken cancellationToken)
     {

@@ -118,12 +118,13 @@ public sealed partial class PeersSink : IArchiveSink
     /// <inheritdoc />
     public async ValueTask<bool> ExistsAsync(ArchiveObjectId id, CancellationToken cancellationToken)
     {
-        var failures = 0;
+        int failures = 0, answers = 0;
         await foreach (var holder in ProvidersAsync(id, cancellationToken).ConfigureAwait(false))
         {
             try
             {
                 if (await _client.HasAsync(holder, id, cancellationToken).ConfigureAwait(false)) return true;
+                answers++;
             }
             catch (Exception e) when (IsHolderFailure(e, cancellationToken))
             {
@@ -131,6 +132,8 @@ public sealed partial class PeersSink : IArchiveSink
                 Log.HolderFailed(_logger, holder.ToString(), id.ToString(), e.Message);
             }
         }
+        // Announced holders that all failed to answer are not an answer of "absent" (the manifest chain probes on it).
+        if (answers == 0 && failures > 0) throw new IOException($"none of the {failures} announced holders of {id} answered");
         return false;
     }
 

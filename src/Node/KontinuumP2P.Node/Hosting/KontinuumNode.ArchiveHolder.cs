@@ -55,7 +55,7 @@ public sealed partial class KontinuumNode
         {
             var dht = node.Dht;
             Server = ArchiveHolderServer.Start(host, options, node.MayStoreArchiveAsync, (key, ct) => dht.ProvideAsync(key, ct),
-                node.Services.LoggerFactory, node.Services.TimeProvider);
+                node.Services.LoggerFactory, node.Services.TimeProvider, node.Services.MeterFactory);
             return Task.CompletedTask;
         }
 
