@@ -107,7 +107,7 @@ public sealed partial class ArchiveHolderServer
         {
             return await _announce(ArchiveHolderProtocol.ProviderKey(id), cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is IOException or TimeoutException or InvalidOperationException)
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             // Stored all the same; the DHT's republish announces it later.
             Log.AnnounceFailed(_logger, e);

@@ -192,8 +192,9 @@ public sealed partial class ArchiveHolderServer : IProtocolHandler, IAsyncDispos
                     var told = await AnnounceAsync(cancellationToken).ConfigureAwait(false);
                     Log.Announced(_logger, told);
                 }
-                catch (Exception e) when (e is IOException or TimeoutException or InvalidOperationException)
+                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
+                    // Any failure waits for the next interval: the loop must outlive a bad DHT round.
                     Log.AnnounceFailed(_logger, e);
                 }
             }
