@@ -5,6 +5,10 @@ using KontinuumP2P.Archive.Sinks;
 using KontinuumP2P.Mailbox.Storage;
 using KontinuumP2P.Mailbox.Wire;
 
+// Usage: CrashHost holder DIR — an archive holder on 127.0.0.1 (any peer may store), printing
+// "listening ADDRESS/p2p/ID", serving until killed (HolderMode.cs).
+if (args is ["holder", var holderDirectory]) return await HolderMode.RunAsync(holderDirectory);
+
 // Usage: CrashHost STORE.db STATE.db SINK TARGET_PACK_BYTES
 // Archives every blob of the store's replica mailboxes (flushing: no waiting for size or age), printing "started",
 // one "pack <id>" line per archived pack, and "done" when a round wrote nothing.

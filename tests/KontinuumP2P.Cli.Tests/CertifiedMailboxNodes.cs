@@ -35,7 +35,7 @@ internal sealed class CertifiedMailboxNodes : IAsyncDisposable
     public string Bootstrap => _nodes[1].ListenAddresses[0].WithPeerId(_nodes[1].PeerId).ToString();
 
     /// <summary>The three peer ids, comma-separated (for <c>group create --mailboxes</c>).</summary>
-    public string Slots => string.Join(',', _nodes.Select(n => n.PeerId.ToString()));
+    public string Slots => string.Join(',', _nodes.Take(3).Select(n => n.PeerId.ToString()));
 
     /// <summary>
     /// Starts the nodes; <paramref name="configure"/> may change node <c>i</c>'s options (its mailbox store is
@@ -73,6 +73,26 @@ internal sealed class CertifiedMailboxNodes : IAsyncDisposable
             await started.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>Starts one more node of this network (certified with <paramref name="capabilities"/> and <paramref name="provider"/>), bootstrapped from node 0 and disposed with the others.</summary>
+    public async Task<KontinuumNode> StartExtraAsync(string[] capabilities, string provider, string directory, CancellationToken ct, Action<KontinuumNodeOptions>? configure = null)
+    {
+        var key = Ed25519Identity.Generate();
+        _keys.Add(key);
+        var options = new KontinuumNodeOptions
+        {
+            Identity = key,
+            Network = _authority.Network,
+            Certificate = _authority.IssueCertificate(key, TimeSpan.FromDays(1), capabilities, provider),
+            ListenAddresses = [Multiaddr.Parse("/ip4/127.0.0.1/tcp/0")],
+            ExtraBootstrapPeers = [_nodes[0].ListenAddresses[0].WithPeerId(_nodes[0].PeerId)],
+            DataDirectory = directory,
+        };
+        configure?.Invoke(options);
+        var node = await KontinuumNode.StartAsync(options, ct);
+        _nodes.Add(node);
+        return node;
     }
 
     public async ValueTask DisposeAsync()

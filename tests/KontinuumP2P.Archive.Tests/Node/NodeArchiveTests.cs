@@ -117,9 +117,9 @@ public sealed class NodeArchiveTests
             Assert.That(archive.Pusher.PollInterval, Is.EqualTo(TimeSpan.FromSeconds(5)));
             Assert.That(archive.StatePath, Does.EndWith("archive-state.db"));
         }
-        var peers = Assert.Throws<NodeConfigException>(() => NodeConfigResolver.Resolve(NodeConfigLoader.Load(path,
-            new Dictionary<string, string> { ["KONTINUUM__ARCHIVE__SINKS"] = "peers" }), path))!;
-        Assert.That(peers.Message, Does.StartWith("archive.sinks"));
+        var unknown = Assert.Throws<NodeConfigException>(() => NodeConfigResolver.Resolve(NodeConfigLoader.Load(path,
+            new Dictionary<string, string> { ["KONTINUUM__ARCHIVE__SINKS"] = "ftp://x" }), path).Options.Validate())!;
+        Assert.That(unknown.Message, Does.StartWith("archive.sinks"));
         var size = Assert.Throws<NodeConfigException>(() => NodeConfigResolver.Resolve(NodeConfigLoader.Load(path,
             new Dictionary<string, string> { ["KONTINUUM__ARCHIVE__PACK_SIZE"] = "10" }), path))!;
         Assert.That(size.Message, Does.StartWith("archive.pack_size"));

@@ -7,18 +7,18 @@ public static class ArchiveSinks
 {
     /// <summary>
     /// Opens <c>dir:PATH</c> or <c>s3://BUCKET?endpoint=URL</c> (credentials from <c>AWS_ACCESS_KEY_ID</c> and
-    /// <c>AWS_SECRET_ACCESS_KEY</c>, region from <c>AWS_REGION</c>, default us-east-1). <c>peers</c> is recognised but
-    /// not built yet.
+    /// <c>AWS_SECRET_ACCESS_KEY</c>, region from <c>AWS_REGION</c>, default us-east-1). <c>peers</c> needs a running
+    /// node (its host and DHT): open it with <see cref="PeersSink"/> (a node's <c>OpenPeersArchiveSink</c>).
     /// </summary>
     /// <exception cref="FormatException">The text names no sink.</exception>
-    /// <exception cref="NotSupportedException">The sink is <c>peers</c>.</exception>
+    /// <exception cref="NotSupportedException">The sink is <c>peers</c>, which this overload cannot open without a node.</exception>
     public static IArchiveSink Open(string sink, Func<string, string?>? environment = null)
     {
         ArgumentNullException.ThrowIfNull(sink);
         environment ??= Environment.GetEnvironmentVariable;
         if (sink.StartsWith("dir:", StringComparison.Ordinal) && sink.Length > 4) return new DirectorySink(sink[4..]);
         if (sink == "peers")
-            throw new NotSupportedException("the peers sink (archive nodes over /kontinuum/archive/1.0.0 with DHT provider records) is not built yet; use dir: or s3://");
+            throw new NotSupportedException("the peers sink needs a running node (host and DHT): KontinuumNode.OpenPeersArchiveSink, [archive] sinks = [\"peers\"] in node.toml, or the CLI's --sink peers");
         if (sink.StartsWith("s3://", StringComparison.Ordinal))
         {
             var uri = new Uri(sink);

@@ -50,8 +50,7 @@ internal static class ArchiveCommands
                 using var stateStore = new PusherStateStore(statePath);
                 expected = [.. stateStore.Packs().Select(p => ArchiveObjectId.Parse(p.PackId))];
             }
-            if (!TryOpenSink(pr, pr.GetValue(sink)!, out var opened, out var failure)) return failure;
-            await using (opened)
+            return await ArchiveSinkScope.RunAsync(pr, pr.GetValue(sink)!, pr.GetValue(network), pr.GetValue(bootstrap), async (opened, _) =>
             {
                 var r = pr.GetValue(round) ?? DateTimeOffset.UtcNow.ToUnixTimeSeconds() / 86_400;
                 VerifyReport report;
@@ -79,7 +78,7 @@ internal static class ArchiveCommands
                     foreach (var m in report.Missing) CliOutput.WriteLine(pr, $"missing {m}");
                 }
                 return report.Missing.Count + report.Corrupt.Count == 0 ? ExitCodes.Success : ExitCodes.Failure;
-            }
+            }, ct);
         });
         return command;
     }
@@ -98,8 +97,10 @@ internal static class ArchiveCommands
         foreach (var o in new Option[] { group, sink, output, repush, json }) command.Options.Add(o);
         command.SetAction(async (pr, ct) =>
         {
-            if (!TryOpenSink(pr, pr.GetValue(sink)!, out var opened, out var failure)) return failure;
-            await using (opened)
+            // The peers sink joins the group's own network (network.json in the group folder).
+            var groupDir = pr.GetValue(group)!;
+            var (groupNetwork, groupBootstrap) = File.Exists(Path.Combine(groupDir, GroupConnection.FileName)) ? GroupConnection.Load(groupDir) : (null, null);
+            return await ArchiveSinkScope.RunAsync(pr, pr.GetValue(sink)!, groupNetwork, groupBootstrap, async (opened, _) =>
             {
                 var asJson = pr.GetValue(json);
                 GroupRestoreReport report;
@@ -135,7 +136,7 @@ internal static class ArchiveCommands
                 if (!pr.GetValue(repush)) return complete ? ExitCodes.Success : ExitCodes.Failure;
                 var pushed = await RepushAsync(pr, pr.GetValue(group)!, pr.GetValue(output)!, restored, asJson, ct);
                 return pushed != ExitCodes.Success ? pushed : complete ? ExitCodes.Success : ExitCodes.Failure;
-            }
+            }, ct);
         });
         return command;
     }
@@ -156,20 +157,4 @@ internal static class ArchiveCommands
             else CliOutput.WriteLine(pr, $"repushed {durable}, queued {queued} (in the outbox: `kontinuum mailbox flush`)");
             return queued == 0 ? ExitCodes.Success : CliOutput.Fail(pr, $"{queued} restored blobs did not reach enough mailboxes; they stay in the outbox (`kontinuum mailbox flush`)");
         }, cancellationToken);
-
-    private static bool TryOpenSink(ParseResult pr, string text, out IArchiveSink sink, out int failure)
-    {
-        sink = null!;
-        failure = ExitCodes.Success;
-        try
-        {
-            sink = ArchiveSinks.Open(text);
-            return true;
-        }
-        catch (Exception e) when (e is FormatException or UriFormatException or NotSupportedException or IOException or UnauthorizedAccessException)
-        {
-            failure = CliOutput.Fail(pr, $"--sink: {e.Message}", ExitCodes.InvalidInput);
-            return false;
-        }
-    }
 }

@@ -115,6 +115,7 @@ public sealed class KontinuumNodeBuilder
     {
         AddService(node => node.Host is { } host ? new DiscoveryService(node, host) : null);
         AddService(node => node.Host is { } host && node.Options.Mailbox is { } mailbox ? new KontinuumNode.MailboxNodeService(node, host, mailbox) : null);
+        AddService(node => node.Host is { } host && node.Options.ArchiveHolder is { } holder ? new KontinuumNode.ArchiveHolderNodeService(node, host, holder) : null);
         AddService(node => node.Host is not null && node.Options.Archive is { } archive ? new KontinuumNode.ArchiveNodeService(node, archive) : null);
         AddService(node => node.Host is { } host && node.Options.Mailbox is { } mailbox ? new KontinuumNode.HealthNodeService(node, host, mailbox) : null);
         AddService(node => node.Host is { } host && node.Options.Mailbox is { } mailbox && node.Options.ServeContent ? new KontinuumNode.ContentNodeService(node, host, mailbox) : null);

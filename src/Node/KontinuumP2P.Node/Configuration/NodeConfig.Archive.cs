@@ -9,7 +9,7 @@ public sealed class ArchiveSection
     /// <summary>Run the pusher.</summary>
     public bool Enabled { get; set; }
 
-    /// <summary>Sinks every pack goes to: <c>dir:PATH</c> (relative to node.toml) or <c>s3://BUCKET?endpoint=URL</c>.</summary>
+    /// <summary>Sinks every pack goes to: <c>dir:PATH</c> (relative to node.toml), <c>s3://BUCKET?endpoint=URL</c> or <c>peers</c> (the network's archive holders).</summary>
     public IList<string> Sinks { get; set; } = [];
 
     /// <summary>A pack is cut once it reaches this size.</summary>

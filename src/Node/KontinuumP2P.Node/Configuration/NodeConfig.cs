@@ -39,6 +39,8 @@ public sealed class NodeConfig
 
     /// <summary><c>[content]</c>: the large-content store beside the mailbox server (quota, TTL, size limits).</summary>
     public ContentSection Content { get; set; } = new();
+    /// <summary><c>[archive_holder]</c>: keep archive packs for the network (needs the <c>archive</c> capability).</summary>
+    public ArchiveHolderSection ArchiveHolder { get; set; } = new();
     /// <summary><c>[health]</c>: fleet health beside the mailbox server (alerts to HQ).</summary>
     public HealthSection Health { get; set; } = new();
 

@@ -105,6 +105,7 @@ public static partial class NodeConfigResolver
                 Content = content,
                 ServeContent = config.Content.Enabled,
                 Archive = ResolveArchive(config.Archive, baseDirectory, dataDirectory),
+                ArchiveHolder = ResolveArchiveHolder(config.ArchiveHolder, baseDirectory, dataDirectory),
                 Health = ResolveHealth(config.Health, config.Mailbox.Enabled),
                 Limits = limits.Host,
                 AdmissionLimits = new Admission.AdmissionLimits { MaxCrlStaleness = limits.MaxCrlStaleness },

@@ -39,7 +39,7 @@ public sealed partial class KontinuumNode
         public async Task StartAsync(CancellationToken cancellationToken)
         {
             var store = node.MailboxServer?.Store ?? throw new InvalidOperationException("the archive pusher needs this node's mailbox server, which is not running");
-            foreach (var sink in options.Sinks) _sinks.Add(ArchiveSinks.Open(sink));
+            foreach (var sink in options.Sinks) _sinks.Add(sink == "peers" ? node.OpenPeersArchiveSink(options.Peers) : ArchiveSinks.Open(sink));
             var statePath = options.StatePath ?? Path.Combine(node.Options.DataDirectory ?? ".", "archive-state.db");
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(statePath))!);
             _state = new PusherStateStore(statePath);

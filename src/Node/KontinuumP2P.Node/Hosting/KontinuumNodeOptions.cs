@@ -91,6 +91,8 @@ public sealed class KontinuumNodeOptions
     /// while it runs, read-only, so receivers can fetch chunks the mailbox nodes lack from the sender itself.
     /// </summary>
     public bool ServeOwnContent { get; set; }
+    /// <summary>Keep archive packs for the network's pushers (<c>/kontinuum/archive/1.0.0</c>); null (the default) holds none. Needs a certificate with the <c>archive</c> capability.</summary>
+    public KontinuumP2P.Archive.Holders.ArchiveHolderOptions? ArchiveHolder { get; set; }
     /// <summary>
     /// Fleet health beside the mailbox server (the health protocol, checks, alerts to HQ); used only when
     /// <see cref="Mailbox"/> is set, with defaults when null.
@@ -127,6 +129,7 @@ public sealed class KontinuumNodeOptions
         Content = other.Content;
         ServeContent = other.ServeContent;
         ServeOwnContent = other.ServeOwnContent;
+        ArchiveHolder = other.ArchiveHolder;
         Health = other.Health;
         Limits = other.Limits;
     }
@@ -147,6 +150,26 @@ public sealed class KontinuumNodeOptions
         catch (ArgumentException e)
         {
             throw new NodeConfigException("mailbox", $"mailbox: {e.Message}");
+        }
+    }
+
+    private void ValidateArchiveHolder()
+    {
+        if (ArchiveHolder is null) return;
+        var capability = KontinuumP2P.Archive.Holders.ArchiveHolderProtocol.HolderCapability;
+        if (Certificate is null || !Certificate.Body.Capabilities.Contains(capability, StringComparer.Ordinal))
+        {
+            throw new NodeConfigException("archive_holder.enabled",
+                $"archive_holder.enabled: this node's certificate {(Certificate is null ? "is missing" : "lacks the 'archive' capability")}; " +
+                "request a certificate with that capability or disable [archive_holder]");
+        }
+        try
+        {
+            ArchiveHolder.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new NodeConfigException("archive_holder", $"archive_holder: {e.Message}");
         }
     }
 
@@ -179,6 +202,7 @@ public sealed class KontinuumNodeOptions
             throw new NodeConfigException("content", $"content: {e.Message}");
         }
         Archive?.Validate(this);
+        ValidateArchiveHolder();
     }
 
     private static void CheckRange(string key, TimeSpan value, TimeSpan min, TimeSpan max)

@@ -10,8 +10,11 @@ namespace KontinuumP2P.Node.Hosting;
 /// </summary>
 public sealed class NodeArchiveOptions
 {
-    /// <summary>Sinks in <c>archive</c> CLI form (<c>dir:PATH</c>, <c>s3://BUCKET?endpoint=URL</c>); at least one.</summary>
+    /// <summary>Sinks in <c>archive</c> CLI form (<c>dir:PATH</c>, <c>s3://BUCKET?endpoint=URL</c>, <c>peers</c>: the network's archive holders); at least one.</summary>
     public IReadOnlyList<string> Sinks { get; set; } = [];
+
+    /// <summary>Settings of the <c>peers</c> sink (replicas, timeouts); null: its defaults (3 holders of distinct providers).</summary>
+    public KontinuumP2P.Archive.Sinks.PeersSinkOptions? Peers { get; set; }
 
     /// <summary>The pusher's own SQLite state file; default <c>archive-state.db</c> in the data folder.</summary>
     public string? StatePath { get; set; }
@@ -35,11 +38,11 @@ public sealed class NodeArchiveOptions
         if (node.Mailbox is not { } mailbox || mailbox.Store.Role != KontinuumP2P.Mailbox.Wire.MailboxRole.Replica)
             throw new NodeConfigException("archive.enabled", "archive.enabled: the archive pusher tails this node's replica mailboxes; enable [mailbox] with role = \"replica\"");
         if (Sinks.Count == 0 || Sinks.Any(string.IsNullOrWhiteSpace))
-            throw new NodeConfigException("archive.sinks", "archive.sinks: name at least one sink (dir:PATH or s3://BUCKET?endpoint=URL)");
+            throw new NodeConfigException("archive.sinks", "archive.sinks: name at least one sink (dir:PATH, s3://BUCKET?endpoint=URL or peers)");
         foreach (var sink in Sinks)
         {
-            if (!sink.StartsWith("dir:", StringComparison.Ordinal) && !sink.StartsWith("s3://", StringComparison.Ordinal))
-                throw new NodeConfigException("archive.sinks", $"archive.sinks: '{sink}' is not dir:PATH or s3://BUCKET?endpoint=URL (the peers sink is not built yet)");
+            if (sink != "peers" && !sink.StartsWith("dir:", StringComparison.Ordinal) && !sink.StartsWith("s3://", StringComparison.Ordinal))
+                throw new NodeConfigException("archive.sinks", $"archive.sinks: '{sink}' is not dir:PATH, s3://BUCKET?endpoint=URL or peers");
         }
         foreach (var id in Mailboxes)
         {
