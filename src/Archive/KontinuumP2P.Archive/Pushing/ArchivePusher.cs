@@ -15,7 +15,7 @@ namespace KontinuumP2P.Archive.Pushing;
 /// pack for the same blobs); the pack is uploaded and read back and its BLAKE3 checked; the next manifest is written
 /// and read back; then <c>archived_up_to</c> and the chain position advance in one SQLite transaction.
 /// </summary>
-public sealed class ArchivePusher : BackgroundService
+public sealed partial class ArchivePusher : BackgroundService
 {
     private readonly IArchiveSource _source;
     private readonly IReadOnlyList<IArchiveSink> _sinks;
@@ -82,6 +82,9 @@ public sealed class ArchivePusher : BackgroundService
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            // Contents first: a reference blob pushed after its content was complete here finds it archived by the
+            // time its own pack is written.
+            if (_source is IArchiveContentSource contents) await ArchiveContentsAsync(contents, cancellationToken).ConfigureAwait(false);
             var written = 0;
             foreach (var mailbox in await _source.ListMailboxesAsync(cancellationToken).ConfigureAwait(false))
             {
