@@ -80,9 +80,12 @@ public static class PackReader
     /// byte, which is what bounds its speed). Reports the first bad blob in cursor order.
     /// </summary>
     /// <exception cref="PackFormatException">The pack is malformed or a blob does not match its id.</exception>
-    internal static IReadOnlyList<PackEntry> OpenBlobsParallel(byte[] pack, ArchiveKeys keys)
+    internal static IReadOnlyList<PackEntry> OpenBlobsParallel(byte[] pack, ArchiveKeys keys) => OpenBlobsParallel(pack, pack.Length, keys);
+
+    /// <summary><see cref="OpenBlobsParallel(byte[], ArchiveKeys)"/> over the first <paramref name="length"/> bytes of a (pooled) buffer.</summary>
+    internal static IReadOnlyList<PackEntry> OpenBlobsParallel(byte[] pack, int length, ArchiveKeys keys)
     {
-        var entries = ReadHeader(pack, keys);
+        var entries = ReadHeader(pack.AsSpan(0, length), keys);
         var bad = new bool[entries.Count];
         Parallel.For(0, entries.Count, i =>
         {

@@ -8,7 +8,7 @@ namespace KontinuumP2P.Archive.Sinks;
 /// digest bytes in hex). A write goes to <c>PATH/tmp</c>, is fsynced, renamed into place, and the folder is fsynced,
 /// so a crash leaves either the whole object or none.
 /// </summary>
-public sealed class DirectorySink : IArchiveSink
+public sealed partial class DirectorySink : IArchiveSink, ILocalSink
 {
     private readonly string _root;
     private readonly string _temp;
