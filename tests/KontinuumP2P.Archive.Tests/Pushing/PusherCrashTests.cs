@@ -40,7 +40,7 @@ public sealed class PusherCrashTests
         {
             var (exited, log) = await RunAsync(killAfterLines: random.Next(0, 4), killDelayMs: random.Next(0, 30));
             if (!exited) killed++;
-            TestContext.Out.WriteLine($"run {run}: {log.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length - 1} packs, {(exited ? "finished" : "killed")}");
+            TestContext.Out.WriteLine($"run {run}: {log.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length - 1} packs and contents, {(exited ? "finished" : "killed")}");
             // A few more blobs arrive between runs (about one tail pack's worth), so runs reach the tail, where a pack
             // interrupted after its upload must be rebuilt from its planned range and not swallow the newcomers.
             await using var store = await ReplicaStore.OpenAsync(storePath);
