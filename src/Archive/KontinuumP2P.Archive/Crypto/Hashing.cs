@@ -8,17 +8,9 @@ internal static class Hashing
     public static byte[] Blake3(ReadOnlySpan<byte> data)
     {
         var digest = new byte[DigestLength];
-        // Large inputs hash in parallel (packs are megabytes); small ones stay on this thread.
-        if (data.Length >= 1 << 20)
-        {
-            using var hasher = global::Blake3.Hasher.New();
-            hasher.UpdateWithJoin(data);
-            hasher.Finalize(digest);
-        }
-        else
-        {
-            global::Blake3.Hasher.Hash(data, digest);
-        }
+        // One thread (SIMD): the multi-threaded join spins its workers, which cost more CPU per byte than it saved
+        // and, on a busy machine, waited on the slowest worker (bench archive, docs/benchmarks.md).
+        global::Blake3.Hasher.Hash(data, digest);
         return digest;
     }
 

@@ -157,7 +157,7 @@ public static class ArchiveRestorer
             }
             try
             {
-                var entries = PackReader.OpenBlobsParallel(fetched.Buffer, length, keys);
+                var entries = PackReader.OpenBlobsIn(fetched.Buffer, length, keys);
                 if (Matches(entries, manifest)) return fetched with { Entries = entries };
             }
             catch (PackFormatException)

@@ -43,7 +43,7 @@ public sealed partial class DirectorySink
                 {
                     offset += filled;
                     var reading = ReadChunkAsync(handle, next, offset, cancellationToken);
-                    hasher.UpdateWithJoin(current.AsSpan(0, filled));
+                    hasher.Update(current.AsSpan(0, filled));
                     filled = await reading.ConfigureAwait(false);
                     (current, next) = (next, current);
                 }
