@@ -8,8 +8,8 @@ internal static class Hashing
     public static byte[] Blake3(ReadOnlySpan<byte> data)
     {
         var digest = new byte[DigestLength];
-        // One thread (SIMD): the multi-threaded join spins its workers, which cost more CPU per byte than it saved
-        // and, on a busy machine, waited on the slowest worker (bench archive, docs/benchmarks.md).
+        // One thread (SIMD): the package's multi-threaded join gave nothing measurable in bench archive on this busy
+        // machine (docs/benchmarks.md), and one thread leaves the other core to the node.
         global::Blake3.Hasher.Hash(data, digest);
         return digest;
     }
