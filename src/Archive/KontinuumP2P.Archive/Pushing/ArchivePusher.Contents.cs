@@ -10,13 +10,19 @@ public sealed partial class ArchivePusher
     /// <summary>Raised when archiving a content failed (it is retried next round).</summary>
     public event Action<ReadOnlyMemory<byte>, Exception>? ContentFailed;
 
+    // Contents known to be archived, loaded from the state file once, so a round over a large content store asks
+    // SQLite nothing for what is already done.
+    private HashSet<string>? _archivedContents;
+
     // Each complete content not yet recorded: put under its content id (idempotent: the same id is always the same
     // bytes, so a crash before the record only repeats a put the sink skips), read back, then record it.
     private async Task ArchiveContentsAsync(IArchiveContentSource contents, CancellationToken cancellationToken)
     {
+        _archivedContents ??= [.. _state.Contents().Select(c => Convert.ToHexStringLower(c.ContentId))];
         foreach (var contentId in await contents.ListContentsAsync(cancellationToken).ConfigureAwait(false))
         {
-            if (_state.HasContent(contentId.Span)) continue;
+            var key = Convert.ToHexStringLower(contentId.Span);
+            if (_archivedContents.Contains(key)) continue;
             var id = ArchiveObjectId.Content(contentId.Span);
             try
             {
@@ -25,6 +31,7 @@ public sealed partial class ArchivePusher
                 foreach (var sink in _sinks) await StoreVerifiedAsync(sink, id, data, cancellationToken).ConfigureAwait(false);
                 var record = new ArchivedContent(contentId.ToArray(), data.Length);
                 _state.AddContent(record);
+                _archivedContents.Add(key);
                 ArchivePusherLog.ContentArchived(_logger, id.ToString(), data.Length);
                 ContentArchived?.Invoke(record);
             }
