@@ -61,24 +61,30 @@ public sealed class ArchiveBench : IBench
         Console.WriteLine($"{blobs.Count} blobs of {blobKib} KiB ({total >> 20} MiB), packs of {packMib} MiB, {rounds} rounds");
         Console.WriteLine($"{"round",5} {"seq write MB/s",15} {"pack+store MB/s",16} {"ratio",6} {"seq read MB/s",14} {"restore MB/s",13} {"ratio",6}");
         var results = new List<(double Write, double Store, double Read, double Restore)>();
+        // CPU time of this process per byte, per phase (all threads): unlike the rates, it barely depends on how busy
+        // the machine is, so it shows what each path costs.
+        var cpu = new List<(double Write, double Store, double Read, double Restore)>();
         for (var round = 0; round < rounds; round++)
         {
             var dir = Directory.CreateDirectory(Path.Combine(root ?? Path.GetTempPath(), $"kp-archive-bench-{Environment.ProcessId}-{round}")).FullName;
             try
             {
                 var plain = Path.Combine(dir, "sequential.bin");
-                var write = Rate(total, await TimeAsync(() => SequentialWriteAsync(plain, blobs, cancellationToken)));
-                var store = Rate(total, await TimeAsync(async () =>
+                var (writeTime, writeCpu) = await TimeAsync(() => SequentialWriteAsync(plain, blobs, cancellationToken));
+                var write = Rate(total, writeTime);
+                var (storeTime, storeCpu) = await TimeAsync(async () =>
                 {
                     using var state = new PusherStateStore(Path.Combine(dir, "state.db"));
                     await using var sink = new DirectorySink(Path.Combine(dir, "sink"));
                     using var pusher = new ArchivePusher(source, [sink], state, new ArchivePusherOptions { TargetPackBytes = (long)packMib << 20 }, TimeProvider.System);
                     await pusher.RunOnceAsync(flush: true, cancellationToken);
                     if (state.Get(mailboxId)?.ArchivedUpTo != (ulong)blobs.Count) throw new InvalidOperationException("pusher did not archive every blob");
-                }));
-                var read = Rate(total, await TimeAsync(() => SequentialReadAsync(plain, cancellationToken)));
+                });
+                var store = Rate(total, storeTime);
+                var (readTime, readCpu) = await TimeAsync(() => SequentialReadAsync(plain, cancellationToken));
+                var read = Rate(total, readTime);
                 long restored = 0;
-                var restore = Rate(total, await TimeAsync(async () =>
+                var (restoreTime, restoreCpu) = await TimeAsync(async () =>
                 {
                     await using var sink = new DirectorySink(Path.Combine(dir, "sink"));
                     var report = await ArchiveRestorer.RestoreMailboxAsync([sink], archiveKey, (b, _) =>
@@ -87,9 +93,11 @@ public sealed class ArchiveBench : IBench
                         return ValueTask.CompletedTask;
                     }, cancellationToken);
                     if (report.Blobs != blobs.Count || restored != total) throw new InvalidOperationException("restore did not return every blob");
-                }));
+                });
+                var restore = Rate(total, restoreTime);
                 results.Add((write, store, read, restore));
-                Console.WriteLine($"{round,5} {write,15:F0} {store,16:F0} {store / write,6:P0} {read,14:F0} {restore,13:F0} {restore / read,6:P0}");
+                cpu.Add((NsPerByte(writeCpu, total), NsPerByte(storeCpu, total), NsPerByte(readCpu, total), NsPerByte(restoreCpu, total)));
+                Console.WriteLine($"{round,5} {write,15:F0} {store,16:F0} {store / write,6:P0} {read,14:F0} {restore,13:F0} {restore / read,6:P0}   CPU ns/B: write {cpu[^1].Write:F2} pack+store {cpu[^1].Store:F2} read {cpu[^1].Read:F2} restore {cpu[^1].Restore:F2}");
             }
             finally
             {
@@ -106,6 +114,12 @@ public sealed class ArchiveBench : IBench
             bench = "archive", mib = total >> 20, blobKib, packMib, rounds,
             seqWriteMBps = Median(r => r.Write), packStoreMBps = Median(r => r.Store), storeRatio = Median(r => r.Store / r.Write),
             seqReadMBps = Median(r => r.Read), restoreMBps = Median(r => r.Restore), restoreRatio = Median(r => r.Restore / r.Read),
+            cpuNsPerByte = new
+            {
+                seqWrite = MedianOf(cpu.Select(c => c.Write)), packStore = MedianOf(cpu.Select(c => c.Store)),
+                seqRead = MedianOf(cpu.Select(c => c.Read)), restore = MedianOf(cpu.Select(c => c.Restore)),
+            },
+            loadAverage = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?",
         };
         Console.WriteLine($"median: pack+store {summary.storeRatio:P0} of sequential write (target ≥ 50 %), restore {summary.restoreRatio:P0} of sequential read (target ≥ 50 %)");
         Console.WriteLine(JsonSerializer.Serialize(summary));
@@ -114,11 +128,24 @@ public sealed class ArchiveBench : IBench
 
     private static double Rate(long bytes, TimeSpan elapsed) => bytes / 1e6 / elapsed.TotalSeconds;
 
-    private static async Task<TimeSpan> TimeAsync(Func<Task> work)
+    private static double NsPerByte(TimeSpan cpu, long bytes) => cpu.TotalNanoseconds / bytes;
+
+    private static double MedianOf(IEnumerable<double> values)
     {
+        var sorted = values.Order().ToList();
+        return sorted[sorted.Count / 2];
+    }
+
+    // Wall time and this process's CPU time (every thread) spent on the work.
+    private static async Task<(TimeSpan Elapsed, TimeSpan Cpu)> TimeAsync(Func<Task> work)
+    {
+        using var process = Process.GetCurrentProcess();
+        var cpuBefore = process.TotalProcessorTime;
         var watch = Stopwatch.StartNew();
         await work();
-        return watch.Elapsed;
+        var elapsed = watch.Elapsed;
+        process.Refresh();
+        return (elapsed, process.TotalProcessorTime - cpuBefore);
     }
 
     // The same bytes as the blobs, written sequentially in 1 MiB writes, fsynced once at the end.

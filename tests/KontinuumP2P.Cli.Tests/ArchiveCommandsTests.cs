@@ -4,6 +4,7 @@ using KontinuumP2P.Archive.Pushing;
 using KontinuumP2P.Archive.Sinks;
 using KontinuumP2P.Cli.Commands;
 using KontinuumP2P.Mailbox.Client;
+using KontinuumP2P.Mailbox.Content;
 using KontinuumP2P.Mailbox.Crypto;
 using KontinuumP2P.Mailbox.Storage;
 using KontinuumP2P.Mailbox.Wire;
@@ -80,6 +81,77 @@ public sealed class ArchiveCommandsTests
         Assert.That(code, Is.EqualTo(1));
         Assert.That(lines[0].GetProperty("missing").EnumerateArray().Select(e => e.GetString()), Is.EqualTo(new[] { Path.GetFileName(gone) }));
         Assert.That(lines[0].GetProperty("packs").GetInt32(), Is.EqualTo(packs));
+    }
+
+    [Test]
+    public async Task Restore_brings_back_an_attachment_from_the_archived_content_and_verify_counts_it()
+    {
+        var group = Path.Combine(_dir, "group");
+        var sinkPath = Path.Combine(_dir, "archive");
+        var random = new Random(7);
+        var attachment = new byte[200_000];
+        random.NextBytes(attachment);
+        string referenceId;
+        ContentId contentId;
+        using (var store = GroupStore.Create(group, GroupSecret.Generate(), "devnet", ["mbx-1"], 1))
+        {
+            await using var replica = await MailboxStore.OpenAsync(new MailboxStoreOptions { DatabasePath = Path.Combine(_dir, "store.db"), Role = MailboxRole.Replica });
+            var contents = ContentStore.Open(new ContentStoreOptions { Directory = Path.Combine(_dir, "content") });
+            // The content as a sending device seals it: fresh key, 64 KiB chunks, manifest of chunk hashes.
+            const int chunkSize = 64 << 10;
+            var count = (int)ContentLimits.ChunkCountOf(attachment.Length, chunkSize);
+            var key = ContentCipher.NewKey();
+            using var cipher = new ContentCipher(key, attachment.Length, chunkSize, count);
+            var chunks = new byte[count][];
+            var hashes = new byte[count * ContentManifest.HashLength];
+            for (var i = 0; i < count; i++)
+            {
+                var part = attachment.AsSpan(i * chunkSize, Math.Min(chunkSize, attachment.Length - (i * chunkSize)));
+                chunks[i] = new byte[part.Length + ContentCipher.TagLength];
+                cipher.Encrypt(i, part, chunks[i]);
+                KontinuumP2P.Certs.Hashing.Blake3.Hash(chunks[i], hashes.AsSpan(i * ContentManifest.HashLength, ContentManifest.HashLength));
+            }
+            var manifest = ContentManifest.Create(attachment.Length, chunkSize, hashes, new ContentLimits());
+            contentId = manifest.Id;
+            await contents.BeginAsync(manifest, CancellationToken.None);
+            for (var i = 0; i < count; i++) await contents.PutChunkAsync(manifest.Id, i, chunks[i], CancellationToken.None);
+            var reference = new ContentReference(manifest.Id, attachment.Length, chunkSize, count, key, "report.pdf");
+
+            var keys = store.Current.SlotKeys["mbx-1"];
+            var handle = (await replica.OpenMailboxAsync(keys.MailboxId, keys.Capability, new byte[16], keys.ArchiveKey, CancellationToken.None)).Handle;
+            var sealedBlob = BlobCipher.Seal(store.Current.Keys.BlobKey, reference.ToBlob());
+            referenceId = sealedBlob.Id.ToString();
+            await replica.PushAsync(handle, sealedBlob.Id.Digest.ToArray(), sealedBlob.Bytes, TimeSpan.Zero, CancellationToken.None);
+            using var state = new PusherStateStore(Path.Combine(_dir, "state.db"));
+            await using var sink = new DirectorySink(sinkPath);
+            using var pusher = new ArchivePusher(new MailboxStoreArchiveSource(replica, contents), [sink], state, new ArchivePusherOptions(), TimeProvider.System);
+            await pusher.RunOnceAsync(flush: true, CancellationToken.None);
+        }
+        Directory.Delete(Path.Combine(_dir, "content"), recursive: true);
+
+        var output = Path.Combine(_dir, "out");
+        var (code, lines, _) = await RunAsync(["archive", "restore", "--group", group, "--sink", "dir:" + sinkPath, "--out", output, "--json"]);
+        Assert.That(code, Is.Zero);
+        Assert.That((lines[^1].GetProperty("restored").GetInt32(), lines[^1].GetProperty("attachments").GetInt32(), lines[^1].GetProperty("missingAttachments").GetInt32()),
+            Is.EqualTo((1, 1, 0)));
+        Assert.That(ContentReference.FromBlob(await File.ReadAllBytesAsync(Path.Combine(output, referenceId))).Id, Is.EqualTo(contentId));
+        Assert.That(await File.ReadAllBytesAsync(Path.Combine(output, "attachments", contentId.ToString(), "report.pdf")), Is.EqualTo(attachment));
+
+        (code, lines, _) = await RunAsync(["archive", "verify", "--sink", "dir:" + sinkPath, "--sample", "100", "--json"]);
+        Assert.That(code, Is.Zero);
+        Assert.That((lines[0].GetProperty("contents").GetInt32(), lines[0].GetProperty("contentsVerified").GetInt32()), Is.EqualTo((1, 1)));
+
+        // The archived content damaged: verify names it, restore still writes the reference but reports the attachment missing.
+        var stored = Directory.EnumerateFiles(Path.Combine(sinkPath, "c"), "*", SearchOption.AllDirectories).Single();
+        var bytes = await File.ReadAllBytesAsync(stored);
+        bytes[^100] ^= 1;
+        await File.WriteAllBytesAsync(stored, bytes);
+        (code, lines, _) = await RunAsync(["archive", "verify", "--sink", "dir:" + sinkPath, "--sample", "100", "--json"]);
+        Assert.That(code, Is.EqualTo(1));
+        Assert.That(lines[0].GetProperty("corrupt").EnumerateArray().Select(e => e.GetString()), Is.EqualTo(new[] { Path.GetFileName(stored) }));
+        (code, lines, _) = await RunAsync(["archive", "restore", "--group", group, "--sink", "dir:" + sinkPath, "--out", Path.Combine(_dir, "out2"), "--json"]);
+        Assert.That(code, Is.EqualTo(1));
+        Assert.That(lines[^1].GetProperty("missingAttachments").GetInt32(), Is.EqualTo(1));
     }
 
     [TestCase("verify", "--sink", "ftp://x", "--sample", "5")]

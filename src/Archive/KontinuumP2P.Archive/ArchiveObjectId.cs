@@ -10,11 +10,17 @@ public enum ArchiveObjectKind
 
     /// <summary>A manifest: its id is BLAKE3(locator ‖ sequence), an address only the group can compute.</summary>
     Manifest,
+
+    /// <summary>
+    /// A content (large attachment): its manifest and every chunk ciphertext; its id is the content id (BLAKE3 of the
+    /// content manifest), so it is found from a restored <c>ContentReference</c> and checked without any key.
+    /// </summary>
+    Content,
 }
 
 /// <summary>
 /// The name of an object in a sink. Packs are named by their CIDv1 (raw 0x55, blake3 multihash 0x1e, base32 text
-/// <c>b…</c>), manifests by <c>m</c> followed by their 64-hex address.
+/// <c>b…</c>), manifests by <c>m</c> followed by their 64-hex address, contents by <c>c</c> and the content id's 64 hex.
 /// </summary>
 public readonly record struct ArchiveObjectId
 {
@@ -39,6 +45,9 @@ public readonly record struct ArchiveObjectId
     /// <summary>The manifest object at this 32-byte address.</summary>
     public static ArchiveObjectId Manifest(ReadOnlySpan<byte> digest) => new(ArchiveObjectKind.Manifest, Check(digest));
 
+    /// <summary>The archived content whose content id has this 32-byte digest.</summary>
+    public static ArchiveObjectId Content(ReadOnlySpan<byte> digest) => new(ArchiveObjectKind.Content, Check(digest));
+
     /// <summary>The binary CIDv1 of a pack (raw codec, blake3 multihash), as DHT provider records use it.</summary>
     public byte[] ToCidBytes()
     {
@@ -48,7 +57,12 @@ public readonly record struct ArchiveObjectId
 
     /// <summary>The object's name in a sink.</summary>
     public override string ToString() =>
-        _digest is null ? "(none)" : Kind == ArchiveObjectKind.Pack ? "b" + Base32.Encode(ToCidBytes()) : "m" + Convert.ToHexStringLower(_digest);
+        _digest is null ? "(none)" : Kind switch
+        {
+            ArchiveObjectKind.Pack => "b" + Base32.Encode(ToCidBytes()),
+            ArchiveObjectKind.Content => "c" + Convert.ToHexStringLower(_digest),
+            _ => "m" + Convert.ToHexStringLower(_digest),
+        };
 
     /// <summary>Parses a name written by <see cref="ToString"/>; false for anything else.</summary>
     public static bool TryParse(string? name, out ArchiveObjectId id)
@@ -57,11 +71,11 @@ public readonly record struct ArchiveObjectId
         if (string.IsNullOrEmpty(name) || name.Length > 80) return false;
         try
         {
-            if (name[0] == 'm' && name.Length == 65)
+            if (name[0] is 'm' or 'c' && name.Length == 65)
             {
                 var digest = Convert.FromHexString(name.AsSpan(1));
                 if (!name.AsSpan(1).SequenceEqual(Convert.ToHexStringLower(digest))) return false;
-                id = Manifest(digest);
+                id = name[0] == 'm' ? Manifest(digest) : Content(digest);
                 return true;
             }
             if (name[0] == 'b')
@@ -79,9 +93,9 @@ public readonly record struct ArchiveObjectId
     }
 
     /// <summary>Parses a name written by <see cref="ToString"/>.</summary>
-    /// <exception cref="FormatException">Not a pack CID or manifest address.</exception>
+    /// <exception cref="FormatException">Not a pack CID, manifest address or content name.</exception>
     public static ArchiveObjectId Parse(string name) =>
-        TryParse(name, out var id) ? id : throw new FormatException($"'{name}' is neither a pack CID (b…, raw blake3) nor a manifest address (m + 64 hex)");
+        TryParse(name, out var id) ? id : throw new FormatException($"'{name}' is not a pack CID (b…, raw blake3), manifest address (m + 64 hex) or content (c + 64 hex)");
 
     /// <summary>Equal when kind and digest are equal.</summary>
     public bool Equals(ArchiveObjectId other) => Kind == other.Kind && Digest.SequenceEqual(other.Digest);

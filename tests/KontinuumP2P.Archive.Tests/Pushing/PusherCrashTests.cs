@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using KontinuumP2P.Archive.Pushing;
+using KontinuumP2P.Archive.Contents;
 using KontinuumP2P.Archive.Sinks;
+using KontinuumP2P.Mailbox.Content;
 
 namespace KontinuumP2P.Archive.Tests.Pushing;
 
@@ -18,7 +20,7 @@ public sealed class PusherCrashTests
 
     [Test]
     [Category("Slow")]
-    public async Task A_pusher_killed_twenty_times_archives_every_blob_exactly_once()
+    public async Task A_pusher_killed_twenty_times_archives_every_blob_and_every_content_exactly_once()
     {
         var seed = Environment.TickCount;
         TestContext.Out.WriteLine($"seed {seed}");
@@ -26,6 +28,10 @@ public sealed class PusherCrashTests
         var storePath = Path.Combine(_dir, "store.db");
         var statePath = Path.Combine(_dir, "archive-state.db");
         var sinkPath = Path.Combine(_dir, "sink");
+        var contentPath = Path.Combine(_dir, "content");
+        var contents = ContentStore.Open(new ContentStoreOptions { Directory = contentPath });
+        var made = new List<TestContents.Made>();
+        for (var i = 0; i < 4; i++) made.Add(await TestContents.AddAsync(contents, random, random.Next(20_000, 90_000), 16 << 10, $"c{i}"));
         var boxes = ReplicaStore.MakeBoxes(random, 2);
         await using (var store = await ReplicaStore.OpenAsync(storePath)) await ReplicaStore.PushAsync(store, boxes, random, 40, 1, 6000);
 
@@ -34,11 +40,17 @@ public sealed class PusherCrashTests
         {
             var (exited, log) = await RunAsync(killAfterLines: random.Next(0, 4), killDelayMs: random.Next(0, 30));
             if (!exited) killed++;
-            TestContext.Out.WriteLine($"run {run}: {log.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length - 1} packs, {(exited ? "finished" : "killed")}");
+            TestContext.Out.WriteLine($"run {run}: {log.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length - 1} packs and contents, {(exited ? "finished" : "killed")}");
             // A few more blobs arrive between runs (about one tail pack's worth), so runs reach the tail, where a pack
             // interrupted after its upload must be rebuilt from its planned range and not swallow the newcomers.
             await using var store = await ReplicaStore.OpenAsync(storePath);
             await ReplicaStore.PushAsync(store, boxes, random, 6, 1, 6000);
+            // And a content now and then (the store is reopened: the child wrote nothing to it).
+            if (run % 4 == 0)
+            {
+                contents = ContentStore.Open(new ContentStoreOptions { Directory = contentPath });
+                made.Add(await TestContents.AddAsync(contents, random, random.Next(20_000, 90_000), 16 << 10, $"r{run}"));
+            }
         }
         var (finished, output) = await RunAsync(killAfterLines: null, killDelayMs: 0);
         Assert.That(finished, Is.True);
@@ -53,6 +65,12 @@ public sealed class PusherCrashTests
         ArchiveCheck.AssertExactlyOnce(stored, await ArchiveCheck.RestoreAllAsync([sink], boxes));
         await ArchiveCheck.AssertNoOrphanOrDuplicatePacksAsync(sink, boxes);
         using var state = new PusherStateStore(statePath);
+        // Every content exactly once: one object per content id, each verifying against its id, each recorded once.
+        var archived = new List<ArchiveObjectId>();
+        await foreach (var id in sink.ListAsync(ArchiveObjectKind.Content, CancellationToken.None)) archived.Add(id);
+        Assert.That(archived.Select(a => Convert.ToHexStringLower(a.Digest)), Is.EquivalentTo(made.Select(m => m.Manifest.Id.ToHex())));
+        foreach (var id in archived) Assert.That(ContentObject.IsValid(File.ReadAllBytes(sink.PathOf(id)), id), Is.True, id.ToString());
+        Assert.That(state.Contents().Select(c => Convert.ToHexStringLower(c.ContentId)), Is.EquivalentTo(made.Select(m => m.Manifest.Id.ToHex())));
         foreach (var box in boxes)
         {
             var s = state.Get(box.MailboxId)!;
@@ -65,7 +83,7 @@ public sealed class PusherCrashTests
         {
             var dll = Path.Combine(AppContext.BaseDirectory, "KontinuumP2P.Archive.CrashHost.dll");
             var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var a in new[] { dll, storePath, statePath, "dir:" + sinkPath, "32768" }) start.ArgumentList.Add(a);
+            foreach (var a in new[] { dll, storePath, statePath, "dir:" + sinkPath, "32768", contentPath }) start.ArgumentList.Add(a);
             using var process = Process.Start(start)!;
             var stderr = process.StandardError.ReadToEndAsync();
             var output = new System.Text.StringBuilder();

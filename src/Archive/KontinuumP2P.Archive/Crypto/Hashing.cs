@@ -8,17 +8,9 @@ internal static class Hashing
     public static byte[] Blake3(ReadOnlySpan<byte> data)
     {
         var digest = new byte[DigestLength];
-        // Large inputs hash in parallel (packs are megabytes); small ones stay on this thread.
-        if (data.Length >= 1 << 20)
-        {
-            using var hasher = global::Blake3.Hasher.New();
-            hasher.UpdateWithJoin(data);
-            hasher.Finalize(digest);
-        }
-        else
-        {
-            global::Blake3.Hasher.Hash(data, digest);
-        }
+        // One thread (SIMD): the package's multi-threaded join gave nothing measurable in bench archive on this busy
+        // machine (docs/benchmarks.md), and one thread leaves the other core to the node.
+        global::Blake3.Hasher.Hash(data, digest);
         return digest;
     }
 

@@ -49,6 +49,20 @@ public sealed class PackBuilder
         _length += blob.Length;
     }
 
+    /// <summary>The exact size of a pack of blobs of these lengths (size the builder with it and <see cref="Build"/> copies nothing).</summary>
+    internal static long ExactSize(IEnumerable<int> blobLengths)
+    {
+        ArgumentNullException.ThrowIfNull(blobLengths);
+        long bytes = 0;
+        var count = 0;
+        foreach (var length in blobLengths)
+        {
+            bytes += length;
+            count++;
+        }
+        return bytes + PackFormat.SealedHeaderLength(count) + PackFormat.TrailerLength;
+    }
+
     /// <summary>Seals the header and returns the finished pack. The builder can then be discarded.</summary>
     public Pack Build()
     {
@@ -67,10 +81,12 @@ public sealed class PackBuilder
         }
         var sealedLength = SyntheticAead.Overhead + header.Length;
         var total = _length + sealedLength + PackFormat.TrailerLength;
-        var bytes = new byte[total];
-        _buffer.AsSpan(0, (int)_length).CopyTo(bytes);
+        // Sized exactly up front (the pusher knows its blobs), the buffer becomes the pack: no second copy of the blobs.
+        var bytes = _buffer.Length == total ? _buffer : new byte[total];
+        if (!ReferenceEquals(bytes, _buffer)) _buffer.AsSpan(0, (int)_length).CopyTo(bytes);
         SyntheticAead.Seal(_keys.PackKey, PackFormat.AssociatedData, header, bytes.AsSpan((int)_length, sealedLength));
         BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan((int)(total - PackFormat.TrailerLength)), (uint)sealedLength);
+        _buffer = [];
         return new Pack(ArchiveObjectId.Pack(Hashing.Blake3(bytes)), bytes, [.. _entries]);
     }
 

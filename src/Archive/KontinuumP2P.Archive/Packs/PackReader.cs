@@ -76,21 +76,22 @@ public static class PackReader
     }
 
     /// <summary>
-    /// <see cref="OpenBlobs"/> with the blobs hashed on several cores (restore's hot path: one BLAKE3 pass over every
-    /// byte, which is what bounds its speed). Reports the first bad blob in cursor order.
+    /// <see cref="OpenBlobs"/> over an array (restore's hot path: one BLAKE3 pass over every byte). Reports the first bad
+    /// blob in cursor order.
     /// </summary>
     /// <exception cref="PackFormatException">The pack is malformed or a blob does not match its id.</exception>
-    internal static IReadOnlyList<PackEntry> OpenBlobsParallel(byte[] pack, ArchiveKeys keys)
+    internal static IReadOnlyList<PackEntry> OpenBlobsIn(byte[] pack, ArchiveKeys keys) => OpenBlobsIn(pack, pack.Length, keys);
+
+    /// <summary><see cref="OpenBlobsIn(byte[], ArchiveKeys)"/> over the first <paramref name="length"/> bytes of a (pooled) buffer.</summary>
+    internal static IReadOnlyList<PackEntry> OpenBlobsIn(byte[] pack, int length, ArchiveKeys keys)
     {
-        var entries = ReadHeader(pack, keys);
-        var bad = new bool[entries.Count];
-        Parallel.For(0, entries.Count, i =>
+        var entries = ReadHeader(pack.AsSpan(0, length), keys);
+        // Sequential within a pack: restore already checks the next packs on other threads while it hands out this one.
+        foreach (var e in entries)
         {
-            var e = entries[i];
-            bad[i] = !Hashing.Blake3(pack.AsSpan((int)e.Offset, e.Length)).AsSpan().SequenceEqual(e.BlobId.Span);
-        });
-        var first = Array.IndexOf(bad, true);
-        if (first >= 0) throw new PackFormatException($"blob at cursor {entries[first].Cursor} does not hash to its id");
+            if (!Hashing.Blake3(pack.AsSpan((int)e.Offset, e.Length)).AsSpan().SequenceEqual(e.BlobId.Span))
+                throw new PackFormatException($"blob at cursor {e.Cursor} does not hash to its id");
+        }
         return entries;
     }
 }

@@ -15,7 +15,7 @@ namespace KontinuumP2P.Archive.Pushing;
 /// pack for the same blobs); the pack is uploaded and read back and its BLAKE3 checked; the next manifest is written
 /// and read back; then <c>archived_up_to</c> and the chain position advance in one SQLite transaction.
 /// </summary>
-public sealed class ArchivePusher : BackgroundService
+public sealed partial class ArchivePusher : BackgroundService
 {
     private readonly IArchiveSource _source;
     private readonly IReadOnlyList<IArchiveSink> _sinks;
@@ -82,6 +82,9 @@ public sealed class ArchivePusher : BackgroundService
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            // Contents first: a reference blob pushed after its content was complete here finds it archived by the
+            // time its own pack is written.
+            if (_source is IArchiveContentSource contents) await ArchiveContentsAsync(contents, cancellationToken).ConfigureAwait(false);
             var written = 0;
             foreach (var mailbox in await _source.ListMailboxesAsync(cancellationToken).ConfigureAwait(false))
             {
@@ -230,10 +233,10 @@ public sealed class ArchivePusher : BackgroundService
     private async Task<MailboxArchiveState> WritePackAsync(ArchiveMailbox mailbox, ArchiveKeys keys, MailboxArchiveState state,
         List<ArchiveBlob> blobs, CancellationToken cancellationToken)
     {
-        var builder = new PackBuilder(keys, (int)Math.Min(_options.TargetPackBytes + (2 << 20), PackFormat.MaxPackBytes));
+        var builder = new PackBuilder(keys, (int)Math.Min(PackBuilder.ExactSize(blobs.Select(b => b.Data.Length)), PackFormat.MaxPackBytes));
         foreach (var blob in blobs) builder.Add(blob.BlobId.Span, blob.Cursor, blob.Data.Span);
         var pack = builder.Build();
-        foreach (var sink in _sinks) await StoreVerifiedAsync(sink, pack.Id, pack.Bytes, cancellationToken).ConfigureAwait(false);
+        foreach (var sink in _sinks) await StoreVerifiedAsync(sink, pack.Id, pack.Bytes, cancellationToken, hashed: true).ConfigureAwait(false);
 
         var manifest = new Manifest(state.ChainLength, state.ChainHead, pack.Id, blobs[0].Cursor, blobs[^1].Cursor,
             [.. pack.Entries.Select(e => new ManifestBlob(e.BlobId, e.Cursor))]);
@@ -254,9 +257,12 @@ public sealed class ArchivePusher : BackgroundService
     }
 
     // Upload, read back, compare; a mismatching copy (a torn or corrupted object already there) is replaced once.
-    private async Task StoreVerifiedAsync(IArchiveSink sink, ArchiveObjectId id, byte[] data, CancellationToken cancellationToken)
+    // hashed: the id was computed here from these very bytes, so a sink that can skip its own pre-put hash does (the
+    // read-back below still checks what was stored).
+    private async Task StoreVerifiedAsync(IArchiveSink sink, ArchiveObjectId id, byte[] data, CancellationToken cancellationToken, bool hashed = false)
     {
-        await sink.PutAsync(id, data, cancellationToken).ConfigureAwait(false);
+        if (hashed && sink is ILocalSink fast) await fast.PutHashedAsync(id, data, cancellationToken).ConfigureAwait(false);
+        else await sink.PutAsync(id, data, cancellationToken).ConfigureAwait(false);
         if (await ReadsBackAsync(sink, id, data, cancellationToken).ConfigureAwait(false)) return;
         ArchivePusherLog.ReadBackMismatch(_logger, id.ToString(), sink.Name);
         await sink.ReplaceAsync(id, data, cancellationToken).ConfigureAwait(false);
@@ -266,6 +272,8 @@ public sealed class ArchivePusher : BackgroundService
 
     private static async Task<bool> ReadsBackAsync(IArchiveSink sink, ArchiveObjectId id, byte[] data, CancellationToken cancellationToken)
     {
+        // Packs from a local sink are hashed as they stream in through one pooled buffer, not read whole into a new array.
+        if (id.Kind == ArchiveObjectKind.Pack && sink is ILocalSink streaming) return await streaming.HashMatchesAsync(id, data.Length, cancellationToken).ConfigureAwait(false);
         var back = await sink.GetAsync(id, data.Length, cancellationToken).ConfigureAwait(false);
         if (back is null) return false;
         return id.Kind == ArchiveObjectKind.Pack ? back.Length == data.Length && PackReader.HasId(back, id) : back.AsSpan().SequenceEqual(data);

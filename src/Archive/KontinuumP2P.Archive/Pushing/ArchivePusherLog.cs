@@ -21,4 +21,10 @@ internal static partial class ArchivePusherLog
 
     [LoggerMessage(6, LogLevel.Warning, "Mailbox {Mailbox}: store epoch changed from {Old} to {New}; cursors restart (was archived up to {ArchivedUpTo}), the chain continues")]
     public static partial void EpochChanged(ILogger logger, string mailbox, ulong old, ulong @new, ulong archivedUpTo);
+
+    [LoggerMessage(7, LogLevel.Information, "Archived content {Content}: {Bytes} bytes")]
+    public static partial void ContentArchived(ILogger logger, string content, long bytes);
+
+    [LoggerMessage(8, LogLevel.Warning, "Archiving content {Content} failed; retrying on the next round")]
+    public static partial void ContentFailed(ILogger logger, string content, Exception exception);
 }

@@ -17,7 +17,7 @@ public sealed record ArchivedPack(byte[] MailboxId, ulong Sequence, string PackI
 /// The pusher's own SQLite file (next to the mailbox store): per mailbox, <c>archived_up_to</c> and the chain
 /// position, advanced in one transaction with the pack's record; plus the plan of the pack in flight.
 /// </summary>
-public sealed class PusherStateStore : IDisposable
+public sealed partial class PusherStateStore : IDisposable
 {
     private readonly SqliteConnection _connection;
 
@@ -36,6 +36,7 @@ public sealed class PusherStateStore : IDisposable
             CREATE TABLE IF NOT EXISTS packs (
               pack_id TEXT PRIMARY KEY, mailbox_id BLOB NOT NULL, sequence INTEGER NOT NULL, first_cursor INTEGER NOT NULL,
               last_cursor INTEGER NOT NULL, blobs INTEGER NOT NULL, bytes INTEGER NOT NULL, UNIQUE (mailbox_id, sequence));
+            CREATE TABLE IF NOT EXISTS contents (content_id BLOB PRIMARY KEY, bytes INTEGER NOT NULL) WITHOUT ROWID;
             """);
     }
 

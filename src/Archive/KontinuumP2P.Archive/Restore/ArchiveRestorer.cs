@@ -1,3 +1,4 @@
+using System.Buffers;
 using KontinuumP2P.Archive.Crypto;
 using KontinuumP2P.Archive.Manifests;
 using KontinuumP2P.Archive.Packs;
@@ -8,7 +9,7 @@ namespace KontinuumP2P.Archive.Restore;
 /// <summary>A blob restored from the archive, checked against its id (BLAKE3 of the sealed bytes).</summary>
 /// <param name="Cursor">Its cursor in the mailbox it was archived from.</param>
 /// <param name="BlobId">Its id.</param>
-/// <param name="Sealed">The sealed blob as the mailbox held it.</param>
+/// <param name="Sealed">The sealed blob as the mailbox held it (valid only during the callback that receives it: the pack's buffer is reused).</param>
 public sealed record RestoredBlob(ulong Cursor, ReadOnlyMemory<byte> BlobId, ReadOnlyMemory<byte> Sealed);
 
 /// <summary>What a restore of one mailbox found.</summary>
@@ -51,68 +52,121 @@ public static class ArchiveRestorer
         var missingIds = new List<ReadOnlyMemory<byte>>();
         string? chainError = null;
         if (chainSink is null) return new RestoreReport(0, 0, 0, missing, 0, null, missingIds);
-        var chain = ManifestChain.ReadAsync(chainSink, keys, cancellationToken).GetAsyncEnumerator(cancellationToken);
-        await using (chain.ConfigureAwait(false))
+        var ahead = new Queue<(Manifest Manifest, Task<FetchedPack?> Fetch)>();
+        try
         {
-            while (true)
+            var chain = ManifestChain.ReadAsync(chainSink, keys, cancellationToken).GetAsyncEnumerator(cancellationToken);
+            await using (chain.ConfigureAwait(false))
+            {
+                while (true)
+                {
+                    try
+                    {
+                        if (!await chain.MoveNextAsync().ConfigureAwait(false)) break;
+                    }
+                    catch (PackFormatException e)
+                    {
+                        chainError = e.Message;
+                        break;
+                    }
+                    var manifest = chain.Current.Manifest;
+                    manifests++;
+                    // The next packs are fetched and checked while this one's blobs are handed out.
+                    ahead.Enqueue((manifest, FetchPackAsync(sinks, manifest, keys, cancellationToken)));
+                    if (ahead.Count > Prefetch) await DeliverAsync(ahead.Dequeue()).ConfigureAwait(false);
+                }
+                while (ahead.Count > 0) await DeliverAsync(ahead.Dequeue()).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            // Cancelled or failed half way: the fetches already started still return their buffers.
+            while (ahead.Count > 0)
             {
                 try
                 {
-                    if (!await chain.MoveNextAsync().ConfigureAwait(false)) break;
+                    (await ahead.Dequeue().Fetch.ConfigureAwait(false))?.Release();
                 }
-                catch (PackFormatException e)
+                catch (Exception e) when (e is OperationCanceledException or IOException or PackFormatException)
                 {
-                    chainError = e.Message;
-                    break;
-                }
-                var manifest = chain.Current.Manifest;
-                manifests++;
-                var (bytes, entries) = await FetchPackAsync(sinks, manifest, keys, cancellationToken).ConfigureAwait(false);
-                if (bytes is null)
-                {
-                    missing.Add(manifest.PackId);
-                    missingBlobs += manifest.Blobs.Count;
-                    missingIds.AddRange(manifest.Blobs.Select(b => b.BlobId));
-                    continue;
-                }
-                packs++;
-                foreach (var e in entries!)
-                {
-                    await onBlob(new RestoredBlob(e.Cursor, e.BlobId, bytes.AsMemory((int)e.Offset, e.Length)), cancellationToken).ConfigureAwait(false);
-                    blobs++;
                 }
             }
         }
         return new RestoreReport(manifests, packs, blobs, missing, missingBlobs, chainError, missingIds);
+
+        async Task DeliverAsync((Manifest Manifest, Task<FetchedPack?> Fetch) next)
+        {
+            var fetched = await next.Fetch.ConfigureAwait(false);
+            if (fetched is null)
+            {
+                missing.Add(next.Manifest.PackId);
+                missingBlobs += next.Manifest.Blobs.Count;
+                missingIds.AddRange(next.Manifest.Blobs.Select(b => b.BlobId));
+                return;
+            }
+            try
+            {
+                packs++;
+                foreach (var e in fetched.Entries)
+                {
+                    await onBlob(new RestoredBlob(e.Cursor, e.BlobId, fetched.Buffer.AsMemory((int)e.Offset, e.Length)), cancellationToken).ConfigureAwait(false);
+                    blobs++;
+                }
+            }
+            finally
+            {
+                fetched.Release();
+            }
+        }
     }
 
-    private static async Task<(byte[]? Bytes, IReadOnlyList<PackEntry>? Entries)> FetchPackAsync(IReadOnlyList<IArchiveSink> sinks, Manifest manifest,
-        ArchiveKeys keys, CancellationToken cancellationToken)
+    private const int Prefetch = 2;
+
+    private sealed record FetchedPack(byte[] Buffer, IReadOnlyList<PackEntry> Entries, bool Pooled)
+    {
+        public void Release()
+        {
+            if (Pooled) ArrayPool<byte>.Shared.Return(Buffer);
+        }
+    }
+
+    private static async Task<FetchedPack?> FetchPackAsync(IReadOnlyList<IArchiveSink> sinks, Manifest manifest, ArchiveKeys keys, CancellationToken cancellationToken)
     {
         foreach (var sink in sinks)
         {
-            byte[]? bytes;
+            FetchedPack? fetched = null;
+            int length;
             try
             {
-                bytes = await sink.GetAsync(manifest.PackId, PackFormat.MaxPackBytes, cancellationToken).ConfigureAwait(false);
+                if (sink is ILocalSink local)
+                {
+                    if (await local.ReadPooledAsync(manifest.PackId, PackFormat.MaxPackBytes, cancellationToken).ConfigureAwait(false) is not { } read) continue;
+                    fetched = new FetchedPack(read.Buffer, [], Pooled: true);
+                    length = read.Length;
+                }
+                else
+                {
+                    if (await sink.GetAsync(manifest.PackId, PackFormat.MaxPackBytes, cancellationToken).ConfigureAwait(false) is not { } bytes) continue;
+                    fetched = new FetchedPack(bytes, [], Pooled: false);
+                    length = bytes.Length;
+                }
             }
             catch (Exception e) when (e is IOException or PackFormatException)
             {
                 continue;
             }
-            if (bytes is null) continue;
             try
             {
-                var entries = PackReader.OpenBlobsParallel(bytes, keys);
-                if (!Matches(entries, manifest)) continue;
-                return (bytes, entries);
+                var entries = PackReader.OpenBlobsIn(fetched.Buffer, length, keys);
+                if (Matches(entries, manifest)) return fetched with { Entries = entries };
             }
             catch (PackFormatException)
             {
                 // Corrupt copy: try the next sink.
             }
+            fetched.Release();
         }
-        return (null, null);
+        return null;
     }
 
     // The pack must hold exactly the blobs the manifest lists.

@@ -4,11 +4,11 @@ using KontinuumP2P.Certs.Secrets;
 namespace KontinuumP2P.Archive.Sinks;
 
 /// <summary>
-/// <c>dir:PATH</c>: a local content-addressed store. Objects live at <c>PATH/{p|m}/xx/yy/NAME</c> (xx, yy the first
+/// <c>dir:PATH</c>: a local content-addressed store. Objects live at <c>PATH/{p|m|c}/xx/yy/NAME</c> (xx, yy the first
 /// digest bytes in hex). A write goes to <c>PATH/tmp</c>, is fsynced, renamed into place, and the folder is fsynced,
 /// so a crash leaves either the whole object or none.
 /// </summary>
-public sealed class DirectorySink : IArchiveSink
+public sealed partial class DirectorySink : IArchiveSink, ILocalSink
 {
     private readonly string _root;
     private readonly string _temp;
@@ -35,7 +35,7 @@ public sealed class DirectorySink : IArchiveSink
     public string PathOf(ArchiveObjectId id)
     {
         var hex = Convert.ToHexStringLower(id.Digest[..2]);
-        return Path.Combine(_root, id.Kind == ArchiveObjectKind.Pack ? "p" : "m", hex[..2], hex[2..], id.ToString());
+        return Path.Combine(_root, Folder(id.Kind), hex[..2], hex[2..], id.ToString());
     }
 
     /// <inheritdoc />
@@ -81,7 +81,7 @@ public sealed class DirectorySink : IArchiveSink
     /// <inheritdoc />
     public async IAsyncEnumerable<ArchiveObjectId> ListAsync(ArchiveObjectKind kind, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var folder = Path.Combine(_root, kind == ArchiveObjectKind.Pack ? "p" : "m");
+        var folder = Path.Combine(_root, Folder(kind));
         if (!Directory.Exists(folder)) yield break;
         foreach (var file in Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories))
         {
@@ -90,6 +90,13 @@ public sealed class DirectorySink : IArchiveSink
         }
         await Task.CompletedTask.ConfigureAwait(false);
     }
+
+    private static string Folder(ArchiveObjectKind kind) => kind switch
+    {
+        ArchiveObjectKind.Pack => "p",
+        ArchiveObjectKind.Content => "c",
+        _ => "m",
+    };
 
     /// <inheritdoc />
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;

@@ -152,7 +152,12 @@ public sealed class S3Sink : IArchiveSink
         }
     }
 
-    private static string Prefix(ArchiveObjectKind kind) => kind == ArchiveObjectKind.Pack ? "packs/" : "manifests/";
+    private static string Prefix(ArchiveObjectKind kind) => kind switch
+    {
+        ArchiveObjectKind.Pack => "packs/",
+        ArchiveObjectKind.Content => "contents/",
+        _ => "manifests/",
+    };
 
     private static string Key(ArchiveObjectId id) => Prefix(id.Kind) + id;
 }

@@ -22,6 +22,23 @@ public sealed partial class MailboxStore
         return EnqueueAsync(new ArchivedOp(mailboxId.ToArray(), epoch, archivedUpTo), cancellationToken);
     }
 
+    // Idle mailboxes skipped in the current cleanup pass because they still hold unarchived blobs.
+    private int _idleHeldSkipped;
+
+    /// <summary>
+    /// True when the archive hold covers this mailbox and it still has blobs past its archive watermark: idle expiry
+    /// must not delete it (its blobs would be lost to the archive). Once the pusher reports it caught up, it expires.
+    /// </summary>
+    private bool HoldsUnarchived(long row)
+    {
+        if (_options.Role != MailboxRole.Replica || _options.ArchiveHold is not { } held || LoadState(row) is not { HasArchiveKey: true } state) return false;
+        if (state.Blobs == 0) return false;
+        var mailboxId = MailboxIdOf(row);
+        if (mailboxId is null || !held(mailboxId)) return false;
+        var archived = _archivedUpTo.TryGetValue(state, out var box) ? box.Value : 0;
+        return archived < state.MaxCursor;
+    }
+
     /// <summary>The cursor replica trimming may delete up to: every device's ack, and for a held mailbox its archive watermark.</summary>
     private ulong TrimLimit(MailboxState state)
     {

@@ -18,6 +18,7 @@ public sealed partial class MailboxStore
     {
         long blobs = 0;
         var mailboxes = 0;
+        _idleHeldSkipped = 0;
         if (!_trimScanDone)
         {
             await EnqueueAsync(new CleanupOp(s => s.FindTrimDue()), cancellationToken).ConfigureAwait(false);
@@ -127,14 +128,23 @@ public sealed partial class MailboxStore
         var idle = new List<long>();
         using (var find = _writer.CreateCommand())
         {
-            find.CommandText = "SELECT id FROM mailboxes WHERE last_access < $cut ORDER BY last_access LIMIT $n";
+            // Held mailboxes skipped earlier in this pass stay first in this order, so the offset steps over them.
+            find.CommandText = "SELECT id FROM mailboxes WHERE last_access < $cut ORDER BY last_access, id LIMIT $n OFFSET $skip";
             find.Parameters.AddWithValue("$cut", Now - (long)_options.IdleExpiry.TotalMilliseconds);
             find.Parameters.AddWithValue("$n", IdleMailboxesPerStep);
+            find.Parameters.AddWithValue("$skip", _idleHeldSkipped);
             using var reader = find.ExecuteReader();
             while (reader.Read()) idle.Add(reader.GetInt64(0));
         }
+        var deleted = 0;
         foreach (var row in idle)
         {
+            if (HoldsUnarchived(row))
+            {
+                _idleHeldSkipped++;
+                continue;
+            }
+            deleted++;
             using var delete = _writer.CreateCommand();
             // The blobs go later in bounded steps; the row goes now so a new open starts a fresh mailbox.
             delete.CommandText = """
@@ -149,7 +159,7 @@ public sealed partial class MailboxStore
             _removedRows.Add(row);
             _wMailboxes--;
         }
-        return new CleanupStep(0, idle.Count, idle.Count == IdleMailboxesPerStep);
+        return new CleanupStep(0, deleted, idle.Count == IdleMailboxesPerStep);
     }
 
     private CleanupStep GraveStep()

@@ -61,7 +61,8 @@ public sealed record MailboxStoreOptions
 
     /// <summary>
     /// Replica: mailboxes with an archive key for which this returns true (given the mailbox id) are trimmed only up
-    /// to the cursor an archive pusher reported through <see cref="MailboxStore.SetArchivedUpToAsync"/>. Null: no hold.
+    /// to the cursor an archive pusher reported through <see cref="MailboxStore.SetArchivedUpToAsync"/>, and idle expiry
+    /// skips them while they hold blobs past that cursor. Null: no hold.
     /// </summary>
     public Func<byte[], bool>? ArchiveHold { get; init; }
 

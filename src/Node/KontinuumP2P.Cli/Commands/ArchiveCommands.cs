@@ -69,11 +69,12 @@ internal static class ArchiveCommands
                         ["packs"] = report.Packs, ["verified"] = report.Verified,
                         ["missing"] = CliOutput.Strings(report.Missing.Select(m => m.ToString())),
                         ["corrupt"] = CliOutput.Strings(report.Corrupt.Select(c => c.ToString())),
+                        ["contents"] = report.Contents, ["contentsVerified"] = report.ContentsVerified,
                     });
                 }
                 else
                 {
-                    CliOutput.WriteLine(pr, $"{opened.Name}: {report.Packs} packs, {report.Verified} verified ({percent}% sample, round {r}), {report.Missing.Count} missing, {report.Corrupt.Count} corrupt");
+                    CliOutput.WriteLine(pr, $"{opened.Name}: {report.Packs} packs, {report.Verified} verified, {report.Contents} contents, {report.ContentsVerified} verified ({percent}% sample, round {r}), {report.Missing.Count} missing, {report.Corrupt.Count} corrupt");
                     foreach (var c in report.Corrupt) CliOutput.WriteLine(pr, $"corrupt {c}");
                     foreach (var m in report.Missing) CliOutput.WriteLine(pr, $"missing {m}");
                 }
@@ -87,7 +88,10 @@ internal static class ArchiveCommands
     {
         var group = new Option<string>("--group") { Description = "The group's folder (its secret generations and mailbox slots)", Required = true };
         var sink = SinkOption();
-        var output = new Option<string>("--out") { Description = "Folder for the plaintext blobs, one file per blob id", Required = true };
+        var output = new Option<string>("--out")
+        {
+            Description = "Folder for the plaintext blobs, one file per blob id; attachments the blobs reference go to attachments/<content id>/<name>", Required = true,
+        };
         var repush = new Option<bool>("--repush")
         {
             Description = "Then push every restored blob again to the group's (new) mailboxes (sealed afresh, so under a new blob id; the devices get them as new blobs)",
@@ -125,14 +129,15 @@ internal static class ArchiveCommands
                     {
                         ["restored"] = report.Restored, ["verified"] = report.Verified, ["missing"] = report.Missing,
                         ["undecryptable"] = report.Undecryptable, ["chainErrors"] = CliOutput.Strings(report.ChainErrors),
+                        ["attachments"] = report.Attachments, ["missingAttachments"] = report.MissingAttachments,
                     });
                 }
                 else
                 {
-                    CliOutput.WriteLine(pr, $"restored {report.Restored}, verified {report.Verified}, missing {report.Missing}, undecryptable {report.Undecryptable}");
+                    CliOutput.WriteLine(pr, $"restored {report.Restored}, verified {report.Verified}, missing {report.Missing}, undecryptable {report.Undecryptable}, attachments {report.Attachments} (in {Path.Combine(pr.GetValue(output)!, "attachments")}), missing attachments {report.MissingAttachments}");
                     foreach (var e in report.ChainErrors) CliOutput.WriteLine(pr, $"chain ended early: {e}");
                 }
-                var complete = report.Missing + report.Undecryptable + report.ChainErrors.Count == 0;
+                var complete = report.Missing + report.Undecryptable + report.MissingAttachments + report.ChainErrors.Count == 0;
                 if (!pr.GetValue(repush)) return complete ? ExitCodes.Success : ExitCodes.Failure;
                 var pushed = await RepushAsync(pr, pr.GetValue(group)!, pr.GetValue(output)!, restored, asJson, ct);
                 return pushed != ExitCodes.Success ? pushed : complete ? ExitCodes.Success : ExitCodes.Failure;

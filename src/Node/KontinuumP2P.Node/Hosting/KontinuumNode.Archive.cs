@@ -44,7 +44,7 @@ public sealed partial class KontinuumNode
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(statePath))!);
             _state = new PusherStateStore(statePath);
             var services = node.Services;
-            Pusher = new ArchivePusher(new SelectedSource(new MailboxStoreArchiveSource(store), options), _sinks, _state, options.Pusher,
+            Pusher = new ArchivePusher(new SelectedSource(new MailboxStoreArchiveSource(store), options, node), _sinks, _state, options.Pusher,
                 services.TimeProvider, services.LoggerFactory.CreateLogger<ArchivePusher>(), services.MeterFactory);
             Pusher.PackArchived += pack =>
             {
@@ -73,8 +73,11 @@ public sealed partial class KontinuumNode
         }
     }
 
-    /// <summary>Only the mailboxes <c>archive.mailboxes</c> selects.</summary>
-    private sealed class SelectedSource(MailboxStoreArchiveSource inner, NodeArchiveOptions options) : IArchiveSource
+    /// <summary>
+    /// Only the mailboxes <c>archive.mailboxes</c> selects; and every complete content of this node's content store
+    /// (looked up per round: the content service starts after this one).
+    /// </summary>
+    private sealed class SelectedSource(MailboxStoreArchiveSource inner, NodeArchiveOptions options, KontinuumNode node) : IArchiveSource, IArchiveContentSource
     {
         public async ValueTask<IReadOnlyList<ArchiveMailbox>> ListMailboxesAsync(CancellationToken cancellationToken) =>
             [.. (await inner.ListMailboxesAsync(cancellationToken).ConfigureAwait(false)).Where(m => options.Selects(m.MailboxId.Span))];
@@ -84,5 +87,14 @@ public sealed partial class KontinuumNode
 
         public ValueTask ArchivedAsync(ArchiveMailbox mailbox, ulong archivedUpTo, CancellationToken cancellationToken) =>
             inner.ArchivedAsync(mailbox, archivedUpTo, cancellationToken);
+
+        public ValueTask<IReadOnlyList<ReadOnlyMemory<byte>>> ListContentsAsync(CancellationToken cancellationToken) =>
+            Contents()?.ListContentsAsync(cancellationToken) ?? ValueTask.FromResult<IReadOnlyList<ReadOnlyMemory<byte>>>([]);
+
+        public ValueTask<byte[]?> ReadContentAsync(ReadOnlyMemory<byte> contentId, CancellationToken cancellationToken) =>
+            Contents()?.ReadContentAsync(contentId, cancellationToken) ?? ValueTask.FromResult<byte[]?>(null);
+
+        private MailboxStoreArchiveSource? Contents() =>
+            node.ContentServer?.Store is { } contents && node.MailboxServer?.Store is { } store ? new MailboxStoreArchiveSource(store, contents) : null;
     }
 }

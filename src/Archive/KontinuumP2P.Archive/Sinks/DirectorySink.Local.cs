@@ -1,0 +1,110 @@
+using System.Buffers;
+using KontinuumP2P.Archive.Packs;
+
+namespace KontinuumP2P.Archive.Sinks;
+
+public sealed partial class DirectorySink
+{
+    private const int StreamChunk = 1 << 20;
+
+    /// <inheritdoc />
+    async ValueTask ILocalSink.PutHashedAsync(ArchiveObjectId id, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        var max = SinkChecks.MaxBytes(id.Kind);
+        if (data.Length > max) throw new ArgumentException($"{id.Kind} of {data.Length} bytes exceeds {max}", nameof(data));
+        if (File.Exists(PathOf(id))) return;
+        await WriteAsync(id, data, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    async ValueTask<bool> ILocalSink.HashMatchesAsync(ArchiveObjectId id, long length, CancellationToken cancellationToken)
+    {
+        Microsoft.Win32.SafeHandles.SafeFileHandle handle;
+        try
+        {
+            handle = File.OpenHandle(PathOf(id), FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan | FileOptions.Asynchronous);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return false;
+        }
+        using (handle)
+        {
+            if (RandomAccess.GetLength(handle) != length) return false;
+            // Two pooled buffers: the next chunk is read while the current one is hashed.
+            var current = ArrayPool<byte>.Shared.Rent(StreamChunk);
+            var next = ArrayPool<byte>.Shared.Rent(StreamChunk);
+            try
+            {
+                using var hasher = global::Blake3.Hasher.New();
+                long offset = 0;
+                var filled = await ReadChunkAsync(handle, current, offset, cancellationToken).ConfigureAwait(false);
+                while (filled > 0)
+                {
+                    offset += filled;
+                    var reading = ReadChunkAsync(handle, next, offset, cancellationToken);
+                    hasher.Update(current.AsSpan(0, filled));
+                    filled = await reading.ConfigureAwait(false);
+                    (current, next) = (next, current);
+                }
+                if (offset != length) return false;
+                Span<byte> digest = stackalloc byte[32];
+                hasher.Finalize(digest);
+                return digest.SequenceEqual(id.Digest);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(current);
+                ArrayPool<byte>.Shared.Return(next);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    async ValueTask<(byte[] Buffer, int Length)?> ILocalSink.ReadPooledAsync(ArchiveObjectId id, long maxBytes, CancellationToken cancellationToken)
+    {
+        Microsoft.Win32.SafeHandles.SafeFileHandle handle;
+        try
+        {
+            handle = File.OpenHandle(PathOf(id), FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan | FileOptions.Asynchronous);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+        using (handle)
+        {
+            var length = RandomAccess.GetLength(handle);
+            if (length > maxBytes) throw SinkChecks.TooLarge(id, length, maxBytes);
+            var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(length, 1));
+            try
+            {
+                var filled = 0;
+                while (filled < length)
+                {
+                    var n = await RandomAccess.ReadAsync(handle, buffer.AsMemory(filled, (int)Math.Min(length - filled, 8 << 20)), filled, cancellationToken).ConfigureAwait(false);
+                    if (n == 0) throw new PackFormatException($"{id} shrank while it was read");
+                    filled += n;
+                }
+                return (buffer, filled);
+            }
+            catch
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+                throw;
+            }
+        }
+    }
+
+    private static async Task<int> ReadChunkAsync(Microsoft.Win32.SafeHandles.SafeFileHandle handle, byte[] buffer, long offset, CancellationToken cancellationToken)
+    {
+        var filled = 0;
+        while (filled < StreamChunk)
+        {
+            var n = await RandomAccess.ReadAsync(handle, buffer.AsMemory(filled, StreamChunk - filled), offset + filled, cancellationToken).ConfigureAwait(false);
+            if (n == 0) break;
+            filled += n;
+        }
+        return filled;
+    }
+}

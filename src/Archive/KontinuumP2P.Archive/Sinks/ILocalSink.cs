@@ -1,0 +1,22 @@
+namespace KontinuumP2P.Archive.Sinks;
+
+/// <summary>
+/// Fast paths a local sink offers the pusher and restore: store a pack whose id the caller has just computed from the same bytes
+/// (skipping the sink's own pre-put hash), and check a stored pack's length and BLAKE3 by streaming it through one
+/// pooled buffer. The read-back check stays: an object is trusted only after it was read back from the sink.
+/// </summary>
+internal interface ILocalSink
+{
+    /// <summary>Like <see cref="IArchiveSink.PutAsync"/>, without re-hashing <paramref name="data"/> against <paramref name="id"/>.</summary>
+    ValueTask PutHashedAsync(ArchiveObjectId id, ReadOnlyMemory<byte> data, CancellationToken cancellationToken);
+
+    /// <summary>True when the stored pack has this length and hashes to its id; false when absent or different.</summary>
+    ValueTask<bool> HashMatchesAsync(ArchiveObjectId id, long length, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Reads an object into a buffer rented from <see cref="System.Buffers.ArrayPool{T}.Shared"/> (the caller returns it);
+    /// null when absent. Restore uses it so that packs do not each allocate a new large array.
+    /// </summary>
+    /// <exception cref="Packs.PackFormatException">The object is larger than <paramref name="maxBytes"/>.</exception>
+    ValueTask<(byte[] Buffer, int Length)?> ReadPooledAsync(ArchiveObjectId id, long maxBytes, CancellationToken cancellationToken);
+}
