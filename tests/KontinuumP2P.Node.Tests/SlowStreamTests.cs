@@ -128,7 +128,7 @@ public sealed class SlowStreamTests
         // The peer's scope drains: no unread byte is left, and of the streams only the host's own outbound ones stay
         // counted. Those are the identify request and certificate push the host opened to this peer: it gave up on
         // them (FIN sent), but the hostile peer never sends its FIN, and a half-closed Yamux stream is only released
-        // by the remote's FIN or RST or the end of the connection (no close timeout yet; go-yamux resets after 5 min).
+        // by the remote's FIN or RST, or after YamuxOptions.StreamCloseTimeout (5 min, longer than this test).
         const int hostOpenedStreams = 2;
         await WaitUntilAsync(() => host.Resources.PeerUsage(hostile.PeerId) is { Streams: <= hostOpenedStreams, Memory: 0 }, TimeSpan.FromSeconds(30), ct,
             () => $"peer scope {host.Resources.PeerUsage(hostile.PeerId)}, system {host.Resources.System.Streams} streams / {host.Resources.System.Memory} bytes");
