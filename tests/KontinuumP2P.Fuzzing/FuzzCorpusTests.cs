@@ -6,6 +6,10 @@ public sealed class FuzzCorpusTests
 {
     private static IEnumerable<string> Targets() => FuzzTargets.All.Keys;
 
+    // 200 in CI; KONTINUUM_FUZZ_MUTATIONS raises it for a longer local run.
+    private static int Mutations =>
+        int.TryParse(Environment.GetEnvironmentVariable("KONTINUUM_FUZZ_MUTATIONS"), out var n) && n > 0 ? n : 200;
+
     [TestCaseSource(nameof(Targets))]
     [CancelAfter(120_000)]
     public void Every_seed_and_its_mutations_are_refused_cleanly_or_decoded(string name)
@@ -21,7 +25,7 @@ public sealed class FuzzCorpusTests
             target(seed);
             runs++;
             // A fixed number of deterministic mutations per seed: byte flips, truncations, duplications.
-            for (var i = 0; i < 200; i++)
+            for (var i = 0; i < Mutations; i++)
             {
                 target(Mutate(seed, random));
                 runs++;

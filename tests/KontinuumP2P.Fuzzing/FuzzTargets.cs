@@ -17,7 +17,7 @@ namespace KontinuumP2P.Fuzzing;
 /// (<see cref="InvalidDataException"/>, <see cref="HandshakeException"/>); any other exception, or a hang past
 /// <see cref="HangBound"/>, is a finding.
 /// </summary>
-public static class FuzzTargets
+public static partial class FuzzTargets
 {
     /// <summary>Longest a single input may take (a Yamux session must end once its input ends).</summary>
     public static readonly TimeSpan HangBound = TimeSpan.FromSeconds(5);
@@ -31,6 +31,12 @@ public static class FuzzTargets
         ["identify"] = Identify,
         ["kad"] = Kad,
         ["mailbox-request"] = MailboxRequest,
+        ["certificate"] = CertificateTarget,
+        ["crl"] = CrlTarget,
+        ["node-record"] = NodeRecordTarget,
+        ["slot-record"] = SlotRecordTarget,
+        ["mdns"] = Mdns,
+        ["toml"] = Toml,
     };
 
     /// <summary>Multistream-select messages, one after another.</summary>

@@ -8,6 +8,11 @@ public static class Program
     /// <summary>Entry point.</summary>
     public static int Main(string[] args)
     {
+        if (args is ["seeds", var corpus])
+        {
+            SeedCorpus.Write(corpus);
+            return 0;
+        }
         if (args.Length != 1 || !FuzzTargets.All.TryGetValue(args[0], out var target))
         {
             Console.Error.WriteLine($"usage: KontinuumP2P.Fuzzing <{string.Join('|', FuzzTargets.All.Keys)}>");

@@ -80,6 +80,13 @@ public sealed class IdentifyMessageTests
         Assert.That(merged.Protocols, Is.EqualTo(new[] { "/b" }));
         Assert.That(merged.AgentVersion, Is.EqualTo("first"));
 
+        // Exactly the cap, then FIN, is accepted (it was refused before: the reader never looked for the end).
+        var full = new Pipe();
+        for (var i = 0; i < IdentifyMessage.MaxMessagesPerStream; i++)
+            await LengthPrefixed.WriteAsync(full.Writer, new IdentifyMessage(null, null, null, null, null, $"v{i}").Encode(), ct);
+        await full.Writer.CompleteAsync();
+        Assert.That((await IdentifyProtocol.ReadAsync(full.Reader, ct)).AgentVersion, Is.EqualTo($"v{IdentifyMessage.MaxMessagesPerStream - 1}"));
+
         var flood = new Pipe();
         for (var i = 0; i <= IdentifyMessage.MaxMessagesPerStream; i++)
             await LengthPrefixed.WriteAsync(flood.Writer, new IdentifyMessage(null, null, null, null, null, "x").Encode(), ct);

@@ -64,7 +64,8 @@ public sealed class CrlStateFile : ICrlStateStore
     {
         var dir = System.IO.Path.GetDirectoryName(Path)!;
         Directory.CreateDirectory(dir);
-        var temp = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(Path)}.{Environment.ProcessId}.tmp");
+        // A fixed temporary name (one process owns the file): a leftover from a crash is overwritten, not accumulated.
+        var temp = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(Path)}.tmp");
         var bytes = JsonSerializer.SerializeToUtf8Bytes(new StateDto(state.CrlNumber, state.BodySha256, Convert.ToBase64String(state.EncodedCrl)), Json);
         using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
         {

@@ -91,19 +91,39 @@ public static class KeyFile
         return File.ReadAllBytes(path);
     }
 
-    /// <summary>Creates <paramref name="path"/> with owner-only permissions (0600 on Unix) from the start; refuses to overwrite.</summary>
+    /// <summary>
+    /// Creates <paramref name="path"/> with owner-only permissions (0600 on Unix) from the start; refuses to overwrite.
+    /// Crash-safe: the bytes go to a temporary file beside it, flushed to disk, then linked into place without
+    /// overwriting, so after a crash <paramref name="path"/> is either absent or complete, never empty or partial.
+    /// </summary>
     /// <exception cref="IOException">The file exists.</exception>
     public static void WriteSecret(string path, ReadOnlySpan<byte> bytes)
     {
+        var full = Path.GetFullPath(path);
+        var directory = Path.GetDirectoryName(full)!;
+        if (File.Exists(full)) throw new IOException($"{full} already exists; refusing to overwrite it");
+        // One fixed temporary name per target: a leftover from a crash is replaced, not accumulated.
+        var temp = Path.Combine(directory, $".{Path.GetFileName(full)}.tmp");
+        File.Delete(temp);
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
         if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        using (var stream = new FileStream(path, options))
+        try
         {
-            stream.Write(bytes);
-            stream.Flush(flushToDisk: true);
+            using (var stream = new FileStream(temp, options))
+            {
+                stream.Write(bytes);
+                stream.Flush(flushToDisk: true);
+            }
+            // Without overwrite, File.Move links the new name and then unlinks the temporary one: atomic, and it fails
+            // if the target appeared meanwhile.
+            File.Move(temp, full, overwrite: false);
+        }
+        finally
+        {
+            File.Delete(temp);
         }
         // The new directory entry is durable only once the directory is.
-        DurableFiles.FlushDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        DurableFiles.FlushDirectory(directory);
     }
 
     private static Ed25519Identity DecodePlain(ReadOnlySpan<byte> bytes, KeyFileKind expected)

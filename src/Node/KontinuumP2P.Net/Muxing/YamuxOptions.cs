@@ -39,6 +39,13 @@ public sealed class YamuxOptions
     /// <summary>How long a closing session waits for its GoAway to be written before it aborts.</summary>
     public TimeSpan CloseTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long a stream the application has disposed waits for the remote's FIN before it is reset: without it a peer
+    /// that never closes its side keeps the stream (and its resource-scope slot) for the life of the connection.
+    /// go-yamux uses the same 5 minutes.
+    /// </summary>
+    public TimeSpan StreamCloseTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Clock for pings, window tuning and timeouts.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
@@ -55,6 +62,7 @@ public sealed class YamuxOptions
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxPendingControlFrames, nameof(MaxPendingControlFrames));
         ArgumentOutOfRangeException.ThrowIfLessThan(KeepAliveInterval, TimeSpan.Zero, nameof(KeepAliveInterval));
         ArgumentOutOfRangeException.ThrowIfLessThan(CloseTimeout, TimeSpan.Zero, nameof(CloseTimeout));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(StreamCloseTimeout.Ticks, nameof(StreamCloseTimeout));
         ArgumentNullException.ThrowIfNull(TimeProvider);
     }
 }

@@ -40,10 +40,13 @@ internal sealed class YamuxStream : IMuxedStream
     private bool _inputDiscarded;
     private bool _closed;
     private volatile bool _reset;
+    private readonly TimeSpan _closeTimeout;
+    private ITimer? _closeTimer;
 
     public YamuxStream(YamuxSession session, uint id, bool outbound, YamuxOptions options, MemoryPool<byte> pool)
     {
         _session = session;
+        _closeTimeout = options.StreamCloseTimeout;
         Id = id;
         IsOutbound = outbound;
         _synSent = !outbound;
@@ -102,7 +105,22 @@ internal sealed class YamuxStream : IMuxedStream
     {
         _output.Complete();
         _input.Complete();
+        // Our FIN is on its way; if the remote never sends its own, reset after the close timeout so the stream is released.
+        lock (_lock)
+        {
+            if (!_closed && _closeTimer is null)
+                _closeTimer = _session.Time.CreateTimer(static state => ((YamuxStream)state!).OnCloseTimeout(), this, _closeTimeout, Timeout.InfiniteTimeSpan);
+        }
         return ValueTask.CompletedTask;
+    }
+
+    private void OnCloseTimeout() => ResetCore(sendReset: true, new StreamResetException("the remote did not close the stream in time"));
+
+    // Called with _lock held whenever the stream becomes closed.
+    private void StopCloseTimer()
+    {
+        _closeTimer?.Dispose();
+        _closeTimer = null;
     }
 
     /// <summary>Wakes the session's write loop for this stream (once until it is served).</summary>
@@ -178,6 +196,7 @@ internal sealed class YamuxStream : IMuxedStream
             _receivePipe.Writer.Complete();
             closed = _localFinSent && !_closed;
             _closed |= closed;
+            if (closed) StopCloseTimer();
         }
         if (closed) _session.OnStreamClosed(this, reset: false);
     }
@@ -262,6 +281,7 @@ internal sealed class YamuxStream : IMuxedStream
             if (_reset || _closed) return;
             _reset = true;
             _closed = true;
+            StopCloseTimer();
             ReleaseCharged(_charged);
             _receivePipe.Writer.Complete(error);
             if (sendReset) _localResetPending = 1;
@@ -393,6 +413,7 @@ internal sealed class YamuxStream : IMuxedStream
             _localFinSent = true;
             closed = _remoteFin && !_closed;
             _closed |= closed;
+            if (closed) StopCloseTimer();
         }
         if (closed) _session.OnStreamClosed(this, reset: false);
     }

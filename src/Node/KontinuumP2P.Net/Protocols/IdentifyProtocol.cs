@@ -40,6 +40,8 @@ public static class IdentifyProtocol
             var message = IdentifyMessage.Decode(bytes);
             merged = merged is null ? message : merged.MergeWith(message);
         }
+        // Exactly the maximum, then the end of the stream, is allowed; only a further message is refused.
+        if (await LengthPrefixed.ReadAsync(input, IdentifyMessage.MaxLength, cancellationToken).ConfigureAwait(false) is null) return merged!;
         throw new InvalidDataException($"more than {IdentifyMessage.MaxMessagesPerStream} identify messages on one stream");
     }
 }
