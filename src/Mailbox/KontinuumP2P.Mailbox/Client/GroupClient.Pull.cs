@@ -172,7 +172,8 @@ public sealed partial class GroupClient
                 // Try the next key.
             }
         }
-        return null;
+        // Keys of generations before this directory joined (from the invite).
+        return Store.OpenWithReadKeys(sealedBlob);
     }
 
     private async Task AckQuietlyAsync(MailboxSession session, MailboxConnection connection, MailboxPosition position, CancellationToken cancellationToken)

@@ -170,11 +170,14 @@ internal sealed partial class MailboxServerSession
     private Task<Response> Dispatch(Request request)
     {
         if (Mailbox is not { } mailbox) return Task.FromResult(Refuse(request.RequestId, MailboxErrorCode.NotOpen, "open a mailbox first"));
+        if (Revoked is { } revoked) return Task.FromResult(Refuse(request.RequestId, revoked.Code, revoked.Message));
         return request.BodyCase switch
         {
             Request.BodyOneofCase.Push => PushAsync(request.RequestId, mailbox, request.Push),
             Request.BodyOneofCase.Pull => PullAsync(request.RequestId, mailbox, request.Pull),
             Request.BodyOneofCase.Ack => AckAsync(request.RequestId, mailbox, request.Ack),
+            Request.BodyOneofCase.RemoveDevice => RemoveDeviceAsync(request.RequestId, mailbox, request.RemoveDevice),
+            Request.BodyOneofCase.Close => CloseAsync(request.RequestId, mailbox),
             _ => Task.FromResult(Subscribe(request.RequestId, mailbox)),
         };
     }

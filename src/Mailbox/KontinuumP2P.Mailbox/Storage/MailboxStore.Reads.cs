@@ -11,6 +11,7 @@ public sealed partial class MailboxStore
     public Task<MailboxPullResult> ReadAfterAsync(MailboxHandle mailbox, ulong afterCursor, int maxBlobs, int maxBytes, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(mailbox);
+        if (!IsLive(mailbox)) throw new MailboxException(MailboxErrorCode.NotOpen, "the mailbox was closed or expired; open it again");
         var max = MaxCursor(mailbox);
         if (afterCursor > max) throw new MailboxException(MailboxErrorCode.BadCursor, $"cursor {afterCursor} is past the end ({max})");
         return ReadRangeAsync(mailbox.Row, afterCursor, max, maxBlobs, maxBytes, MailboxEpoch(mailbox.Row), cancellationToken);

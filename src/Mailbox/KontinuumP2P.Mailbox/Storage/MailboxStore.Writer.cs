@@ -141,6 +141,7 @@ public sealed partial class MailboxStore
         _wMailboxes = Volatile.Read(ref _mailboxes);
         _wBlobs = Volatile.Read(ref _blobs);
         _wBytes = Volatile.Read(ref _bytes);
+        _wTombstones = CountTombstones();
     }
 
     private static void Bind(SqliteCommand command, params object?[] values)
@@ -188,6 +189,13 @@ public sealed partial class MailboxStore
             using var reader = devices.ExecuteReader();
             while (reader.Read()) state.Devices[Convert.ToHexString((byte[])reader[0])] = (ulong)reader.GetInt64(1);
         }
+        using (var removed = _writer.CreateCommand())
+        {
+            removed.CommandText = "SELECT device_id FROM removed_devices WHERE mailbox = $row";
+            removed.Parameters.AddWithValue("$row", row);
+            using var reader = removed.ExecuteReader();
+            while (reader.Read()) state.Removed.Add(Convert.ToHexString((byte[])reader[0]));
+        }
         _cache[row] = state;
         return state;
     }
@@ -207,6 +215,7 @@ public sealed partial class MailboxStore
         MailboxState state;
         if (created)
         {
+            CheckTombstone(mailboxId, now);
             if (_wMailboxes >= _options.MaxMailboxes)
                 throw new MailboxException(MailboxErrorCode.ServerFull, $"the server holds its maximum of {_options.MaxMailboxes} mailboxes");
             using var insert = _writer.CreateCommand();
@@ -229,6 +238,8 @@ public sealed partial class MailboxStore
             state = LoadState(row)!;
             if (!CryptographicOperations.FixedTimeEquals(state.CapabilityHash, capabilityHash))
                 throw new MailboxException(MailboxErrorCode.Unauthorized, "the capability does not open this mailbox");
+            if (state.Removed.Contains(device))
+                throw new MailboxException(MailboxErrorCode.DeviceRemoved, "this device was removed from the mailbox");
             if (!state.Devices.ContainsKey(device) && state.Devices.Count >= _options.MaxDevicesPerMailbox)
                 throw new MailboxException(MailboxErrorCode.MailboxQuota, $"the mailbox has its maximum of {_options.MaxDevicesPerMailbox} devices");
             if (archiveKey is not null && !state.HasArchiveKey)
@@ -290,6 +301,7 @@ public sealed partial class MailboxStore
         var state = LoadState(row) ?? throw new MailboxException(MailboxErrorCode.NotOpen, "the mailbox expired; open it again");
         if (upTo > state.MaxCursor) throw new MailboxException(MailboxErrorCode.BadCursor, $"cursor {upTo} is past the end ({state.MaxCursor})");
         var device = Convert.ToHexString(deviceId);
+        if (state.Removed.Contains(device)) throw new MailboxException(MailboxErrorCode.DeviceRemoved, "this device was removed from the mailbox");
         if (!state.Devices.TryGetValue(device, out var acked))
             throw new MailboxException(MailboxErrorCode.NotOpen, "the device is not registered; open the mailbox again");
         if (upTo <= acked) return acked;

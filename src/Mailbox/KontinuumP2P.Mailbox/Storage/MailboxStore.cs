@@ -118,6 +118,10 @@ public sealed partial class MailboxStore : IMailboxArchiveSource, IAsyncDisposab
             CREATE TABLE IF NOT EXISTS devices (mailbox INTEGER NOT NULL, device_id BLOB NOT NULL, acked INTEGER NOT NULL,
                 PRIMARY KEY (mailbox, device_id)) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS graveyard (mailbox INTEGER PRIMARY KEY);
+            CREATE TABLE IF NOT EXISTS removed_devices (mailbox INTEGER NOT NULL, device_id BLOB NOT NULL,
+                PRIMARY KEY (mailbox, device_id)) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS tombstones (mailbox_id BLOB PRIMARY KEY, until INTEGER NOT NULL) WITHOUT ROWID;
+            CREATE INDEX IF NOT EXISTS tombstones_by_until ON tombstones (until);
             """);
         await using var tx = (SqliteTransaction)await _writer.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using (var read = _writer.CreateCommand())
@@ -141,6 +145,12 @@ public sealed partial class MailboxStore : IMailboxArchiveSource, IAsyncDisposab
             insert.CommandText = "INSERT INTO meta (id, epoch, mailboxes, blobs, bytes) VALUES (1, $epoch, 0, 0, 0)";
             insert.Parameters.AddWithValue("$epoch", (long)Epoch);
             await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        await using (var count = _writer.CreateCommand())
+        {
+            count.Transaction = tx;
+            count.CommandText = "SELECT COUNT(*) FROM tombstones";
+            _wTombstones = (long)(await count.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
         }
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         PrepareWriterCommands();
