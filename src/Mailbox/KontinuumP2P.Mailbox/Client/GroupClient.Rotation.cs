@@ -120,16 +120,14 @@ public sealed partial class GroupClient
     {
         var session = await connection.GetSessionAsync(cancellationToken).ConfigureAwait(false);
         ulong cursor = 0, epoch = session.OpenResult!.Epoch;
-        while (true)
+        await foreach (var page in session.PullPagesAsync(0, _options.PullLimit, _options.PullMaxBytes, epoch, PullDepth, cancellationToken).ConfigureAwait(false))
         {
-            var page = await session.PullAsync(cursor, _options.PullLimit, _options.PullMaxBytes, epoch, cancellationToken).ConfigureAwait(false);
             foreach (var blob in page.Blobs)
             {
                 cursor = blob.Cursor;
                 var id = BlobId.Of(blob.Data.Span);
                 if (blob.BlobId.Span.SequenceEqual(id.Digest)) Store.Enqueue(new SealedBlob(blob.Data.ToArray(), id), generation.Number, generation.Slots, now);
             }
-            if (!page.HasMore || page.Blobs.Count == 0) break;
         }
         if (cursor > 0) await AckQuietlyAsync(session, connection, new MailboxPosition(cursor, epoch), cancellationToken).ConfigureAwait(false);
     }
