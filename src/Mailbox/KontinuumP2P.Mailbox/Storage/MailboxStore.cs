@@ -247,6 +247,28 @@ public sealed partial class MailboxStore : IMailboxArchiveSource, IAsyncDisposab
         return EnqueueAsync(new PushOp(mailbox.Row, blobId.ToArray(), data.ToArray(), ClampTtl(ttl)), cancellationToken);
     }
 
+    /// <summary>
+    /// As <see cref="PushAsync"/> for bytes nobody writes to again (a parsed wire message's fields): an exactly-sized
+    /// backing array is queued as is instead of copied (two allocations and a 1 KiB copy per push fewer).
+    /// </summary>
+    internal Task<MailboxPushResult> PushImmutableAsync(MailboxHandle mailbox, ReadOnlyMemory<byte> blobId, ReadOnlyMemory<byte> data, TimeSpan ttl,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(mailbox);
+        if (data.Length > _options.MaxBlobBytes)
+            throw new MailboxException(MailboxErrorCode.BlobTooLarge, $"blob of {data.Length} bytes exceeds the {_options.MaxBlobBytes}-byte limit");
+        if (blobId.Length != MailboxProtocol.IdLength) throw new MailboxException(MailboxErrorCode.BadBlobId, "a blob id has 32 bytes");
+        Span<byte> hash = stackalloc byte[MailboxProtocol.IdLength];
+        KontinuumP2P.Certs.Hashing.Blake3.Hash(data.Span, hash);
+        if (!hash.SequenceEqual(blobId.Span)) throw new MailboxException(MailboxErrorCode.BadBlobId, "the blob id is not BLAKE3 of the blob");
+        return EnqueueAsync(new PushOp(mailbox.Row, Owned(blobId), Owned(data), ClampTtl(ttl)), cancellationToken);
+    }
+
+    private static byte[] Owned(ReadOnlyMemory<byte> memory) =>
+        System.Runtime.InteropServices.MemoryMarshal.TryGetArray(memory, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
+            ? segment.Array
+            : memory.ToArray();
+
     /// <summary>The TTL a push gets: the default when none is asked, never above the maximum; zero (none) on replicas.</summary>
     public TimeSpan ClampTtl(TimeSpan requested)
     {
