@@ -87,6 +87,7 @@ public sealed partial class MailboxStore
     private sealed class MailboxState
     {
         public required long Row { get; init; }
+        public required ulong Epoch { get; init; }
         public required byte[] CapabilityHash { get; init; }
         public bool HasArchiveKey { get; set; }
         public ulong NextCursor { get; set; }

@@ -173,6 +173,7 @@ public sealed partial class MailboxStore
             state = new MailboxState
             {
                 Row = row,
+                Epoch = MailboxEpoch(row),
                 CapabilityHash = (byte[])reader[0],
                 HasArchiveKey = reader.GetBoolean(1),
                 NextCursor = (ulong)reader.GetInt64(2),
@@ -230,7 +231,7 @@ public sealed partial class MailboxStore
             row = (long)insert.ExecuteScalar()!;
             if (row > MailboxKeys.MaxRow) throw new InvalidOperationException("mailbox row ids are exhausted");
             _wMailboxes++;
-            state = new MailboxState { Row = row, CapabilityHash = capabilityHash, HasArchiveKey = archiveKey is not null, NextCursor = 1, LastAccess = now };
+            state = new MailboxState { Row = row, Epoch = MailboxEpoch(row), CapabilityHash = capabilityHash, HasArchiveKey = archiveKey is not null, NextCursor = 1, LastAccess = now };
             _cache[row] = state;
         }
         else
@@ -260,7 +261,7 @@ public sealed partial class MailboxStore
         }
         state.LastAccess = now;
         Touch(state);
-        return new MailboxOpened(new MailboxHandle(row, mailboxId, deviceId), state.MaxCursor, acked, created);
+        return new MailboxOpened(new MailboxHandle(row, mailboxId, deviceId, state.Epoch), state.MaxCursor, acked, created);
     }
 
     private MailboxPushResult ApplyPush(long row, byte[] blobId, byte[] data, TimeSpan ttl)
@@ -273,7 +274,7 @@ public sealed partial class MailboxStore
             _batchDuplicates++;
             state.LastAccess = now;
             Touch(state);
-            return new MailboxPushResult(MailboxKeys.CursorOf(existing), true, MailboxEpoch(row));
+            return new MailboxPushResult(MailboxKeys.CursorOf(existing), true, state.Epoch);
         }
         if (state.Blobs + 1 > _options.MaxMailboxBlobs || state.NextCursor > MailboxKeys.MaxCursor)
             throw new MailboxException(MailboxErrorCode.MailboxQuota, $"the mailbox holds its maximum of {_options.MaxMailboxBlobs} blobs");
@@ -293,7 +294,7 @@ public sealed partial class MailboxStore
         _wBlobs++;
         _wBytes += data.Length;
         _batchPushes++;
-        return new MailboxPushResult(cursor, false, MailboxEpoch(row));
+        return new MailboxPushResult(cursor, false, state.Epoch);
     }
 
     private ulong ApplyAck(long row, byte[] deviceId, ulong upTo)

@@ -165,7 +165,7 @@ public sealed partial class MailboxStore : IMailboxArchiveSource, IAsyncDisposab
     public ulong EpochOf(MailboxHandle mailbox)
     {
         ArgumentNullException.ThrowIfNull(mailbox);
-        return MailboxEpoch(mailbox.Row);
+        return mailbox.Epoch;
     }
 
     private ulong MailboxEpoch(long row)
