@@ -1,3 +1,4 @@
+using KontinuumP2P.Mailbox.Protos;
 using KontinuumP2P.Mailbox.Wire;
 
 namespace KontinuumP2P.Mailbox.Tests.Wire;
@@ -85,5 +86,40 @@ public sealed class MailboxRemovalWireTests
             Is.EqualTo(MailboxErrorCode.MailboxClosed));
         Assert.That(harness.Store.Statistics.Mailboxes, Is.Zero);
         Assert.That(harness.Store.Tombstones, Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task Remove_device_with_a_bad_id_length_is_malformed_and_closes_only_that_stream()
+    {
+        await using var harness = await ServerHarness.StartAsync(cancellationToken: Token);
+        var owner = Credentials.Random();
+        var (good, _) = await harness.OpenAsync(owner, Token);
+        await using (good)
+        {
+            var raw = await harness.Pair.RawStreamAsync(Token);
+            await using (raw)
+            {
+                var writer = new System.Buffers.ArrayBufferWriter<byte>();
+                MailboxFrames.Write(writer, new Request
+                {
+                    RequestId = 1,
+                    Open = new Open
+                    {
+                        MailboxId = Google.Protobuf.ByteString.CopyFrom(owner.MailboxId),
+                        Capability = Google.Protobuf.ByteString.CopyFrom(owner.Capability),
+                        DeviceId = Google.Protobuf.ByteString.CopyFrom(owner.OtherDevice().DeviceId),
+                    },
+                });
+                MailboxFrames.Write(writer, new Request { RequestId = 2, RemoveDevice = new RemoveDevice { DeviceId = Google.Protobuf.ByteString.CopyFrom(new byte[8]) } });
+                await raw.Output.WriteAsync(writer.WrittenMemory, Token);
+                var opened = await MailboxFrames.ReadAsync(raw.Input, Response.Parser, MailboxProtocol.MaxSmallFrameBytes, Token);
+                Assert.That(opened!.BodyCase, Is.EqualTo(Response.BodyOneofCase.Open));
+                var refused = await MailboxFrames.ReadAsync(raw.Input, Response.Parser, MailboxProtocol.MaxSmallFrameBytes, Token);
+                Assert.That((refused!.RequestId, refused.Error.Code), Is.EqualTo((2UL, ErrorCode.Malformed)));
+                Assert.That(await MailboxFrames.ReadAsync(raw.Input, Response.Parser, MailboxProtocol.MaxSmallFrameBytes, Token), Is.Null, "the stream is closed");
+            }
+            Assert.That(await good.RemoveDeviceAsync(owner.OtherDevice().DeviceId, Token), Is.EqualTo(new MailboxDeviceRemoval(false, 2)),
+                "the other stream still works; a never-seen device is barred all the same");
+        }
     }
 }

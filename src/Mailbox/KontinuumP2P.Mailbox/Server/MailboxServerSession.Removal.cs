@@ -19,8 +19,6 @@ internal sealed partial class MailboxServerSession
     {
         try
         {
-            if (remove.DeviceId.Length is < MailboxProtocol.MinDeviceIdLength or > MailboxProtocol.MaxDeviceIdLength)
-                return Refuse(id, MailboxErrorCode.Malformed, "a device id has 16 to 32 bytes");
             var result = await Store.RemoveDeviceAsync(mailbox, remove.DeviceId.Memory, CancellationToken.None).ConfigureAwait(false);
             _server.Revoke(mailbox.Row, Convert.ToHexString(remove.DeviceId.Span), this, MailboxErrorCode.DeviceRemoved, "this device was removed from the mailbox");
             return new Response { RequestId = id, RemoveDevice = new RemoveDeviceResult { Removed = result.Removed, Devices = (uint)result.Devices } };

@@ -183,6 +183,12 @@ internal sealed partial class MailboxServerSession
             await EnqueueAsync(opened, connection).ConfigureAwait(false);
             return true;
         }
+        if (request.BodyCase == Request.BodyOneofCase.RemoveDevice
+            && request.RemoveDevice.DeviceId.Length is < MailboxProtocol.MinDeviceIdLength or > MailboxProtocol.MaxDeviceIdLength)
+        {
+            await RefuseMalformedAsync(request.RequestId, "remove_device needs a 16..32-byte device id", connection).ConfigureAwait(false);
+            return false;
+        }
         await EnqueueAsync(Dispatch(request), connection).ConfigureAwait(false);
         return true;
     }
