@@ -220,7 +220,7 @@ public sealed class GroupClientEndToEndTests
         var stolen = Join(storeA, fleet);
         await using var a = await fleet.DeviceAsync(storeA);
         var old = await a.PushAsync("before rotation"u8.ToArray(), ct);
-        var invite = await a.RotateAsync((_, _) => ValueTask.CompletedTask, TimeSpan.FromHours(1), ct);
+        var invite = (await a.RotateAsync((_, _) => ValueTask.CompletedTask, TimeSpan.FromHours(1), ct)).Invite;
         Assert.That(storeA.Current.Number, Is.EqualTo(2));
         var fresh = await a.PushAsync("after rotation"u8.ToArray(), ct);
         Assert.That(fresh.Durable, Is.True);

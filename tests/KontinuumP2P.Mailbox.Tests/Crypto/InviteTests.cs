@@ -85,7 +85,7 @@ public sealed class InviteTests
     public void OtherVersionAndGarbageHaveTheirOwnErrors()
     {
         var bytes = System.Buffers.Text.Base64Url.DecodeFromChars(Sample().Encode());
-        bytes[0] = 2;
+        bytes[0] = 3;
         Assert.That(Assert.Throws<InviteException>(() => Invite.Parse(System.Buffers.Text.Base64Url.EncodeToString(bytes), Now))!.Error, Is.EqualTo(InviteError.BadVersion));
         Assert.That(Assert.Throws<InviteException>(() => Invite.Parse("not base64!", Now))!.Error, Is.EqualTo(InviteError.Malformed));
         Assert.That(Assert.Throws<InviteException>(() => Invite.Parse("", Now))!.Error, Is.EqualTo(InviteError.Malformed));
@@ -99,5 +99,25 @@ public sealed class InviteTests
         Assert.That(() => (Sample() with { Slots = ["a", "b", "c", "d"] }).Encode(), Throws.ArgumentException);
         Assert.That(() => (Sample() with { Network = "" }).Encode(), Throws.ArgumentException);
         Assert.That(() => (Sample() with { Secret = null }).Encode(), Throws.ArgumentException);
+    }
+
+    [Test]
+    public void HistoryKeysRoundTripAsVersionTwoAndStayWithinTheTextLimit()
+    {
+        Assert.That(System.Buffers.Text.Base64Url.DecodeFromChars(Sample().Encode())[0], Is.EqualTo(Invite.BaseVersion), "no history: version 1, readable by older builds");
+        var keys = Enumerable.Range(0, Invite.MaxHistoryKeys).Select(_ => System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)).ToList();
+        var text = (Sample() with { HistoryKeys = keys }).Encode();
+        Assert.That(text.Length, Is.LessThanOrEqualTo(Invite.MaxTextLength));
+        Assert.That(System.Buffers.Text.Base64Url.DecodeFromChars(text)[0], Is.EqualTo(Invite.CurrentVersion));
+        var parsed = Invite.Parse(text, Now);
+        Assert.That(parsed.HistoryKeys, Is.EqualTo(keys));
+        Assert.That(() => (Sample() with { HistoryKeys = [.. keys, keys[0]] }).Encode(), Throws.ArgumentException, "more than the maximum");
+        Assert.That(() => (Sample() with { HistoryKeys = [new byte[31]] }).Encode(), Throws.ArgumentException);
+
+        // A count byte of 0 or over the maximum is malformed (the check bytes are recomputed so only the count is wrong).
+        var body = System.Buffers.Text.Base64Url.DecodeFromChars((Sample() with { HistoryKeys = [keys[0]] }).Encode())[..^4];
+        body[^33] = 0;
+        var bad = System.Buffers.Text.Base64Url.EncodeToString([.. body, .. KontinuumP2P.Certs.Hashing.Blake3.Hash(body).AsSpan(0, 4)]);
+        Assert.That(Assert.Throws<InviteException>(() => Invite.Parse(bad, Now))!.Error, Is.EqualTo(InviteError.Malformed));
     }
 }

@@ -9,6 +9,9 @@ public sealed partial class GroupClient
     // A server that resets its store again and again mid-pull would otherwise keep the loop going.
     private const int MaxEpochRestartsPerPull = 3;
 
+    // Pull requests one mailbox keeps in flight during a catch-up.
+    private const int PullDepth = MailboxSession.MaxPullDepth;
+
     /// <summary>
     /// Pulls every reachable mailbox of the current generation (concurrently; applying one blob at a time), page by page
     /// while <c>has_more</c>. Each blob's id is checked against its bytes; blobs already applied (through any mailbox)
@@ -51,52 +54,46 @@ public sealed partial class GroupClient
         if (position.Epoch != open.Epoch) position = new MailboxPosition(0, open.Epoch);
         else if (ack && position.Cursor > open.AckedUpTo) await AckQuietlyAsync(session, connection, position, cancellationToken).ConfigureAwait(false);
         var restarts = 0;
-        Task<MailboxPullResult>? prefetch = null;
         // Acks are pipelined behind the pulls (the server commits them; waiting for each would stall the catch-up).
         var acks = new List<Task>();
         try
         {
             while (true)
             {
-                MailboxPullResult page;
+                MailboxPosition? restartAt = null;
                 try
                 {
-                    page = await (prefetch ?? session.PullAsync(position.Cursor, _options.PullLimit, _options.PullMaxBytes, position.Epoch, cancellationToken))
-                        .ConfigureAwait(false);
+                    // Up to PullDepth pages travel while one is applied (the session checks every guessed page start).
+                    await foreach (var page in session.PullPagesAsync(position.Cursor, _options.PullLimit, _options.PullMaxBytes, position.Epoch, PullDepth,
+                                       cancellationToken).ConfigureAwait(false))
+                    {
+                        if (page.Epoch != position.Epoch || page.MaxCursor < position.Cursor)
+                        {
+                            restartAt = new MailboxPosition(0, page.Epoch);
+                            break;
+                        }
+                        if (page.Blobs.Count > 0)
+                        {
+                            position = await ApplyPageAsync(connection, page, position, apply, tally, cancellationToken).ConfigureAwait(false);
+                            if (ack) acks.Add(AckQuietlyAsync(session, connection, position, cancellationToken));
+                        }
+                        _metrics.Lag(connection.Slot, page.MaxCursor, position.Cursor);
+                    }
                 }
-                catch (MailboxException e) when (e.Code == MailboxErrorCode.EpochChanged && restarts++ < MaxEpochRestartsPerPull)
+                catch (MailboxException e) when (e.Code == MailboxErrorCode.EpochChanged)
                 {
-                    prefetch = null;
-                    position = new MailboxPosition(0, e.Epoch);
-                    continue;
+                    restartAt = new MailboxPosition(0, e.Epoch);
                 }
-                prefetch = null;
-                if (page.Epoch != position.Epoch || page.MaxCursor < position.Cursor)
-                {
-                    if (restarts++ >= MaxEpochRestartsPerPull) throw new IOException($"mailbox {connection.Slot} keeps changing its epoch");
-                    position = new MailboxPosition(0, page.Epoch);
-                    continue;
-                }
-                if (page.Blobs.Count == 0)
-                {
-                    _metrics.Lag(connection.Slot, page.MaxCursor, position.Cursor);
-                    break;
-                }
-                // The next page travels while this one is applied.
-                if (page.HasMore)
-                    prefetch = session.PullAsync(page.Blobs[^1].Cursor, _options.PullLimit, _options.PullMaxBytes, position.Epoch, cancellationToken);
-                position = await ApplyPageAsync(connection, page, position, apply, tally, cancellationToken).ConfigureAwait(false);
-                _metrics.Lag(connection.Slot, page.MaxCursor, position.Cursor);
-                if (ack) acks.Add(AckQuietlyAsync(session, connection, position, cancellationToken));
-                if (!page.HasMore) break;
+                if (restartAt is not { } restart) break;
+                // A new epoch means the store was reset: read it again from 0 (the id set keeps anything from applying twice).
+                if (restarts++ >= MaxEpochRestartsPerPull) throw new IOException($"mailbox {connection.Slot} keeps changing its epoch");
+                position = restart;
             }
             await Task.WhenAll(acks).ConfigureAwait(false);
         }
         finally
         {
             if (acks.Count > 0) await Task.WhenAll(acks).ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
-            // A page fetched ahead and not used (apply failed): observe its outcome.
-            if (prefetch is not null) await prefetch.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
         }
     }
 
@@ -172,7 +169,8 @@ public sealed partial class GroupClient
                 // Try the next key.
             }
         }
-        return null;
+        // Keys of generations before this directory joined (from the invite).
+        return Store.OpenWithReadKeys(sealedBlob);
     }
 
     private async Task AckQuietlyAsync(MailboxSession session, MailboxConnection connection, MailboxPosition position, CancellationToken cancellationToken)

@@ -113,60 +113,8 @@ public sealed partial class GroupClient
             Secret = generation.Passphrase is null ? generation.Secret.Bytes.ToArray() : null,
             Salt = generation.Passphrase?.Salt,
             Kdf = generation.Passphrase?.Kdf,
+            // The newest read keys of earlier generations (see docs/mailbox.md "Group rotation").
+            HistoryKeys = generation.Passphrase is null ? [.. store.HistoryKeys.TakeLast(Invite.MaxHistoryKeys)] : null,
         };
-    }
-
-    /// <summary>
-    /// Rotates the group secret (to shut out a lost or stolen device): applies what the old mailboxes hold for this
-    /// device, starts a new generation (new secret, so new mailbox ids and capabilities on the same slots), re-pushes
-    /// every blob the old mailboxes still hold (unchanged bytes: same ids, so devices that have them skip them) and
-    /// everything still in the outbox to the new mailboxes, and acknowledges the old mailboxes to their end so they drain.
-    /// Returns the invite the remaining devices join with (with their existing directories, to keep old keys and ids).
-    /// </summary>
-    public async Task<Invite> RotateAsync(BlobHandler apply, TimeSpan inviteValidity, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(apply);
-        var old = Connections;
-        var pulled = await PullAsync(apply, ack: false, cancellationToken).ConfigureAwait(false);
-        if (pulled.Unreachable.Count == old.Count) throw new MailboxUnavailableException("", "no mailbox of the group is reachable: rotate when at least one is");
-        var now = _options.TimeProvider.GetUtcNow();
-        var secret = GroupSecret.Generate();
-        var generation = Store.AddGeneration(secret, Store.Current.Slots);
-        var fresh = CreateConnections(generation);
-        lock (_lock) _connections = fresh;
-        foreach (var connection in old)
-        {
-            if (pulled.Unreachable.Contains(connection.Slot)) continue;
-            try
-            {
-                await RepushHistoryAsync(connection, generation, now, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is IOException or TimeoutException && !cancellationToken.IsCancellationRequested)
-            {
-                LogPullFailed(_logger, connection.Slot, e.Message);
-            }
-            await connection.DisposeAsync().ConfigureAwait(false);
-        }
-        Store.MoveOutboxToCurrent(now);
-        await FlushAsync(all: true, cancellationToken).ConfigureAwait(false);
-        return CreateInvite(inviteValidity);
-    }
-
-    private async Task RepushHistoryAsync(MailboxConnection connection, Generation generation, DateTimeOffset now, CancellationToken cancellationToken)
-    {
-        var session = await connection.GetSessionAsync(cancellationToken).ConfigureAwait(false);
-        ulong cursor = 0, epoch = session.OpenResult!.Epoch;
-        while (true)
-        {
-            var page = await session.PullAsync(cursor, _options.PullLimit, _options.PullMaxBytes, epoch, cancellationToken).ConfigureAwait(false);
-            foreach (var blob in page.Blobs)
-            {
-                cursor = blob.Cursor;
-                var id = BlobId.Of(blob.Data.Span);
-                if (blob.BlobId.Span.SequenceEqual(id.Digest)) Store.Enqueue(new SealedBlob(blob.Data.ToArray(), id), generation.Number, generation.Slots, now);
-            }
-            if (!page.HasMore || page.Blobs.Count == 0) break;
-        }
-        if (cursor > 0) await AckQuietlyAsync(session, connection, new MailboxPosition(cursor, epoch), cancellationToken).ConfigureAwait(false);
     }
 }

@@ -156,6 +156,7 @@ public sealed partial class GroupStore : IDisposable
         {
             foreach (var generation in _generations) generation.Dispose();
             _generations.Clear();
+            DisposeReadKeys();
             _db.Dispose();
         }
     }
@@ -211,6 +212,7 @@ public sealed partial class GroupStore : IDisposable
         DeviceSecret = GetMeta("device_secret") ?? throw new InvalidDataException("group.db has no device secret");
         LoadGenerations();
         if (_generations.Count == 0) throw new InvalidDataException("group.db has no group secret");
+        LoadReadKeys();
     }
 
     private void LoadGenerations()

@@ -55,6 +55,9 @@ public static class BlobCipher
         return OpenWith(keys.AeadKey, sealedBlob);
     }
 
+    /// <summary>Opens under an imported blob key (history keys from an invite).</summary>
+    internal static byte[] Open(Key key, ReadOnlySpan<byte> sealedBlob) => OpenWith(key, sealedBlob);
+
     internal static Key ImportKey(ReadOnlySpan<byte> blobKey)
     {
         if (blobKey.Length != GroupKeys.KeyLength) throw new ArgumentException($"blob key must be {GroupKeys.KeyLength} bytes", nameof(blobKey));

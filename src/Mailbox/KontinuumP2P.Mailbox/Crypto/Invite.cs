@@ -11,12 +11,21 @@ namespace KontinuumP2P.Mailbox.Crypto;
 /// <c>version u8 | flags u8 (bit 0: passphrase) | expires unix-seconds u64 | network (u8 len, UTF-8) | slot count u8 |
 /// slots (u8 len, UTF-8 each) | secret[32] or (salt[16] | memoryKiB u32 | passes u32) | check[4]</c>, where check is the
 /// first 4 bytes of BLAKE3 of everything before it (catches truncation and typos). A passphrase invite carries only the
-/// salt and Argon2id parameters; the passphrase travels separately.
+/// salt and Argon2id parameters; the passphrase travels separately. Version 2 (written only when
+/// <see cref="HistoryKeys"/> is set, that is after a rotation) adds <c>count u8 | blob keys[32] each</c> before the
+/// check: the read keys of earlier generations, so a device joining with a new directory can open the history that
+/// was re-pushed to the new mailboxes. They open blobs only (no mailbox ids or capabilities derive from them).
 /// </summary>
 public sealed record Invite
 {
     /// <summary>The format version written.</summary>
-    public const byte CurrentVersion = 1;
+    public const byte CurrentVersion = 2;
+
+    /// <summary>The version written when the invite carries no history keys (readable by older builds).</summary>
+    public const byte BaseVersion = 1;
+
+    /// <summary>Most history keys an invite carries (the newest are kept).</summary>
+    public const int MaxHistoryKeys = 8;
 
     /// <summary>Most mailbox slots in an invite.</summary>
     public const int MaxSlots = 3;
@@ -48,6 +57,10 @@ public sealed record Invite
     /// <summary>The Argon2id parameters (passphrase groups).</summary>
     public KdfParameters? Kdf { get; init; }
 
+    /// <summary>Blob (read) keys of earlier generations, oldest first; only with <see cref="Secret"/> (rotated groups
+    /// are never passphrase groups). Null or empty: none.</summary>
+    public IReadOnlyList<byte[]>? HistoryKeys { get; init; }
+
     /// <summary>Whether joining needs the passphrase.</summary>
     public bool NeedsPassphrase => Secret is null;
 
@@ -68,8 +81,11 @@ public sealed record Invite
         if (network.Length is 0 or > MaxNetworkLength) throw new ArgumentException($"network name must be 1..{MaxNetworkLength} bytes", nameof(Network));
         if (Slots.Count is 0 or > MaxSlots) throw new ArgumentException($"an invite names 1..{MaxSlots} mailbox slots", nameof(Slots));
         if ((Secret is null) == (Salt is null || Kdf is null)) throw new ArgumentException("an invite carries either the secret or a salt and Argon2id parameters", nameof(Secret));
+        var history = HistoryKeys ?? [];
+        if (history.Count > MaxHistoryKeys) throw new ArgumentException($"an invite carries at most {MaxHistoryKeys} history keys", nameof(HistoryKeys));
+        if (history.Count > 0 && Secret is null) throw new ArgumentException("history keys travel only with the secret", nameof(HistoryKeys));
         using var buffer = new MemoryStream();
-        buffer.WriteByte(CurrentVersion);
+        buffer.WriteByte(history.Count > 0 ? CurrentVersion : BaseVersion);
         buffer.WriteByte(Secret is null ? PassphraseFlag : (byte)0);
         Span<byte> number = stackalloc byte[8];
         BinaryPrimitives.WriteInt64BigEndian(number, ExpiresAt.ToUnixTimeSeconds());
@@ -96,6 +112,15 @@ public sealed record Invite
             BinaryPrimitives.WriteInt32BigEndian(number, Kdf.Passes);
             buffer.Write(number[..4]);
         }
+        if (history.Count > 0)
+        {
+            buffer.WriteByte((byte)history.Count);
+            foreach (var key in history)
+            {
+                if (key.Length != GroupKeys.KeyLength) throw new ArgumentException($"a history key is {GroupKeys.KeyLength} bytes", nameof(HistoryKeys));
+                buffer.Write(key);
+            }
+        }
         var body = buffer.ToArray();
         return System.Buffers.Text.Base64Url.EncodeToString([.. body, .. Blake3.Hash(body).AsSpan(0, CheckLength)]);
     }
@@ -120,7 +145,8 @@ public sealed record Invite
             throw new InviteException(InviteError.Malformed, "invite is not base64url text");
         }
         if (bytes.Length == 0) throw new InviteException(InviteError.Truncated, "invite is truncated (no bytes)");
-        if (bytes[0] != CurrentVersion) throw new InviteException(InviteError.BadVersion, $"invite version {bytes[0]} is not supported (this build reads version {CurrentVersion})");
+        if (bytes[0] is not (BaseVersion or CurrentVersion))
+            throw new InviteException(InviteError.BadVersion, $"invite version {bytes[0]} is not supported (this build reads versions {BaseVersion} and {CurrentVersion})");
         var reader = new Reader(bytes);
         var flags = reader.Byte();
         if ((flags & ~PassphraseFlag) != 0) throw new InviteException(InviteError.Malformed, $"invite has unknown flags 0x{flags:x2}");
@@ -155,6 +181,15 @@ public sealed record Invite
             if (kdf.MemoryKiB is < KdfParameters.MinMemoryKiB or > KdfParameters.MaxMemoryKiB || kdf.Passes is < 1 or > KdfParameters.MaxPasses)
                 throw new InviteException(InviteError.Malformed, $"invite asks for out-of-bounds Argon2id parameters ({kdf})");
         }
+        List<byte[]>? history = null;
+        if (bytes[0] == CurrentVersion)
+        {
+            var keys = reader.Byte();
+            if (keys is 0 or > MaxHistoryKeys || secret is null)
+                throw new InviteException(InviteError.Malformed, $"invite carries {keys} history keys (1..{MaxHistoryKeys}, random-secret groups only)");
+            history = new List<byte[]>(keys);
+            for (var i = 0; i < keys; i++) history.Add(reader.Bytes(GroupKeys.KeyLength));
+        }
         var bodyLength = reader.Position;
         var check = reader.Bytes(CheckLength);
         if (reader.Position != bytes.Length) throw new InviteException(InviteError.Malformed, $"invite has {bytes.Length - reader.Position} unexpected trailing bytes");
@@ -162,7 +197,7 @@ public sealed record Invite
             throw new InviteException(InviteError.Corrupt, "invite check bytes do not match: it was altered or mistyped");
         var expiresAt = DateTimeOffset.FromUnixTimeSeconds(Math.Clamp(expires, 0, DateTimeOffset.MaxValue.ToUnixTimeSeconds()));
         if (expiresAt <= now) throw new InviteException(InviteError.Expired, $"invite expired at {expiresAt:u}");
-        return new Invite { Network = network, Slots = slots, ExpiresAt = expiresAt, Secret = secret, Salt = salt, Kdf = kdf };
+        return new Invite { Network = network, Slots = slots, ExpiresAt = expiresAt, Secret = secret, Salt = salt, Kdf = kdf, HistoryKeys = history };
     }
 
     private static void WriteShort(MemoryStream buffer, byte[] value)

@@ -128,6 +128,21 @@ public sealed partial class MailboxServer : IProtocolHandler, IAsyncDisposable
         if (set.IsEmpty) _subscribers.TryRemove(new KeyValuePair<long, ConcurrentDictionary<MailboxServerSession, byte>>(handle.Row, set));
     }
 
+    /// <summary>
+    /// Marks the other sessions on mailbox <paramref name="row"/> (only those of <paramref name="deviceHex"/> when given)
+    /// so each later request is refused with <paramref name="code"/>, and stops their notifications.
+    /// </summary>
+    internal void Revoke(long row, string? deviceHex, MailboxServerSession except, MailboxErrorCode code, string message)
+    {
+        foreach (var session in _sessions.Keys)
+        {
+            if (ReferenceEquals(session, except) || session.Mailbox is not { } handle || handle.Row != row) continue;
+            if (deviceHex is not null && !string.Equals(Convert.ToHexString(handle.DeviceId.Span), deviceHex, StringComparison.Ordinal)) continue;
+            session.Revoke(code, message);
+            Unsubscribe(session);
+        }
+    }
+
     // Runs on the store's writer after a commit: only flags sessions, never blocks.
     private void OnGrown(IReadOnlyList<(long Row, ulong MaxCursor)> grown)
     {

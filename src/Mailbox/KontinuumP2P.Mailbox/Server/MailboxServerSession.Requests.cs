@@ -49,7 +49,7 @@ internal sealed partial class MailboxServerSession
             if (!_server.DeviceLimits.TryPush(_device, out var retry))
                 return Refuse(id, MailboxErrorCode.RateLimited, $"more than {Options.PushesPerMinute} pushes per minute", retry);
             var ttl = TimeSpan.FromSeconds(Math.Min(push.TtlSeconds, MaxTtlSeconds));
-            var result = await Store.PushAsync(mailbox, push.BlobId.Memory, push.Blob.Memory, ttl, CancellationToken.None).ConfigureAwait(false);
+            var result = await Store.PushImmutableAsync(mailbox, push.BlobId.Memory, push.Blob.Memory, ttl, CancellationToken.None).ConfigureAwait(false);
             return new Response { RequestId = id, Push = new PushResult { Cursor = result.Cursor, Duplicate = result.Duplicate, Epoch = result.Epoch } };
         }
         catch (Exception e)

@@ -100,13 +100,25 @@ internal sealed partial class MailboxServerSession
 
     private async Task ReadLoopAsync(CancellationToken stopping, CancellationToken connection)
     {
-        while (true)
+        // One idle timer per session, re-armed per read and stopped while a request is handled (two token sources and
+        // a timer per request were a visible share of a push's CPU).
+        var idle = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _server.Time);
+        var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, idle.Token);
+        try
         {
-            var timeout = Mailbox is null ? Options.OpenTimeout : _subscribed ? Options.SubscribedIdleTimeout : Options.IdleTimeout;
-            Request? request;
-            using (var idle = new CancellationTokenSource(timeout, _server.Time))
-            using (var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, idle.Token))
+            while (true)
             {
+                if (idle.IsCancellationRequested)
+                {
+                    // It fired between a read and its disarming: start afresh.
+                    linked.Dispose();
+                    idle.Dispose();
+                    idle = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _server.Time);
+                    linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, idle.Token);
+                }
+                var timeout = Mailbox is null ? Options.OpenTimeout : _subscribed ? Options.SubscribedIdleTimeout : Options.IdleTimeout;
+                Request? request;
+                idle.CancelAfter(timeout);
                 try
                 {
                     request = await MailboxFrames.ReadAsync(_stream.Input, Request.Parser, MailboxProtocol.MaxRequestFrameBytes, linked.Token, _stream.Resources)
@@ -136,35 +148,54 @@ internal sealed partial class MailboxServerSession
                 {
                     return;
                 }
+                idle.CancelAfter(Timeout.InfiniteTimeSpan);
+                if (!await HandleAsync(request, connection).ConfigureAwait(false)) return;
             }
-            if (request is null) return;
-            if (request.RequestId == 0 || request.BodyCase == Request.BodyOneofCase.None)
-            {
-                await RefuseMalformedAsync(request.RequestId, "a request needs a non-zero request_id and a body", connection).ConfigureAwait(false);
-                return;
-            }
-            if (!_requests.TryTake(_server.Time.GetUtcNow().UtcTicks, out var retry))
-            {
-                _server.Refused(MailboxErrorCode.RateLimited);
-                await SendAsync(Error(request.RequestId, MailboxErrorCode.RateLimited, "too many requests", retry), connection).ConfigureAwait(false);
-                continue;
-            }
-            if (request.BodyCase == Request.BodyOneofCase.Open)
-            {
-                if (!ValidOpen(request.Open))
-                {
-                    await RefuseMalformedAsync(request.RequestId, "open needs a 32-byte mailbox id and capability, a 16..32-byte device id and an empty or 32-byte archive key",
-                        connection).ConfigureAwait(false);
-                    return;
-                }
-                // Awaited before reading on, so requests pipelined behind Open see the opened mailbox.
-                var opened = OpenAsync(request);
-                await opened.ConfigureAwait(false);
-                await EnqueueAsync(opened, connection).ConfigureAwait(false);
-                continue;
-            }
-            await EnqueueAsync(Dispatch(request), connection).ConfigureAwait(false);
         }
+        finally
+        {
+            linked.Dispose();
+            idle.Dispose();
+        }
+    }
+
+    /// <summary>Validates and dispatches one request; false when the session must end.</summary>
+    private async Task<bool> HandleAsync(Request? request, CancellationToken connection)
+    {
+        if (request is null) return false;
+        if (request.RequestId == 0 || request.BodyCase == Request.BodyOneofCase.None)
+        {
+            await RefuseMalformedAsync(request.RequestId, "a request needs a non-zero request_id and a body", connection).ConfigureAwait(false);
+            return false;
+        }
+        if (!_requests.TryTake(_server.Time.GetUtcNow().UtcTicks, out var retry))
+        {
+            _server.Refused(MailboxErrorCode.RateLimited);
+            await SendAsync(Error(request.RequestId, MailboxErrorCode.RateLimited, "too many requests", retry), connection).ConfigureAwait(false);
+            return true;
+        }
+        if (request.BodyCase == Request.BodyOneofCase.Open)
+        {
+            if (!ValidOpen(request.Open))
+            {
+                await RefuseMalformedAsync(request.RequestId, "open needs a 32-byte mailbox id and capability, a 16..32-byte device id and an empty or 32-byte archive key",
+                    connection).ConfigureAwait(false);
+                return false;
+            }
+            // Awaited before reading on, so requests pipelined behind Open see the opened mailbox.
+            var opened = OpenAsync(request);
+            await opened.ConfigureAwait(false);
+            await EnqueueAsync(opened, connection).ConfigureAwait(false);
+            return true;
+        }
+        if (request.BodyCase == Request.BodyOneofCase.RemoveDevice
+            && request.RemoveDevice.DeviceId.Length is < MailboxProtocol.MinDeviceIdLength or > MailboxProtocol.MaxDeviceIdLength)
+        {
+            await RefuseMalformedAsync(request.RequestId, "remove_device needs a 16..32-byte device id", connection).ConfigureAwait(false);
+            return false;
+        }
+        await EnqueueAsync(Dispatch(request), connection).ConfigureAwait(false);
+        return true;
     }
 
     private static bool ValidOpen(Open open) =>
@@ -175,11 +206,14 @@ internal sealed partial class MailboxServerSession
     private Task<Response> Dispatch(Request request)
     {
         if (Mailbox is not { } mailbox) return Task.FromResult(Refuse(request.RequestId, MailboxErrorCode.NotOpen, "open a mailbox first"));
+        if (Revoked is { } revoked) return Task.FromResult(Refuse(request.RequestId, revoked.Code, revoked.Message));
         return request.BodyCase switch
         {
             Request.BodyOneofCase.Push => PushAsync(request.RequestId, mailbox, request.Push),
             Request.BodyOneofCase.Pull => PullAsync(request.RequestId, mailbox, request.Pull),
             Request.BodyOneofCase.Ack => AckAsync(request.RequestId, mailbox, request.Ack),
+            Request.BodyOneofCase.RemoveDevice => RemoveDeviceAsync(request.RequestId, mailbox, request.RemoveDevice),
+            Request.BodyOneofCase.Close => CloseAsync(request.RequestId, mailbox),
             _ => Task.FromResult(Subscribe(request.RequestId, mailbox)),
         };
     }

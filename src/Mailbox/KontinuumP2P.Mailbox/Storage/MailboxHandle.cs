@@ -3,14 +3,18 @@ namespace KontinuumP2P.Mailbox.Storage;
 /// <summary>An opened mailbox as one device sees it (returned by <see cref="MailboxStore.OpenMailboxAsync"/>).</summary>
 public sealed class MailboxHandle
 {
-    internal MailboxHandle(long row, byte[] mailboxId, byte[] deviceId)
+    internal MailboxHandle(long row, byte[] mailboxId, byte[] deviceId, ulong epoch)
     {
         Row = row;
+        Epoch = epoch;
         MailboxId = mailboxId;
         DeviceId = deviceId;
     }
 
     internal long Row { get; }
+
+    /// <summary>The mailbox's epoch, computed once at open (it never changes for a row).</summary>
+    internal ulong Epoch { get; }
 
     /// <summary>The mailbox id.</summary>
     public ReadOnlyMemory<byte> MailboxId { get; }

@@ -24,7 +24,7 @@ public sealed partial class MailboxStore
             await EnqueueAsync(new CleanupOp(s => s.FindTrimDue()), cancellationToken).ConfigureAwait(false);
             _trimScanDone = true;
         }
-        foreach (var step in new Func<MailboxStore, CleanupStep>[] { s => s.TrimStep(), s => s.TtlStep(), s => s.IdleStep(), s => s.GraveStep() })
+        foreach (var step in new Func<MailboxStore, CleanupStep>[] { s => s.TrimStep(), s => s.TtlStep(), s => s.IdleStep(), s => s.GraveStep(), s => s.TombstoneStep() })
         {
             for (var i = 0; i < MaxStepsPerPass; i++)
             {
@@ -145,21 +145,28 @@ public sealed partial class MailboxStore
                 continue;
             }
             deleted++;
-            using var delete = _writer.CreateCommand();
-            // The blobs go later in bounded steps; the row goes now so a new open starts a fresh mailbox.
-            delete.CommandText = """
-                INSERT OR IGNORE INTO graveyard (mailbox) VALUES ($row);
-                DELETE FROM devices WHERE mailbox = $row;
-                DELETE FROM mailboxes WHERE id = $row;
-                """;
-            delete.Parameters.AddWithValue("$row", row);
-            delete.ExecuteNonQuery();
-            if (_cache.Remove(row, out var state)) _touched.Remove(state);
-            _trimDue.Remove(row);
-            _removedRows.Add(row);
-            _wMailboxes--;
+            DeleteMailboxRow(row);
         }
         return new CleanupStep(0, deleted, idle.Count == IdleMailboxesPerStep);
+    }
+
+    /// <summary>Deletes a mailbox's row, devices and removals now; its blobs go later in bounded steps (graveyard).</summary>
+    private void DeleteMailboxRow(long row)
+    {
+        using var delete = _writer.CreateCommand();
+        // The row goes now so a new open starts a fresh mailbox (with a new row, so a new epoch).
+        delete.CommandText = """
+            INSERT OR IGNORE INTO graveyard (mailbox) VALUES ($row);
+            DELETE FROM devices WHERE mailbox = $row;
+            DELETE FROM removed_devices WHERE mailbox = $row;
+            DELETE FROM mailboxes WHERE id = $row;
+            """;
+        delete.Parameters.AddWithValue("$row", row);
+        delete.ExecuteNonQuery();
+        if (_cache.Remove(row, out var state)) _touched.Remove(state);
+        _trimDue.Remove(row);
+        _removedRows.Add(row);
+        _wMailboxes--;
     }
 
     private CleanupStep GraveStep()

@@ -65,6 +65,16 @@ public sealed partial class MailboxStore
         protected override ulong Run(MailboxStore store) => store.ApplyAck(row, deviceId, upTo);
     }
 
+    private sealed class RemoveDeviceOp(long row, byte[] requester, byte[] deviceId) : WriteOp<MailboxDeviceRemoval>
+    {
+        protected override MailboxDeviceRemoval Run(MailboxStore store) => store.ApplyRemoveDevice(row, requester, deviceId);
+    }
+
+    private sealed class CloseOp(long row, byte[] mailboxId, byte[] requester) : WriteOp<ulong>
+    {
+        protected override ulong Run(MailboxStore store) => store.ApplyClose(row, mailboxId, requester);
+    }
+
     private sealed class CleanupOp(Func<MailboxStore, CleanupStep> step) : WriteOp<CleanupStep>
     {
         protected override CleanupStep Run(MailboxStore store) => step(store);
@@ -77,6 +87,7 @@ public sealed partial class MailboxStore
     private sealed class MailboxState
     {
         public required long Row { get; init; }
+        public required ulong Epoch { get; init; }
         public required byte[] CapabilityHash { get; init; }
         public bool HasArchiveKey { get; set; }
         public ulong NextCursor { get; set; }
@@ -85,6 +96,7 @@ public sealed partial class MailboxStore
         public long LastAccess { get; set; }
         public ulong Trimmed { get; set; }
         public Dictionary<string, ulong> Devices { get; } = [];
+        public HashSet<string> Removed { get; } = [];
         public bool Dirty { get; set; }
         public bool Grew { get; set; }
 

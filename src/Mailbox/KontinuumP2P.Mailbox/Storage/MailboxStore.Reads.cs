@@ -11,9 +11,10 @@ public sealed partial class MailboxStore
     public Task<MailboxPullResult> ReadAfterAsync(MailboxHandle mailbox, ulong afterCursor, int maxBlobs, int maxBytes, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(mailbox);
+        if (!IsLive(mailbox)) throw new MailboxException(MailboxErrorCode.NotOpen, "the mailbox was closed or expired; open it again");
         var max = MaxCursor(mailbox);
         if (afterCursor > max) throw new MailboxException(MailboxErrorCode.BadCursor, $"cursor {afterCursor} is past the end ({max})");
-        return ReadRangeAsync(mailbox.Row, afterCursor, max, maxBlobs, maxBytes, MailboxEpoch(mailbox.Row), cancellationToken);
+        return ReadRangeAsync(mailbox.Row, afterCursor, max, maxBlobs, maxBytes, mailbox.Epoch, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -68,7 +69,8 @@ public sealed partial class MailboxStore
             var blobs = new List<MailboxBlob>();
             long bytes = 0;
             var hasMore = false;
-            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            // Rows are read synchronously: SQLite's async read is the sync one wrapped in a task, once per row.
+            while (reader.Read())
             {
                 var length = reader.GetBytes(2, 0, null, 0, 0);
                 if (blobs.Count == maxBlobs || (blobs.Count > 0 && bytes + length > maxBytes))

@@ -141,6 +141,7 @@ public sealed partial class MailboxStore
         _wMailboxes = Volatile.Read(ref _mailboxes);
         _wBlobs = Volatile.Read(ref _blobs);
         _wBytes = Volatile.Read(ref _bytes);
+        _wTombstones = CountTombstones();
     }
 
     private static void Bind(SqliteCommand command, params object?[] values)
@@ -172,6 +173,7 @@ public sealed partial class MailboxStore
             state = new MailboxState
             {
                 Row = row,
+                Epoch = MailboxEpoch(row),
                 CapabilityHash = (byte[])reader[0],
                 HasArchiveKey = reader.GetBoolean(1),
                 NextCursor = (ulong)reader.GetInt64(2),
@@ -187,6 +189,13 @@ public sealed partial class MailboxStore
             devices.Parameters.AddWithValue("$row", row);
             using var reader = devices.ExecuteReader();
             while (reader.Read()) state.Devices[Convert.ToHexString((byte[])reader[0])] = (ulong)reader.GetInt64(1);
+        }
+        using (var removed = _writer.CreateCommand())
+        {
+            removed.CommandText = "SELECT device_id FROM removed_devices WHERE mailbox = $row";
+            removed.Parameters.AddWithValue("$row", row);
+            using var reader = removed.ExecuteReader();
+            while (reader.Read()) state.Removed.Add(Convert.ToHexString((byte[])reader[0]));
         }
         _cache[row] = state;
         return state;
@@ -207,6 +216,7 @@ public sealed partial class MailboxStore
         MailboxState state;
         if (created)
         {
+            CheckTombstone(mailboxId, now);
             if (_wMailboxes >= _options.MaxMailboxes)
                 throw new MailboxException(MailboxErrorCode.ServerFull, $"the server holds its maximum of {_options.MaxMailboxes} mailboxes");
             using var insert = _writer.CreateCommand();
@@ -221,7 +231,7 @@ public sealed partial class MailboxStore
             row = (long)insert.ExecuteScalar()!;
             if (row > MailboxKeys.MaxRow) throw new InvalidOperationException("mailbox row ids are exhausted");
             _wMailboxes++;
-            state = new MailboxState { Row = row, CapabilityHash = capabilityHash, HasArchiveKey = archiveKey is not null, NextCursor = 1, LastAccess = now };
+            state = new MailboxState { Row = row, Epoch = MailboxEpoch(row), CapabilityHash = capabilityHash, HasArchiveKey = archiveKey is not null, NextCursor = 1, LastAccess = now };
             _cache[row] = state;
         }
         else
@@ -229,6 +239,8 @@ public sealed partial class MailboxStore
             state = LoadState(row)!;
             if (!CryptographicOperations.FixedTimeEquals(state.CapabilityHash, capabilityHash))
                 throw new MailboxException(MailboxErrorCode.Unauthorized, "the capability does not open this mailbox");
+            if (state.Removed.Contains(device))
+                throw new MailboxException(MailboxErrorCode.DeviceRemoved, "this device was removed from the mailbox");
             if (!state.Devices.ContainsKey(device) && state.Devices.Count >= _options.MaxDevicesPerMailbox)
                 throw new MailboxException(MailboxErrorCode.MailboxQuota, $"the mailbox has its maximum of {_options.MaxDevicesPerMailbox} devices");
             if (archiveKey is not null && !state.HasArchiveKey)
@@ -249,7 +261,7 @@ public sealed partial class MailboxStore
         }
         state.LastAccess = now;
         Touch(state);
-        return new MailboxOpened(new MailboxHandle(row, mailboxId, deviceId), state.MaxCursor, acked, created);
+        return new MailboxOpened(new MailboxHandle(row, mailboxId, deviceId, state.Epoch), state.MaxCursor, acked, created);
     }
 
     private MailboxPushResult ApplyPush(long row, byte[] blobId, byte[] data, TimeSpan ttl)
@@ -262,7 +274,7 @@ public sealed partial class MailboxStore
             _batchDuplicates++;
             state.LastAccess = now;
             Touch(state);
-            return new MailboxPushResult(MailboxKeys.CursorOf(existing), true, MailboxEpoch(row));
+            return new MailboxPushResult(MailboxKeys.CursorOf(existing), true, state.Epoch);
         }
         if (state.Blobs + 1 > _options.MaxMailboxBlobs || state.NextCursor > MailboxKeys.MaxCursor)
             throw new MailboxException(MailboxErrorCode.MailboxQuota, $"the mailbox holds its maximum of {_options.MaxMailboxBlobs} blobs");
@@ -282,7 +294,7 @@ public sealed partial class MailboxStore
         _wBlobs++;
         _wBytes += data.Length;
         _batchPushes++;
-        return new MailboxPushResult(cursor, false, MailboxEpoch(row));
+        return new MailboxPushResult(cursor, false, state.Epoch);
     }
 
     private ulong ApplyAck(long row, byte[] deviceId, ulong upTo)
@@ -290,6 +302,7 @@ public sealed partial class MailboxStore
         var state = LoadState(row) ?? throw new MailboxException(MailboxErrorCode.NotOpen, "the mailbox expired; open it again");
         if (upTo > state.MaxCursor) throw new MailboxException(MailboxErrorCode.BadCursor, $"cursor {upTo} is past the end ({state.MaxCursor})");
         var device = Convert.ToHexString(deviceId);
+        if (state.Removed.Contains(device)) throw new MailboxException(MailboxErrorCode.DeviceRemoved, "this device was removed from the mailbox");
         if (!state.Devices.TryGetValue(device, out var acked))
             throw new MailboxException(MailboxErrorCode.NotOpen, "the device is not registered; open the mailbox again");
         if (upTo <= acked) return acked;

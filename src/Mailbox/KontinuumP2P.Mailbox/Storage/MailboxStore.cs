@@ -118,6 +118,10 @@ public sealed partial class MailboxStore : IMailboxArchiveSource, IAsyncDisposab
             CREATE TABLE IF NOT EXISTS devices (mailbox INTEGER NOT NULL, device_id BLOB NOT NULL, acked INTEGER NOT NULL,
                 PRIMARY KEY (mailbox, device_id)) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS graveyard (mailbox INTEGER PRIMARY KEY);
+            CREATE TABLE IF NOT EXISTS removed_devices (mailbox INTEGER NOT NULL, device_id BLOB NOT NULL,
+                PRIMARY KEY (mailbox, device_id)) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS tombstones (mailbox_id BLOB PRIMARY KEY, until INTEGER NOT NULL) WITHOUT ROWID;
+            CREATE INDEX IF NOT EXISTS tombstones_by_until ON tombstones (until);
             """);
         await using var tx = (SqliteTransaction)await _writer.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using (var read = _writer.CreateCommand())
@@ -142,6 +146,12 @@ public sealed partial class MailboxStore : IMailboxArchiveSource, IAsyncDisposab
             insert.Parameters.AddWithValue("$epoch", (long)Epoch);
             await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
+        await using (var count = _writer.CreateCommand())
+        {
+            count.Transaction = tx;
+            count.CommandText = "SELECT COUNT(*) FROM tombstones";
+            _wTombstones = (long)(await count.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+        }
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         PrepareWriterCommands();
         Log.Opened(_logger, _options.DatabasePath, Epoch, _mailboxes, _blobs);
@@ -155,7 +165,7 @@ public sealed partial class MailboxStore : IMailboxArchiveSource, IAsyncDisposab
     public ulong EpochOf(MailboxHandle mailbox)
     {
         ArgumentNullException.ThrowIfNull(mailbox);
-        return MailboxEpoch(mailbox.Row);
+        return mailbox.Epoch;
     }
 
     private ulong MailboxEpoch(long row)
@@ -236,6 +246,28 @@ public sealed partial class MailboxStore : IMailboxArchiveSource, IAsyncDisposab
         if (!hash.SequenceEqual(blobId.Span)) throw new MailboxException(MailboxErrorCode.BadBlobId, "the blob id is not BLAKE3 of the blob");
         return EnqueueAsync(new PushOp(mailbox.Row, blobId.ToArray(), data.ToArray(), ClampTtl(ttl)), cancellationToken);
     }
+
+    /// <summary>
+    /// As <see cref="PushAsync"/> for bytes nobody writes to again (a parsed wire message's fields): an exactly-sized
+    /// backing array is queued as is instead of copied (two allocations and a 1 KiB copy per push fewer).
+    /// </summary>
+    internal Task<MailboxPushResult> PushImmutableAsync(MailboxHandle mailbox, ReadOnlyMemory<byte> blobId, ReadOnlyMemory<byte> data, TimeSpan ttl,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(mailbox);
+        if (data.Length > _options.MaxBlobBytes)
+            throw new MailboxException(MailboxErrorCode.BlobTooLarge, $"blob of {data.Length} bytes exceeds the {_options.MaxBlobBytes}-byte limit");
+        if (blobId.Length != MailboxProtocol.IdLength) throw new MailboxException(MailboxErrorCode.BadBlobId, "a blob id has 32 bytes");
+        Span<byte> hash = stackalloc byte[MailboxProtocol.IdLength];
+        KontinuumP2P.Certs.Hashing.Blake3.Hash(data.Span, hash);
+        if (!hash.SequenceEqual(blobId.Span)) throw new MailboxException(MailboxErrorCode.BadBlobId, "the blob id is not BLAKE3 of the blob");
+        return EnqueueAsync(new PushOp(mailbox.Row, Owned(blobId), Owned(data), ClampTtl(ttl)), cancellationToken);
+    }
+
+    private static byte[] Owned(ReadOnlyMemory<byte> memory) =>
+        System.Runtime.InteropServices.MemoryMarshal.TryGetArray(memory, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
+            ? segment.Array
+            : memory.ToArray();
 
     /// <summary>The TTL a push gets: the default when none is asked, never above the maximum; zero (none) on replicas.</summary>
     public TimeSpan ClampTtl(TimeSpan requested)

@@ -35,6 +35,15 @@ public sealed record MailboxStoreOptions
     /// <summary>Devices registered per mailbox.</summary>
     public int MaxDevicesPerMailbox { get; init; } = 32;
 
+    /// <summary>Devices a mailbox remembers as removed (a removal beyond this is refused: rotate instead).</summary>
+    public int MaxRemovedDevicesPerMailbox { get; init; } = 64;
+
+    /// <summary>Closed mailbox ids remembered (the oldest tombstone is evicted first when full).</summary>
+    public int MaxTombstones { get; init; } = 100_000;
+
+    /// <summary>How long a closed mailbox's id stays tombstoned.</summary>
+    public TimeSpan TombstoneLifetime { get; init; } = TimeSpan.FromDays(90);
+
     /// <summary>Cap on the bytes the store holds (blob bytes plus a per-blob allowance for rows and indexes).</summary>
     public long MaxDbBytes { get; init; } = 64L << 30;
 
@@ -83,6 +92,9 @@ public sealed record MailboxStoreOptions
         Range(MaxMailboxBlobs, 1, MailboxKeys.MaxCursor, nameof(MaxMailboxBlobs));
         Range(MaxMailboxes, 1, (int)Math.Min(int.MaxValue, MailboxKeys.MaxRow), nameof(MaxMailboxes));
         Range(MaxDevicesPerMailbox, 1, 1024, nameof(MaxDevicesPerMailbox));
+        Range(MaxRemovedDevicesPerMailbox, 1, 1024, nameof(MaxRemovedDevicesPerMailbox));
+        Range(MaxTombstones, 1, 10_000_000, nameof(MaxTombstones));
+        Positive(TombstoneLifetime, nameof(TombstoneLifetime));
         if (MaxDbBytes < MaxBlobBytes + BlobOverheadBytes) throw new ArgumentException("the database cap is below one blob", nameof(MaxDbBytes));
         Range(WriteQueueCapacity, 1, 1 << 20, nameof(WriteQueueCapacity));
         Range(MaxBatchOperations, 1, 65_536, nameof(MaxBatchOperations));

@@ -76,6 +76,12 @@ public enum MailboxErrorCode
 
     /// <summary>The server failed (for example its disk); nothing was stored.</summary>
     Internal = 13,
+
+    /// <summary>This device was removed from the mailbox by a group member.</summary>
+    DeviceRemoved = 14,
+
+    /// <summary>The mailbox was closed (after a rotation); its id stays tombstoned for a while.</summary>
+    MailboxClosed = 15,
 }
 
 /// <summary>A refusal from a mailbox server.</summary>

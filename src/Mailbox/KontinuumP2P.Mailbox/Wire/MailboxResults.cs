@@ -60,3 +60,9 @@ public sealed record MailboxPullResult(IReadOnlyList<MailboxBlob> Blobs, bool Ha
 /// <param name="MaxCursor">Highest cursor assigned.</param>
 /// <param name="Epoch">The store's epoch.</param>
 public readonly record struct MailboxNotification(ulong MaxCursor, ulong Epoch);
+
+/// <summary>The answer to a device removal.</summary>
+/// <param name="Removed">The device was registered and is now removed (false: it was removed already or never opened;
+/// it is barred either way).</param>
+/// <param name="Devices">Devices still counting for all-device retention.</param>
+public readonly record struct MailboxDeviceRemoval(bool Removed, int Devices);

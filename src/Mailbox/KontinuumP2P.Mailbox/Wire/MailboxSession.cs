@@ -163,6 +163,31 @@ public sealed partial class MailboxSession : IAsyncDisposable
         return new MailboxNotification(response.Subscribe.MaxCursor, response.Subscribe.Epoch);
     }
 
+    /// <summary>
+    /// Removes a device from the opened mailbox: it stops counting for all-device retention and is refused from now on
+    /// (<see cref="MailboxErrorCode.DeviceRemoved"/>). Idempotent; returns whether it was registered and how many remain.
+    /// </summary>
+    /// <param name="deviceId">The device's 16..32-byte id at this mailbox.</param>
+    /// <param name="cancellationToken">Cancels the wait (the removal may still be committed).</param>
+    public async Task<MailboxDeviceRemoval> RemoveDeviceAsync(ReadOnlyMemory<byte> deviceId, CancellationToken cancellationToken)
+    {
+        if (deviceId.Length is < MailboxProtocol.MinDeviceIdLength or > MailboxProtocol.MaxDeviceIdLength)
+            throw new ArgumentException("a device id has 16 to 32 bytes", nameof(deviceId));
+        var response = await SendAsync(new Request { RemoveDevice = new RemoveDevice { DeviceId = MailboxFrames.Wrap(deviceId) } },
+            Response.BodyOneofCase.RemoveDevice, cancellationToken).ConfigureAwait(false);
+        return new MailboxDeviceRemoval(response.RemoveDevice.Removed, (int)response.RemoveDevice.Devices);
+    }
+
+    /// <summary>
+    /// Closes the opened mailbox for good: the server deletes it and tombstones its id, so the capability opens nothing
+    /// afterwards (<see cref="MailboxErrorCode.MailboxClosed"/>). Returns how many blobs it held.
+    /// </summary>
+    public async Task<ulong> CloseMailboxAsync(CancellationToken cancellationToken)
+    {
+        var response = await SendAsync(new Request { Close = new Close() }, Response.BodyOneofCase.Close, cancellationToken).ConfigureAwait(false);
+        return response.Close.DeletedBlobs;
+    }
+
     /// <summary>Half-closes the stream, waits briefly for the server to finish, then resets it.</summary>
     public async ValueTask DisposeAsync()
     {

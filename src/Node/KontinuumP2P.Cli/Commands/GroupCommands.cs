@@ -19,6 +19,7 @@ internal static class GroupCommands
         group.Subcommands.Add(CreateInvite());
         group.Subcommands.Add(CreateJoin());
         group.Subcommands.Add(CreateRotate());
+        GroupDeviceCommands.AddTo(group);
         return group;
     }
 
@@ -159,7 +160,12 @@ internal static class GroupCommands
                 if (existing)
                 {
                     store = GroupStore.Open(directory);
-                    if (!store.Generations.Any(g => g.Secret.SameAs(secret))) store.AddGeneration(secret, invite.Slots, passphraseInfo);
+                    if (!store.Generations.Any(g => g.Secret.SameAs(secret)))
+                    {
+                        store.AddGeneration(secret, invite.Slots, passphraseInfo);
+                        // Pushes the old mailboxes still owe go to the new ones (the old ones get closed).
+                        store.MoveOutboxToCurrent(DateTimeOffset.UtcNow);
+                    }
                 }
                 else
                 {
@@ -167,8 +173,15 @@ internal static class GroupCommands
                 }
                 using (store)
                 {
+                    // Read keys of earlier generations: this directory can then open the re-pushed history.
+                    if (invite.HistoryKeys is { Count: > 0 } history) store.ImportReadKeys(history);
                     GroupConnection.Save(directory, networkText, bootstrapTexts);
-                    Print(parseResult, parseResult.GetValue(json), new JsonObject { ["group"] = store.GroupLabel, ["device"] = store.DeviceLabel });
+                    Print(parseResult, parseResult.GetValue(json), new JsonObject
+                    {
+                        ["group"] = store.GroupLabel,
+                        ["device"] = store.DeviceLabel,
+                        ["device_ref"] = DeviceReference.Of(store).ToString(),
+                    });
                 }
             }
             return ExitCodes.Success;
@@ -190,13 +203,15 @@ internal static class GroupCommands
             return GroupConnection.RunAsync(parseResult, directory, async (client, ct) =>
             {
                 Directory.CreateDirectory(outDir);
-                var invite = await client.RotateAsync(MailboxCommands.WriteTo(outDir), TimeSpan.FromHours(parseResult.GetValue(validity)), ct).ConfigureAwait(false);
+                var rotation = await client.RotateAsync(MailboxCommands.WriteTo(outDir), TimeSpan.FromHours(parseResult.GetValue(validity)), ct).ConfigureAwait(false);
                 Print(parseResult, parseResult.GetValue(json), new JsonObject
                 {
                     ["group"] = client.Store.GroupLabel,
-                    ["generation"] = client.Store.Current.Number,
-                    ["invite"] = invite.Encode(),
+                    ["generation"] = rotation.Generation,
+                    ["invite"] = rotation.Invite.Encode(),
                     ["outbox"] = client.Store.OutboxCount(),
+                    ["closed"] = GroupDeviceCommands.Closures(rotation.Closed),
+                    ["device_ref"] = client.Device.ToString(),
                 });
                 return ExitCodes.Success;
             }, cancellationToken);
