@@ -238,13 +238,19 @@ public sealed partial class MailboxStore : IMailboxArchiveSource, IAsyncDisposab
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(mailbox);
+        CheckPushed(blobId.Span, data.Span);
+        return EnqueueAsync(new PushOp(mailbox.Row, blobId.ToArray(), data.ToArray(), ClampTtl(ttl)), cancellationToken);
+    }
+
+    /// <summary>Refuses a blob over the size limit or whose id is not its BLAKE3, before anything is queued.</summary>
+    private void CheckPushed(ReadOnlySpan<byte> blobId, ReadOnlySpan<byte> data)
+    {
         if (data.Length > _options.MaxBlobBytes)
             throw new MailboxException(MailboxErrorCode.BlobTooLarge, $"blob of {data.Length} bytes exceeds the {_options.MaxBlobBytes}-byte limit");
         if (blobId.Length != MailboxProtocol.IdLength) throw new MailboxException(MailboxErrorCode.BadBlobId, "a blob id has 32 bytes");
         Span<byte> hash = stackalloc byte[MailboxProtocol.IdLength];
-        KontinuumP2P.Certs.Hashing.Blake3.Hash(data.Span, hash);
-        if (!hash.SequenceEqual(blobId.Span)) throw new MailboxException(MailboxErrorCode.BadBlobId, "the blob id is not BLAKE3 of the blob");
-        return EnqueueAsync(new PushOp(mailbox.Row, blobId.ToArray(), data.ToArray(), ClampTtl(ttl)), cancellationToken);
+        KontinuumP2P.Certs.Hashing.Blake3.Hash(data, hash);
+        if (!hash.SequenceEqual(blobId)) throw new MailboxException(MailboxErrorCode.BadBlobId, "the blob id is not BLAKE3 of the blob");
     }
 
     /// <summary>
@@ -255,12 +261,7 @@ public sealed partial class MailboxStore : IMailboxArchiveSource, IAsyncDisposab
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(mailbox);
-        if (data.Length > _options.MaxBlobBytes)
-            throw new MailboxException(MailboxErrorCode.BlobTooLarge, $"blob of {data.Length} bytes exceeds the {_options.MaxBlobBytes}-byte limit");
-        if (blobId.Length != MailboxProtocol.IdLength) throw new MailboxException(MailboxErrorCode.BadBlobId, "a blob id has 32 bytes");
-        Span<byte> hash = stackalloc byte[MailboxProtocol.IdLength];
-        KontinuumP2P.Certs.Hashing.Blake3.Hash(data.Span, hash);
-        if (!hash.SequenceEqual(blobId.Span)) throw new MailboxException(MailboxErrorCode.BadBlobId, "the blob id is not BLAKE3 of the blob");
+        CheckPushed(blobId.Span, data.Span);
         return EnqueueAsync(new PushOp(mailbox.Row, Owned(blobId), Owned(data), ClampTtl(ttl)), cancellationToken);
     }
 

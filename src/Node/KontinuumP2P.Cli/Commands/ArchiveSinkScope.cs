@@ -37,13 +37,7 @@ internal static class ArchiveSinkScope
         using var identity = Ed25519Identity.Generate();
         try
         {
-            var node = await KontinuumNode.StartAsync(new KontinuumNodeOptions
-            {
-                Identity = identity,
-                Network = definition!,
-                ExtraBootstrapPeers = addresses,
-                DhtMode = DhtMode.Client,
-            }, cancellationToken).ConfigureAwait(false);
+            var node = await GroupConnection.StartClientNodeAsync(identity, definition!, addresses, cancellationToken).ConfigureAwait(false);
             await using (node.ConfigureAwait(false))
             {
                 if (node.Dht.RoutingTableSize == 0) return CliOutput.Fail(pr, $"--sink peers: no bootstrap peer of network '{definition!.Name}' answered");

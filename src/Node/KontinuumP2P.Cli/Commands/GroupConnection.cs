@@ -88,13 +88,7 @@ internal static class GroupConnection
         using var identity = Ed25519Identity.Generate();
         try
         {
-            var node = await KontinuumNode.StartAsync(new KontinuumNodeOptions
-            {
-                Identity = identity,
-                Network = definition!,
-                ExtraBootstrapPeers = addresses,
-                DhtMode = DhtMode.Client,
-            }, cancellationToken).ConfigureAwait(false);
+            var node = await StartClientNodeAsync(identity, definition!, addresses, cancellationToken).ConfigureAwait(false);
             await using (node.ConfigureAwait(false)) return await body(node, store, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or TimeoutException or InvalidDataException)
@@ -102,6 +96,17 @@ internal static class GroupConnection
             return CliOutput.Fail(parseResult, e.Message);
         }
     }
+
+    /// <summary>A DHT client node of <paramref name="network"/> with a throwaway identity, for one command.</summary>
+    public static Task<KontinuumNode> StartClientNodeAsync(Ed25519Identity identity, NetworkDefinition network, List<Multiaddr> bootstrap,
+        CancellationToken cancellationToken) =>
+        KontinuumNode.StartAsync(new KontinuumNodeOptions
+        {
+            Identity = identity,
+            Network = network,
+            ExtraBootstrapPeers = bootstrap,
+            DhtMode = DhtMode.Client,
+        }, cancellationToken);
 
     public static JsonObject Cursors(IReadOnlyDictionary<string, MailboxPosition> cursors)
     {
