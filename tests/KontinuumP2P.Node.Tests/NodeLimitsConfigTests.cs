@@ -22,6 +22,7 @@ public sealed class NodeLimitsConfigTests
         peer_store_capacity = 3000
         peer_store_second_hand_capacity = 600
         second_hand_address_ttl = "5m"
+        stream_close_timeout = "90s"
         max_crl_staleness = "12h"
         system_streams = 4000
         system_memory = 536870912
@@ -60,6 +61,7 @@ public sealed class NodeLimitsConfigTests
             Assert.That((h.MaxConnections, h.MaxInboundConnections, h.MaxOutboundConnections, h.OutboundReserve), Is.EqualTo((300, 200, 100, 40)));
             Assert.That((h.MaxPendingInboundHandshakes, h.MaxPendingHandshakesPerSubnet, h.MaxConnectionsPerIp), Is.EqualTo((50, 5, 7)));
             Assert.That((h.PeerStoreCapacity, h.PeerStoreSecondHandCapacity, h.SecondHandAddressTtl), Is.EqualTo((3000, 600, TimeSpan.FromMinutes(5))));
+            Assert.That(h.YamuxOptions?.StreamCloseTimeout, Is.EqualTo(TimeSpan.FromSeconds(90)));
             Assert.That(host.Resources.System.Limits, Is.EqualTo(new ResourceLimits(4000, 512L << 20)));
             Assert.That(host.Resources.Protocol("/kontinuum/mailbox/1.0.0").Limits, Is.EqualTo(new ResourceLimits(2000, 256L << 20)));
         });
@@ -146,6 +148,7 @@ public sealed class NodeLimitsConfigTests
     [TestCase("stream_memory = 8388608\nconnection_memory = 16777216\nprotocol_memory = 4194304", "limits.stream_memory", "more than limits.protocol_memory")]
     [TestCase("second_hand_address_ttl = \"10\"", "limits.second_hand_address_ttl", "not a duration")]
     [TestCase("second_hand_address_ttl = \"2d\"", "limits.second_hand_address_ttl", "outside")]
+    [TestCase("stream_close_timeout = \"500ms\"", "limits.stream_close_timeout", "outside")]
     [TestCase("max_crl_staleness = \"30s\"", "limits.max_crl_staleness", "outside")]
     [TestCase("max_crl_staleness = \"never\"", "limits.max_crl_staleness", "not a duration")]
     public void Each_bad_value_is_refused_naming_its_key(string line, string key, string problem)

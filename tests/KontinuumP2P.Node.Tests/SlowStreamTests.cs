@@ -9,6 +9,7 @@ using KontinuumP2P.Mailbox.Storage;
 using KontinuumP2P.Mailbox.Wire;
 using KontinuumP2P.Net.Hosting;
 using KontinuumP2P.Net.Protocols;
+using KontinuumP2P.Net.Security;
 using KontinuumP2P.Node.Hosting;
 using KontinuumP2P.Testing;
 using static KontinuumP2P.Testing.HostilePeer;
@@ -19,7 +20,7 @@ namespace KontinuumP2P.Node.Tests;
 /// Issue #11: slowloris after the handshake. A scripted peer negotiates kad, cert, mailbox and identify push on a
 /// node, then on each stream declares a 1,000-byte message and sends one byte of it every 100 ms. Every stream must be
 /// reset by its own deadline (kad idle 1 s, certificate offer 1 s, mailbox open 1 s, identify 10 s) although bytes keep
-/// arriving; the peer's scope holds no unread byte and none of its inbound streams afterwards, and an honest client
+/// arriving; the peer's scope holds no stream and nothing but the connection's Noise buffers afterwards, and an honest client
 /// is answered meanwhile.
 /// </summary>
 [TestFixture]
@@ -27,6 +28,7 @@ namespace KontinuumP2P.Node.Tests;
 public sealed class SlowStreamTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan StreamCloseTimeout = TimeSpan.FromSeconds(2);
     private const int MaxTicks = 300;
 
     private string _directory = null!;
@@ -54,6 +56,9 @@ public sealed class SlowStreamTests
             Certificate = authority.IssueCertificate(serverKey, TimeSpan.FromDays(1), ["dht", "mailbox"]),
             ListenAddresses = [Multiaddr.Parse("/ip4/127.0.0.1/tcp/0")],
             CertificateOfferTimeout = Deadline,
+            // The identify request and certificate push the host opens to the peer are half-closed streams the
+            // hostile peer never closes: a short close timeout resets them so the scope can drain in this test.
+            Limits = new NodeLimits { StreamCloseTimeout = StreamCloseTimeout },
             ConfigureDht = d => d with { InboundIdleTimeout = Deadline },
             Mailbox = new MailboxServerOptions
             {
@@ -125,12 +130,10 @@ public sealed class SlowStreamTests
             }
             Assert.That(ticks, Is.LessThan(MaxTicks));
         }
-        // The peer's scope drains: no unread byte is left, and of the streams only the host's own outbound ones stay
-        // counted. Those are the identify request and certificate push the host opened to this peer: it gave up on
-        // them (FIN sent), but the hostile peer never sends its FIN, and a half-closed Yamux stream is only released
-        // by the remote's FIN or RST, or after YamuxOptions.StreamCloseTimeout (5 min, longer than this test).
-        const int hostOpenedStreams = 2;
-        await WaitUntilAsync(() => host.Resources.PeerUsage(hostile.PeerId) is { Streams: <= hostOpenedStreams, Memory: 0 }, TimeSpan.FromSeconds(30), ct,
+        // The peer's scope drains: no stream is left (the host's own half-closed outbound ones are reset after
+        // StreamCloseTimeout), and the only memory held is the open connection's Noise buffers, for its whole life.
+        var noiseBuffers = new NoiseOptions().MaxBufferedBytes + (64 * 1024) + 65535L;
+        await WaitUntilAsync(() => host.Resources.PeerUsage(hostile.PeerId) is { Streams: 0, Memory: var m } && m == noiseBuffers, TimeSpan.FromSeconds(30), ct,
             () => $"peer scope {host.Resources.PeerUsage(hostile.PeerId)}, system {host.Resources.System.Streams} streams / {host.Resources.System.Memory} bytes");
         TestContext.Out.WriteLine($"peer scope after the slow streams: {host.Resources.PeerUsage(hostile.PeerId)}, system {host.Resources.System.Streams} streams");
         stopReading.Cancel();

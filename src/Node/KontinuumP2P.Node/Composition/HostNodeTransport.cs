@@ -5,6 +5,7 @@ using KontinuumP2P.Core.Network;
 using KontinuumP2P.Dht;
 using KontinuumP2P.Dht.Storage;
 using KontinuumP2P.Net.Hosting;
+using KontinuumP2P.Net.Muxing;
 using KontinuumP2P.Net.Transports;
 using KontinuumP2P.Node.Admission;
 using KontinuumP2P.Node.Hosting;
@@ -77,6 +78,9 @@ public sealed class HostNodeTransport : INodeTransport
             PeerStoreSecondHandCapacity = limits?.PeerStoreSecondHandCapacity ?? defaults.PeerStoreSecondHandCapacity,
             SecondHandAddressTtl = limits?.SecondHandAddressTtl ?? defaults.SecondHandAddressTtl,
             ResourceLimits = limits?.Resources,
+            YamuxOptions = limits?.StreamCloseTimeout is { } closeTimeout
+                ? new YamuxOptions { StreamCloseTimeout = closeTimeout, TimeProvider = services.TimeProvider }
+                : null,
         });
     }
 

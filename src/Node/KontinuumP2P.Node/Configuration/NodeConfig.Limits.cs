@@ -37,6 +37,9 @@ public sealed class LimitsSection
     /// <summary>Longest lifetime of an address learnt second-hand.</summary>
     public string SecondHandAddressTtl { get; set; } = "10m";
 
+    /// <summary>How long a stream we closed waits for the peer's close before it is reset.</summary>
+    public string StreamCloseTimeout { get; set; } = "5m";
+
     /// <summary>How long the CRL may be past its next_update before new certificates are refused (<c>crl-stale</c>).</summary>
     public string MaxCrlStaleness { get; set; } = "3d";
 

@@ -26,6 +26,7 @@ public static partial class NodeConfigResolver
             PeerStoreCapacity = Positive("limits.peer_store_capacity", s.PeerStoreCapacity),
             PeerStoreSecondHandCapacity = Positive("limits.peer_store_second_hand_capacity", s.PeerStoreSecondHandCapacity),
             SecondHandAddressTtl = ConfigDuration.Parse("limits.second_hand_address_ttl", s.SecondHandAddressTtl, MinInterval, TimeSpan.FromDays(1)),
+            StreamCloseTimeout = ConfigDuration.Parse("limits.stream_close_timeout", s.StreamCloseTimeout, TimeSpan.FromSeconds(1), TimeSpan.FromDays(1)),
             Resources = new ResourceManagerOptions
             {
                 System = new(Positive("limits.system_streams", s.SystemStreams), Bytes("limits.system_memory", s.SystemMemory, MinConnectionMemory)),

@@ -39,6 +39,9 @@ public sealed record NodeLimits
     /// <summary>Longest lifetime of an address learnt second-hand.</summary>
     public TimeSpan? SecondHandAddressTtl { get; init; }
 
+    /// <summary>How long a stream we closed waits for the peer's close before it is reset (yamux; frees its scope).</summary>
+    public TimeSpan? StreamCloseTimeout { get; init; }
+
     /// <summary>Limits of the resource scopes (system, peer, protocol, connection, stream).</summary>
     public ResourceManagerOptions? Resources { get; init; }
 }
