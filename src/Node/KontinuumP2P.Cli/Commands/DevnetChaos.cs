@@ -72,7 +72,7 @@ internal static class DevnetChaos
                 if (!progress.Killed && (chaosAfter is { } after ? (DateTimeOffset.UtcNow - started).TotalSeconds >= after : rounds >= 2))
                 {
                     await devnet.StopNodeAsync(progress.Victim, stop).ConfigureAwait(false);
-                    progress.MarkKilled();
+                    progress.MarkKilled(status.Group?.Pushed ?? 0);
                     if (!json) CliOutput.WriteLine(parseResult, $"chaos: stopped {progress.Slot} ({progress.Victim}) abruptly");
                 }
                 await Task.Delay(TimeSpan.FromSeconds(intervalSeconds), stop).ConfigureAwait(false);

@@ -59,7 +59,14 @@ internal sealed class ChaosProgress(string slot, PeerId victim, string spare)
 
     public void AddReseeded(long blobs) => Interlocked.Add(ref _reseeded, blobs);
 
-    public void MarkKilled() => _killedAt = DateTimeOffset.UtcNow;
+    /// <summary>Blobs the demo devices had pushed when the mailbox was stopped.</summary>
+    public int PushedBeforeKill { get; private set; }
+
+    public void MarkKilled(int pushedBeforeKill)
+    {
+        PushedBeforeKill = pushedBeforeKill;
+        _killedAt = DateTimeOffset.UtcNow;
+    }
 
     public void Observe(ConcurrentQueue<HqNodeEvent> events, DevnetStatus status, IReadOnlyList<IReadOnlyList<MailboxStatus>> probes)
     {
@@ -86,7 +93,9 @@ internal sealed class ChaosProgress(string slot, PeerId victim, string spare)
                     break;
             }
         }
-        // The replacement's row, and the surviving ephemeral mailbox (mbx-c), which keeps every blob until its TTL.
+        // The replacement's row, and the surviving ephemeral mailbox (mbx-c), which keeps every blob until its TTL. The
+        // replacement must hold at least every blob pushed since the kill (outboxes, new pushes); of the older ones it
+        // holds what the re-seed copied from mbx-a, the replica, which drops blobs once every device acknowledged them.
         ReplacementBlobs = status.Mailboxes.FirstOrDefault(m => m.Provider == DevnetChaosHq.SpareProvider)?.Blobs ?? 0;
         SurvivorBlobs = status.Mailboxes.FirstOrDefault(m => m.Provider == "devnet-c")?.Blobs ?? 0;
         Pending = status.Group?.Pending ?? 0;
@@ -94,7 +103,7 @@ internal sealed class ChaosProgress(string slot, PeerId victim, string spare)
         MailboxesReachable = probes.Count == 0 ? 0 : probes.Min(p => p.Count(m => m.Reachable));
         DevicesFollowSlot = probes.Count > 0 && probes.All(p => p.Any(m => m.Slot == Slot && m.PeerId?.ToString() == Spare && m.Reachable));
         if (BackOn3After is null && SlotMovedAfter is not null && DevicesFollowSlot && MailboxesReachable == 3 && Pending == 0 && Outbox == 0
-            && Interlocked.Read(ref _reseeded) > 0 && ReplacementBlobs >= SurvivorBlobs)
+            && Interlocked.Read(ref _reseeded) > 0 && ReplacementBlobs + PushedBeforeKill >= SurvivorBlobs)
             BackOn3After = (now - killed).TotalSeconds;
     }
 
@@ -107,7 +116,8 @@ internal sealed class ChaosProgress(string slot, PeerId victim, string spare)
             $"  chaos: {Slot} killed; {Interlocked.Read(ref _reports)} device reports; level at HQ {Level ?? "(none yet)"} (yellow {At("yellow")}, orange {At("orange")}, red {At("red")} after the kill)",
             $"         replacement {Replacement ?? "(not yet)"}{(ReplacedAfter is { } r ? $" at {r:0.0}s" : "")}; slot record -> {SlotNode} seq {SlotSequence?.ToString(CultureInfo.InvariantCulture) ?? "-"}{(SlotMovedAfter is { } m ? $" at {m:0.0}s" : "")}",
             $"         demo group: {MailboxesReachable}/3 mailboxes reachable, devices on the replacement {(DevicesFollowSlot ? "yes" : "no")}, re-seeded {Interlocked.Read(ref _reseeded)} blobs, " +
-            $"replacement holds {ReplacementBlobs} of {SurvivorBlobs} blobs, {Pending} pending, {Outbox} in outboxes" +
+            $"replacement holds {ReplacementBlobs} of mbx-c's {SurvivorBlobs} blobs ({PushedBeforeKill} pushed before the kill, acknowledged by both devices, need not be re-seeded from the replica), " +
+            $"{Pending} pending (lost if not 0 at the end), {Outbox} in outboxes" +
             (BackOn3After is { } b ? $"; BACK ON 3 at {b:0.0}s" : ""));
     }
 
@@ -133,6 +143,7 @@ internal sealed class ChaosProgress(string slot, PeerId victim, string spare)
         ["reseededBlobs"] = Interlocked.Read(ref _reseeded),
         ["replacementBlobs"] = ReplacementBlobs,
         ["survivorBlobs"] = SurvivorBlobs,
+        ["pushedBeforeKill"] = PushedBeforeKill,
         ["pending"] = Pending,
         ["outbox"] = Outbox,
         ["backOn3"] = Recovered,
