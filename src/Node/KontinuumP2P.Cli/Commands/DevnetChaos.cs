@@ -88,6 +88,9 @@ internal static class DevnetChaos
         }
         finally
         {
+            // HQ's node first: its loop may be starting the spare in the devnet, and stopping it waits for that start.
+            // The keys (the spare's, Tier 0's) go last, after every node that uses them.
+            if (hq is not null) await hq.StopNodeAsync().ConfigureAwait(false);
             if (devnet is not null) await devnet.DisposeAsync().ConfigureAwait(false);
             if (hq is not null) await hq.DisposeAsync().ConfigureAwait(false);
         }

@@ -144,9 +144,16 @@ internal sealed class DevnetChaosHq : IAsyncDisposable
 
     public PeerId PeerId => _key.PeerId;
 
+    /// <summary>Stops HQ's node (and with it the replacement loop); idempotent.</summary>
+    public async Task StopNodeAsync()
+    {
+        var node = Interlocked.Exchange(ref _node, null);
+        if (node is not null) await node.DisposeAsync().ConfigureAwait(false);
+    }
+
     public async ValueTask DisposeAsync()
     {
-        if (_node is not null) await _node.DisposeAsync().ConfigureAwait(false);
+        await StopNodeAsync().ConfigureAwait(false);
         _hq.Dispose();
         Provisioner.Dispose();
         Authority.Dispose();
