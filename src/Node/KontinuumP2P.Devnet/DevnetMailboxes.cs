@@ -16,22 +16,22 @@ internal sealed class DevnetMailboxes : IAsyncDisposable
 {
     public static readonly string[] Providers = ["devnet-a", "devnet-b", "devnet-c"];
 
-    private readonly List<(int Index, KontinuumNode Node)> _servers;
+    private readonly List<(int Index, string Provider, KontinuumNode Node)> _servers;
+    private readonly Dictionary<KontinuumNode, long> _lastPushes = [];
+    private readonly List<GroupHealthLoop> _loops = [];
     private readonly GroupStore[] _stores;
     private readonly GroupClient[] _clients;
     private readonly int[] _pushed = new int[2];
     private readonly int[] _applied = new int[2];
-    private readonly long[] _lastPushes;
     private long _lastRound = Stopwatch.GetTimestamp();
     private int _round;
 
-    private DevnetMailboxes(List<(int, KontinuumNode)> servers, GroupStore[] stores, GroupClient[] clients, string directory)
+    private DevnetMailboxes(List<(int, string, KontinuumNode)> servers, GroupStore[] stores, GroupClient[] clients, string directory)
     {
         _servers = servers;
         _stores = stores;
         _clients = clients;
         Directory = directory;
-        _lastPushes = new long[servers.Count];
     }
 
     /// <summary>The first device's group directory.</summary>
@@ -68,10 +68,13 @@ internal sealed class DevnetMailboxes : IAsyncDisposable
         return groups;
     }
 
-    public static DevnetMailboxes Create(IReadOnlyList<KontinuumNode> nodes, int mailboxNodes, string directory)
+    /// <summary>The slot name of the i-th devnet mailbox (<c>mbx-a</c>, <c>mbx-b</c>, …), as HQ names it.</summary>
+    public static string SlotName(int index) => $"mbx-{(char)('a' + index)}";
+
+    public static DevnetMailboxes Create(IReadOnlyList<KontinuumNode> nodes, int mailboxNodes, string directory, bool useSlots)
     {
-        var servers = nodes.Take(mailboxNodes).Select((n, i) => (i, n)).ToList();
-        var slots = servers.Select(s => s.n.PeerId.ToString()).ToList();
+        var servers = nodes.Take(mailboxNodes).Select((n, i) => (i, Providers[i], n)).ToList();
+        var slots = servers.Select(s => useSlots ? SlotName(s.i) : s.n.PeerId.ToString()).ToList();
         var groups = WriteGroup(directory, nodes[0].Network.Name, slots, Path.Combine(directory, "genesis.json"),
             nodes[0].ListenAddresses[0].WithPeerId(nodes[0].PeerId).ToString());
         var stores = new[] { "device-a", "device-b" }.Select(d => GroupStore.Open(Path.Combine(groups, d))).ToArray();
@@ -107,20 +110,48 @@ internal sealed class DevnetMailboxes : IAsyncDisposable
         var elapsed = Math.Max(1e-3, Stopwatch.GetElapsedTime(_lastRound).TotalSeconds);
         _lastRound = Stopwatch.GetTimestamp();
         var mailboxes = new List<DevnetMailboxStatus>();
-        for (var i = 0; i < _servers.Count; i++)
+        List<(int Index, string Provider, KontinuumNode Node)> servers;
+        lock (_servers) servers = [.. _servers];
+        foreach (var (index, provider, node) in servers)
         {
-            var (index, node) = _servers[i];
             var statistics = node.MailboxServer?.Store.Statistics;
             var pushes = statistics?.Pushes ?? 0;
-            mailboxes.Add(new DevnetMailboxStatus(index, Providers[i], statistics?.Mailboxes ?? 0, statistics?.Blobs ?? 0, (pushes - _lastPushes[i]) / elapsed));
-            _lastPushes[i] = pushes;
+            mailboxes.Add(new DevnetMailboxStatus(index, provider, statistics?.Mailboxes ?? 0, statistics?.Blobs ?? 0, (pushes - _lastPushes.GetValueOrDefault(node)) / elapsed));
+            _lastPushes[node] = pushes;
         }
         var pending = Math.Max(0, _pushed[1] - _applied[0]) + Math.Max(0, _pushed[0] - _applied[1]);
         return (mailboxes, new DevnetGroupStatus(Directory, _pushed.Sum(), _applied.Sum(), pending, _stores.Sum(s => s.OutboxCount())));
     }
 
+    /// <summary>A mailbox node started later (a replacement); its index is its position among the devnet's nodes when added.</summary>
+    public void AddServer(KontinuumNode node, string provider)
+    {
+        lock (_servers) _servers.Add((_servers.Count == 0 ? 0 : _servers.Max(s => s.Index) + 1, provider, node));
+    }
+
+    /// <summary>Forgets a stopped mailbox node.</summary>
+    public void RemoveServer(KontinuumNode node)
+    {
+        lock (_servers) _servers.RemoveAll(s => ReferenceEquals(s.Node, node));
+    }
+
+    public IReadOnlyList<GroupHealthLoop> StartHealthLoops(GroupHealthOptions options)
+    {
+        if (_loops.Count > 0) throw new InvalidOperationException("the demo devices' health loops already run");
+        foreach (var client in _clients) _loops.Add(client.StartHealthLoop(options));
+        return _loops;
+    }
+
+    public async Task<IReadOnlyList<IReadOnlyList<MailboxStatus>>> ProbeAsync(CancellationToken cancellationToken)
+    {
+        var result = new List<IReadOnlyList<MailboxStatus>>();
+        foreach (var client in _clients) result.Add(await client.StatusAsync(probe: true, cancellationToken).ConfigureAwait(false));
+        return result;
+    }
+
     public async ValueTask DisposeAsync()
     {
+        foreach (var loop in _loops) await loop.DisposeAsync().ConfigureAwait(false);
         foreach (var client in _clients) await client.DisposeAsync().ConfigureAwait(false);
         foreach (var store in _stores) store.Dispose();
     }

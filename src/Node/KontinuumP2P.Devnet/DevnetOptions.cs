@@ -34,6 +34,24 @@ public sealed class DevnetOptions
 
     /// <summary>Metrics of every node; private meters when null.</summary>
     public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; set; }
+
+    /// <summary>
+    /// The Tier 0 to use (e.g. one that already certified an HQ started before the devnet); the runner then does not
+    /// dispose it and <see cref="Anchors"/> and <see cref="Threshold"/> are ignored. A fresh one when null.
+    /// </summary>
+    public DevnetAuthority? Authority { get; init; }
+
+    /// <summary>Peers the first node bootstraps from (e.g. HQ's node, started before the devnet so that mailboxes know its address).</summary>
+    public IReadOnlyList<KontinuumP2P.Core.Addressing.Multiaddr> BootstrapPeers { get; init; } = [];
+
+    /// <summary>Health settings (HQ's address, thresholds) of every mailbox node; the node defaults (no HQ) when null.</summary>
+    public KontinuumP2P.Node.Hosting.NodeHealthOptions? MailboxHealth { get; init; }
+
+    /// <summary>
+    /// Whether the demo group names its mailboxes by slot (<c>mbx-a</c>, <c>mbx-b</c>, … resolved through HQ's
+    /// <c>/slot/</c> records) rather than by the mailbox nodes' peer ids.
+    /// </summary>
+    public bool GroupUsesSlots { get; init; }
 }
 
 /// <summary>One node's line of the devnet status table.</summary>

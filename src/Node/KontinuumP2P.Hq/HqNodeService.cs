@@ -150,7 +150,8 @@ public sealed partial class HqNodeService : INodeService
         }
     }
 
-    private async Task PublishAllAsync(CancellationToken cancellationToken)
+    /// <summary>Puts every live slot's record into the DHT now (e.g. after slots were registered while the node ran).</summary>
+    public async Task PublishAllAsync(CancellationToken cancellationToken)
     {
         foreach (var slot in _hq.Registry.Slots().Where(s => s.Status != Allocation.SlotStatus.Retired))
             await PublishAsync(_hq.SlotRecordOf(slot.Slot), cancellationToken).ConfigureAwait(false);

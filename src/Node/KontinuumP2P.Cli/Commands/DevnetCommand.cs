@@ -20,15 +20,34 @@ internal static class DevnetCommand
         var duration = new Option<double?>("--duration") { Description = "Seconds to run (default: until Ctrl+C)" };
         var interval = new Option<double>("--interval") { Description = "Seconds between lookup rounds", DefaultValueFactory = _ => 10 };
         var json = new Option<bool>("--json") { Description = "Print one JSON status object per round" };
+        var chaos = new Option<bool>("--chaos")
+        {
+            Description = "Start HQ first, stop one mailbox node abruptly after the first rounds and show its replacement (scaled-down thresholds); ends once the demo group is back on 3 mailboxes",
+        };
+        var chaosAfter = new Option<double?>("--chaos-after") { Description = "With --chaos: seconds of rounds before the mailbox is stopped (default: after 2 rounds)" };
         var command = new Command("devnet", "Run a local Kontinuum network: genesis, certified nodes, DHT, node records, a CRL, lookups")
         {
-            nodes, directory, duration, interval, json,
+            nodes, directory, duration, interval, json, chaos, chaosAfter,
         };
         command.Subcommands.Add(DevnetInitCommand.Create());
-        command.SetAction((parseResult, cancellationToken) => RunAsync(parseResult, parseResult.GetValue(nodes),
+        command.SetAction((parseResult, cancellationToken) => parseResult.GetValue(chaos)
+            ? RunChaosAsync(parseResult, parseResult.GetValue(nodes), parseResult.GetValue(directory), parseResult.GetValue(duration),
+                parseResult.GetValue(interval), parseResult.GetValue(chaosAfter), parseResult.GetValue(json), cancellationToken)
+            : RunAsync(parseResult, parseResult.GetValue(nodes),
             parseResult.GetValue(directory), parseResult.GetValue(duration), parseResult.GetValue(interval), parseResult.GetValue(json),
             cancellationToken));
         return command;
+    }
+
+    private static async Task<int> RunChaosAsync(ParseResult parseResult, int nodes, string? directory, double? durationSeconds,
+        double intervalSeconds, double? chaosAfter, bool json, CancellationToken cancellationToken)
+    {
+        if (durationSeconds is <= 0) return CliOutput.Fail(parseResult, "--duration: must be a positive number of seconds", ExitCodes.InvalidInput);
+        if (intervalSeconds is <= 0 or > 3600) return CliOutput.Fail(parseResult, "--interval: must be between 0 and 3600 seconds", ExitCodes.InvalidInput);
+        if (chaosAfter is < 0 or > 86400) return CliOutput.Fail(parseResult, "--chaos-after: must be between 0 and 86400 seconds", ExitCodes.InvalidInput);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (durationSeconds is { } seconds) stop.CancelAfter(TimeSpan.FromSeconds(seconds));
+        return await DevnetChaos.RunAsync(parseResult, nodes, directory, intervalSeconds, chaosAfter, json, stop.Token).ConfigureAwait(false);
     }
 
     private static async Task<int> RunAsync(ParseResult parseResult, int nodes, string? directory, double? durationSeconds,

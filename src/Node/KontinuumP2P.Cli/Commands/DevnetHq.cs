@@ -14,7 +14,7 @@ namespace KontinuumP2P.Cli.Commands;
 /// HQ inside <c>kontinuum devnet</c>: an identity certified by the devnet's Tier 0 with the <c>hq</c> capability, its
 /// registry in <c>&lt;devnet&gt;/hq</c>, one slot per mailbox node (<c>mbx-a</c>, <c>mbx-b</c>, … on the mailboxes'
 /// providers), and its node composed by <see cref="KontinuumNodeBuilder"/> with <see cref="HqNodeService"/>, which
-/// publishes the slot records and takes alerts. No spare pool: the devnet runs in one process.
+/// publishes the slot records and takes alerts. No spare pool here; `devnet --chaos` runs HQ with one (DevnetChaosHq).
 /// </summary>
 internal sealed class DevnetHq : IAsyncDisposable
 {
