@@ -16,8 +16,8 @@ using KontinuumP2P.Node.Networks;
 namespace KontinuumP2P.Cli.Tests;
 
 /// <summary>
-/// Fleet health end to end with real processes: HQ (`hq run` with its libp2p node) + 4 `node run` mailbox processes on
-/// 4 providers + a pre-certified spare on a fifth, and two devices of one group in this process. One mailbox is killed
+/// Fleet health end to end with real processes: HQ (`hq run` with its libp2p node) + 6 `node run` mailbox processes on
+/// 3 providers (two each) + a pre-certified spare, and two devices of one group in this process. One mailbox is killed
 /// with SIGKILL; the devices report it to the survivors, both survivors escalate it to RED and alert HQ, HQ confirms
 /// RED (2 mailboxes), starts the spare, publishes the slot, and the devices' queued and new pushes land on the
 /// replacement with nothing lost. Thresholds are scaled down (said below); the figures go to TestContext.
@@ -30,7 +30,13 @@ public sealed class HqFailoverProcessTests
     private const string HealthToml = "yellow_report_threshold = 1\nreport_window = \"30s\"\ncheck_interval = \"1s\"\norange_consecutive_failures = 3\n" +
                                       "red_after = \"4s\"\nalert_refresh = \"2s\"\ntimeout = \"3s\"\n";
 
-    private static readonly string[] Providers = ["devnet-a", "devnet-b", "devnet-c", "devnet-d"];
+    private static readonly string[] Providers = ["devnet-a", "devnet-b", "devnet-c"];
+    private const int Mailboxes = 6;
+    private const int SpareIndex = Mailboxes;
+    private const int HqIndex = Mailboxes + 1;
+
+    // The group's slots use all three providers, so the replacement for mbx-b must come from mbx-b's provider.
+    private const string SpareProvider = "devnet-b";
 
     [Test]
     [Category("Slow")]
@@ -42,14 +48,15 @@ public sealed class HqFailoverProcessTests
         try
         {
             var basePort = 21000 + Random.Shared.Next(0, 400) * 20;
-            var layout = DevnetLayout.Write(dir, 6, basePort, TimeSpan.FromDays(1), TimeProvider.System);
-            var hqNode = layout.Nodes[5];
-            var spare = layout.Nodes[4];
+            var layout = DevnetLayout.Write(dir, HqIndex + 1, basePort, TimeSpan.FromDays(1), TimeProvider.System);
+            var hqNode = layout.Nodes[HqIndex];
+            var spare = layout.Nodes[SpareIndex];
             Prepare(layout);
             var hqToml = Path.Combine(dir, "hq.toml");
-            await File.WriteAllTextAsync(hqToml, HqToml(layout, basePort + 13), ct);
+            // The nodes use base .. base + 15 (two ports each); the admin API takes the next free one.
+            await File.WriteAllTextAsync(hqToml, HqToml(layout, basePort + 2 * (HqIndex + 1)), ct);
 
-            for (var i = 0; i < 4; i++)
+            for (var i = 0; i < Mailboxes; i++)
                 processes.Add(NodeProcess.Start($"mailbox-{i}", new Dictionary<string, string>(), "node", "run", "--config", layout.Nodes[i].ConfigPath, "--json"));
             var events = new ConcurrentQueue<(JsonElement Event, DateTimeOffset At)>();
             var eventArrived = new SemaphoreSlim(0);
@@ -245,24 +252,24 @@ public sealed class HqFailoverProcessTests
         }
     }
 
-    // Nodes 0-3 serve mailboxes on four providers, node 4 is the spare (a fifth provider, not started here), node 5 is HQ.
+    // Nodes 0-5 serve mailboxes, two on each provider; node 6 is the spare (not started here), node 7 is HQ.
     private static void Prepare(DevnetFiles layout)
     {
         var anchor = KeyFile.Decode(File.ReadAllBytes(layout.AnchorKeyFile), KeyFileKind.Tier0, null);
         using var authority = new DevnetAuthority("devnet", [anchor], 1, TimeProvider.System);
-        var hqAddress = layout.Nodes[5].ListenAddress;
-        for (var i = 0; i < 6; i++)
+        var hqAddress = layout.Nodes[HqIndex].ListenAddress;
+        for (var i = 0; i <= HqIndex; i++)
         {
             var node = layout.Nodes[i];
             using var key = KeyFile.Decode(File.ReadAllBytes(Path.Combine(node.Directory, "keys", "node.key")), KeyFileKind.Node, null);
             var (capabilities, provider) = i switch
             {
-                < 4 => (new[] { "dht", "mailbox" }, Providers[i]),
-                4 => (["dht", "mailbox"], "devnet-e"),
+                < Mailboxes => (new[] { "dht", "mailbox" }, Providers[i % Providers.Length]),
+                SpareIndex => (["dht", "mailbox"], SpareProvider),
                 _ => (new[] { "dht", "hq" }, "devnet-hq"),
             };
             File.WriteAllBytes(Path.Combine(node.Directory, "keys", "node.cert"), authority.IssueCertificate(key, TimeSpan.FromDays(1), capabilities, provider).Encode());
-            if (i == 5) continue;
+            if (i == HqIndex) continue;
             var toml = File.ReadAllText(node.ConfigPath);
             if (!toml.Contains("[mailbox]", StringComparison.Ordinal)) toml += "\n[mailbox]\nenabled = true\nrole = \"ephemeral\"\n";
             toml += $"\n[health]\nhq = \"{hqAddress}\"\n{HealthToml}";
@@ -273,7 +280,7 @@ public sealed class HqFailoverProcessTests
     private static string HqToml(DevnetFiles layout, int adminPort)
     {
         static string Q(string v) => "\"" + v.Replace("\\", "\\\\", StringComparison.Ordinal) + "\"";
-        var hq = layout.Nodes[5];
+        var hq = layout.Nodes[HqIndex];
         var b = new StringBuilder();
         b.AppendLine("[hq]");
         b.AppendLine("data_directory = \"hq-data\"");
@@ -289,19 +296,19 @@ public sealed class HqFailoverProcessTests
         b.AppendLine("[escalation]");
         b.AppendLine("red_confirmations = 2");
         b.AppendLine("alert_ttl_seconds = 30");
-        for (var i = 0; i < 4; i++)
+        for (var i = 0; i < Mailboxes; i++)
         {
             b.AppendLine();
             b.AppendLine("[[fleet.slots]]");
             b.AppendLine($"name = \"mbx-{(char)('a' + i)}\"");
             b.AppendLine($"node_id = \"{layout.Nodes[i].PeerId}\"");
-            b.AppendLine($"provider = \"{Providers[i]}\"");
+            b.AppendLine($"provider = \"{Providers[i % Providers.Length]}\"");
         }
         b.AppendLine();
         b.AppendLine("[[fleet.spares]]");
-        b.AppendLine($"id = \"{layout.Nodes[4].PeerId}\"");
-        b.AppendLine("provider = \"devnet-e\"");
-        b.AppendLine($"directory = {Q(layout.Nodes[4].Directory)}");
+        b.AppendLine($"id = \"{layout.Nodes[SpareIndex].PeerId}\"");
+        b.AppendLine($"provider = \"{SpareProvider}\"");
+        b.AppendLine($"directory = {Q(layout.Nodes[SpareIndex].Directory)}");
         return b.ToString();
     }
 }
