@@ -12,27 +12,12 @@ namespace KontinuumP2P.Net.Tests.Hosting;
 /// </summary>
 [TestFixture]
 [CancelAfter(60_000)]
-public sealed class HostilePeerTests
+public sealed class HostilePeerTests : HostileTargetFixture
 {
-    private TestHosts _hosts = null!;
-    private PeerHost _target = null!;
-    private PeerHost _honest = null!;
-
-    [SetUp]
-    public async Task StartAsync()
-    {
-        _hosts = new TestHosts(TestNetwork.Tcp4);
-        _target = await _hosts.StartAsync(CancellationToken.None);
-        _honest = await _hosts.StartAsync(CancellationToken.None);
-    }
-
-    [TearDown]
-    public async Task StopAsync() => await _hosts.DisposeAsync();
-
     [Test]
     public async Task Data_beyond_the_window_ends_only_that_connection(CancellationToken ct)
     {
-        await using var hostile = await HostilePeer.ConnectAsync(TestHosts.AddressOf(_target), ct);
+        await using var hostile = await HostilePeer.ConnectAsync(TestHosts.AddressOf(Target), ct);
         await hostile.SendFrameAsync(WindowUpdate, Syn, 1, 0, default, ct);
         // 300 KiB on a 256 KiB window.
         RawFrame? goAway;
@@ -53,22 +38,22 @@ public sealed class HostilePeerTests
     [Test]
     public async Task A_syn_flood_stops_at_the_stream_limit_and_the_session_still_answers(CancellationToken ct)
     {
-        await using var hostile = await HostilePeer.ConnectAsync(TestHosts.AddressOf(_target), ct);
+        await using var hostile = await HostilePeer.ConnectAsync(TestHosts.AddressOf(Target), ct);
         var syns = new byte[5_000 * 12];
         for (var i = 0; i < 5_000; i++) Header(syns.AsSpan(i * 12), WindowUpdate, Syn, 1 + 2 * (uint)i, 0);
         await hostile.SendRawAsync(syns, ct);
         Assert.That(await hostile.PingAsync(77, ct), Is.True, "the session survives the flood");
-        var streams = _target.Resources.System.Streams;
+        var streams = Target.Resources.System.Streams;
         TestContext.Out.WriteLine($"5,000 SYNs never negotiated: {streams} streams held");
         // Inbound streams stop at the per-connection limit; the host's own identify stream comes on top.
-        Assert.That(streams, Is.LessThanOrEqualTo(_target.Options.MaxInboundStreamsPerConnection + 1));
+        Assert.That(streams, Is.LessThanOrEqualTo(Target.Options.MaxInboundStreamsPerConnection + 1));
         await AssertHonestServedAsync(ct);
     }
 
     [Test]
     public async Task A_reused_or_lower_stream_id_is_refused_without_ending_the_session(CancellationToken ct)
     {
-        await using var hostile = await HostilePeer.ConnectAsync(TestHosts.AddressOf(_target), ct);
+        await using var hostile = await HostilePeer.ConnectAsync(TestHosts.AddressOf(Target), ct);
         await hostile.SendFrameAsync(WindowUpdate, Syn, 5, 0, default, ct);
         await hostile.SendFrameAsync(WindowUpdate, Syn, 3, 0, default, ct);
         var reset = await hostile.ReadUntilAsync(f => (f.Flags & Rst) != 0, ct);
@@ -85,7 +70,7 @@ public sealed class HostilePeerTests
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         var ct = cts.Token;
-        await using var hostile = await HostilePeer.ConnectAsync(TestHosts.AddressOf(_target), ct);
+        await using var hostile = await HostilePeer.ConnectAsync(TestHosts.AddressOf(Target), ct);
         await hostile.SendFrameAsync(Data, Syn, 1, (uint)bytes.Length, bytes, ct);
         var reset = await hostile.ReadUntilAsync(f => f.StreamId == 1 && (f.Flags & Rst) != 0, ct);
         Assert.That(reset, Is.Not.Null, "the stream is reset");
@@ -96,7 +81,7 @@ public sealed class HostilePeerTests
     [Test]
     public async Task Garbage_after_a_refused_proposal_on_many_streams_is_released(CancellationToken ct)
     {
-        await using var hostile = await HostilePeer.ConnectAsync(TestHosts.AddressOf(_target), ct);
+        await using var hostile = await HostilePeer.ConnectAsync(TestHosts.AddressOf(Target), ct);
         // Each stream names a protocol the host does not have, then 200 KiB of zeros (an empty, invalid proposal).
         var propose = new byte[] { 0x13 }.Concat("/multistream/1.0.0\n"u8.ToArray()).Concat(new byte[] { 0x08 }).Concat("/nothing\n"u8.ToArray()).ToArray();
         for (uint id = 1; id < 40; id += 2)
@@ -106,21 +91,11 @@ public sealed class HostilePeerTests
         }
         Assert.That(await hostile.PingAsync(3, ct), Is.True);
         // Each open connection also holds its Noise buffers for its whole life.
-        long Baseline() => _target.Connections.Count(c => !c.IsClosed) * NoiseScopeTests.NoiseCharge;
-        var memory = _target.Resources.System.Memory - Baseline();
+        long Baseline() => Target.Connections.Count(c => !c.IsClosed) * NoiseScopeTests.NoiseCharge;
+        var memory = Target.Resources.System.Memory - Baseline();
         TestContext.Out.WriteLine($"20 streams × 200 KiB unread: {memory / 1024} KiB held by the target");
         Assert.That(memory, Is.LessThanOrEqualTo(20L * 256 * 1024), "never more than the windows allow");
-        await TestHosts.WaitUntilAsync(() => _target.Resources.System.Memory == Baseline(), ct, 20_000);
+        await TestHosts.WaitUntilAsync(() => Target.Resources.System.Memory == Baseline(), ct, 20_000);
         await AssertHonestServedAsync(ct);
-    }
-
-    private async Task AssertHonestServedAsync(CancellationToken ct)
-    {
-        await _honest.DialAsync(TestHosts.AddressOf(_target), ct);
-        await using var stream = await _honest.NewStreamAsync(_target.PeerId, [EchoProtocol.Id], ct);
-        await stream.Output.WriteAsync("honest"u8.ToArray(), ct);
-        var result = await stream.Input.ReadAtLeastAsync(6, ct);
-        Assert.That(result.Buffer.Slice(0, 6).ToArray(), Is.EqualTo("honest"u8.ToArray()));
-        stream.Input.AdvanceTo(result.Buffer.End);
     }
 }

@@ -18,32 +18,17 @@ namespace KontinuumP2P.Net.Tests.Hosting;
 /// </summary>
 [TestFixture]
 [CancelAfter(90_000)]
-public sealed class IdentifyFloodTests
+public sealed class IdentifyFloodTests : HostileTargetFixture
 {
     private const int Pushes = 100;
-
-    private TestHosts _hosts = null!;
-    private PeerHost _target = null!;
-    private PeerHost _honest = null!;
-
-    [SetUp]
-    public async Task StartAsync()
-    {
-        _hosts = new TestHosts(TestNetwork.Tcp4);
-        _target = await _hosts.StartAsync(CancellationToken.None);
-        _honest = await _hosts.StartAsync(CancellationToken.None);
-    }
-
-    [TearDown]
-    public async Task StopAsync() => await _hosts.DisposeAsync();
 
     [Test]
     public async Task Repeated_identify_pushes_full_of_addresses_and_protocols_keep_the_per_peer_bounds(CancellationToken ct)
     {
-        await using var hostile = await HostilePeer.ConnectAsync(TestHosts.AddressOf(_target), ct);
+        await using var hostile = await HostilePeer.ConnectAsync(TestHosts.AddressOf(Target), ct);
         var applied = 0;
         var appliedSignal = new SemaphoreSlim(0);
-        _target.PeerIdentified += (_, e) =>
+        Target.PeerIdentified += (_, e) =>
         {
             if (e.Peer != hostile.PeerId) return;
             Interlocked.Increment(ref applied);
@@ -67,7 +52,7 @@ public sealed class IdentifyFloodTests
             bytesSent += await PushAsync(hostile, StreamId(push), messages, ct);
             // Each push is applied once (an event, not a sleep): then the store must already hold its bound.
             Assert.That(await appliedSignal.WaitAsync(TimeSpan.FromSeconds(30), ct), Is.True, $"push {push} was applied");
-            var info = _target.PeerStore.Get(hostile.PeerId);
+            var info = Target.PeerStore.Get(hostile.PeerId);
             Assert.That(info, Is.Not.Null);
             using (Assert.EnterMultipleScope())
             {
@@ -78,7 +63,7 @@ public sealed class IdentifyFloodTests
             if (push % 25 == 24) await AssertHonestServedAsync(ct);
         }
         var heapAfter = GC.GetTotalMemory(forceFullCollection: true);
-        var final = _target.PeerStore.Get(hostile.PeerId)!;
+        var final = Target.PeerStore.Get(hostile.PeerId)!;
         TestContext.Out.WriteLine(
             $"{Pushes} pushes × {IdentifyMessage.MaxMessagesPerStream} messages ({bytesSent / 1024} KiB, {addressesSent} addresses, {protocolsSent} protocols): " +
             $"store kept {final.Addresses.Count} addresses, {final.Protocols.Count} protocols, agent {final.AgentVersion!.Length} chars; " +
@@ -91,7 +76,7 @@ public sealed class IdentifyFloodTests
             Assert.That(final.Protocols, Has.Count.EqualTo(PeerStore.MaxProtocolsPerPeer));
             // ~8 MiB pushed (keeping it would take tens of MiB of objects); what is kept is a few KiB.
             Assert.That(heapAfter - heapBefore, Is.LessThan(6L * 1024 * 1024), "heap growth over the flood");
-            Assert.That(_target.Resources.System.Streams, Is.LessThanOrEqualTo(4), "no push stream is left open");
+            Assert.That(Target.Resources.System.Streams, Is.LessThanOrEqualTo(4), "no push stream is left open");
         }
         Assert.That(await hostile.PingAsync(1, ct), Is.True, "the flooding session itself is still served");
         await AssertHonestServedAsync(ct);
@@ -101,11 +86,11 @@ public sealed class IdentifyFloodTests
     public async Task A_flooded_answer_to_the_hosts_own_identify_request_is_bounded_the_same_way(CancellationToken ct)
     {
         var identified = new TaskCompletionSource<Core.Identity.PeerId>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _target.PeerIdentified += (_, e) =>
+        Target.PeerIdentified += (_, e) =>
         {
-            if (e.Peer != _honest.PeerId) identified.TrySetResult(e.Peer);
+            if (e.Peer != Honest.PeerId) identified.TrySetResult(e.Peer);
         };
-        await using var hostile = await HostilePeer.ConnectAsync(TestHosts.AddressOf(_target), ct);
+        await using var hostile = await HostilePeer.ConnectAsync(TestHosts.AddressOf(Target), ct);
         // The host identifies every new connection: it opens /ipfs/id/1.0.0 to us (an even stream id).
         var request = await hostile.ReadUntilAsync(f => f.Type is Data or WindowUpdate && (f.Flags & Syn) != 0 && f.StreamId != 0 && f.StreamId % 2 == 0, ct);
         Assert.That(request, Is.Not.Null, "the host asked who we are");
@@ -119,7 +104,7 @@ public sealed class IdentifyFloodTests
         await hostile.SendFrameAsync(Data, Fin, request.StreamId, 0, default, ct);
 
         Assert.That(await identified.Task.WaitAsync(TimeSpan.FromSeconds(30), ct), Is.EqualTo(hostile.PeerId));
-        var info = _target.PeerStore.Get(hostile.PeerId)!;
+        var info = Target.PeerStore.Get(hostile.PeerId)!;
         TestContext.Out.WriteLine($"identify answer of {bytes.Length / 1024} KiB: store kept {info.Addresses.Count} addresses, {info.Protocols.Count} protocols, agent {info.AgentVersion!.Length} chars");
         using (Assert.EnterMultipleScope())
         {
@@ -134,12 +119,12 @@ public sealed class IdentifyFloodTests
     [Test]
     public async Task An_identify_message_over_the_size_limit_resets_only_its_stream_and_changes_nothing(CancellationToken ct)
     {
-        await using var hostile = await HostilePeer.ConnectAsync(TestHosts.AddressOf(_target), ct);
+        await using var hostile = await HostilePeer.ConnectAsync(TestHosts.AddressOf(Target), ct);
         // A length prefix of 9,000 bytes (over the 8 KiB limit) followed by the bytes: refused before it is parsed.
         var oversized = new byte[IdentifyMessage.MaxLength + 808];
         Random.Shared.NextBytes(oversized);
         await PushAsync(hostile, 1, [oversized], ct, expectReset: true);
-        Assert.That(_target.PeerStore.Get(hostile.PeerId)?.Addresses ?? [], Is.Empty, "nothing from the refused message was stored");
+        Assert.That(Target.PeerStore.Get(hostile.PeerId)?.Addresses ?? [], Is.Empty, "nothing from the refused message was stored");
         Assert.That(await hostile.PingAsync(2, ct), Is.True, "the session lives on");
         await AssertHonestServedAsync(ct);
     }
@@ -198,15 +183,5 @@ public sealed class IdentifyFloodTests
         Span<byte> prefix = stackalloc byte[10];
         stream.Write(prefix[..Varint.Write(prefix, (ulong)bytes.Length)]);
         stream.Write(bytes);
-    }
-
-    private async Task AssertHonestServedAsync(CancellationToken ct)
-    {
-        await _honest.DialAsync(TestHosts.AddressOf(_target), ct);
-        await using var stream = await _honest.NewStreamAsync(_target.PeerId, [EchoProtocol.Id], ct);
-        await stream.Output.WriteAsync("honest"u8.ToArray(), ct);
-        var result = await stream.Input.ReadAtLeastAsync(6, ct);
-        Assert.That(result.Buffer.Slice(0, 6).ToArray(), Is.EqualTo("honest"u8.ToArray()));
-        stream.Input.AdvanceTo(result.Buffer.End);
     }
 }
