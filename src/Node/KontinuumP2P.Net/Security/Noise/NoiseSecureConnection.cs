@@ -146,8 +146,10 @@ internal sealed class NoiseSecureConnection : ISecureConnection
         }
         catch (Exception ex)
         {
-            error = ex;
+            // After an abort the transport may be torn down under this loop (its reader completed, so ReadAsync throws
+            // InvalidOperationException): report the first failure, the cause, not that symptom.
             Fail(ex);
+            error = _failure ?? ex;
         }
         finally
         {
