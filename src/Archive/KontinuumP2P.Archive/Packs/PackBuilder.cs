@@ -13,6 +13,13 @@ public sealed class PackBuilder
     private readonly List<PackEntry> _entries = [];
     private byte[] _buffer;
     private long _length;
+    // The pack id is hashed while the pack is built: each full slice behind the write position is hashed right after
+    // its blobs were copied in (still in cache), so Build only hashes the tail, the sealed header and the trailer.
+    // A field, not readonly: the package's Hasher may be a mutable struct.
+    private global::Blake3.Hasher _hasher = global::Blake3.Hasher.New();
+    private long _hashed;
+    private bool _built;
+    private const int HashSlice = 1 << 20;
 
     /// <summary>Starts an empty pack sealed under these keys.</summary>
     public PackBuilder(ArchiveKeys keys, int initialCapacity = 1 << 20)
@@ -38,6 +45,7 @@ public sealed class PackBuilder
     /// <exception cref="ArgumentException">Bad id length, blob too large, cursor not after the last one, or pack full.</exception>
     public void Add(ReadOnlySpan<byte> blobId, ulong cursor, ReadOnlySpan<byte> blob)
     {
+        if (_built) throw new InvalidOperationException("the pack was already built");
         if (blobId.Length != Hashing.DigestLength) throw new ArgumentException($"a blob id is 32 bytes, got {blobId.Length}", nameof(blobId));
         if (blob.Length > PackFormat.MaxBlobBytes) throw new ArgumentException($"blob of {blob.Length} bytes exceeds {PackFormat.MaxBlobBytes}", nameof(blob));
         if (_entries.Count > 0 && cursor <= _entries[^1].Cursor) throw new ArgumentException($"cursor {cursor} is not after {_entries[^1].Cursor}", nameof(cursor));
@@ -47,6 +55,11 @@ public sealed class PackBuilder
         blob.CopyTo(_buffer.AsSpan((int)_length));
         _entries.Add(new PackEntry(blobId.ToArray(), cursor, _length, blob.Length));
         _length += blob.Length;
+        while (_length - _hashed >= HashSlice)
+        {
+            _hasher.Update(_buffer.AsSpan((int)_hashed, HashSlice));
+            _hashed += HashSlice;
+        }
     }
 
     /// <summary>The exact size of a pack of blobs of these lengths (size the builder with it and <see cref="Build"/> copies nothing).</summary>
@@ -66,6 +79,7 @@ public sealed class PackBuilder
     /// <summary>Seals the header and returns the finished pack. The builder can then be discarded.</summary>
     public Pack Build()
     {
+        if (_built) throw new InvalidOperationException("the pack was already built");
         if (_entries.Count == 0) throw new InvalidOperationException("an empty pack is never written");
         var header = new byte[PackFormat.HeaderFixedLength + _entries.Count * PackFormat.EntryLength];
         header[0] = PackFormat.Version;
@@ -87,7 +101,13 @@ public sealed class PackBuilder
         SyntheticAead.Seal(_keys.PackKey, PackFormat.AssociatedData, header, bytes.AsSpan((int)_length, sealedLength));
         BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan((int)(total - PackFormat.TrailerLength)), (uint)sealedLength);
         _buffer = [];
-        return new Pack(ArchiveObjectId.Pack(Hashing.Blake3(bytes)), bytes, [.. _entries]);
+        _built = true;
+        // Blobs not yet hashed, the sealed header and the trailer: one contiguous tail.
+        _hasher.Update(bytes.AsSpan((int)_hashed));
+        var digest = new byte[Hashing.DigestLength];
+        _hasher.Finalize(digest);
+        _hasher.Dispose();
+        return new Pack(ArchiveObjectId.Pack(digest), bytes, [.. _entries]);
     }
 
     private void EnsureCapacity(long needed)

@@ -8,7 +8,7 @@ public static class PackReader
 {
     /// <summary>Checks that the pack's BLAKE3 is its id (what verify does, and what needs no key).</summary>
     public static bool HasId(ReadOnlySpan<byte> pack, ArchiveObjectId expected) =>
-        expected.Kind == ArchiveObjectKind.Pack && Hashing.Blake3(pack).AsSpan().SequenceEqual(expected.Digest);
+        expected.Kind == ArchiveObjectKind.Pack && Hashing.Blake3Matches(pack, expected.Digest);
 
     /// <summary>Decrypts and validates the header; returns the entries in cursor order.</summary>
     /// <exception cref="PackFormatException">Truncated, inconsistent, too large, or sealed under another key.</exception>
@@ -69,7 +69,7 @@ public static class PackReader
         var entries = ReadHeader(pack, keys);
         foreach (var e in entries)
         {
-            if (!Hashing.Blake3(pack.Slice((int)e.Offset, e.Length)).AsSpan().SequenceEqual(e.BlobId.Span))
+            if (!Hashing.Blake3Matches(pack.Slice((int)e.Offset, e.Length), e.BlobId.Span))
                 throw new PackFormatException($"blob at cursor {e.Cursor} does not hash to its id");
         }
         return entries;
@@ -86,12 +86,31 @@ public static class PackReader
     internal static IReadOnlyList<PackEntry> OpenBlobsIn(byte[] pack, int length, ArchiveKeys keys)
     {
         var entries = ReadHeader(pack.AsSpan(0, length), keys);
-        // Sequential within a pack: restore already checks the next packs on other threads while it hands out this one.
-        foreach (var e in entries)
+        if (length < Hashing.JoinThreshold || entries.Count < 2)
         {
-            if (!Hashing.Blake3(pack.AsSpan((int)e.Offset, e.Length)).AsSpan().SequenceEqual(e.BlobId.Span))
-                throw new PackFormatException($"blob at cursor {e.Cursor} does not hash to its id");
+            foreach (var e in entries)
+            {
+                if (!Hashing.Blake3Matches(pack.AsSpan((int)e.Offset, e.Length), e.BlobId.Span))
+                    throw new PackFormatException($"blob at cursor {e.Cursor} does not hash to its id");
+            }
+            return entries;
         }
+        // Blobs are independent: check them on all cores. The lowest bad index wins, so the error names the first bad
+        // blob in cursor order whatever the scheduling.
+        var firstBad = int.MaxValue;
+        Parallel.For(0, entries.Count, i =>
+        {
+            var e = entries[i];
+            if (Hashing.Blake3Matches(pack.AsSpan((int)e.Offset, e.Length), e.BlobId.Span)) return;
+            var seen = Volatile.Read(ref firstBad);
+            while (i < seen)
+            {
+                var was = Interlocked.CompareExchange(ref firstBad, i, seen);
+                if (was == seen) break;
+                seen = was;
+            }
+        });
+        if (firstBad != int.MaxValue) throw new PackFormatException($"blob at cursor {entries[firstBad].Cursor} does not hash to its id");
         return entries;
     }
 }

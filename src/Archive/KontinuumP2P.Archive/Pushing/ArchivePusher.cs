@@ -163,32 +163,90 @@ public sealed partial class ArchivePusher : BackgroundService
         }
         await _source.ArchivedAsync(mailbox, state.ArchivedUpTo, cancellationToken).ConfigureAwait(false);
         var written = 0;
-        while (true)
+        // The next pack, built on another core while this one is written, fsynced and read back. It is not planned
+        // (nothing is recorded about it) until this one has advanced, so a crash in between loses only CPU work: the
+        // restart gathers it again. At most two packs are in memory: the one being stored and the one being built.
+        Task<Pack>? ahead = null;
+        // Or the blobs after this pack, read for the look-ahead but not due yet: the next step starts from them.
+        (List<ArchiveBlob> Blobs, bool Full)? readAhead = null;
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            if (state.PlannedUpTo is { } planned)
+            while (true)
             {
-                // A pack was planned before a restart: rebuild exactly the same cursor range.
-                var blobs = await ReadRangeAsync(mailbox, state.ArchivedUpTo, planned, cancellationToken).ConfigureAwait(false);
-                state = await WritePackAsync(mailbox, keys, state, blobs, cancellationToken).ConfigureAwait(false);
+                cancellationToken.ThrowIfCancellationRequested();
+                Pack pack;
+                var gathered = false;
+                if (state.PlannedUpTo is { } planned)
+                {
+                    // A pack was planned before a restart: rebuild exactly the same cursor range.
+                    pack = BuildPack(keys, await ReadRangeAsync(mailbox, state.ArchivedUpTo, planned, cancellationToken).ConfigureAwait(false));
+                }
+                else if (ahead is not null)
+                {
+                    var next = ahead;
+                    ahead = null;
+                    pack = await next.ConfigureAwait(false);
+                    state = Plan(mailbox, state, pack);
+                    gathered = true;
+                }
+                else
+                {
+                    var (candidate, full) = readAhead ?? await GatherAsync(mailbox, state.ArchivedUpTo, cancellationToken).ConfigureAwait(false);
+                    readAhead = null;
+                    if (candidate.Count == 0)
+                    {
+                        _waitingSince.Remove(mailboxKey);
+                        return written;
+                    }
+                    var now = _time.GetUtcNow();
+                    if (!_waitingSince.TryGetValue(mailboxKey, out var since)) _waitingSince[mailboxKey] = since = now;
+                    if (!full && !flush && now - since < _options.MaxPackAge) return written;
+                    pack = BuildPack(keys, candidate);
+                    state = Plan(mailbox, state, pack);
+                    gathered = true;
+                }
+                // Read the blobs after this pack now (the source has one caller at a time); when they make a pack that
+                // is due anyway (full, or a flush), build it while this one is stored. A partial pack waits for its
+                // age, which the next round decides as before.
+                var (following, followingFull) = await GatherAsync(mailbox, pack.Entries[^1].Cursor, cancellationToken).ConfigureAwait(false);
+                if (following.Count > 0 && (followingFull || flush)) ahead = Task.Run(() => BuildPack(keys, following), cancellationToken);
+                else readAhead = (following, followingFull);
+                state = await WritePackAsync(mailbox, keys, state, pack, cancellationToken).ConfigureAwait(false);
                 written++;
-                continue;
+                if (gathered) _waitingSince[mailboxKey] = _time.GetUtcNow();
             }
-            var (candidate, full) = await GatherAsync(mailbox, state.ArchivedUpTo, cancellationToken).ConfigureAwait(false);
-            if (candidate.Count == 0)
-            {
-                _waitingSince.Remove(mailboxKey);
-                return written;
-            }
-            var now = _time.GetUtcNow();
-            if (!_waitingSince.TryGetValue(mailboxKey, out var since)) _waitingSince[mailboxKey] = since = now;
-            if (!full && !flush && now - since < _options.MaxPackAge) return written;
-            state = state with { PlannedUpTo = candidate[^1].Cursor };
-            _state.Put(mailbox.MailboxId.Span, state);
-            state = await WritePackAsync(mailbox, keys, state, candidate, cancellationToken).ConfigureAwait(false);
-            written++;
-            _waitingSince[mailboxKey] = now;
         }
+        finally
+        {
+            // Owned: a look-ahead build never outlives the round that started it.
+            if (ahead is not null)
+            {
+                try
+                {
+                    await ahead.ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is OperationCanceledException or ArgumentException)
+                {
+                    // Cancelled with the round, or the blobs are refused; the next round gathers them again.
+                }
+            }
+        }
+    }
+
+    // Records the plan for a pack before any of it reaches a sink: from here a restart rebuilds exactly this range.
+    private MailboxArchiveState Plan(ArchiveMailbox mailbox, MailboxArchiveState state, Pack pack)
+    {
+        state = state with { PlannedUpTo = pack.Entries[^1].Cursor };
+        _state.Put(mailbox.MailboxId.Span, state);
+        return state;
+    }
+
+    // Sized exactly for its blobs, so the header is sealed into the same buffer; the pack id is hashed as it fills.
+    private static Pack BuildPack(ArchiveKeys keys, List<ArchiveBlob> blobs)
+    {
+        var builder = new PackBuilder(keys, (int)Math.Min(PackBuilder.ExactSize(blobs.Select(b => b.Data.Length)), PackFormat.MaxPackBytes));
+        foreach (var blob in blobs) builder.Add(blob.BlobId.Span, blob.Cursor, blob.Data.Span);
+        return builder.Build();
     }
 
     // Blobs after the cursor that fit one pack; full is true when the pack has reached its target size.
@@ -230,54 +288,6 @@ public sealed partial class ArchivePusher : BackgroundService
         return blobs;
     }
 
-    private async Task<MailboxArchiveState> WritePackAsync(ArchiveMailbox mailbox, ArchiveKeys keys, MailboxArchiveState state,
-        List<ArchiveBlob> blobs, CancellationToken cancellationToken)
-    {
-        var builder = new PackBuilder(keys, (int)Math.Min(PackBuilder.ExactSize(blobs.Select(b => b.Data.Length)), PackFormat.MaxPackBytes));
-        foreach (var blob in blobs) builder.Add(blob.BlobId.Span, blob.Cursor, blob.Data.Span);
-        var pack = builder.Build();
-        foreach (var sink in _sinks) await StoreVerifiedAsync(sink, pack.Id, pack.Bytes, cancellationToken, hashed: true).ConfigureAwait(false);
-
-        var manifest = new Manifest(state.ChainLength, state.ChainHead, pack.Id, blobs[0].Cursor, blobs[^1].Cursor,
-            [.. pack.Entries.Select(e => new ManifestBlob(e.BlobId, e.Cursor))]);
-        var sealedManifest = ManifestCodec.Seal(manifest, keys);
-        var address = keys.ManifestAddress(state.ChainLength);
-        foreach (var sink in _sinks) await StoreVerifiedAsync(sink, address, sealedManifest, cancellationToken).ConfigureAwait(false);
-
-        var record = new ArchivedPack(mailbox.MailboxId.ToArray(), state.ChainLength, pack.Id.ToString(), manifest.FirstCursor, manifest.LastCursor, blobs.Count, pack.Bytes.Length);
-        var next = new MailboxArchiveState(manifest.LastCursor, state.ChainLength + 1, ManifestChain.LinkHash(sealedManifest), null, state.Epoch);
-        _state.Advance(record, next);
-        _packs?.Add(1);
-        _blobs?.Add(blobs.Count);
-        _bytes?.Add(pack.Bytes.Length);
-        ArchivePusherLog.PackArchived(_logger, record.PackId, Convert.ToHexStringLower(mailbox.MailboxId.Span), blobs.Count, record.FirstCursor, record.LastCursor, record.Bytes, record.Sequence);
-        await _source.ArchivedAsync(mailbox, next.ArchivedUpTo, cancellationToken).ConfigureAwait(false);
-        PackArchived?.Invoke(record);
-        return next;
-    }
-
-    // Upload, read back, compare; a mismatching copy (a torn or corrupted object already there) is replaced once.
-    // hashed: the id was computed here from these very bytes, so a sink that can skip its own pre-put hash does (the
-    // read-back below still checks what was stored).
-    private async Task StoreVerifiedAsync(IArchiveSink sink, ArchiveObjectId id, byte[] data, CancellationToken cancellationToken, bool hashed = false)
-    {
-        if (hashed && sink is ILocalSink fast) await fast.PutHashedAsync(id, data, cancellationToken).ConfigureAwait(false);
-        else await sink.PutAsync(id, data, cancellationToken).ConfigureAwait(false);
-        if (await ReadsBackAsync(sink, id, data, cancellationToken).ConfigureAwait(false)) return;
-        ArchivePusherLog.ReadBackMismatch(_logger, id.ToString(), sink.Name);
-        await sink.ReplaceAsync(id, data, cancellationToken).ConfigureAwait(false);
-        if (!await ReadsBackAsync(sink, id, data, cancellationToken).ConfigureAwait(false))
-            throw new IOException($"{sink.Name} does not return {id} as written");
-    }
-
-    private static async Task<bool> ReadsBackAsync(IArchiveSink sink, ArchiveObjectId id, byte[] data, CancellationToken cancellationToken)
-    {
-        // Packs from a local sink are hashed as they stream in through one pooled buffer, not read whole into a new array.
-        if (id.Kind == ArchiveObjectKind.Pack && sink is ILocalSink streaming) return await streaming.HashMatchesAsync(id, data.Length, cancellationToken).ConfigureAwait(false);
-        var back = await sink.GetAsync(id, data.Length, cancellationToken).ConfigureAwait(false);
-        if (back is null) return false;
-        return id.Kind == ArchiveObjectKind.Pack ? back.Length == data.Length && PackReader.HasId(back, id) : back.AsSpan().SequenceEqual(data);
-    }
 
     // No local state (new mailbox, or the state file was lost): continue the chain the first sink already holds.
     private async Task<MailboxArchiveState> RecoverAsync(ArchiveMailbox mailbox, ArchiveKeys keys, string mailboxKey, CancellationToken cancellationToken)

@@ -5,7 +5,8 @@ namespace KontinuumP2P.Archive.Sinks;
 
 public sealed partial class DirectorySink
 {
-    private const int StreamChunk = 1 << 20;
+    // Read-back chunks: large enough for the hasher's multi-threaded join to split each one over the cores.
+    private const int StreamChunk = 4 << 20;
 
     /// <inheritdoc />
     async ValueTask ILocalSink.PutHashedAsync(ArchiveObjectId id, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
@@ -31,7 +32,7 @@ public sealed partial class DirectorySink
         using (handle)
         {
             if (RandomAccess.GetLength(handle) != length) return false;
-            // Two pooled buffers: the next chunk is read while the current one is hashed.
+            // Two pooled buffers: the next chunk is read while the current one is hashed on all cores.
             var current = ArrayPool<byte>.Shared.Rent(StreamChunk);
             var next = ArrayPool<byte>.Shared.Rent(StreamChunk);
             try
@@ -43,7 +44,7 @@ public sealed partial class DirectorySink
                 {
                     offset += filled;
                     var reading = ReadChunkAsync(handle, next, offset, cancellationToken);
-                    hasher.Update(current.AsSpan(0, filled));
+                    hasher.UpdateWithJoin(current.AsSpan(0, filled));
                     filled = await reading.ConfigureAwait(false);
                     (current, next) = (next, current);
                 }
