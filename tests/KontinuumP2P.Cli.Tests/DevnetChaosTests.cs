@@ -47,8 +47,11 @@ public sealed class DevnetChaosTests
             Assert.That(last.GetProperty("reseededBlobs").GetInt64(), Is.GreaterThan(0));
             Assert.That(last.GetProperty("pending").GetInt32(), Is.Zero, "every blob pushed was applied by the other device");
             Assert.That(last.GetProperty("outbox").GetInt32(), Is.Zero);
-            Assert.That(last.GetProperty("replacementBlobs").GetInt64() + last.GetProperty("pushedBeforeKill").GetInt64(),
-                Is.GreaterThanOrEqualTo(last.GetProperty("survivorBlobs").GetInt64()), "the replacement holds every blob pushed since the kill");
+            // By id: every blob either device pushed, before and after the kill, is on the replacement (the re-seed read
+            // the replica, which trimmed what both devices acknowledged, and the ephemeral survivor).
+            Assert.That(last.GetProperty("pushedIds").GetInt32(), Is.GreaterThan(last.GetProperty("pushedBeforeKill").GetInt32()));
+            Assert.That(last.GetProperty("pushedBeforeKill").GetInt32(), Is.GreaterThan(0));
+            Assert.That(last.GetProperty("missingOnReplacement").GetInt32(), Is.Zero, "the replacement holds every blob id pushed");
             Assert.That(last.GetProperty("backOn3").GetBoolean(), Is.True);
 
             // HQ's table agrees: mbx-b on the spare, on the spare's provider, and no other slot ever left green.

@@ -23,6 +23,8 @@ internal sealed class DevnetMailboxes : IAsyncDisposable
     private readonly GroupClient[] _clients;
     private readonly int[] _pushed = new int[2];
     private readonly int[] _applied = new int[2];
+    // Every id the demo devices pushed (one per device per round, so bounded by the run's rounds).
+    private readonly HashSet<BlobId> _pushedIds = [];
     private long _lastRound = Stopwatch.GetTimestamp();
     private int _round;
 
@@ -94,7 +96,8 @@ internal sealed class DevnetMailboxes : IAsyncDisposable
         for (var d = 0; d < 2; d++)
         {
             var payload = System.Text.Encoding.UTF8.GetBytes($"devnet round {_round} from device {(char)('a' + d)}");
-            await _clients[d].PushAsync(payload, cancellationToken).ConfigureAwait(false);
+            var pushed = await _clients[d].PushAsync(payload, cancellationToken).ConfigureAwait(false);
+            lock (_pushedIds) _pushedIds.Add(pushed.Id);
             _pushed[d]++;
         }
         for (var d = 0; d < 2; d++)
@@ -133,6 +136,30 @@ internal sealed class DevnetMailboxes : IAsyncDisposable
     public void RemoveServer(KontinuumNode node)
     {
         lock (_servers) _servers.RemoveAll(s => ReferenceEquals(s.Node, node));
+    }
+
+    /// <summary>
+    /// Of the blob ids the demo devices pushed, how many the mailbox on <paramref name="node"/> lacks in the current
+    /// generation's <paramref name="slot"/>, read from its store page by page.
+    /// </summary>
+    public async Task<(int Pushed, int Missing)> MissingAtAsync(KontinuumNode? node, string slot, CancellationToken cancellationToken)
+    {
+        List<BlobId> pushed;
+        lock (_pushedIds) pushed = [.. _pushedIds];
+        if (node?.MailboxServer?.Store is not { } store || !_stores[0].Current.SlotKeys.TryGetValue(slot, out var keys)) return (pushed.Count, pushed.Count);
+        var held = new HashSet<BlobId>();
+        ulong cursor = 0;
+        while (true)
+        {
+            var page = await store.ReadAfterAsync(keys.MailboxId, cursor, 512, 4 << 20, cancellationToken).ConfigureAwait(false);
+            foreach (var blob in page.Blobs)
+            {
+                if (blob.BlobId.Length == BlobId.Length) held.Add(BlobId.FromDigest(blob.BlobId.Span));
+            }
+            if (page.Blobs.Count == 0 || !page.HasMore) break;
+            cursor = page.Blobs[^1].Cursor;
+        }
+        return (pushed.Count, pushed.Count(id => !held.Contains(id)));
     }
 
     public IReadOnlyList<GroupHealthLoop> StartHealthLoops(GroupHealthOptions options)

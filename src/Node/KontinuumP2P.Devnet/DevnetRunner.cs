@@ -223,6 +223,20 @@ public sealed class DevnetRunner : IAsyncDisposable
     public async Task<IReadOnlyList<IReadOnlyList<KontinuumP2P.Mailbox.Client.MailboxStatus>>> DemoMailboxStatusAsync(CancellationToken cancellationToken) =>
         _mailboxes is null ? [] : await _mailboxes.ProbeAsync(cancellationToken).ConfigureAwait(false);
 
+    /// <summary>
+    /// Checks by blob id that the mailbox node <paramref name="peerId"/> holds, for <paramref name="slot"/>, every blob
+    /// the demo devices pushed: returns how many were pushed and how many of those it lacks (all, when the node is not
+    /// a running mailbox).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The devnet runs no mailboxes.</exception>
+    public async Task<(int Pushed, int Missing)> DemoBlobsMissingAtAsync(PeerId peerId, string slot, CancellationToken cancellationToken)
+    {
+        var mailboxes = _mailboxes ?? throw new InvalidOperationException("the devnet runs no mailboxes");
+        KontinuumNode? node;
+        lock (_nodes) node = _nodes.FirstOrDefault(n => n.PeerId.Equals(peerId));
+        return await mailboxes.MissingAtAsync(node, slot, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>The first device's directory of the demo group, when mailboxes run.</summary>
     public string? GroupDirectory => _mailboxes?.Directory;
 }

@@ -34,7 +34,7 @@ public sealed class HqService : IDisposable
     private readonly Lock _lock = new();
     private readonly HashSet<string> _unplacedAudited = new(StringComparer.Ordinal);
     private readonly FleetEscalation _escalation;
-    private readonly ProvisioningRetries _retries = new();
+    private readonly ProvisioningRetries _retries;
     private ProvisioningRetryOptions _retry = new();
     private readonly Ed25519Identity _key;
     private readonly Certificate _certificate;
@@ -60,6 +60,7 @@ public sealed class HqService : IDisposable
         Audit = new AuditLog(Database, key, time);
         Registry = new FleetRegistry(Database, Audit, time);
         _escalation = new FleetEscalation(escalation, time);
+        _retries = new ProvisioningRetries(new ProvisionAttemptStore(Database));
         foreach (var s in Registry.Slots().Where(s => s.Status != SlotStatus.Retired))
             _escalation.SetSlot(s.Slot, PeerId.Parse(s.NodeId), s.Provider);
     }

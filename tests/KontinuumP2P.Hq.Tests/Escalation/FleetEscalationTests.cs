@@ -17,6 +17,8 @@ public class FleetEscalationTests
     {
         _time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 4, 12, 0, 0, TimeSpan.Zero));
         _hq = new FleetEscalation(new EscalationOptions(), _time);
+        // The reporters are fleet members: each holds a slot of its own.
+        for (var i = 0; i < _mailboxes.Length; i++) _hq.SetSlot($"rep-{i}", _mailboxes[i], "px");
     }
 
     private HealthTarget AddSlot(string slot, string provider)
@@ -141,16 +143,27 @@ public class FleetEscalationTests
     }
 
     [Test]
-    public void Reporters_per_slot_are_bounded()
+    public void Reporters_per_slot_are_bounded_and_only_fleet_members_count()
     {
         var hq = new FleetEscalation(new EscalationOptions { MaxReportersPerSlot = 4 }, _time);
         var node = Ed25519Identity.Generate().PeerId;
         hq.SetSlot("mbx-a", node, "p1");
+        // A flood of alerts from ids that hold no slot is ignored and stores nothing.
         for (var i = 0; i < 1000; i++)
         {
             _time.Advance(TimeSpan.FromMilliseconds(1));
-            hq.OnAlert(Ed25519Identity.Generate().PeerId, new HealthTarget("mbx-a", node), HealthLevel.Yellow);
+            Assert.That(hq.OnAlert(Ed25519Identity.Generate().PeerId, new HealthTarget("mbx-a", node), HealthLevel.Red).Transitions, Is.Empty);
+        }
+        Assert.That(hq.Get("mbx-a")!.Reporters, Is.Zero);
+        // Real members beyond the cap evict the stalest.
+        var members = Enumerable.Range(0, 10).Select(i => Ed25519Identity.Generate().PeerId).ToList();
+        for (var i = 0; i < members.Count; i++) hq.SetSlot($"mbx-m{i}", members[i], "p2");
+        foreach (var m in members)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(1));
+            hq.OnAlert(m, new HealthTarget("mbx-a", node), HealthLevel.Yellow);
         }
         Assert.That(hq.Get("mbx-a")!.Reporters, Is.EqualTo(4));
+        Assert.That(hq.Get("mbx-a")!.Level, Is.EqualTo(HealthLevel.Yellow));
     }
 }

@@ -86,6 +86,78 @@ public sealed class GroupReseedTests
     }
 
     [Test]
+    public async Task AReplacementGetsTheUnionOfEverySurvivorWhenOneReplicaTrimmed()
+    {
+        var ct = Timeout();
+        // Replicas keep blobs until every device acknowledged them; cleanup runs only when the test says.
+        await using var fleet = await MailboxFleet.StartAsync(4, configure: o => o with
+        {
+            Store = o.Store with { Role = KontinuumP2P.Mailbox.Wire.MailboxRole.Replica, BackgroundCleanup = false },
+        });
+        var slots = new SlotMap(fleet, new() { ["mbx-a"] = 0, ["mbx-b"] = 1, ["mbx-c"] = 2 });
+        using var secret = GroupSecret.Generate();
+        var store = Store(secret, ["mbx-a", "mbx-b", "mbx-c"]);
+        await using var device = new GroupClient(store, await fleet.ClientHostAsync(), slots, fleet.Verifier, MailboxFleet.FastOptions with { PullLimit = 7, RequiredAcks = 3 });
+        var ids = new List<BlobId>();
+        for (var i = 0; i < 12; i++) ids.Add((await device.PushAsync(System.Text.Encoding.UTF8.GetBytes($"early-{i}"), ct)).Id);
+        Assert.That((await device.FlushAsync(all: true, ct)).Remaining, Is.Zero);
+        // The only device acknowledges everything; survivor a trims it, c has not run its cleanup yet.
+        await device.PullAsync((_, _) => ValueTask.CompletedTask, ack: true, ct);
+        Assert.That((await fleet.Servers[0].Server!.Store.RunCleanupAsync(ct)).Blobs, Is.EqualTo(12), "a trimmed every acknowledged blob");
+        for (var i = 0; i < 8; i++) ids.Add((await device.PushAsync(System.Text.Encoding.UTF8.GetBytes($"late-{i}"), ct)).Id);
+        Assert.That((await device.FlushAsync(all: true, ct)).Remaining, Is.Zero);
+        var schedule = new ReportSchedule(Fast.FirstReportInterval, Fast.MaxReportInterval);
+        await device.HealthRoundAsync(Fast, schedule, ct);
+
+        await StopAndMoveAsync(fleet, slots, device, store, schedule, ct);
+        ids.Add(_whileDown);
+        // a is read first (slot order) and holds only the 8 late blobs and the one pushed while b was down; the 12
+        // early ones come from c.
+        Assert.That(await device.ReseedAsync(Fast, ct), Is.EqualTo(21));
+        Assert.That(store.ReseedJobs(), Is.Empty);
+        var onD = await ReadReplacementAsync(fleet, secret, ct);
+        Assert.That(onD.Keys, Is.EquivalentTo(ids), "every blob id on the replacement");
+    }
+
+    [Test]
+    public async Task AJobWaitsForAnUnreachableSurvivorAndResumesWithTheOnesNotDone()
+    {
+        var ct = Timeout();
+        await using var fleet = await MailboxFleet.StartAsync(4);
+        var slots = new SlotMap(fleet, new() { ["mbx-a"] = 0, ["mbx-b"] = 1, ["mbx-c"] = 2 });
+        using var secret = GroupSecret.Generate();
+        var store = Store(secret, ["mbx-a", "mbx-b", "mbx-c"]);
+        await using var device = new GroupClient(store, await fleet.ClientHostAsync(), slots, fleet.Verifier, MailboxFleet.FastOptions with { RequiredAcks = 3 });
+        for (var i = 0; i < 6; i++) await device.PushAsync(System.Text.Encoding.UTF8.GetBytes($"blob-{i}"), ct);
+        Assert.That((await device.FlushAsync(all: true, ct)).Remaining, Is.Zero);
+        var schedule = new ReportSchedule(Fast.FirstReportInterval, Fast.MaxReportInterval);
+        await device.HealthRoundAsync(Fast, schedule, ct);
+        await StopAndMoveAsync(fleet, slots, device, store, schedule, ct);
+        await fleet.Servers[2].StopAsync();
+
+        Assert.That(await device.ReseedAsync(Fast, ct), Is.EqualTo(7), "a's blobs go at once");
+        var job = store.ReseedJobs().Single();
+        Assert.That(job.Done, Is.EqualTo(new[] { "mbx-a" }), "pending for c, with a recorded as done");
+        await fleet.Servers[2].StartAsync();
+        Assert.That(await device.ReseedAsync(Fast, ct), Is.Zero, "c adds nothing new and a is not read again");
+        Assert.That(store.ReseedJobs(), Is.Empty);
+    }
+
+    private BlobId _whileDown;
+
+    /// <summary>Stops b, pushes one blob the client then knows b missed (its outbox row dropped, so only the re-seed
+    /// brings it), and moves b's slot to server d: the next round records the job.</summary>
+    private async Task StopAndMoveAsync(MailboxFleet fleet, SlotMap slots, GroupClient device, GroupStore store, ReportSchedule schedule, CancellationToken ct)
+    {
+        await fleet.Servers[1].StopAsync();
+        _whileDown = (await device.PushAsync("while-down"u8.ToArray(), ct)).Id;
+        Assert.That((await device.HealthRoundAsync(Fast, schedule, ct)).Unreachable, Is.EqualTo(1));
+        foreach (var row in store.DueEntries(null, 100).Where(e => e.Slot == "mbx-b")) store.MarkDelivered(row.BlobId, row.Generation, row.Slot);
+        slots.Move("mbx-b", 3);
+        Assert.That((await device.HealthRoundAsync(Fast, schedule, ct)).NewReseeds, Is.EqualTo(1));
+    }
+
+    [Test]
     public async Task APendingReseedSurvivesARestartAndTheLoopFinishesIt()
     {
         var ct = Timeout();

@@ -13,11 +13,13 @@ public sealed partial class GroupClient
 
     /// <summary>
     /// Re-seeds every replacement mailbox this device noticed (a slot now served by another node than the one it last
-    /// reached): set reconciliation by blob id against a survivor. The replacement's ids are listed, the survivor is
-    /// read page by page from the job's saved cursor, and every blob the replacement lacks is checked (its id is its
-    /// hash, it opens with a group key) and pushed to it at <see cref="GroupHealthOptions.ReseedBlobsPerSecond"/>.
-    /// Progress is saved after each page, so a restart resumes the job. Jobs that cannot run now (no survivor or the
-    /// replacement unreachable) stay pending.
+    /// reached): set reconciliation by blob id against the union of every reachable survivor and this device's own
+    /// unacknowledged blobs. A replica survivor trims what every device acknowledged, so no single survivor is assumed
+    /// to hold everything. The replacement's ids are listed, each survivor is read page by page from the job's saved
+    /// cursor, and every blob the replacement lacks is checked (its id is its hash, it opens with a group key) and
+    /// pushed to it at <see cref="GroupHealthOptions.ReseedBlobsPerSecond"/>. Progress is saved after each page and
+    /// each finished survivor, so a restart resumes the job. A job stays pending while a survivor is unreachable or
+    /// the replacement cannot be reached.
     /// </summary>
     /// <param name="options">Rate and bounds.</param>
     /// <param name="cancellationToken">Stops between blobs (progress up to the last page is kept).</param>
@@ -56,10 +58,48 @@ public sealed partial class GroupClient
         var targetSession = await target.GetSessionAsync(cancellationToken).ConfigureAwait(false);
         // Moved again since: the next health tick records a job for the newer node.
         if (target.PeerId?.ToString() != job.Target) return 0;
-        var (survivor, survivorSession) = await SurvivorAsync(connections, job, cancellationToken).ConfigureAwait(false);
-        if (survivor.Slot != job.Survivor) job = job with { Survivor = survivor.Slot, Epoch = survivorSession.OpenResult!.Epoch, Cursor = 0 };
         var held = await ListIdsAsync(targetSession, options.MaxReconciledIds, cancellationToken).ConfigureAwait(false);
-        long pushed = 0;
+        var pushedBefore = job.Pushed;
+        // The survivor in progress first (its saved cursor stays valid), then the others in a stable order.
+        var survivors = connections.Where(c => c.Generation == job.Generation && c.Slot != job.Slot && !job.IsDone(c.Slot))
+            .OrderBy(c => c.Slot == job.Survivor ? 0 : 1).ThenBy(c => c.Slot, StringComparer.Ordinal).ToList();
+        var unreachable = new List<string>();
+        foreach (var survivor in survivors)
+        {
+            try
+            {
+                var session = await survivor.GetSessionAsync(cancellationToken).ConfigureAwait(false);
+                if (survivor.Slot != job.Survivor) job = job with { Survivor = survivor.Slot, Epoch = session.OpenResult!.Epoch, Cursor = 0 };
+                job = await ReconcileAsync(job, survivor.Slot, session, targetSession, held, options, rate, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is MailboxUnavailableException or SurvivorReadException)
+            {
+                // Progress up to its last page is saved; the others are still read.
+                job = Store.ReseedJobs().FirstOrDefault(j => j.Generation == job.Generation && j.Slot == job.Slot && j.Target == job.Target) ?? job;
+                unreachable.Add(survivor.Slot);
+                continue;
+            }
+            job = job with { Survivor = null, Epoch = 0, Cursor = 0, Done = [.. job.Done ?? [], survivor.Slot] };
+            Store.SaveReseed(job);
+        }
+        job = await ReseedFromLocalAsync(job, targetSession, held, options, rate, cancellationToken).ConfigureAwait(false);
+        if (unreachable.Count > 0)
+        {
+            // What a survivor alone still holds may be missing: the job waits for it (or for its own replacement).
+            Store.SaveReseed(job);
+            LogReseedDeferred(_logger, job.Slot, job.Target, $"survivors {string.Join(", ", unreachable)} unreachable");
+            return job.Pushed - pushedBefore;
+        }
+        Store.CompleteReseed(job);
+        ReseedMetrics.JobCompleted();
+        LogReseeded(_logger, job.Slot, job.Target, string.Join(", ", job.Done ?? []), job.Pushed);
+        return job.Pushed - pushedBefore;
+    }
+
+    /// <summary>Reads one survivor from the job's cursor to its end, pushing what the target lacks.</summary>
+    private async Task<ReseedJob> ReconcileAsync(ReseedJob job, string survivor, MailboxSession survivorSession, MailboxSession targetSession,
+        HashSet<BlobId> held, GroupHealthOptions options, TokenBucket rate, CancellationToken cancellationToken)
+    {
         var restarts = 0;
         while (true)
         {
@@ -73,12 +113,18 @@ public sealed partial class GroupClient
                 job = job with { Epoch = e.Epoch, Cursor = 0 };
                 continue;
             }
+            catch (Exception e) when (e is IOException or TimeoutException && e is not MailboxException && !cancellationToken.IsCancellationRequested)
+            {
+                // The survivor broke (a failure of the target's pushes is not caught here and defers the whole job).
+                throw new SurvivorReadException(survivor, e);
+            }
             if (page.Epoch != job.Epoch)
             {
-                if (restarts++ >= MaxReseedEpochRestarts) throw new IOException($"mailbox {survivor.Slot} keeps changing its epoch");
+                if (restarts++ >= MaxReseedEpochRestarts) throw new IOException($"mailbox {survivor} keeps changing its epoch");
                 job = job with { Epoch = page.Epoch, Cursor = 0 };
                 continue;
             }
+            long pushed = 0;
             var skipped = 0;
             foreach (var blob in page.Blobs)
             {
@@ -98,35 +144,29 @@ public sealed partial class GroupClient
             }
             ReseedMetrics.Skipped(skipped);
             job = job with { Cursor = page.Blobs.Count > 0 ? page.Blobs[^1].Cursor : job.Cursor, Pushed = job.Pushed + pushed };
-            pushed = 0;
             Store.SaveReseed(job);
-            if (page.Blobs.Count == 0 || !page.HasMore) break;
+            if (page.Blobs.Count == 0 || !page.HasMore) return job;
         }
-        Store.CompleteReseed(job);
-        ReseedMetrics.JobCompleted();
-        LogReseeded(_logger, job.Slot, job.Target, job.Survivor ?? "-", job.Pushed);
-        return job.Pushed;
     }
 
-    /// <summary>The survivor the job read from before when still reachable (its saved cursor stays valid), else the
-    /// first other mailbox of the generation that answers.</summary>
-    private static async Task<(MailboxConnection, MailboxSession)> SurvivorAsync(IReadOnlyList<MailboxConnection> connections, ReseedJob job,
-        CancellationToken cancellationToken)
+    /// <summary>This device's own sealed blobs (kept until every mailbox acknowledged them) the target lacks.</summary>
+    private async Task<ReseedJob> ReseedFromLocalAsync(ReseedJob job, MailboxSession targetSession, HashSet<BlobId> held,
+        GroupHealthOptions options, TokenBucket rate, CancellationToken cancellationToken)
     {
-        var candidates = connections.Where(c => c.Generation == job.Generation && c.Slot != job.Slot)
-            .OrderBy(c => c.Slot == job.Survivor ? 0 : 1).ToList();
-        foreach (var candidate in candidates)
+        long pushed = 0;
+        foreach (var id in Store.LocalBlobIds(options.MaxReconciledIds))
         {
-            try
-            {
-                return (candidate, await candidate.GetSessionAsync(cancellationToken).ConfigureAwait(false));
-            }
-            catch (MailboxUnavailableException)
-            {
-                // Try the next survivor.
-            }
+            if (held.Contains(id) || Store.ReadBlob(id) is not { } data) continue;
+            if (BlobId.Of(data) != id || TryOpen(data) is null) continue;
+            await PushPacedAsync(targetSession, data, id, rate, cancellationToken).ConfigureAwait(false);
+            if (held.Count < options.MaxReconciledIds) held.Add(id);
+            pushed++;
+            ReseedMetrics.Pushed();
         }
-        throw new MailboxUnavailableException(job.Slot, $"no survivor reachable to re-seed mailbox {job.Slot} from");
+        if (pushed == 0) return job;
+        job = job with { Pushed = job.Pushed + pushed };
+        Store.SaveReseed(job);
+        return job;
     }
 
     /// <summary>Every blob id the mailbox holds (pull pages without acknowledging), up to <paramref name="max"/>.</summary>
@@ -173,9 +213,11 @@ public sealed partial class GroupClient
         }
     }
 
+    private sealed class SurvivorReadException(string survivor, Exception inner) : IOException($"survivor {survivor}: {inner.Message}", inner);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "re-seed of mailbox {Slot} on {Target} deferred: {Reason}")]
     private static partial void LogReseedDeferred(ILogger logger, string slot, string target, string reason);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "mailbox {Slot} on {Target} re-seeded from {Survivor}: {Pushed} blobs pushed")]
-    private static partial void LogReseeded(ILogger logger, string slot, string target, string survivor, long pushed);
+    [LoggerMessage(Level = LogLevel.Information, Message = "mailbox {Slot} on {Target} re-seeded from {Survivors} and this device's own blobs: {Pushed} blobs pushed")]
+    private static partial void LogReseeded(ILogger logger, string slot, string target, string survivors, long pushed);
 }

@@ -1,6 +1,11 @@
+using KontinuumP2P.Mailbox.Crypto;
+
 namespace KontinuumP2P.Mailbox.Client;
 
-/// <summary>A replacement mailbox being re-seeded from a survivor (persisted, so a restart resumes where it stopped).</summary>
+/// <summary>
+/// A replacement mailbox being re-seeded from the union of its survivors (persisted, so a restart resumes where it
+/// stopped): survivors are read one after another; <paramref name="Done"/> lists those read to the end.
+/// </summary>
 /// <param name="Generation">The generation of the slot.</param>
 /// <param name="Slot">The slot whose node changed.</param>
 /// <param name="Target">The node now serving the slot (the one being seeded).</param>
@@ -8,7 +13,13 @@ namespace KontinuumP2P.Mailbox.Client;
 /// <param name="Epoch">The survivor's epoch the cursor belongs to.</param>
 /// <param name="Cursor">The survivor's cursor up to which every blob was reconciled.</param>
 /// <param name="Pushed">Blobs pushed to the target so far.</param>
-internal sealed record ReseedJob(int Generation, string Slot, string Target, string? Survivor, ulong Epoch, ulong Cursor, long Pushed);
+/// <param name="Done">Survivor slots already reconciled to the end (null = none).</param>
+internal sealed record ReseedJob(int Generation, string Slot, string Target, string? Survivor, ulong Epoch, ulong Cursor, long Pushed,
+    IReadOnlyList<string>? Done = null)
+{
+    /// <summary>Whether <paramref name="survivor"/> was read to the end already.</summary>
+    public bool IsDone(string survivor) => Done?.Contains(survivor, StringComparer.Ordinal) == true;
+}
 
 public sealed partial class GroupStore
 {
@@ -75,12 +86,13 @@ public sealed partial class GroupStore
         {
             EnsureReseedSchema();
             using var command = _db.CreateCommand();
-            command.CommandText = "SELECT generation, slot, target, survivor, epoch, cursor, pushed FROM reseed ORDER BY generation, slot";
+            command.CommandText = "SELECT generation, slot, target, survivor, epoch, cursor, pushed, done FROM reseed ORDER BY generation, slot";
             using var reader = command.ExecuteReader();
             var jobs = new List<ReseedJob>();
             while (reader.Read())
                 jobs.Add(new ReseedJob(reader.GetInt32(0), reader.GetString(1), reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3),
-                    (ulong)reader.GetInt64(4), (ulong)reader.GetInt64(5), reader.GetInt64(6)));
+                    (ulong)reader.GetInt64(4), (ulong)reader.GetInt64(5), reader.GetInt64(6),
+                    reader.IsDBNull(7) ? null : reader.GetString(7).Split('\n', StringSplitOptions.RemoveEmptyEntries)));
             return jobs;
         }
     }
@@ -110,14 +122,33 @@ public sealed partial class GroupStore
         }
     }
 
+    /// <summary>Ids of the sealed blobs this device still holds (its own, not yet acknowledged everywhere), at most <paramref name="max"/>.</summary>
+    internal IReadOnlyList<BlobId> LocalBlobIds(int max)
+    {
+        lock (_lock)
+        {
+            using var command = _db.CreateCommand();
+            command.CommandText = "SELECT blob_id FROM blobs ORDER BY created_ms LIMIT $m";
+            command.Parameters.AddWithValue("$m", max);
+            using var reader = command.ExecuteReader();
+            var ids = new List<BlobId>();
+            while (reader.Read())
+            {
+                var raw = (byte[])reader[0];
+                if (raw.Length == BlobId.Length) ids.Add(BlobId.FromDigest(raw));
+            }
+            return ids;
+        }
+    }
+
     private void SaveReseed(Microsoft.Data.Sqlite.SqliteTransaction? tx, ReseedJob job)
     {
         using var command = _db.CreateCommand();
         command.Transaction = tx;
         command.CommandText = """
-            INSERT INTO reseed (generation, slot, target, survivor, epoch, cursor, pushed) VALUES ($g, $s, $t, $v, $e, $c, $p)
+            INSERT INTO reseed (generation, slot, target, survivor, epoch, cursor, pushed, done) VALUES ($g, $s, $t, $v, $e, $c, $p, $d)
             ON CONFLICT(generation, slot) DO UPDATE SET target = excluded.target, survivor = excluded.survivor, epoch = excluded.epoch,
-                cursor = excluded.cursor, pushed = excluded.pushed
+                cursor = excluded.cursor, pushed = excluded.pushed, done = excluded.done
             """;
         command.Parameters.AddWithValue("$g", job.Generation);
         command.Parameters.AddWithValue("$s", job.Slot);
@@ -126,6 +157,7 @@ public sealed partial class GroupStore
         command.Parameters.AddWithValue("$e", (long)job.Epoch);
         command.Parameters.AddWithValue("$c", (long)job.Cursor);
         command.Parameters.AddWithValue("$p", job.Pushed);
+        command.Parameters.AddWithValue("$d", job.Done is { Count: > 0 } done ? string.Join('\n', done) : DBNull.Value);
         command.ExecuteNonQuery();
     }
 
@@ -136,8 +168,14 @@ public sealed partial class GroupStore
         Execute(null, """
             CREATE TABLE IF NOT EXISTS slot_peers (generation INTEGER NOT NULL, slot TEXT NOT NULL, peer TEXT NOT NULL, PRIMARY KEY (generation, slot));
             CREATE TABLE IF NOT EXISTS reseed (generation INTEGER NOT NULL, slot TEXT NOT NULL, target TEXT NOT NULL, survivor TEXT,
-                epoch INTEGER NOT NULL, cursor INTEGER NOT NULL, pushed INTEGER NOT NULL, PRIMARY KEY (generation, slot));
+                epoch INTEGER NOT NULL, cursor INTEGER NOT NULL, pushed INTEGER NOT NULL, done TEXT, PRIMARY KEY (generation, slot));
             """);
+        // Directories from before multi-survivor re-seeding have the table without the column.
+        using (var columns = _db.CreateCommand())
+        {
+            columns.CommandText = "SELECT COUNT(*) FROM pragma_table_info('reseed') WHERE name = 'done'";
+            if ((long)columns.ExecuteScalar()! == 0) Execute(null, "ALTER TABLE reseed ADD COLUMN done TEXT");
+        }
         _reseedSchema = true;
     }
 }

@@ -59,6 +59,12 @@ internal static class DevnetChaos
                 var status = await devnet.RunLookupRoundAsync(stop).ConfigureAwait(false);
                 rounds++;
                 var probes = progress.Killed ? await devnet.DemoMailboxStatusAsync(stop).ConfigureAwait(false) : [];
+                if (progress.Killed)
+                {
+                    // Where the slot points now (the spare once moved): every pushed blob id must be there.
+                    var (pushedIds, missing) = await devnet.DemoBlobsMissingAtAsync(PeerId.Parse(progress.Spare), progress.Slot, stop).ConfigureAwait(false);
+                    progress.ObserveIds(pushedIds, missing);
+                }
                 progress.Observe(hq.Events, status, probes);
                 if (json)
                 {

@@ -47,6 +47,19 @@ internal sealed class ChaosProgress(string slot, PeerId victim, string spare)
 
     public long SurvivorBlobs { get; private set; }
 
+    /// <summary>Blob ids the demo devices pushed so far (checked on the replacement).</summary>
+    public int PushedIds { get; private set; }
+
+    /// <summary>Of those, the ids the replacement lacks (null until checked).</summary>
+    public int? MissingOnReplacement { get; private set; }
+
+    /// <summary>Records the id-by-id check of the replacement: every blob any device pushed must be on it.</summary>
+    public void ObserveIds(int pushed, int missing)
+    {
+        PushedIds = pushed;
+        MissingOnReplacement = missing;
+    }
+
     public int Pending { get; private set; }
 
     public int Outbox { get; private set; }
@@ -93,9 +106,8 @@ internal sealed class ChaosProgress(string slot, PeerId victim, string spare)
                     break;
             }
         }
-        // The replacement's row, and the surviving ephemeral mailbox (mbx-c), which keeps every blob until its TTL. The
-        // replacement must hold at least every blob pushed since the kill (outboxes, new pushes); of the older ones it
-        // holds what the re-seed copied from mbx-a, the replica, which drops blobs once every device acknowledged them.
+        // Counts for the table; "every blob" is checked by id (ObserveIds): the re-seed reads the union of the replica
+        // mbx-a, which trimmed what both devices acknowledged, and the ephemeral mbx-c, which keeps every blob until its TTL.
         ReplacementBlobs = status.Mailboxes.FirstOrDefault(m => m.Provider == DevnetChaosHq.SpareProvider)?.Blobs ?? 0;
         SurvivorBlobs = status.Mailboxes.FirstOrDefault(m => m.Provider == "devnet-c")?.Blobs ?? 0;
         Pending = status.Group?.Pending ?? 0;
@@ -103,7 +115,7 @@ internal sealed class ChaosProgress(string slot, PeerId victim, string spare)
         MailboxesReachable = probes.Count == 0 ? 0 : probes.Min(p => p.Count(m => m.Reachable));
         DevicesFollowSlot = probes.Count > 0 && probes.All(p => p.Any(m => m.Slot == Slot && m.PeerId?.ToString() == Spare && m.Reachable));
         if (BackOn3After is null && SlotMovedAfter is not null && DevicesFollowSlot && MailboxesReachable == 3 && Pending == 0 && Outbox == 0
-            && Interlocked.Read(ref _reseeded) > 0 && ReplacementBlobs + PushedBeforeKill >= SurvivorBlobs)
+            && Interlocked.Read(ref _reseeded) > 0 && MissingOnReplacement == 0)
             BackOn3After = (now - killed).TotalSeconds;
     }
 
@@ -116,7 +128,7 @@ internal sealed class ChaosProgress(string slot, PeerId victim, string spare)
             $"  chaos: {Slot} killed; {Interlocked.Read(ref _reports)} device reports; level at HQ {Level ?? "(none yet)"} (yellow {At("yellow")}, orange {At("orange")}, red {At("red")} after the kill)",
             $"         replacement {Replacement ?? "(not yet)"}{(ReplacedAfter is { } r ? $" at {r:0.0}s" : "")}; slot record -> {SlotNode} seq {SlotSequence?.ToString(CultureInfo.InvariantCulture) ?? "-"}{(SlotMovedAfter is { } m ? $" at {m:0.0}s" : "")}",
             $"         demo group: {MailboxesReachable}/3 mailboxes reachable, devices on the replacement {(DevicesFollowSlot ? "yes" : "no")}, re-seeded {Interlocked.Read(ref _reseeded)} blobs, " +
-            $"replacement holds {ReplacementBlobs} of mbx-c's {SurvivorBlobs} blobs ({PushedBeforeKill} pushed before the kill, acknowledged by both devices, need not be re-seeded from the replica), " +
+            $"replacement holds {ReplacementBlobs} blobs (mbx-c {SurvivorBlobs}); of the {PushedIds} blob ids pushed it lacks {MissingOnReplacement?.ToString(CultureInfo.InvariantCulture) ?? "-"}, " +
             $"{Pending} pending (lost if not 0 at the end), {Outbox} in outboxes" +
             (BackOn3After is { } b ? $"; BACK ON 3 at {b:0.0}s" : ""));
     }
@@ -144,6 +156,8 @@ internal sealed class ChaosProgress(string slot, PeerId victim, string spare)
         ["replacementBlobs"] = ReplacementBlobs,
         ["survivorBlobs"] = SurvivorBlobs,
         ["pushedBeforeKill"] = PushedBeforeKill,
+        ["pushedIds"] = PushedIds,
+        ["missingOnReplacement"] = MissingOnReplacement,
         ["pending"] = Pending,
         ["outbox"] = Outbox,
         ["backOn3"] = Recovered,

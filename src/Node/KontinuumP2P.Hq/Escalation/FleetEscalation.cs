@@ -5,8 +5,12 @@ namespace KontinuumP2P.Hq.Escalation;
 
 /// <summary>
 /// HQ's escalation state machine (layer 3, sans-I/O): folds signed alerts from mailboxes into a level per slot.
-/// YELLOW/ORANGE follow the highest live alert; RED needs <see cref="EscalationOptions.RedConfirmations"/> distinct
-/// mailboxes reporting RED; BLACK is a provider incident declared when enough slots of one provider went RED within
+/// A slot's level is the highest level still supported by a fresh alert (younger than
+/// <see cref="EscalationOptions.AlertTtl"/>) from a fleet member: YELLOW/ORANGE need one mailbox, RED needs
+/// <see cref="EscalationOptions.RedConfirmations"/> distinct mailboxes. A mailbox that later reports a lower level
+/// does not lower the slot while its higher alert is fresh; the level falls only when reporters say GREEN or their
+/// alerts expire, so alternating reports cannot make it flap. Only nodes that currently hold a slot count as
+/// reporters. BLACK is a provider incident declared when enough slots of one provider went RED within
 /// <see cref="EscalationOptions.BlackWindow"/>, after which every slot of that provider is BLACK until the incident is
 /// cleared or the slot is given a node elsewhere. Alerts expire unless refreshed. Not thread-safe: the owner locks.
 /// </summary>
@@ -14,7 +18,9 @@ public sealed class FleetEscalation
 {
     private readonly EscalationOptions _options;
     private readonly TimeProvider _time;
-    private readonly Dictionary<string, SlotState> _slots = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SlotAlerts> _slots = new(StringComparer.Ordinal);
+    // Fleet members (node id -> slots it holds): only their alerts count.
+    private readonly Dictionary<PeerId, int> _members = [];
     private readonly Dictionary<string, List<(string Slot, DateTimeOffset At)>> _redByProvider = new(StringComparer.Ordinal);
     private readonly HashSet<string> _incidents = new(StringComparer.Ordinal);
 
@@ -43,22 +49,34 @@ public sealed class FleetEscalation
         {
             if (existing.NodeId.Equals(nodeId) && existing.Provider == provider) return EscalationResult.None;
             var before = existing.Level;
+            Leave(existing.NodeId);
+            Join(nodeId);
             existing.NodeId = nodeId;
             existing.Provider = provider;
-            existing.Reporters.Clear();
+            existing.Clear();
             return Result(Recompute(existing, _time.GetUtcNow()), null, before);
         }
         if (_slots.Count >= _options.MaxSlots) throw new InvalidOperationException($"HQ tracks at most {_options.MaxSlots} slots");
-        _slots[slot] = new SlotState(slot, nodeId, provider);
+        _slots[slot] = new SlotAlerts(slot, nodeId, provider);
+        Join(nodeId);
         return EscalationResult.None;
     }
 
     /// <summary>Forgets a slot (decommissioned).</summary>
-    public bool RemoveSlot(string slot) => _slots.Remove(slot);
+    public bool RemoveSlot(string slot)
+    {
+        if (!_slots.Remove(slot, out var state)) return false;
+        Leave(state.NodeId);
+        return true;
+    }
+
+    /// <summary>Whether <paramref name="node"/> currently holds a slot (only such nodes' alerts count).</summary>
+    internal bool IsMember(PeerId node) => _members.ContainsKey(node);
 
     /// <summary>
-    /// Applies one mailbox's alert about a target. Alerts about unknown slots, or about a node that no longer holds
-    /// the slot, are ignored (they describe the past). A GREEN alert withdraws the mailbox's earlier alert.
+    /// Applies one mailbox's alert about a target. Alerts about unknown slots, about a node that no longer holds
+    /// the slot (they describe the past), or from a node that holds no slot are ignored. A GREEN alert withdraws the
+    /// mailbox's earlier alerts; a lower level than before keeps the earlier, higher one until it expires.
     /// </summary>
     public EscalationResult OnAlert(PeerId reporter, HealthTarget target, HealthLevel level)
     {
@@ -66,35 +84,28 @@ public sealed class FleetEscalation
         if (level is HealthLevel.Black) return EscalationResult.None; // only HQ declares BLACK
         if (!_slots.TryGetValue(target.Slot, out var state) || !state.NodeId.Equals(target.NodeId)) return EscalationResult.None;
         if (reporter.Equals(target.NodeId)) return EscalationResult.None; // a mailbox cannot vouch about itself
+        if (!IsMember(reporter)) return EscalationResult.None;
         var now = _time.GetUtcNow();
         var before = state.Level;
-        var key = reporter.ToString();
-        if (level == HealthLevel.Green)
-        {
-            state.Reporters.Remove(key);
-        }
-        else
-        {
-            if (!state.Reporters.ContainsKey(key) && state.Reporters.Count >= _options.MaxReportersPerSlot)
-                state.Reporters.Remove(state.Reporters.MinBy(r => r.Value.At).Key);
-            state.Reporters[key] = (level, now);
-        }
+        if (level == HealthLevel.Green) state.Withdraw(reporter);
+        else state.Assert(reporter, level, now, _options.MaxReportersPerSlot);
         return Evaluate(state, before, now);
     }
 
-    /// <summary>Expires alerts not refreshed within <see cref="EscalationOptions.AlertTtl"/>; call periodically.</summary>
+    /// <summary>
+    /// Expires alerts not refreshed within <see cref="EscalationOptions.AlertTtl"/> (a slot falls to the highest level
+    /// its remaining fresh alerts support); call periodically.
+    /// </summary>
     public EscalationResult Tick()
     {
         var now = _time.GetUtcNow();
         var transitions = new List<FleetTransition>();
         foreach (var state in _slots.Values)
         {
-            var stale = state.Reporters.Where(r => now - r.Value.At >= _options.AlertTtl).Select(r => r.Key).ToList();
-            if (stale.Count == 0) continue;
+            if (state.Reporters == 0 && state.Level == HealthLevel.Green) continue;
             var before = state.Level;
-            foreach (var k in stale) state.Reporters.Remove(k);
-            var t = Recompute(state, now);
-            if (t.Level != before) transitions.Add(Transition(state, before, now));
+            state.Prune(now, _options.AlertTtl, IsMember);
+            if (Recompute(state, now).Level != before) transitions.Add(Transition(state, before, now));
         }
         return transitions.Count == 0 ? EscalationResult.None : new EscalationResult(transitions, null);
     }
@@ -120,7 +131,7 @@ public sealed class FleetEscalation
     /// <summary>Every slot.</summary>
     public IReadOnlyList<SlotHealth> Snapshot() => [.. _slots.Values.Select(s => s.ToHealth())];
 
-    private EscalationResult Evaluate(SlotState state, HealthLevel before, DateTimeOffset now)
+    private EscalationResult Evaluate(SlotAlerts state, HealthLevel before, DateTimeOffset now)
     {
         Recompute(state, now);
         if (state.Level == before) return EscalationResult.None;
@@ -131,7 +142,7 @@ public sealed class FleetEscalation
         return new EscalationResult(transitions, incident);
     }
 
-    private ProviderIncident? NoteRed(SlotState state, DateTimeOffset now, List<FleetTransition> transitions)
+    private ProviderIncident? NoteRed(SlotAlerts state, DateTimeOffset now, List<FleetTransition> transitions)
     {
         if (!_redByProvider.TryGetValue(state.Provider, out var reds)) _redByProvider[state.Provider] = reds = [];
         reds.RemoveAll(r => now - r.At >= _options.BlackWindow || r.Slot == state.Slot);
@@ -151,35 +162,28 @@ public sealed class FleetEscalation
         return new ProviderIncident(state.Provider, now, slots);
     }
 
-    private SlotState Recompute(SlotState state, DateTimeOffset now)
+    private SlotAlerts Recompute(SlotAlerts state, DateTimeOffset now)
     {
         if (_incidents.Contains(state.Provider))
         {
             state.Level = HealthLevel.Black;
             return state;
         }
-        var reds = state.Reporters.Values.Count(r => r.Level == HealthLevel.Red);
-        var highest = state.Reporters.Count == 0 ? HealthLevel.Green : state.Reporters.Values.Max(r => r.Level);
-        state.Level = reds >= _options.RedConfirmations ? HealthLevel.Red
-            : highest >= HealthLevel.Orange ? HealthLevel.Orange
-            : highest;
+        state.Level = state.Supported(now, _options.AlertTtl, _options.RedConfirmations, IsMember);
         return state;
     }
 
-    private EscalationResult Result(SlotState state, ProviderIncident? incident, HealthLevel before) =>
+    private EscalationResult Result(SlotAlerts state, ProviderIncident? incident, HealthLevel before) =>
         state.Level == before ? EscalationResult.None : new EscalationResult([Transition(state, before, _time.GetUtcNow())], incident);
 
-    private static FleetTransition Transition(SlotState s, HealthLevel from, DateTimeOffset at) =>
+    private static FleetTransition Transition(SlotAlerts s, HealthLevel from, DateTimeOffset at) =>
         new(s.Slot, s.NodeId, s.Provider, from, s.Level, at, s.RedCount);
 
-    private sealed class SlotState(string slot, PeerId nodeId, string provider)
+    private void Join(PeerId node) => _members[node] = _members.GetValueOrDefault(node) + 1;
+
+    private void Leave(PeerId node)
     {
-        public string Slot { get; } = slot;
-        public PeerId NodeId { get; set; } = nodeId;
-        public string Provider { get; set; } = provider;
-        public HealthLevel Level { get; set; }
-        public Dictionary<string, (HealthLevel Level, DateTimeOffset At)> Reporters { get; } = new(StringComparer.Ordinal);
-        public int RedCount => Reporters.Values.Count(r => r.Level == HealthLevel.Red);
-        public SlotHealth ToHealth() => new(Slot, NodeId, Provider, Level, Reporters.Count, RedCount);
+        if (_members.TryGetValue(node, out var n) && n > 1) _members[node] = n - 1;
+        else _members.Remove(node);
     }
 }

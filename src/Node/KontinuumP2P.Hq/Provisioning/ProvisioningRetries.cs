@@ -1,3 +1,5 @@
+using KontinuumP2P.Hq.Registry;
+
 namespace KontinuumP2P.Hq.Provisioning;
 
 /// <summary>How HQ retries a replacement whose node failed to start.</summary>
@@ -29,12 +31,21 @@ public sealed record ProvisioningRetryOptions
 public sealed record ProvisionFailure(int Attempt, int MaxAttempts, DateTimeOffset? RetryAt);
 
 /// <summary>
-/// Per-slot provisioning attempts (sans-I/O; the caller passes the time and holds the lock). One entry per slot being
-/// replaced, removed when a start succeeds, so its size is bounded by the fleet's slots.
+/// Per-slot provisioning attempts (the caller passes the time and holds the lock). One entry per slot being
+/// replaced, removed when a start succeeds, so its size is bounded by the fleet's slots. With a store, every change
+/// is written through to HQ's database and the entries are loaded from it, so a restart keeps the backoff.
 /// </summary>
 internal sealed class ProvisioningRetries
 {
     private readonly Dictionary<string, (int Attempts, DateTimeOffset Next, bool Abandoned)> _slots = new(StringComparer.Ordinal);
+    private readonly ProvisionAttemptStore? _store;
+
+    public ProvisioningRetries(ProvisionAttemptStore? store = null)
+    {
+        _store = store;
+        if (store is null) return;
+        foreach (var a in store.Load()) _slots[a.Slot] = (a.Attempts, a.NextAt, a.Abandoned);
+    }
 
     public int Count => _slots.Count;
 
@@ -47,14 +58,24 @@ internal sealed class ProvisioningRetries
         var attempts = (_slots.TryGetValue(slot, out var s) ? s.Attempts : 0) + 1;
         if (attempts >= options.MaxAttempts)
         {
-            _slots[slot] = (attempts, DateTimeOffset.MaxValue, true);
+            Set(slot, (attempts, DateTimeOffset.MaxValue, true));
             return new ProvisionFailure(attempts, options.MaxAttempts, null);
         }
         var delay = TimeSpan.FromTicks((long)Math.Min(options.MaxDelay.Ticks, options.FirstDelay.Ticks * Math.Pow(2, attempts - 1)));
-        _slots[slot] = (attempts, now + delay, false);
+        Set(slot, (attempts, now + delay, false));
         return new ProvisionFailure(attempts, options.MaxAttempts, now + delay);
     }
 
     /// <summary>A start succeeded (or an operator replaced the slot): forget its failures.</summary>
-    public void Succeeded(string slot) => _slots.Remove(slot);
+    public void Succeeded(string slot)
+    {
+        if (_slots.Remove(slot)) _store?.Delete(slot);
+    }
+
+    private void Set(string slot, (int Attempts, DateTimeOffset Next, bool Abandoned) entry)
+    {
+        // Persist first: a failed write leaves memory as it was.
+        _store?.Save(new ProvisionAttempt(slot, entry.Attempts, entry.Next, entry.Abandoned));
+        _slots[slot] = entry;
+    }
 }

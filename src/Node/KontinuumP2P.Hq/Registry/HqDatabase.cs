@@ -11,7 +11,8 @@ public sealed class HqDatabase : IDisposable
     /// <summary>File name inside the data directory.</summary>
     public const string FileName = "hq.db";
 
-    private const int SchemaVersion = 1;
+    // 2: provision_attempts (provisioning failures survive a restart). Version 1 files are migrated on open.
+    private const int SchemaVersion = 2;
 
     private readonly SqliteConnection _connection;
     private readonly Lock _lock = new();
@@ -62,12 +63,16 @@ public sealed class HqDatabase : IDisposable
                   request_id TEXT NOT NULL REFERENCES signing_requests(id), anchor_key BLOB NOT NULL, partial BLOB NOT NULL,
                   PRIMARY KEY(request_id, anchor_key));
                 CREATE TABLE IF NOT EXISTS revoked(node_id BLOB PRIMARY KEY, reason INTEGER NOT NULL, at INTEGER NOT NULL);
+                CREATE TABLE IF NOT EXISTS provision_attempts(
+                  slot TEXT PRIMARY KEY, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL, abandoned INTEGER NOT NULL);
                 """);
             using (var cmd = connection.CreateCommand())
             {
                 cmd.CommandText = "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', $v); SELECT value FROM meta WHERE key = 'schema';";
                 cmd.Parameters.AddWithValue("$v", SchemaVersion.ToString(System.Globalization.CultureInfo.InvariantCulture));
                 var version = (string)cmd.ExecuteScalar()!;
+                // 1 -> 2 only adds a table, which the CREATE above already made.
+                if (version == "1") version = Migrate(connection, SchemaVersion);
                 if (version != SchemaVersion.ToString(System.Globalization.CultureInfo.InvariantCulture))
                     throw new InvalidDataException($"{path}: HQ database schema {version}, this build reads {SchemaVersion}");
             }
@@ -129,6 +134,16 @@ public sealed class HqDatabase : IDisposable
     public void Dispose()
     {
         lock (_lock) _connection.Dispose();
+    }
+
+    private static string Migrate(SqliteConnection connection, int to)
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "UPDATE meta SET value = $v WHERE key = 'schema'";
+        var version = to.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        cmd.Parameters.AddWithValue("$v", version);
+        cmd.ExecuteNonQuery();
+        return version;
     }
 
     internal static void Execute(SqliteConnection connection, string sql, SqliteTransaction? tx = null)
