@@ -10,7 +10,8 @@ namespace KontinuumP2P.Simulations.Network;
 /// A simulated network in virtual time: each request and each response is a scheduled delivery with the link's
 /// latency (<see cref="LinkModel"/>); a lost message never arrives (the sender's timeout fires); a partition drops
 /// messages between groups; a departed node is unreachable (the sender learns it after one trip, like a refused
-/// connection). Messages go through the real kad codec both ways. Transport layers (TCP, Noise, Yamux) are not modelled.
+/// connection). Messages are handed over as objects with their exact encoded size (<see cref="KadHandover"/>), or go
+/// through the real kad codec both ways when <see cref="Codec"/> is set. Transport layers (TCP, Noise, Yamux) are not modelled.
 /// </summary>
 public sealed class SimulatedNetwork
 {
@@ -34,6 +35,9 @@ public sealed class SimulatedNetwork
 
     /// <summary>The clock.</summary>
     public VirtualTimeProvider Time { get; }
+
+    /// <summary>Encode and decode every message with the real kad codec (slower; results are the same as without).</summary>
+    public bool Codec { get; init; }
 
     /// <summary>The link properties.</summary>
     public LinkModel Links { get; }
@@ -135,21 +139,34 @@ public sealed class SimulatedNetwork
 
         public void Start()
         {
-            var bytes = KadMessageCodec.Encode(_request);
-            _network.Count(bytes.Length);
+            // Either the encoded bytes or, without the codec, what the receiver would decode from them.
+            byte[]? bytes = null;
+            KadMessage? received = null;
+            int size;
+            if (_network.Codec)
+            {
+                bytes = KadMessageCodec.Encode(_request);
+                size = bytes.Length;
+            }
+            else
+            {
+                size = KadHandover.WireSize(_request);
+                received = KadHandover.AsReceived(_request);
+            }
+            _network.Count(size);
             if (_cancellation.CanBeCanceled) _registration = _cancellation.Register(() => Complete(null, new OperationCanceledException(_cancellation)));
             var sequence = _from.NextSequence(_to);
             var links = _network.Links;
-            var delay = links.Delay(_from.Index, _toIndex, sequence, bytes.Length);
+            var delay = links.Delay(_from.Index, _toIndex, sequence, size);
             if (_toIndex >= 0 && links.IsLost(_from.Index, _toIndex, sequence))
             {
                 Interlocked.Increment(ref _network._dropped);
                 return; // the sender's timeout ends the call
             }
-            _network.Time.Schedule(delay, EventLane.Network, _from.Index, _toIndex, sequence, () => Deliver(bytes));
+            _network.Time.Schedule(delay, EventLane.Network, _from.Index, _toIndex, sequence, () => Deliver(bytes, received));
         }
 
-        private void Deliver(byte[] bytes)
+        private void Deliver(byte[]? bytes, KadMessage? received)
         {
             SimulatedEndpoint? target;
             lock (_network._lock) target = _network._endpoints.GetValueOrDefault(_to);
@@ -170,7 +187,7 @@ public sealed class SimulatedNetwork
             Interlocked.Increment(ref _network._delivered);
             target.Contacts?.OnContact(_from.Credentials);
             target.AddAddresses(_from.LocalPeer, _from.LocalAddresses); // what identify does on a real connection
-            var request = KadMessageCodec.Decode(bytes);
+            var request = received ?? KadMessageCodec.Decode(bytes!);
             ValueTask<KadMessage?> handling;
             try
             {
@@ -212,8 +229,20 @@ public sealed class SimulatedNetwork
 
         private void Reply(SimulatedEndpoint target, KadMessage? answer, Exception? failure)
         {
-            var bytes = answer is null ? [] : KadMessageCodec.EncodeTrimmed(answer);
-            _network.Count(bytes.Length);
+            byte[]? bytes = null;
+            KadMessage? received = null;
+            var size = 0;
+            if (answer is not null && !_network.Codec && KadHandover.WireSize(answer) is var wire && wire <= KadMessageCodec.TargetResponseSize)
+            {
+                size = wire;
+                received = KadHandover.AsReceived(answer);
+            }
+            else if (answer is not null)
+            {
+                bytes = KadMessageCodec.EncodeTrimmed(answer); // over the target size: trimmed as the real encoder does
+                size = bytes.Length;
+            }
+            _network.Count(size);
             var sequence = target.NextSequence(_from.LocalPeer);
             var links = _network.Links;
             if (links.IsLost(target.Index, _from.Index, sequence))
@@ -221,7 +250,7 @@ public sealed class SimulatedNetwork
                 Interlocked.Increment(ref _network._dropped);
                 return;
             }
-            _network.Time.Schedule(links.Delay(target.Index, _from.Index, sequence, bytes.Length), EventLane.Network, target.Index, _from.Index, sequence, () =>
+            _network.Time.Schedule(links.Delay(target.Index, _from.Index, sequence, size), EventLane.Network, target.Index, _from.Index, sequence, () =>
             {
                 if (!_network.CanTalk(target.Index, _from.Index))
                 {
@@ -231,7 +260,7 @@ public sealed class SimulatedNetwork
                 Interlocked.Increment(ref _network._delivered);
                 _from.Contacts?.OnContact(target.Credentials);
                 if (failure is not null) Complete(null, failure is InvalidDataException ? new StreamResetException("reset", failure) : failure);
-                else Complete(answer is null ? null : KadMessageCodec.Decode(bytes), null);
+                else Complete(answer is null ? null : received ?? KadMessageCodec.Decode(bytes!), null);
             });
         }
 

@@ -77,6 +77,9 @@ public sealed class NetworkSection
     /// <summary>Link bandwidth.</summary>
     public double BandwidthMbps { get; set; } = 10;
 
+    /// <summary>Send every kad message through the real protobuf codec (off: objects are handed over with their exact size).</summary>
+    public bool Codec { get; set; }
+
     /// <summary>Unknown keys.</summary>
     [TomlExtensionData]
     public Dictionary<string, object?>? Unknown { get; set; }

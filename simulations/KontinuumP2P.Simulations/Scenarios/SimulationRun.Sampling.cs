@@ -95,6 +95,7 @@ public sealed partial class SimulationRun
         }
         m.Add(new("messages_sent", _network.MessagesSent));
         m.Add(new("messages_dropped", _network.MessagesDropped));
+        m.Add(new("bytes_sent", _network.BytesSent));
     }
 
     /// <summary>Entries in honest tables of ids revoked by the newest CRL Tier 0 issued (whether or not the node has it).</summary>

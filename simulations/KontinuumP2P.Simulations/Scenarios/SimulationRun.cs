@@ -45,7 +45,10 @@ public sealed partial class SimulationRun
             Loss = n.Loss,
             BandwidthBitsPerSecond = (long)(n.BandwidthMbps * 1_000_000),
             Seed = scenario.Seed,
-        });
+        })
+        {
+            Codec = n.Codec,
+        };
         _authority = new SimulatedAuthority(scenario.Seed, scenario.Authority.Anchors, scenario.Authority.Threshold, _time);
         var d = scenario.Dht;
         _factory = new PeerFactory(_network, _authority, new PeerSettings

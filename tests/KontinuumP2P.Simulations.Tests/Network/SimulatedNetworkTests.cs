@@ -21,7 +21,7 @@ public sealed class SimulatedNetworkTests
     [Test]
     public async Task A_request_takes_the_link_latency_both_ways_and_goes_through_the_codec()
     {
-        var (time, network, a, b) = Pair(Links);
+        var (time, network, a, b) = Pair(Links, codec: true);
         b.StartServing((from, request, _) => ValueTask.FromResult<KadMessage?>(request with { CloserPeers = [new KadPeer(from, a.LocalAddresses)] }));
         TimeSpan rtt = default;
         KadMessage? answer = null;
@@ -113,10 +113,10 @@ public sealed class SimulatedNetworkTests
         Assert.That(noJitter.Delay(3, 9, 1, 0), Is.EqualTo(noJitter.Delay(9, 3, 5, 0)));
     }
 
-    private static (VirtualTimeProvider, SimulatedNetwork, SimulatedEndpoint, SimulatedEndpoint) Pair(LinkModel links)
+    private static (VirtualTimeProvider, SimulatedNetwork, SimulatedEndpoint, SimulatedEndpoint) Pair(LinkModel links, bool codec = false)
     {
         var time = new VirtualTimeProvider();
-        var network = new SimulatedNetwork(time, links);
+        var network = new SimulatedNetwork(time, links) { Codec = codec };
         using var ka = SimulatedAuthority.NodeIdentity(1, 0);
         using var kb = SimulatedAuthority.NodeIdentity(1, 1);
         var a = network.Attach(0, new PeerCredentials(ka.PeerId, ka.PublicKey, null), PeerFactory.AddressOf(0), DhtOptions.KontinuumProtocolId);

@@ -40,8 +40,12 @@ public readonly struct KadId : IEquatable<KadId>, IComparable<KadId>
         return FromRawBytes(hash);
     }
 
-    /// <summary>The kad id of a peer: SHA-256 of its multihash bytes.</summary>
-    public static KadId FromPeer(PeerId peer) => FromKey(peer.Bytes);
+    /// <summary>The kad id of a peer: SHA-256 of its multihash bytes (cached by the <see cref="PeerId"/> instance).</summary>
+    public static KadId FromPeer(PeerId peer)
+    {
+        ArgumentNullException.ThrowIfNull(peer);
+        return FromRawBytes(peer.Sha256Digest);
+    }
 
     /// <summary>XOR distance between two ids.</summary>
     public KadId DistanceTo(KadId other) => new(_w0 ^ other._w0, _w1 ^ other._w1, _w2 ^ other._w2, _w3 ^ other._w3);

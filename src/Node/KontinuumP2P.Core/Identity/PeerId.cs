@@ -17,6 +17,7 @@ public sealed class PeerId : IEquatable<PeerId>, IComparable<PeerId>
     private readonly byte[] _bytes;
     private readonly int _hash;
     private string? _text;
+    private byte[]? _sha256;
 
     private PeerId(byte[] bytes)
     {
@@ -28,6 +29,12 @@ public sealed class PeerId : IEquatable<PeerId>, IComparable<PeerId>
 
     /// <summary>The multihash bytes, as carried on the wire.</summary>
     public ReadOnlySpan<byte> Bytes => _bytes;
+
+    /// <summary>
+    /// SHA-256 of the multihash bytes (the peer's Kademlia id), computed once per instance: the DHT asks for it on every
+    /// table operation and lookup step. A benign race may compute it twice.
+    /// </summary>
+    internal ReadOnlySpan<byte> Sha256Digest => _sha256 ??= SHA256.HashData(_bytes);
 
     /// <summary>A copy of the multihash bytes.</summary>
     public byte[] ToByteArray() => (byte[])_bytes.Clone();
@@ -131,7 +138,7 @@ public sealed class PeerId : IEquatable<PeerId>, IComparable<PeerId>
     public override string ToString() => _text ??= Base58.Encode(_bytes);
 
     /// <inheritdoc />
-    public bool Equals(PeerId? other) => other is not null && _bytes.AsSpan().SequenceEqual(other._bytes);
+    public bool Equals(PeerId? other) => ReferenceEquals(this, other) || (other is not null && _hash == other._hash && _bytes.AsSpan().SequenceEqual(other._bytes));
 
     /// <inheritdoc />
     public override bool Equals(object? obj) => obj is PeerId other && Equals(other);
