@@ -39,6 +39,12 @@ internal sealed class NoiseDecryptingReader : PipeReader, ISecureFrameSource
         _failure = failure;
     }
 
+    /// <summary>Frames opened into the plaintext pipe (read by the reader's thread only; for tests and profiles).</summary>
+    internal long FramesBuffered { get; private set; }
+
+    /// <summary>Frames opened straight into a caller's buffer through <see cref="OpenFrameInto"/>.</summary>
+    internal long FramesDirect { get; private set; }
+
     /// <inheritdoc />
     public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
@@ -126,6 +132,7 @@ internal sealed class NoiseDecryptingReader : PipeReader, ISecureFrameSource
         Open(frame, writer.GetSpan(Math.Max(length, 1)));
         writer.Advance(length);
         _plainBuffered += length;
+        FramesBuffered++;
     }
 
     private static int PlaintextLength(in ReadOnlySequence<byte> frame)
@@ -202,6 +209,7 @@ internal sealed class NoiseDecryptingReader : PipeReader, ISecureFrameSource
             throw;
         }
         _raw.AdvanceTo(rest.Start, rest.Start);
+        FramesDirect++;
     }
 
     /// <inheritdoc />
