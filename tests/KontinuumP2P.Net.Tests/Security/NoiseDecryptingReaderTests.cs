@@ -18,18 +18,19 @@ public sealed class NoiseDecryptingReaderTests
         var data = new byte[600_000];
         new Random(21).NextBytes(data);
         var sealedBytes = Seal(data, [12, 65519, 3, 70_000, 40_000, 12, 200_000]);
-        // The raw input arrives in odd pieces, so frames straddle segments and some arrive only in part.
+        // The raw input arrives in odd pieces, so frames straddle segments.
         var raw = new Pipe(new PipeOptions(pauseWriterThreshold: 0, minimumSegmentSize: 4096, useSynchronizationContext: false));
         Exception? failure = null;
         var reader = NewReader(raw.Reader, e => failure ??= e, () => failure);
-        var feeding = FeedAsync(raw.Writer, sealedBytes, 9_999);
+        // All of it is written before reading (the pipe never pauses), so which frames are whole at each read is fixed.
+        await FeedAsync(raw.Writer, sealedBytes, 9_999);
 
         var received = new MemoryStream();
         var direct = new byte[NoiseFraming.MaxPlaintextLength];
         for (var round = 0; ; round++)
         {
-            // Every other round takes whole frames directly while nothing is buffered as plaintext.
-            while (round % 2 == 1 && reader.TryPeekFrame(long.MaxValue, out var length))
+            // Every other round takes up to two whole frames directly while nothing is buffered as plaintext.
+            for (var taken = 0; round % 2 == 1 && taken < 2 && reader.TryPeekFrame(long.MaxValue, out var length); taken++)
             {
                 reader.OpenFrameInto(direct);
                 received.Write(direct, 0, length);
@@ -39,11 +40,10 @@ public sealed class NoiseDecryptingReaderTests
             reader.AdvanceTo(result.Buffer.End);
             if (result.IsCompleted) break;
         }
-        await feeding;
         Assert.That(received.ToArray().AsSpan().SequenceEqual(data), Is.True);
         Assert.That(failure, Is.Null);
         Assert.That(reader.FramesDirect, Is.GreaterThan(0), "whole frames were opened directly");
-        Assert.That(reader.FramesBuffered, Is.GreaterThan(0));
+        Assert.That(reader.FramesBuffered, Is.GreaterThan(1), "and others through the plaintext pipe");
         reader.Complete();
     }
 
@@ -157,7 +157,6 @@ public sealed class NoiseDecryptingReaderTests
         for (var offset = 0; offset < bytes.Length; offset += piece)
         {
             await writer.WriteAsync(bytes.AsMemory(offset, Math.Min(piece, bytes.Length - offset)));
-            await Task.Yield();
         }
         await writer.CompleteAsync();
     }

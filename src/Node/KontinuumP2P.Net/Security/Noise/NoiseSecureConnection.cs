@@ -29,9 +29,9 @@ internal sealed class NoiseSecureConnection : ISecureConnection
         RemotePublicKey = remote.EncodedPublicKey;
         NegotiatedMuxer = negotiatedMuxer;
         _logger = logger;
-        // The raw input holds the ciphertext (the transport's own bound); here at most one opened frame and one
-        // gathered split frame wait. The configured bound is still charged, as before, so budgets keep their meaning.
-        BufferBytes = (long)options.MaxBufferedBytes + 2L * NoiseFraming.MaxMessageLength;
+        // Here at most one opened frame and one gathered split frame wait (the ciphertext waits in the transport, under
+        // its own bound); the charge is kept as it was (configured bound + 64 KiB + one frame) so budgets keep their meaning.
+        BufferBytes = (long)options.MaxBufferedBytes + 64 * 1024 + NoiseFraming.MaxMessageLength;
         _input = new NoiseDecryptingReader(transport.Input, receive, Fail, () => _failure);
         _output = new NoiseEncryptingWriter(transport.Output, send, () => _failure);
     }
