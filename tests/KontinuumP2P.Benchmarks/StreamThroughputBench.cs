@@ -30,7 +30,8 @@ public sealed class StreamThroughputBench : IBench
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
         var total = BenchArgs.GetLong(args, "--bytes", 1L << 30);
-        var aeadDuration = TimeSpan.FromSeconds(BenchArgs.GetLong(args, "--aead-seconds", 2));
+        // At least 1 s: a zero-length measurement has no rate (and JSON cannot carry NaN).
+        var aeadDuration = TimeSpan.FromSeconds(Math.Max(1, BenchArgs.GetLong(args, "--aead-seconds", 2)));
         using var listenerIdentity = Ed25519Identity.Generate();
         using var dialerIdentity = Ed25519Identity.Generate();
         await using var listener = new PeerHost(new PeerHostOptions
