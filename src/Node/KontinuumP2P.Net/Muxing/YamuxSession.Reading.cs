@@ -17,8 +17,11 @@ internal sealed partial class YamuxSession
         YamuxProtocolException? violation = null;
         try
         {
+            var frames = _input as Security.ISecureFrameSource;
             while (!_stopReading)
             {
+                if (frames is not null && _payloadRemaining > 0) await DeliverWholeFramesAsync(frames).ConfigureAwait(false);
+                if (_stopReading) break;
                 var result = await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
                 var buffer = result.Buffer;
                 try
@@ -74,6 +77,38 @@ internal sealed partial class YamuxSession
         else if (!_stopReading || failure is not null)
         {
             Shutdown(failure);
+        }
+    }
+
+    /// <summary>
+    /// Secure frames that lie wholly inside the current Data payload are opened straight into the stream's receive pipe
+    /// (no copy through the secure channel's plaintext buffer). Runs only when no plaintext is buffered.
+    /// </summary>
+    private async ValueTask DeliverWholeFramesAsync(Security.ISecureFrameSource frames)
+    {
+        while (_payloadRemaining > 0 && !_stopReading && frames.TryPeekFrame(_payloadRemaining, out var length))
+        {
+            if (_payloadTarget is { } target && target.TryDeliverFrame(frames, length, out var flush))
+            {
+                await flush.ConfigureAwait(false);
+            }
+            else
+            {
+                // Dropped, or the stream refuses it: open into scratch and let the ordinary path decide.
+                var scratch = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+                try
+                {
+                    frames.OpenFrameInto(scratch);
+                    if (_payloadTarget is { } refused)
+                        await refused.DeliverAsync(new ReadOnlySequence<byte>(scratch, 0, length)).ConfigureAwait(false);
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(scratch);
+                }
+            }
+            _payloadRemaining -= length;
+            if (_payloadRemaining == 0) FinishPayload();
         }
     }
 

@@ -180,6 +180,31 @@ internal sealed partial class YamuxStream : IMuxedStream
         return default;
     }
 
+    /// <summary>
+    /// Opens the secure channel's next frame (<paramref name="length"/> payload bytes) straight into the receive pipe;
+    /// false (nothing consumed) when the bytes would be dropped or refused, which <see cref="DeliverAsync"/> then handles.
+    /// </summary>
+    public bool TryDeliverFrame(Security.ISecureFrameSource source, int length, out ValueTask<FlushResult> flush)
+    {
+        flush = default;
+        lock (_lock)
+        {
+            if (_reset || _remoteFin || _inputDiscarded) return false;
+            if (_session.Resources is { } scope)
+            {
+                if (scope.TryReserveMemory(length) is not null) return false;
+                _charged += length;
+            }
+            var writer = _receivePipe.Writer;
+            // A frame that fails authentication ends the session, which releases the charge (Abort).
+            source.OpenFrameInto(writer.GetSpan(Math.Max(length, 1)));
+            writer.Advance(length);
+            _buffered += length;
+            flush = writer.FlushAsync();
+            return true;
+        }
+    }
+
     public void AddSendCredit(uint delta)
     {
         Interlocked.Add(ref _sendCredit, delta);

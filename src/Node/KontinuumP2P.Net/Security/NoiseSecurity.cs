@@ -82,7 +82,6 @@ public sealed class NoiseSecurity : IDisposable
             var muxer = NoisePayload.SelectMuxer(remote.StreamMuxers, _muxers);
             var (send, receive) = state.Split();
             var connection = new NoiseSecureConnection(raw, send, receive, remote, muxer, _options, _logger);
-            connection.Start();
             NoiseLog.HandshakeCompleted(_logger, role, remote.PeerId.ToString(), raw.RemoteAddress.ToString(), muxer);
             return connection;
         }
