@@ -28,6 +28,7 @@ public sealed partial class ContentClient
         if (Options.StreamsPerHolder is < 1 or > 16) throw new ArgumentOutOfRangeException(nameof(options), "StreamsPerHolder must be 1..16");
         if (Options.PutWindow is < 1 or > 64) throw new ArgumentOutOfRangeException(nameof(options), "PutWindow must be 1..64");
         if (Options.FetchBatch is < 1 or > 1024) throw new ArgumentOutOfRangeException(nameof(options), "FetchBatch must be 1..1024");
+        if (Options.FetchDepth is < 1 or > 8) throw new ArgumentOutOfRangeException(nameof(options), "FetchDepth must be 1..8");
     }
 
     /// <summary>The options in force.</summary>
