@@ -54,11 +54,12 @@ internal static class ContentSenderFiles
         if (!File.Exists(path)) return null;
         try
         {
-            var json = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
-            return (PeerId.Parse(json["peerId"]!.GetValue<string>()),
-                [.. json["addresses"]?.AsArray().Select(a => Multiaddr.Parse(a!.GetValue<string>())) ?? []]);
+            var json = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new FormatException("not a JSON object");
+            var peer = json["peerId"]?.GetValue<string>() ?? throw new FormatException("no peerId");
+            return (PeerId.Parse(peer),
+                [.. json["addresses"]?.AsArray().Select(a => Multiaddr.Parse(a?.GetValue<string>() ?? throw new FormatException("an empty address"))) ?? []]);
         }
-        catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException or NullReferenceException)
+        catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException)
         {
             throw new InvalidDataException($"{path}: not a valid sender endpoint ({e.Message}); delete it and run `content serve` again", e);
         }
