@@ -102,7 +102,7 @@ public sealed class ContentCliTests
         Assert.That(error.Text, Does.Contain("REFERENCE"));
     }
 
-    private static async Task<List<JsonElement>> RunJsonAsync(System.CommandLine.Command command, string[] args, CancellationToken ct)
+    internal static async Task<List<JsonElement>> RunJsonAsync(System.CommandLine.Command command, string[] args, CancellationToken ct)
     {
         var output = new LineWriter();
         var error = new LineWriter();

@@ -107,7 +107,7 @@ static async Task<int> RunGetAsync(string[] args)
     await using var host = new PeerHost(new PeerHostOptions { Identity = identity, Transports = [new TcpTransport()] });
     await host.StartAsync(CancellationToken.None);
     using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-    var client = new ContentClient(host, new ContentClientOptions { StreamsPerHolder = 1, FetchBatch = 1 });
+    var client = new ContentClient(host, new ContentClientOptions { StreamsPerHolder = 1, FetchBatch = 1, FetchDepth = 1 });
     var download = await client.DownloadAsync(reference, [new ContentHolder(address.PeerId!, [address.WithoutPeerId()])], args[3],
         new LockstepProgress(), timeout.Token);
     Console.WriteLine($"DONE {download.ChunksResumed} {download.ChunksFetched}");

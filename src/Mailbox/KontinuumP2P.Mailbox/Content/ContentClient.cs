@@ -18,6 +18,7 @@ namespace KontinuumP2P.Mailbox.Content;
 public sealed partial class ContentClient
 {
     private readonly IPeerHost _host;
+    private volatile PreparedFile? _prepared;
 
     /// <summary>Creates a client on <paramref name="host"/>.</summary>
     public ContentClient(IPeerHost host, ContentClientOptions? options = null)
@@ -28,6 +29,7 @@ public sealed partial class ContentClient
         if (Options.StreamsPerHolder is < 1 or > 16) throw new ArgumentOutOfRangeException(nameof(options), "StreamsPerHolder must be 1..16");
         if (Options.PutWindow is < 1 or > 64) throw new ArgumentOutOfRangeException(nameof(options), "PutWindow must be 1..64");
         if (Options.FetchBatch is < 1 or > 1024) throw new ArgumentOutOfRangeException(nameof(options), "FetchBatch must be 1..1024");
+        if (Options.FetchDepth is < 1 or > 8) throw new ArgumentOutOfRangeException(nameof(options), "FetchDepth must be 1..8");
     }
 
     /// <summary>The options in force.</summary>
@@ -49,8 +51,14 @@ public sealed partial class ContentClient
     /// resume an interrupted upload later, even from another process.
     /// </summary>
     /// <exception cref="ContentException">The file breaks a limit.</exception>
-    public async Task<ContentReference> PrepareUploadAsync(string path, CancellationToken cancellationToken = default) =>
-        (await ContentEncoder.PrepareAsync(path, Options.Limits, Options.ChunkSize, cancellationToken).ConfigureAwait(false)).Reference;
+    public async Task<ContentReference> PrepareUploadAsync(string path, CancellationToken cancellationToken = default)
+    {
+        var stamp = PreparedFile.Stamp(path);
+        var (reference, manifest) = await ContentEncoder.PrepareAsync(path, Options.Limits, Options.ChunkSize, cancellationToken).ConfigureAwait(false);
+        // Kept (the last one only) so the upload that follows does not encrypt the file a second time.
+        _prepared = stamp with { Manifest = manifest };
+        return reference;
+    }
 
     /// <summary>
     /// Uploads <paramref name="path"/> under an existing <paramref name="reference"/> (from <see cref="PrepareUploadAsync"/>
@@ -64,8 +72,21 @@ public sealed partial class ContentClient
     {
         ArgumentNullException.ThrowIfNull(reference);
         CheckHolders(holders);
-        var manifest = await ContentEncoder.PrepareAgainAsync(path, Options.Limits, reference, cancellationToken).ConfigureAwait(false);
+        // A reference this client just prepared from the same unchanged file (path, size, modification time) reuses its
+        // manifest; any other is re-encrypted to check the file still matches the content id.
+        var manifest = _prepared is { } prepared && prepared.Manifest!.Id.Equals(reference.Id) && prepared == PreparedFile.Stamp(path) with { Manifest = prepared.Manifest }
+            ? prepared.Manifest
+            : await ContentEncoder.PrepareAgainAsync(path, Options.Limits, reference, cancellationToken).ConfigureAwait(false);
         return await PutAsync(path, reference, manifest, holders, progress, cancellationToken).ConfigureAwait(false);
+    }
+
+    private sealed record PreparedFile(string Path, long Length, DateTime Modified, ContentManifest? Manifest)
+    {
+        public static PreparedFile Stamp(string path)
+        {
+            var info = new FileInfo(path);
+            return new PreparedFile(info.FullName, info.Exists ? info.Length : -1, info.Exists ? info.LastWriteTimeUtc : default, null);
+        }
     }
 
     private static void CheckHolders(IReadOnlyList<ContentHolder> holders)
@@ -73,152 +94,5 @@ public sealed partial class ContentClient
         ArgumentNullException.ThrowIfNull(holders);
         if (holders.Count == 0 || holders.Any(h => h.Mailbox is null || h.DeviceId is null))
             throw new ArgumentException("an upload needs at least one holder, each with its mailbox keys and device id", nameof(holders));
-    }
-
-    private async Task<ContentUpload> PutAsync(string path, ContentReference reference, ContentManifest manifest, IReadOnlyList<ContentHolder> holders,
-        IProgress<ContentProgress>? progress, CancellationToken cancellationToken)
-    {
-        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous);
-        var file = new RandomAccessFileReader(handle);
-        var acked = 0;
-        void Acked(int index)
-        {
-            var done = Interlocked.Increment(ref acked);
-            progress?.Report(new ContentProgress(done / holders.Count, manifest.ChunkCount, Math.Min(manifest.Size, (long)done / holders.Count * manifest.ChunkSize), manifest.Size));
-        }
-        var attempts = holders.Select(h => PutToHolderAsync(file, reference, manifest, h, Acked, cancellationToken)).ToList();
-        try
-        {
-            await Task.WhenAll(attempts).ConfigureAwait(false);
-        }
-        catch (Exception) when (!cancellationToken.IsCancellationRequested)
-        {
-            // Each attempt's failure is reported below.
-        }
-        cancellationToken.ThrowIfCancellationRequested();
-        var stored = new List<PeerId>();
-        var failed = new List<(PeerId, string)>();
-        var sent = 0;
-        for (var i = 0; i < holders.Count; i++)
-        {
-            if (attempts[i].IsCompletedSuccessfully)
-            {
-                stored.Add(holders[i].Peer);
-                sent += attempts[i].Result;
-            }
-            else failed.Add((holders[i].Peer, attempts[i].Exception?.InnerException?.Message ?? "cancelled"));
-        }
-        if (stored.Count == 0)
-        {
-            var first = attempts[0].Exception?.InnerException as ContentException;
-            throw new ContentException(first?.Code ?? ContentErrorCode.Unavailable,
-                "no holder stored the content: " + string.Join("; ", failed.Select(f => $"{f.Item1}: {f.Item2}")));
-        }
-        return new ContentUpload(reference, stored, failed, sent);
-    }
-
-    private async Task<int> PutToHolderAsync(RandomAccessFileReader file, ContentReference reference, ContentManifest manifest, ContentHolder holder,
-        Action<int> acked, CancellationToken cancellationToken)
-    {
-        // The first stream learns which chunks the holder lacks; every stream begins the content (puts are authorised per stream).
-        var first = await ContentChannel.OpenAsync(_host, holder, Options.RequestTimeout, cancellationToken).ConfigureAwait(false);
-        BitArray have;
-        try
-        {
-            have = await BeginAsync(first, manifest, holder, cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            await first.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-        var missing = new Queue<int>();
-        for (var i = 0; i < manifest.ChunkCount; i++)
-        {
-            if (i < have.Length && have[i]) acked(i);
-            else missing.Enqueue(i);
-        }
-        var streams = Math.Min(Options.StreamsPerHolder, Math.Max(1, missing.Count / Options.PutWindow));
-        var workers = new List<Task<int>> { PutStreamAsync(first, file, reference, manifest, missing, acked, cancellationToken) };
-        for (var s = 1; s < streams; s++)
-        {
-            workers.Add(Task.Run(async () =>
-            {
-                var channel = await ContentChannel.OpenAsync(_host, holder, Options.RequestTimeout, cancellationToken).ConfigureAwait(false);
-                try
-                {
-                    await BeginAsync(channel, manifest, holder, cancellationToken).ConfigureAwait(false);
-                }
-                catch
-                {
-                    await channel.DisposeAsync().ConfigureAwait(false);
-                    throw;
-                }
-                return await PutStreamAsync(channel, file, reference, manifest, missing, acked, cancellationToken).ConfigureAwait(false);
-            }, cancellationToken));
-        }
-        var counts = await Task.WhenAll(workers).ConfigureAwait(false);
-        return counts.Sum();
-    }
-
-    private static async Task<BitArray> BeginAsync(ContentChannel channel, ContentManifest manifest, ContentHolder holder, CancellationToken cancellationToken)
-    {
-        var id = await channel.SendAsync(new ContentRequest
-        {
-            Begin = new Begin
-            {
-                MailboxId = ByteString.CopyFrom(holder.Mailbox!.MailboxId),
-                Capability = ByteString.CopyFrom(holder.Mailbox.Capability),
-                DeviceId = ByteString.CopyFrom(holder.DeviceId),
-                Manifest = ByteString.CopyFrom(manifest.Bytes),
-            },
-        }, flush: true, cancellationToken).ConfigureAwait(false);
-        var answer = await channel.ReceiveAsync(id, cancellationToken).ConfigureAwait(false);
-        if (answer.BodyCase != ContentResponse.BodyOneofCase.Begin) throw new IOException($"holder {channel.Peer} answered begin with {answer.BodyCase}");
-        var bits = new BitArray(answer.Begin.Have.ToByteArray());
-        bits.Length = Math.Min(bits.Length, manifest.ChunkCount);
-        return bits;
-    }
-
-    private async Task<int> PutStreamAsync(ContentChannel channel, RandomAccessFileReader file, ContentReference reference, ContentManifest manifest,
-        Queue<int> missing, Action<int> acked, CancellationToken cancellationToken)
-    {
-        await using var owned = channel;
-        using var cipher = new ContentCipher(reference.Key, manifest.Size, manifest.ChunkSize, manifest.ChunkCount);
-        var plain = ArrayPool<byte>.Shared.Rent(manifest.ChunkSize);
-        var sealedChunk = ArrayPool<byte>.Shared.Rent(manifest.ChunkSize + ContentCipher.TagLength);
-        var outstanding = new Queue<(ulong Request, int Index)>();
-        var sent = 0;
-        var contentId = ByteString.CopyFrom(manifest.Id.Digest);
-        try
-        {
-            while (true)
-            {
-                int index;
-                lock (missing) index = missing.Count > 0 ? missing.Dequeue() : -1;
-                if (index >= 0)
-                {
-                    var length = await ContentEncoder.SealChunkAsync(file, cipher, manifest, index, plain, sealedChunk, cancellationToken).ConfigureAwait(false);
-                    // Copied into the pipe by the write, so the buffer can be reused at once.
-                    var request = new ContentRequest { Put = new PutChunk { ContentId = contentId, Index = (uint)index, Data = UnsafeByteOperations.UnsafeWrap(sealedChunk.AsMemory(0, length)) } };
-                    outstanding.Enqueue((await channel.SendAsync(request, flush: false, cancellationToken).ConfigureAwait(false), index));
-                    sent++;
-                    if (outstanding.Count < Options.PutWindow) continue;
-                }
-                else if (outstanding.Count == 0) return sent;
-                await channel.FlushAsync(cancellationToken).ConfigureAwait(false);
-                var (requestId, expected) = outstanding.Dequeue();
-                var answer = await channel.ReceiveAsync(requestId, cancellationToken).ConfigureAwait(false);
-                if (answer.BodyCase != ContentResponse.BodyOneofCase.Put || answer.Put.Index != (uint)expected)
-                    throw new IOException($"holder {channel.Peer} answered put {expected} with {answer.BodyCase}");
-                acked(expected);
-            }
-        }
-        finally
-        {
-            System.Security.Cryptography.CryptographicOperations.ZeroMemory(plain);
-            ArrayPool<byte>.Shared.Return(plain);
-            ArrayPool<byte>.Shared.Return(sealedChunk);
-        }
     }
 }

@@ -41,14 +41,17 @@ public sealed record ContentClientOptions
     /// <summary>Plaintext bytes per chunk of an upload.</summary>
     public int ChunkSize { get; init; } = ContentLimits.DefaultChunkSize;
 
-    /// <summary>Streams per holder.</summary>
-    public int StreamsPerHolder { get; init; } = 2;
+    /// <summary>Streams per holder (1..16).</summary>
+    public int StreamsPerHolder { get; init; } = 4;
 
     /// <summary>Chunk puts written ahead of their acknowledgements on one stream.</summary>
     public int PutWindow { get; init; } = 8;
 
     /// <summary>Chunks asked for in one fetch.</summary>
     public int FetchBatch { get; init; } = 16;
+
+    /// <summary>Fetches written ahead of their answers on one stream (1..8); each holds a pooled chunk buffer while it is checked.</summary>
+    public int FetchDepth { get; init; } = 2;
 
     /// <summary>How long a dial or any one answer may take.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);

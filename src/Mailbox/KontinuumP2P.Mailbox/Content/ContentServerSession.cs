@@ -175,17 +175,31 @@ internal sealed partial class ContentServerSession(ContentServer server, IP2PStr
         var found = Store.Find(id) ?? throw new ContentException(ContentErrorCode.UnknownContent, "this node holds no such content");
         if (fetch.Count == 0 || fetch.Count > server.Options.MaxFetchChunks || (ulong)fetch.First + fetch.Count > (ulong)found.Manifest.ChunkCount)
             throw new ContentException(ContentErrorCode.BadRange, $"fetch {fetch.First}+{fetch.Count} is outside the content's {found.Manifest.ChunkCount} chunks or over {server.Options.MaxFetchChunks}");
-        using (var scoped = ScopedBuffer.Rent(stream.Resources, found.Manifest.ChunkSize + ContentCipher.TagLength, "a content chunk"))
+        // Two buffers: the next chunk is read (and re-hashed) from disk while this one is written to the stream.
+        var chunkBytes = found.Manifest.ChunkSize + ContentCipher.TagLength;
+        using var first = ScopedBuffer.Rent(stream.Resources, chunkBytes, "a content chunk");
+        using var second = ScopedBuffer.Rent(stream.Resources, chunkBytes, "a content chunk read ahead");
+        var (current, spare) = (first.Array, second.Array);
+        var end = (int)(fetch.First + fetch.Count);
+        var reading = Store.ReadChunkAsync(id, (int)fetch.First, current, cancellationToken);
+        for (var index = (int)fetch.First; index < end; index++)
         {
-            var buffer = scoped.Array;
-            for (var index = (int)fetch.First; index < fetch.First + fetch.Count; index++)
+            var length = await reading.ConfigureAwait(false);
+            if (index + 1 < end) reading = Store.ReadChunkAsync(id, index + 1, spare, cancellationToken);
+            if (length >= 0) server.CountServed();
+            var chunk = length < 0 ? new Chunk { Index = (uint)index, Missing = true } : new Chunk { Index = (uint)index, Data = UnsafeByteOperations.UnsafeWrap(current.AsMemory(0, length)) };
+            try
             {
-                var length = await Store.ReadChunkAsync(id, index, buffer, cancellationToken).ConfigureAwait(false);
-                if (length >= 0) server.CountServed();
-                var chunk = length < 0 ? new Chunk { Index = (uint)index, Missing = true } : new Chunk { Index = (uint)index, Data = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, length)) };
-                // Written and flushed before the buffer is reused for the next chunk.
+                // Written and flushed before the buffer is reused for the chunk after next.
                 await WriteAsync(new ContentResponse { RequestId = requestId, Chunk = chunk }, cancellationToken).ConfigureAwait(false);
             }
+            catch when (index + 1 < end)
+            {
+                // The read ahead must not outlive its buffer.
+                await reading.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+                throw;
+            }
+            (current, spare) = (spare, current);
         }
         await WriteAsync(new ContentResponse { RequestId = requestId, FetchEnd = new FetchEnd() }, cancellationToken).ConfigureAwait(false);
     }

@@ -75,30 +75,43 @@ internal sealed class DownloadState
             lock (_lock)
             {
                 if (Failure is not null || _dead[holder] || (Pending.Count == 0 && _inFlight == 0)) return null;
-                var run = new List<int>();
-                foreach (var i in Pending)
-                {
-                    if (_excluded[holder][i]) continue;
-                    if (run.Count > 0 && i != run[^1] + 1) break;
-                    run.Add(i);
-                    if (run.Count == max) break;
-                }
-                if (run.Count > 0)
-                {
-                    foreach (var i in run)
-                    {
-                        Pending.Remove(i);
-                        _status[i] = InFlight;
-                    }
-                    _inFlight += run.Count;
-                    return run;
-                }
+                if (TakeRun(holder, max) is { } run) return run;
                 // Nothing this holder may serve, and nothing in flight that could come back to it: done.
                 if (_inFlight == 0) return null;
                 wait = _changed.Task;
             }
             await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>The next run for <paramref name="holder"/> if one is pending now (a worker filling its pipeline never waits).</summary>
+    public List<int>? TryTake(int holder, int max)
+    {
+        lock (_lock)
+        {
+            return Failure is not null || _dead[holder] ? null : TakeRun(holder, max);
+        }
+    }
+
+    // Called under the lock.
+    private List<int>? TakeRun(int holder, int max)
+    {
+        List<int>? run = null;
+        foreach (var i in Pending)
+        {
+            if (_excluded[holder][i]) continue;
+            if (run is { Count: > 0 } && i != run[^1] + 1) break;
+            (run ??= []).Add(i);
+            if (run.Count == max) break;
+        }
+        if (run is null) return null;
+        foreach (var i in run)
+        {
+            Pending.Remove(i);
+            _status[i] = InFlight;
+        }
+        _inFlight += run.Count;
+        return run;
     }
 
     public (int Chunks, long Bytes) Done(int index, int holder)
@@ -130,13 +143,13 @@ internal sealed class DownloadState
         }
     }
 
-    public void HolderFailed(int holder, List<int>? batch, string error)
+    public void HolderFailed(int holder, IEnumerable<int> unanswered, string error)
     {
         lock (_lock)
         {
             _dead[holder] = true;
             HolderErrors[holder] = error;
-            foreach (var i in batch ?? [])
+            foreach (var i in unanswered)
             {
                 if (_status[i] != InFlight) continue;
                 _status[i] = Waiting;

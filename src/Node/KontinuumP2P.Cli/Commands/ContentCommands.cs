@@ -20,6 +20,7 @@ internal static class ContentCommands
         content.Subcommands.Add(CreatePut());
         content.Subcommands.Add(CreateGet());
         content.Subcommands.Add(CreatePull());
+        content.Subcommands.Add(ContentServeCommand.Create());
         return content;
     }
 
@@ -51,6 +52,9 @@ internal static class ContentCommands
                 var pending = parseResult.GetValue(restart) ? null : ContentPendingUploads.Find(groupDirectory, input);
                 var reference = pending ?? await content.PrepareUploadAsync(input.FullName, ct).ConfigureAwait(false);
                 if (pending is null) ContentPendingUploads.Save(groupDirectory, input, reference);
+                // Serving set up here (`content serve`): the reference names this device's server, which offers the file.
+                var endpoint = ContentSenderFiles.LoadEndpoint(groupDirectory);
+                if (endpoint is { } sender) reference = reference with { Sender = sender.Peer, SenderAddresses = sender.Addresses };
                 ContentUpload upload;
                 try
                 {
@@ -65,6 +69,7 @@ internal static class ContentCommands
                 var client = node.CreateGroupClient(store);
                 await using (client.ConfigureAwait(false))
                 {
+                    if (endpoint is not null) ContentSenderFiles.SaveOffer(groupDirectory, input, upload.Reference);
                     var pushed = await client.PushAsync(upload.Reference.ToBlob(), ct).ConfigureAwait(false);
                     ContentPendingUploads.Remove(groupDirectory, input);
                     var line = new JsonObject
@@ -74,6 +79,7 @@ internal static class ContentCommands
                         ["chunks"] = upload.Reference.ChunkCount,
                         ["chunksSent"] = upload.ChunksSent,
                         ["resumed"] = pending is not null,
+                        ["sender"] = endpoint?.Peer.ToString(),
                         ["storedAt"] = CliOutput.Strings(upload.Stored.Select(p => p.ToString())),
                         ["failed"] = CliOutput.Strings(upload.Failed.Select(f => $"{f.Peer}: {f.Error}")),
                         ["referenceBlobId"] = pushed.Id.ToString(),
@@ -192,6 +198,7 @@ internal static class ContentCommands
             ["chunksFetched"] = download.ChunksFetched,
             ["chunksResumed"] = download.ChunksResumed,
             ["chunksRejected"] = download.ChunksRejected,
+            ["fetchedFrom"] = new JsonObject([.. download.FetchedFrom.Select(f => KeyValuePair.Create(f.Key.ToString(), (JsonNode?)f.Value))]),
         };
         if (asJson) CliOutput.WriteJsonLine(parseResult, line);
         else CliOutput.WriteLine(parseResult, $"{reference.Id} {reference.Size} B -> {download.Path} ({download.ChunksFetched} chunks fetched, "

@@ -77,8 +77,9 @@ internal static class GroupConnection
         }, cancellationToken);
 
     /// <summary>Opens the group directory and runs <paramref name="body"/> with a DHT client node on the group's network.</summary>
+    /// <paramref name="configure"/> may change the node's options (an identity it sets stays the caller's to dispose).
     public static async Task<int> RunWithNodeAsync(ParseResult parseResult, string directory, Func<KontinuumNode, GroupStore, CancellationToken, Task<int>> body,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, Action<KontinuumNodeOptions>? configure = null)
     {
         if (!GroupStore.Exists(directory)) return CliOutput.Fail(parseResult, $"--group: {directory} holds no group (run `kontinuum group create` or `group join`)", ExitCodes.InvalidInput);
         var (network, bootstrap) = Load(directory);
@@ -88,7 +89,7 @@ internal static class GroupConnection
         using var identity = Ed25519Identity.Generate();
         try
         {
-            var node = await StartClientNodeAsync(identity, definition!, addresses, cancellationToken).ConfigureAwait(false);
+            var node = await StartClientNodeAsync(identity, definition!, addresses, cancellationToken, configure).ConfigureAwait(false);
             await using (node.ConfigureAwait(false)) return await body(node, store, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or TimeoutException or InvalidDataException)
@@ -99,14 +100,18 @@ internal static class GroupConnection
 
     /// <summary>A DHT client node of <paramref name="network"/> with a throwaway identity, for one command.</summary>
     public static Task<KontinuumNode> StartClientNodeAsync(Ed25519Identity identity, NetworkDefinition network, List<Multiaddr> bootstrap,
-        CancellationToken cancellationToken) =>
-        KontinuumNode.StartAsync(new KontinuumNodeOptions
+        CancellationToken cancellationToken, Action<KontinuumNodeOptions>? configure = null)
+    {
+        var options = new KontinuumNodeOptions
         {
             Identity = identity,
             Network = network,
             ExtraBootstrapPeers = bootstrap,
             DhtMode = DhtMode.Client,
-        }, cancellationToken);
+        };
+        configure?.Invoke(options);
+        return KontinuumNode.StartAsync(options, cancellationToken);
+    }
 
     public static JsonObject Cursors(IReadOnlyDictionary<string, MailboxPosition> cursors)
     {
