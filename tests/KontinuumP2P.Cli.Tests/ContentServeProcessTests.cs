@@ -91,4 +91,21 @@ public sealed class ContentServeProcessTests
         Assert.That(last.RootElement.GetProperty("stopped").GetBoolean(), Is.True);
         Assert.That(last.RootElement.GetProperty("chunksServed").GetInt64(), Is.EqualTo(1));
     }
+
+    [Test]
+    public void A_wildcard_listen_address_is_saved_as_the_interfaces_addresses_and_kept_for_the_next_run()
+    {
+        var group = Path.Combine(_dir, "g");
+        Directory.CreateDirectory(Path.Combine(group, "content-sender"));
+        using var identity = Core.Identity.Ed25519Identity.Generate();
+        var bound = Core.Addressing.Multiaddr.Parse("/ip4/0.0.0.0/tcp/4711");
+        ContentSenderFiles.SaveEndpoint(group, identity.PeerId, [bound]);
+
+        var (peer, advertised, listen) = ContentSenderFiles.LoadEndpoint(group)!.Value;
+        Assert.That(peer, Is.EqualTo(identity.PeerId));
+        Assert.That(listen, Is.EqualTo(new[] { bound }), "the next run listens as this one did");
+        Assert.That(advertised.Select(a => a.ToString()), Has.Member("/ip4/127.0.0.1/tcp/4711"));
+        Assert.That(advertised.Select(a => a.ToString()), Has.None.StartsWith("/ip4/0.0.0.0"), "references never name a wildcard");
+        Assert.That(advertised[^1].ToString(), Is.EqualTo("/ip4/127.0.0.1/tcp/4711").Or.Not.StartWith("/ip4/127."), "loopback comes last");
+    }
 }

@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.NetworkInformation;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -40,15 +42,50 @@ internal static class ContentSenderFiles
         var json = new JsonObject
         {
             ["peerId"] = peer.ToString(),
-            ["addresses"] = Output.CliOutput.Strings(addresses.Take(ContentReference.MaxSenderAddresses).Select(a => a.ToString())),
+            // References name these, so a wildcard listen address becomes the interfaces' addresses: a receiver on
+            // another machine cannot dial 0.0.0.0.
+            ["addresses"] = Output.CliOutput.Strings(Dialable(addresses).Take(ContentReference.MaxSenderAddresses).Select(a => a.ToString())),
+            ["listen"] = Output.CliOutput.Strings(addresses.Select(a => a.ToString())),
         };
         var path = Path.Combine(groupDirectory, Folder, "endpoint.json");
         File.WriteAllText(path + ".tmp", json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         File.Move(path + ".tmp", path, overwrite: true);
     }
 
+    /// <summary>
+    /// <paramref name="addresses"/> with every unspecified IP (0.0.0.0, ::) replaced by the unicast addresses of the
+    /// interfaces that are up (IPv6 link-local left out: it needs a zone a remote cannot know), loopback last.
+    /// </summary>
+    internal static IEnumerable<Multiaddr> Dialable(IReadOnlyList<Multiaddr> addresses)
+    {
+        List<IPAddress>? local = null;
+        foreach (var address in addresses)
+        {
+            var first = address.Components.Count > 0 ? address.Components[0] : null;
+            if (first is null || first.Protocol.Kind is not (ValueKind.IPv4 or ValueKind.IPv6))
+            {
+                yield return address;
+                continue;
+            }
+            var ip = first.AsIPAddress();
+            if (!ip.Equals(IPAddress.Any) && !ip.Equals(IPAddress.IPv6Any))
+            {
+                yield return address;
+                continue;
+            }
+            local ??= [.. NetworkInterface.GetAllNetworkInterfaces()
+                .Where(n => n.OperationalStatus is OperationalStatus.Up or OperationalStatus.Unknown)
+                .SelectMany(n => n.GetIPProperties().UnicastAddresses.Select(u => u.Address))
+                .Where(a => !a.IsIPv6LinkLocal)
+                .OrderBy(IPAddress.IsLoopback)];
+            var rest = string.Concat(address.Components.Skip(1).Select(c => c.ToString()));
+            foreach (var candidate in local.Where(a => a.AddressFamily == ip.AddressFamily))
+                yield return Multiaddr.Parse(Multiaddr.FromTcpEndPoint(new IPEndPoint(candidate, 0)).Components[0] + rest);
+        }
+    }
+
     /// <summary>The endpoint a previous <c>content serve</c> saved, or null when serving was never set up here.</summary>
-    public static (PeerId Peer, List<Multiaddr> Addresses)? LoadEndpoint(string groupDirectory)
+    public static (PeerId Peer, List<Multiaddr> Addresses, List<Multiaddr> Listen)? LoadEndpoint(string groupDirectory)
     {
         var path = Path.Combine(groupDirectory, Folder, "endpoint.json");
         if (!File.Exists(path)) return null;
@@ -56,8 +93,11 @@ internal static class ContentSenderFiles
         {
             var json = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new FormatException("not a JSON object");
             var peer = json["peerId"]?.GetValue<string>() ?? throw new FormatException("no peerId");
-            return (PeerId.Parse(peer),
-                [.. json["addresses"]?.AsArray().Select(a => Multiaddr.Parse(a?.GetValue<string>() ?? throw new FormatException("an empty address"))) ?? []]);
+            List<Multiaddr> Read(string key) =>
+                [.. json[key]?.AsArray().Select(a => Multiaddr.Parse(a?.GetValue<string>() ?? throw new FormatException("an empty address"))) ?? []];
+            var advertised = Read("addresses");
+            var listen = Read("listen");
+            return (PeerId.Parse(peer), advertised, listen.Count > 0 ? listen : advertised);
         }
         catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException)
         {

@@ -38,7 +38,7 @@ internal static class ContentServeCommand
             try
             {
                 addresses = [.. (parseResult.GetValue(listen) ?? []).Select(Multiaddr.Parse)];
-                if (addresses.Count == 0 && GroupStoreExists(directory)) addresses = ContentSenderFiles.LoadEndpoint(directory)?.Addresses ?? [];
+                if (addresses.Count == 0 && GroupStoreExists(directory)) addresses = ContentSenderFiles.LoadEndpoint(directory)?.Listen ?? [];
             }
             catch (Exception e) when (e is FormatException or InvalidDataException)
             {
