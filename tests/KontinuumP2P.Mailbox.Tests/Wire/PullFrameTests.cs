@@ -103,4 +103,38 @@ public sealed class PullFrameTests
         Assert.That(() => new PullFrame(scope, 1 << 20), Throws.TypeOf<ResourceLimitExceededException>());
         Assert.That(scope.Memory, Is.Zero);
     }
+
+    [Test]
+    public void The_client_parse_reads_what_the_generated_parser_reads_and_declines_anything_else()
+    {
+        var random = new Random(1414);
+        for (var round = 0; round < 200; round++)
+        {
+            var blobs = Enumerable.Range(0, random.Next(0, 300)).Select(i =>
+            {
+                var data = new byte[random.Next(4) == 0 ? random.Next(20_000, 70_000) : random.Next(0, 1100)];
+                random.NextBytes(data);
+                var id = new byte[random.Next(8) == 0 ? 0 : 32];
+                random.NextBytes(id);
+                return ((ulong)(i + 1), id, data);
+            }).ToList();
+            var frame = Encode((ulong)random.NextInt64(), blobs, random.Next(2) == 0, (ulong)random.Next(), (ulong)random.NextInt64());
+            Varint.Read(frame, out var prefix);
+            var body = frame.AsSpan(prefix);
+            var expected = Response.Parser.ParseFrom(body);
+            var parsed = PullAnswerParser.TryParse(body);
+            Assert.That(parsed, Is.Not.Null, $"round {round}");
+            var (marker, page) = parsed!.Value;
+            Assert.That(marker.RequestId, Is.EqualTo(expected.RequestId));
+            Assert.That((page.HasMore, page.MaxCursor, page.Epoch), Is.EqualTo((expected.Pull.HasMore, expected.Pull.MaxCursor, expected.Pull.Epoch)));
+            Assert.That(page.Blobs.Select(b => (b.Cursor, b.BlobId.ToArray(), b.Data.ToArray())),
+                Is.EqualTo(expected.Pull.Blobs.Select(b => (b.Cursor, b.BlobId.ToByteArray(), b.Data.ToByteArray()))), $"round {round}");
+            // A cut frame is declined (the generated parser then reports the error), never read as a shorter page.
+            Assert.That(PullAnswerParser.TryParse(body[..random.Next(1, body.Length)]), Is.Null);
+        }
+        Assert.That(PullAnswerParser.TryParse(new Response { RequestId = 3, Ack = new AckResult { AckedUpTo = 4 } }.ToByteArray()), Is.Null, "another answer");
+        var unknown = new Response { RequestId = 3, Pull = new PullResult { MaxCursor = 1 } }.ToByteArray().Concat(new byte[] { 0x78, 0x01 }).ToArray();
+        Assert.That(PullAnswerParser.TryParse(unknown), Is.Null, "an unknown field");
+        Assert.That(PullAnswerParser.TryParse([0x22, 0x05, 0x0A, 0x09]), Is.Null, "a length past the end");
+    }
 }
