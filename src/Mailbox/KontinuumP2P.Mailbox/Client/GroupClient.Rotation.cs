@@ -70,6 +70,8 @@ public sealed partial class GroupClient
             await connection.DisposeAsync().ConfigureAwait(false);
         }
         Store.MoveOutboxToCurrent(now);
+        // Only now, with the history queued for the new mailboxes, may the background closing touch the old ones.
+        RecordPendingClosures(generation.Number);
         var flushed = await FlushAsync(all: true, cancellationToken).ConfigureAwait(false);
         var closed = flushed.Remaining == 0 ? await CloseOldMailboxesAsync(cancellationToken).ConfigureAwait(false) : [];
         return new RotationOutcome(CreateInvite(inviteValidity), generation.Number, flushed.Remaining, closed);
@@ -96,6 +98,7 @@ public sealed partial class GroupClient
                 results.Add(await CloseOneAsync(connection, cancellationToken).ConfigureAwait(false));
             }
         }
+        SettleClosures(results);
         return results;
     }
 

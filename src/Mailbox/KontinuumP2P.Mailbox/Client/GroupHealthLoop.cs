@@ -6,7 +6,8 @@ namespace KontinuumP2P.Mailbox.Client;
 /// <summary>
 /// A group client's health loop (<see cref="GroupClient.StartHealthLoop"/>): one task runs a health round every
 /// interval (probe, report with backoff, notice moved slots), another re-seeds replacements when a round found one and
-/// on every interval while jobs are pending. Both stop, and are awaited, on dispose.
+/// on every interval while jobs are pending, a third closes rotated-out mailboxes a rotation could not reach. All stop,
+/// and are awaited, on dispose.
 /// </summary>
 public sealed partial class GroupHealthLoop : IAsyncDisposable
 {
@@ -46,6 +47,7 @@ public sealed partial class GroupHealthLoop : IAsyncDisposable
     {
         _rounds = RoundsAsync(_stop.Token);
         _reseeds = ReseedsAsync(_stop.Token);
+        _closures = ClosuresAsync(_stop.Token);
         // Jobs saved by an earlier run resume at once.
         _wake.Writer.TryWrite(true);
     }
@@ -57,7 +59,7 @@ public sealed partial class GroupHealthLoop : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         await _stop.CancelAsync().ConfigureAwait(false);
-        foreach (var task in new[] { _rounds, _reseeds })
+        foreach (var task in new[] { _rounds, _reseeds, _closures })
         {
             if (task is null) continue;
             try

@@ -58,24 +58,26 @@ internal sealed partial class MailboxServerSession
         }
     }
 
-    private async Task<Response> PullAsync(ulong id, MailboxHandle mailbox, Pull pull)
+    private async Task<PullAnswer> PullAsync(ulong id, MailboxHandle mailbox, Pull pull)
     {
+        PullFrame? frame = null;
         try
         {
-            if (pull.Epoch != 0 && pull.Epoch != Store.EpochOf(mailbox)) return EpochChanged(id, mailbox, pull.Epoch);
+            if (pull.Epoch != 0 && pull.Epoch != Store.EpochOf(mailbox)) return new PullAnswer(null, EpochChanged(id, mailbox, pull.Epoch));
             var limit = pull.Limit == 0 || pull.Limit > Options.MaxPullBlobs ? Options.MaxPullBlobs : (int)pull.Limit;
             var maxBytes = pull.MaxBytes == 0 || pull.MaxBytes > Options.MaxPullBytes ? Options.MaxPullBytes : (int)pull.MaxBytes;
-            var page = await Store.ReadAfterAsync(mailbox, pull.AfterCursor, limit, maxBytes, CancellationToken.None).ConfigureAwait(false);
-            var result = new PullResult { HasMore = page.HasMore, MaxCursor = page.MaxCursor, Epoch = page.Epoch };
-            foreach (var blob in page.Blobs)
-            {
-                result.Blobs.Add(new Blob { Cursor = blob.Cursor, BlobId = MailboxFrames.Wrap(blob.BlobId), Data = MailboxFrames.Wrap(blob.Data) });
-            }
-            return new Response { RequestId = id, Pull = result };
+            // Encoded straight from the rows (same bytes as the generated code writes), inside the cap the client holds.
+            frame = new PullFrame(_stream.Resources, MailboxProtocol.MaxPullFrameBytes(Options.MaxPullBlobs, Options.MaxPullBytes));
+            var page = await Store.ReadFrameAsync(mailbox, pull.AfterCursor, limit, maxBytes, frame, CancellationToken.None).ConfigureAwait(false);
+            frame.Finish(id, page.HasMore, page.MaxCursor, page.Epoch);
+            return new PullAnswer(frame, null);
         }
         catch (Exception e)
         {
-            return Failure(id, e);
+            frame?.Dispose();
+            return new PullAnswer(null, e is Core.Resources.ResourceLimitExceededException limit
+                ? Refuse(id, MailboxErrorCode.RateLimited, limit.Message, OverLimitRetry)
+                : Failure(id, e));
         }
     }
 

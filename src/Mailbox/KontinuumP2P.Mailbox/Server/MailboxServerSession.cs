@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Threading.Channels;
 using KontinuumP2P.Core.Network;
 using KontinuumP2P.Mailbox.Protos;
@@ -48,8 +49,14 @@ internal sealed partial class MailboxServerSession
 
     private MailboxServerOptions Options => _server.Options;
 
-    /// <summary>An answer slot: a pending answer, or a marker telling the writer to send the newest notification.</summary>
-    private readonly record struct Outbound(Task<Response>? Pending);
+    /// <summary>
+    /// An answer slot: a pending answer, a pending pull page (already encoded), or neither: a marker telling the writer
+    /// to send the newest notification.
+    /// </summary>
+    private readonly record struct Outbound(Task<Response>? Pending, Task<PullAnswer>? Pull = null);
+
+    /// <summary>A pull's answer: its encoded page, or a refusal.</summary>
+    private readonly record struct PullAnswer(PullFrame? Frame, Response? Refusal);
 
     public static async ValueTask RefuseAsync(IP2PStream stream, MailboxErrorCode code, string message, CancellationToken cancellationToken)
     {
@@ -185,7 +192,7 @@ internal sealed partial class MailboxServerSession
             // Awaited before reading on, so requests pipelined behind Open see the opened mailbox.
             var opened = OpenAsync(request);
             await opened.ConfigureAwait(false);
-            await EnqueueAsync(opened, connection).ConfigureAwait(false);
+            await EnqueueAsync(new Outbound(opened), connection).ConfigureAwait(false);
             return true;
         }
         if (request.BodyCase == Request.BodyOneofCase.RemoveDevice
@@ -203,35 +210,37 @@ internal sealed partial class MailboxServerSession
         && open.DeviceId.Length is >= MailboxProtocol.MinDeviceIdLength and <= MailboxProtocol.MaxDeviceIdLength
         && open.ArchiveKey.Length is 0 or MailboxProtocol.IdLength;
 
-    private Task<Response> Dispatch(Request request)
+    private Outbound Dispatch(Request request)
     {
-        if (Mailbox is not { } mailbox) return Task.FromResult(Refuse(request.RequestId, MailboxErrorCode.NotOpen, "open a mailbox first"));
-        if (Revoked is { } revoked) return Task.FromResult(Refuse(request.RequestId, revoked.Code, revoked.Message));
-        return request.BodyCase switch
+        if (Mailbox is not { } mailbox) return new Outbound(Task.FromResult(Refuse(request.RequestId, MailboxErrorCode.NotOpen, "open a mailbox first")));
+        if (Revoked is { } revoked) return new Outbound(Task.FromResult(Refuse(request.RequestId, revoked.Code, revoked.Message)));
+        if (request.BodyCase == Request.BodyOneofCase.Pull) return new Outbound(null, PullAsync(request.RequestId, mailbox, request.Pull));
+        return new Outbound(request.BodyCase switch
         {
             Request.BodyOneofCase.Push => PushAsync(request.RequestId, mailbox, request.Push),
-            Request.BodyOneofCase.Pull => PullAsync(request.RequestId, mailbox, request.Pull),
             Request.BodyOneofCase.Ack => AckAsync(request.RequestId, mailbox, request.Ack),
             Request.BodyOneofCase.RemoveDevice => RemoveDeviceAsync(request.RequestId, mailbox, request.RemoveDevice),
             Request.BodyOneofCase.Close => CloseAsync(request.RequestId, mailbox),
             _ => Task.FromResult(Subscribe(request.RequestId, mailbox)),
-        };
+        });
     }
 
-    private async Task EnqueueAsync(Task<Response> pending, CancellationToken connection)
+    private async Task EnqueueAsync(Outbound outbound, CancellationToken connection)
     {
         try
         {
-            await _outbound.Writer.WriteAsync(new Outbound(pending), connection).ConfigureAwait(false);
+            await _outbound.Writer.WriteAsync(outbound, connection).ConfigureAwait(false);
         }
         catch (Exception e) when (e is OperationCanceledException or ChannelClosedException)
         {
-            // The connection is gone; the answer is still awaited so nothing is left unobserved.
-            await pending.ConfigureAwait(false);
+            // The connection is gone; the answer is still awaited so nothing is left unobserved (and a page's buffer
+            // goes back to the pool).
+            if (outbound.Pending is { } pending) await pending.ConfigureAwait(false);
+            if (outbound.Pull is { } pull) (await pull.ConfigureAwait(false)).Frame?.Dispose();
         }
     }
 
-    private Task SendAsync(Response response, CancellationToken connection) => EnqueueAsync(Task.FromResult(response), connection);
+    private Task SendAsync(Response response, CancellationToken connection) => EnqueueAsync(new Outbound(Task.FromResult(response)), connection);
 
     private async Task RefuseMalformedAsync(ulong requestId, string reason, CancellationToken connection)
     {
@@ -247,10 +256,14 @@ internal sealed partial class MailboxServerSession
         {
             // Never throws: every request task turns failures into Error answers.
             var response = item.Pending is null ? null : await item.Pending.ConfigureAwait(false);
+            var page = item.Pull is null ? default : await item.Pull.ConfigureAwait(false);
+            response ??= page.Refusal;
+            using var frame = page.Frame;
             if (broken) continue;
             try
             {
                 if (response is not null) MailboxFrames.Write(_stream.Output, response);
+                if (frame is not null) _stream.Output.Write(frame.Frame.Span);
                 if (Interlocked.Exchange(ref _notifyPending, 0) == 1)
                 {
                     var max = (ulong)Interlocked.Read(ref _notifyCursor);

@@ -6,6 +6,10 @@ using KontinuumP2P.Mailbox.Protos;
 
 namespace KontinuumP2P.Mailbox.Wire;
 
+/// <summary>A parse of a frame's bytes that may decline (null).</summary>
+internal delegate T? SpanParser<T>(ReadOnlySpan<byte> body)
+    where T : class;
+
 /// <summary>
 /// Length-prefixed protobuf frames over a pipe. The declared length is checked against the cap before anything is
 /// buffered; the message is parsed straight from the pipe's buffer.
@@ -17,12 +21,13 @@ internal static class MailboxFrames
 
     /// <summary>
     /// Reads one frame; null when the input ended cleanly between frames. A frame copied out of the pipe is charged
-    /// to <paramref name="memory"/> (the stream's scope) while it is held.
+    /// to <paramref name="memory"/> (the stream's scope) while it is held. <paramref name="fast"/>, when given, is tried
+    /// first on a contiguous frame; null from it falls back to <paramref name="parser"/>.
     /// </summary>
     /// <exception cref="InvalidDataException">Bad length, over the cap, truncated, or not a valid message.</exception>
     /// <exception cref="Core.Resources.ResourceLimitExceededException">A large frame would take a scope over its memory limit.</exception>
     public static async ValueTask<T?> ReadAsync<T>(PipeReader reader, MessageParser<T> parser, int maxLength, CancellationToken cancellationToken,
-        Core.Resources.ResourceScope? memory = null)
+        Core.Resources.ResourceScope? memory = null, SpanParser<T>? fast = null)
         where T : class, IMessage<T>
     {
         while (true)
@@ -43,7 +48,7 @@ internal static class MailboxFrames
                     T message;
                     try
                     {
-                        message = parser.ParseFrom(body);
+                        message = (fast is not null && body.IsSingleSegment ? fast(body.FirstSpan) : null) ?? parser.ParseFrom(body);
                     }
                     catch (InvalidProtocolBufferException e)
                     {
@@ -58,7 +63,7 @@ internal static class MailboxFrames
                     // A muxed stream grants window only for consumed bytes: a frame larger than the window must be
                     // taken out of the pipe as it arrives or it never completes. The cap was checked above.
                     reader.AdvanceTo(buffer.Slice(prefix).Start);
-                    return await ReadLargeAsync(reader, parser, (int)length, memory, cancellationToken).ConfigureAwait(false);
+                    return await ReadLargeAsync(reader, parser, (int)length, memory, fast, cancellationToken).ConfigureAwait(false);
                 }
             }
             else if (status != VarintStatus.NeedMoreData)
@@ -79,7 +84,7 @@ internal static class MailboxFrames
     }
 
     private static async ValueTask<T> ReadLargeAsync<T>(PipeReader reader, MessageParser<T> parser, int length, Core.Resources.ResourceScope? memory,
-        CancellationToken cancellationToken)
+        SpanParser<T>? fast, CancellationToken cancellationToken)
         where T : class, IMessage<T>
     {
         using var buffer = ScopedBuffer.Rent(memory, length, $"a {length}-byte frame");
@@ -97,7 +102,7 @@ internal static class MailboxFrames
         }
         try
         {
-            return parser.ParseFrom(body.AsSpan(0, length));
+            return (fast is null ? null : fast(body.AsSpan(0, length))) ?? parser.ParseFrom(body.AsSpan(0, length));
         }
         catch (InvalidProtocolBufferException e)
         {

@@ -40,6 +40,9 @@ public sealed partial class MailboxSession : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _reader;
     private readonly Task _writer;
+    // Pull answers parsed without per-blob messages: the page hangs off the answer's marker until PullAsync takes it.
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<Response, MailboxPullResult> _pages = new();
+    private readonly SpanParser<Response> _parsePull;
     private long _nextRequestId;
     private volatile int _maxFrameBytes = MailboxProtocol.MaxSmallFrameBytes;
     private volatile Exception? _failure;
@@ -54,6 +57,12 @@ public sealed partial class MailboxSession : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxInFlight, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.NotificationCapacity, 1);
         _inFlight = new SemaphoreSlim(_options.MaxInFlight, _options.MaxInFlight);
+        _parsePull = body =>
+        {
+            if (PullAnswerParser.TryParse(body) is not { } parsed) return null;
+            _pages.AddOrUpdate(parsed.Marker, parsed.Page);
+            return parsed.Marker;
+        };
         _notifications = Channel.CreateBounded<MailboxNotification>(new BoundedChannelOptions(_options.NotificationCapacity)
         {
             FullMode = BoundedChannelFullMode.DropOldest,
@@ -137,6 +146,7 @@ public sealed partial class MailboxSession : IAsyncDisposable
         {
             Pull = new Pull { AfterCursor = afterCursor, Limit = (uint)limit, MaxBytes = (uint)maxBytes, Epoch = epoch },
         }, Response.BodyOneofCase.Pull, cancellationToken).ConfigureAwait(false);
+        if (_pages.TryGetValue(response, out var parsed)) return parsed;
         var pull = response.Pull;
         var blobs = new MailboxBlob[pull.Blobs.Count];
         for (var i = 0; i < blobs.Length; i++)
@@ -321,7 +331,8 @@ public sealed partial class MailboxSession : IAsyncDisposable
         {
             while (true)
             {
-                var response = await MailboxFrames.ReadAsync(_stream.Input, Response.Parser, _maxFrameBytes, cancellationToken).ConfigureAwait(false);
+                var response = await MailboxFrames.ReadAsync(_stream.Input, Response.Parser, _maxFrameBytes, cancellationToken, fast: _parsePull)
+                    .ConfigureAwait(false);
                 if (response is null) break;
                 if (response.BodyCase == Response.BodyOneofCase.Notify)
                 {
