@@ -46,7 +46,7 @@ public sealed class HqSplitTests
         foreach (var g in hq.Registry.Groups())
         {
             var others = g.Slots.Where(s => slots[s].Status == SlotStatus.Active).Select(s => slots[s].Provider).ToList();
-            var split = g.Slots.Single(s => records.ContainsKey(s));
+            if (g.Slots.SingleOrDefault(records.ContainsKey) is not { } split) continue; // a group with no mailbox on p0
             var node = records[split].NodeFor(others);
             Assert.That(node, Is.Not.Null, $"{g.GroupId} found no node");
             Assert.That(others.Append(nodeProvider[node!]).Distinct().Count(), Is.EqualTo(3), $"{g.GroupId} doubled a provider");
@@ -57,7 +57,7 @@ public sealed class HqSplitTests
         Assert.That(splits.Sum(s => s.Split.Parts.Sum(p => p.Groups)), Is.EqualTo(hq.Registry.Groups().Count(g => g.Slots.Any(records.ContainsKey))));
         Assert.That(hq.Status().Mailboxes.Where(m => records.ContainsKey(m.Slot)).Select(m => m.State), Is.All.EqualTo("split"));
         for (var i = 0; i < 10; i++)
-            Assert.That(hq.AllocateGroup("test", $"new{i}", MailboxRole.Replica, "eu"), Has.None.AnyOf(records.Keys.ToArray<object>()));
+            Assert.That(hq.AllocateGroup("test", $"new{i}", MailboxRole.Replica, "eu").Intersect(records.Keys), Is.Empty);
         Assert.That(hq.SplitDownSlots("hq"), Is.Empty, "nothing left to split");
         Assert.That(hq.Audit.Tail(200).Count(e => e.Action == "slot.split"), Is.EqualTo(splits.Count));
         Assert.That(AuditLog.Verify(hq.Database, hq.PublicKey).IsValid, Is.True);
