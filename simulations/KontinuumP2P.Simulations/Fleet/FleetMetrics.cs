@@ -20,7 +20,7 @@ public sealed record FleetSample(string Variant, double Second, int LiveMailboxe
     int Black);
 
 /// <summary>Collects the figures of a fleet run from the transitions the real state machines return.</summary>
-internal sealed class FleetMetrics(FleetWorld world, VirtualTimeProvider time, TimeSpan failureAt, IReadOnlyDictionary<(int Device, int Slot), int> view)
+internal sealed class FleetMetrics(FleetWorld world, VirtualTimeProvider time, TimeSpan failureAt, IReadOnlyDictionary<(int Device, int Group, int Slot), int> view)
 {
     private static readonly HealthLevel[] Levels = [HealthLevel.Yellow, HealthLevel.Orange, HealthLevel.Red];
     private readonly Dictionary<string, TimeSpan?[]> _mailboxFirst = new(StringComparer.Ordinal);
@@ -37,6 +37,7 @@ internal sealed class FleetMetrics(FleetWorld world, VirtualTimeProvider time, T
     private int _falseYellowHq;
     private int _falseReplacements;
     private int _replacements;
+    private int _splits;
     private int _lastGroupsNotWhole;
     private int _floodYellow;
 
@@ -89,6 +90,14 @@ internal sealed class FleetMetrics(FleetWorld world, VirtualTimeProvider time, T
         if (world.Nodes[previousNode].Alive) _falseReplacements++;
     }
 
+    public void NoteSplit(int previousNode)
+    {
+        _splits++;
+        if (world.Nodes[previousNode].Alive) _falseReplacements++;
+    }
+
+    private bool Live(SimGroup g, int slot) => world.HolderFor(g, slot) is var n && n >= 0 && world.Nodes[n].Alive;
+
     /// <summary>Samples the groups and HQ's levels.</summary>
     public void Sample()
     {
@@ -98,7 +107,7 @@ internal sealed class FleetMetrics(FleetWorld world, VirtualTimeProvider time, T
         var minLive = int.MaxValue;
         foreach (var g in world.Groups)
         {
-            var live = g.Slots.Count(s => world.Nodes[world.SlotHolder[s]].Alive);
+            var live = g.Slots.Count(s => Live(g, s));
             minLive = Math.Min(minLive, live);
             if (live < 3) below++;
             if (IsWhole(g)) whole++;
@@ -113,7 +122,7 @@ internal sealed class FleetMetrics(FleetWorld world, VirtualTimeProvider time, T
             _minLive = minLive;
             _groupsAtMin = 0;
         }
-        if (minLive == _minLive) _groupsAtMin = Math.Max(_groupsAtMin, world.Groups.Count(g => g.Slots.Count(s => world.Nodes[world.SlotHolder[s]].Alive) == minLive));
+        if (minLive == _minLive) _groupsAtMin = Math.Max(_groupsAtMin, world.Groups.Count(g => g.Slots.Count(s => Live(g, s)) == minLive));
         _lastGroupsNotWhole = world.Groups.Count - whole;
         if (whole < world.Groups.Count)
         {
@@ -123,18 +132,20 @@ internal sealed class FleetMetrics(FleetWorld world, VirtualTimeProvider time, T
         else if (_someDown) _allBack ??= since;
     }
 
-    // HQ's registry names a live node for each slot, the 3 nodes are on 3 distinct providers, and every device of the
-    // group resolves each slot to that node.
+    // HQ's registry names a live node for each slot (of a split slot, the one this group picks), the 3 nodes are on 3
+    // distinct providers, and every device of the group resolves each slot to that node.
     private bool IsWhole(SimGroup g)
     {
         var providers = new HashSet<string>(StringComparer.Ordinal);
         foreach (var s in g.Slots)
         {
-            var holder = world.Nodes[world.SlotHolder[s]];
+            var index = world.HolderFor(g, s);
+            if (index < 0) return false;
+            var holder = world.Nodes[index];
             if (!holder.Alive || !providers.Add(holder.Provider)) return false;
             foreach (var d in g.Devices)
             {
-                if (view[(d, s)] != holder.Index) return false;
+                if (view[(d, g.Index, s)] != holder.Index) return false;
             }
         }
         return true;
@@ -142,6 +153,7 @@ internal sealed class FleetMetrics(FleetWorld world, VirtualTimeProvider time, T
 
     public RunResult Result(string variant, long messages)
     {
+
         var result = new RunResult(variant);
         void Add(string name, double value) => result.Metrics.Add(new(name, value));
         static double Seconds(TimeSpan? t) => t?.TotalSeconds ?? double.NaN;
@@ -163,6 +175,7 @@ internal sealed class FleetMetrics(FleetWorld world, VirtualTimeProvider time, T
         }
         Add("black_incident_s", Seconds(_black));
         Add("replacements", _replacements);
+        Add("split_slots", _splits);
         Add("all_groups_back_on_3_s", Seconds(_allBack));
         Add("groups_not_back_at_end", _lastGroupsNotWhole);
         Add("min_live_mailboxes", _minLive == int.MaxValue ? double.NaN : _minLive);

@@ -25,7 +25,8 @@ internal sealed class FleetSimulation : IDisposable
     private readonly FleetWorld _world;
     private readonly FleetSection _f;
     private readonly FleetMetrics _metrics;
-    private readonly Dictionary<(int Device, int Slot), int> _view = [];
+    // Per device, group and slot (a device runs one client per group, and a split slot resolves per group).
+    private readonly Dictionary<(int Device, int Group, int Slot), int> _view = [];
     private readonly TimeSpan _failureAt;
     private readonly TimeSpan _end;
     private long _messages;
@@ -40,7 +41,7 @@ internal sealed class FleetSimulation : IDisposable
         _metrics = new FleetMetrics(_world, _time, _failureAt, _view);
         foreach (var g in _world.Groups)
             foreach (var d in g.Devices)
-                foreach (var s in g.Slots) _view[(d, s)] = _world.SlotHolder[s];
+                foreach (var s in g.Slots) _view[(d, g.Index, s)] = _world.SlotHolder[s];
     }
 
     /// <summary>Runs to the end and returns the figures.</summary>
@@ -131,11 +132,18 @@ internal sealed class FleetSimulation : IDisposable
             List<int>? failed = null;
             foreach (var s in group.Slots)
             {
-                var node = _view[(device, s)];
+                var node = _view[(device, g, s)];
                 if (!Reach(device, net, node))
                 {
-                    var resolved = Resolve(s);
-                    _view[(device, s)] = resolved;
+                    // As the client does: a split slot resolves off the providers of the group's other mailboxes.
+                    var used = group.Slots.Where(o => o != s && _view[(device, g, o)] >= 0).Select(o => _world.Nodes[_view[(device, g, o)]].Provider).ToHashSet(StringComparer.Ordinal);
+                    var resolved = Resolve(s, used);
+                    if (resolved < 0)
+                    {
+                        (failed ??= []).Add(s);
+                        continue;
+                    }
+                    _view[(device, g, s)] = resolved;
                     if (resolved == node || !Reach(device, net, resolved))
                     {
                         (failed ??= []).Add(s);
@@ -148,7 +156,7 @@ internal sealed class FleetSimulation : IDisposable
             if (failed is null || reached is null) continue;
             foreach (var s in failed)
             {
-                var target = new HealthTarget(_world.SlotNames[s], _world.Nodes[_view[(device, s)]].PeerId);
+                var target = new HealthTarget(_world.SlotNames[s], _world.Nodes[_view[(device, g, s)]].PeerId);
                 foreach (var mailbox in reached) SendReport(device, net, mailbox, target);
             }
         }
@@ -159,6 +167,7 @@ internal sealed class FleetSimulation : IDisposable
     // contact, as the client re-registers and re-pushes).
     private bool Reach(int device, long net, int node)
     {
+        if (node < 0) return false;
         var mailbox = _world.Nodes[node];
         if (!mailbox.Alive) return false;
         var peer = FleetWorld.NetOfNode(node);
@@ -171,7 +180,7 @@ internal sealed class FleetSimulation : IDisposable
         return false;
     }
 
-    private int Resolve(int slot) => _world.Resolve(slot, _time.Elapsed);
+    private int Resolve(int slot, IReadOnlyCollection<string> usedProviders) => _world.Resolve(slot, _time.Elapsed, usedProviders);
 
     private void SendReport(int device, long net, int node, HealthTarget target)
     {
@@ -250,6 +259,14 @@ internal sealed class FleetSimulation : IDisposable
             // A spare on a provider that is down never starts; the record is published all the same (as HqNodeService does).
             _time.Schedule(provision, () => spare.Alive = !spare.ProviderDown);
             _world.Published[slot].Add(_world.Publishable(record, _time.Elapsed + provision + TimeSpan.FromSeconds(_f.SlotPropagationSeconds)));
+        }
+        // No spare kept the groups diverse: HQ splits the slot over live mailboxes (nothing to start, only to publish).
+        foreach (var (split, record) in _world.Hq.SplitDownSlots("hq"))
+        {
+            var slot = _world.SlotIndex[split.Slot];
+            _metrics.NoteSplit(_world.SlotHolder[slot]);
+            _world.SplitNodes[slot] = [.. split.Parts.Select(p => _world.Nodes[_world.SlotHolder[_world.SlotIndex[p.HostSlot]]])];
+            _world.Published[slot].Add(_world.Publishable(record, _time.Elapsed + TimeSpan.FromSeconds(_f.SlotPropagationSeconds)));
         }
     }
 

@@ -131,12 +131,30 @@ internal sealed class FleetWorld : IDisposable
         return new PublishedRecord(value, visibleAt);
     }
 
-    /// <summary>What a lookup of <paramref name="slot"/> returns now: the record the validator selects among those visible.</summary>
-    public int Resolve(int slot, TimeSpan now)
+    /// <summary>
+    /// What a lookup of <paramref name="slot"/> returns now: the record the validator selects among those visible, and
+    /// of a split record the node the client picks (<see cref="SlotRecord.NodeFor"/>) given the providers of its
+    /// group's other mailboxes; -1 when no node of a split record fits.
+    /// </summary>
+    public int Resolve(int slot, TimeSpan now, IReadOnlyCollection<string> usedProviders)
     {
         var visible = Published[slot].Where(r => r.VisibleAt <= now).Select(r => (ReadOnlyMemory<byte>)r.Value).ToList();
         var best = visible[SlotValidator.Select(SlotRecord.KeyFor(SlotNames[slot]), visible)];
-        return NodeById[SlotRecord.Decode(best.Span).NodeId.ToString()].Index;
+        return SlotRecord.Decode(best.Span).NodeFor(usedProviders) is { } node ? NodeById[node.ToString()].Index : -1;
+    }
+
+    /// <summary>Split slots (HQ's registry view): the nodes of each, in record order, with their providers.</summary>
+    public Dictionary<int, List<MailboxNode>> SplitNodes { get; } = [];
+
+    /// <summary>
+    /// The node HQ's registry has serving <paramref name="slot"/> for <paramref name="group"/>: the slot's holder, or of
+    /// a split slot the first node off the providers of the group's other (unsplit) slots; -1 when none fits.
+    /// </summary>
+    public int HolderFor(SimGroup group, int slot)
+    {
+        if (!SplitNodes.TryGetValue(slot, out var nodes)) return SlotHolder[slot];
+        var used = group.Slots.Where(s => s != slot && !SplitNodes.ContainsKey(s)).Select(s => Nodes[SlotHolder[s]].Provider).ToHashSet(StringComparer.Ordinal);
+        return nodes.FirstOrDefault(n => !used.Contains(n.Provider))?.Index ?? -1;
     }
 
     /// <summary>Mailbox nodes by index (starting holders first, then spares).</summary>

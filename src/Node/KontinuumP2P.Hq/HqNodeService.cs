@@ -124,6 +124,12 @@ public sealed partial class HqNodeService : INodeService
             Raise("replaced", slot, replacement.Spare.Id, record.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture));
             await PublishAsync(record, cancellationToken).ConfigureAwait(false);
         }
+        // Slots no spare could take while keeping their groups diverse are split over live nodes, one per provider.
+        foreach (var (split, record) in _hq.SplitDownSlots("hq"))
+        {
+            Raise("split", split.Slot, string.Join('+', split.Parts.Select(p => p.HostSlot)), record.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            await PublishAsync(record, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private async Task LoopAsync(CancellationToken cancellationToken)

@@ -29,7 +29,7 @@ public sealed record HqStatus(IReadOnlyList<MailboxStatusRow> Mailboxes, IReadOn
 /// fed by mailbox alerts, allocation of new groups, replacement of RED/BLACK slots from the spare pool, drain, and
 /// the signed slot records to publish. Thread-safe (one lock around the state machine).
 /// </summary>
-public sealed class HqService : IDisposable
+public sealed partial class HqService : IDisposable
 {
     private readonly Lock _lock = new();
     private readonly HashSet<string> _unplacedAudited = new(StringComparer.Ordinal);
@@ -61,7 +61,8 @@ public sealed class HqService : IDisposable
         Registry = new FleetRegistry(Database, Audit, time);
         _escalation = new FleetEscalation(escalation, time);
         _retries = new ProvisioningRetries(new ProvisionAttemptStore(Database));
-        foreach (var s in Registry.Slots().Where(s => s.Status != SlotStatus.Retired))
+        // A split slot's health is its hosts' health, tracked under their own slots.
+        foreach (var s in Registry.Slots().Where(s => s.Status is not (SlotStatus.Retired or SlotStatus.Split)))
             _escalation.SetSlot(s.Slot, PeerId.Parse(s.NodeId), s.Provider);
     }
 
@@ -223,6 +224,7 @@ public sealed class HqService : IDisposable
         var rows = slots.Select(s => new MailboxStatusRow(s.Slot, s.NodeId, s.Provider, s.Region,
             s.Status == SlotStatus.Draining ? "draining"
             : s.Status == SlotStatus.Retired ? "retired"
+            : s.Status == SlotStatus.Split ? "split"
             : s.Level.ToString().ToLowerInvariant(), s.AssignedGroups)).ToList();
         var incidents = slots.Where(s => s.Level == HealthLevel.Black).Select(s => s.Provider).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         return new HqStatus(rows, incidents);
@@ -240,12 +242,19 @@ public sealed class HqService : IDisposable
             Audit.Append(actor, "slot.level", JsonSerializer.Serialize(new { t.Slot, nodeId = t.NodeId.ToString(), from = t.From.ToString(), to = t.To.ToString(), t.RedConfirmations }));
             var entry = Registry.GetSlot(t.Slot);
             if (entry is not null && entry.NodeId == t.NodeId.ToString()) Registry.SetLevel(t.Slot, t.To);
-            if (entry is null || entry.NodeId != t.NodeId.ToString() || entry.Status is SlotStatus.Draining or SlotStatus.Retired) continue;
+            if (entry is null || entry.NodeId != t.NodeId.ToString() || entry.Status is SlotStatus.Draining or SlotStatus.Retired or SlotStatus.Split) continue;
             if (t.To >= HealthLevel.Red) Registry.SetStatus(actor, t.Slot, SlotStatus.Down, t.To.ToString());
             else if (entry.Status == SlotStatus.Down) Registry.SetStatus(actor, t.Slot, SlotStatus.Active, "recovered");
         }
     }
 
-    private SlotRecord RecordOf(SlotEntry entry) =>
-        SlotRecord.Create(entry.Slot, PeerId.Parse(entry.NodeId), entry.Sequence, _time.GetUtcNow(), _certificate, _key);
+    private SlotRecord RecordOf(SlotEntry entry)
+    {
+        if (entry.Status == SlotStatus.Split && Registry.Splits().GetValueOrDefault(entry.Slot) is { Count: >= 2 } parts)
+        {
+            return SlotRecord.CreateSplit(entry.Slot, [.. parts.Select(p => new SlotNode(PeerId.Parse(p.NodeId), p.Part.Provider))], entry.Sequence,
+                _time.GetUtcNow(), _certificate, _key);
+        }
+        return SlotRecord.Create(entry.Slot, PeerId.Parse(entry.NodeId), entry.Sequence, _time.GetUtcNow(), _certificate, _key);
+    }
 }

@@ -17,7 +17,7 @@ public sealed class AllocatorPropertyTests
          select (seed, providers, perProvider, groups)).ToArbitrary();
 
     /// <summary>A fleet, and groups allocated one by one through <see cref="Allocator.AllocateGroup"/>.</summary>
-    private static (List<SlotInfo> Fleet, List<GroupSlots> Groups) Build(int seed, int providers, int perProvider, int groupCount)
+    internal static (List<SlotInfo> Fleet, List<GroupSlots> Groups) Build(int seed, int providers, int perProvider, int groupCount)
     {
         var rng = new Random(seed);
         var regions = new[] { "eu", "us", "ap" };

@@ -62,6 +62,26 @@ public sealed class FleetScenarioTests
     }
 
     [Test]
+    public void A_provider_outage_without_a_standby_provider_splits_slots_and_every_group_is_back_on_three_providers_within_ten_minutes()
+    {
+        // The shipped file has no standby provider: its only spares sit on the providers the failed slots' groups use.
+        var scenario = Small("provider-outage-no-standby");
+        Assert.That(scenario.Fleet!.StandbySpares, Is.Zero);
+        var m = Metrics(scenario);
+        Assert.Multiple(() =>
+        {
+            Assert.That(m["failed_mailboxes"], Is.EqualTo(15));
+            Assert.That(m["black_incident_s"], Is.GreaterThanOrEqualTo(300).And.LessThanOrEqualTo(420));
+            Assert.That(m["split_slots"], Is.GreaterThan(0), "slots no spare could take are split over live mailboxes");
+            Assert.That(m["replacements"] + m["split_slots"], Is.GreaterThanOrEqualTo(15), "every failed slot is replaced or split");
+            Assert.That(m["all_groups_back_on_3_s"], Is.GreaterThan(m["black_incident_s"]).And.LessThanOrEqualTo(600));
+            Assert.That(m["groups_not_back_at_end"], Is.Zero);
+            Assert.That(m["min_live_mailboxes"], Is.EqualTo(2));
+            Assert.That(m["false_escalations"], Is.Zero);
+        });
+    }
+
+    [Test]
     public void A_report_flood_watches_the_healthy_mailbox_but_never_escalates_or_replaces_it()
     {
         var scenario = Small("report-flood");
@@ -82,9 +102,10 @@ public sealed class FleetScenarioTests
     [Test]
     public void The_same_seed_gives_the_same_files_and_another_seed_other_ones()
     {
-        var first = Write("first", Small("mailbox-outage"));
-        var again = Write("again", Small("mailbox-outage"));
-        var otherScenario = Small("mailbox-outage");
+        // The no-standby outage exercises the most (BLACK, spares, splits and per-group resolution).
+        var first = Write("first", Small("provider-outage-no-standby"));
+        var again = Write("again", Small("provider-outage-no-standby"));
+        var otherScenario = Small("provider-outage-no-standby");
         otherScenario.Seed = 2;
         var other = Write("other", otherScenario);
         foreach (var file in new[] { "summary.csv", "fleet.csv" })

@@ -132,7 +132,9 @@ public sealed partial class GroupClient
     {
         try
         {
-            return (await _resolver.ResolveAsync(failed.Slot, cancellationToken).ConfigureAwait(false)).PeerId;
+            // Of a split slot, the node this group uses (the one its other mailboxes' providers leave).
+            var used = await UsedProvidersAsync(failed, cancellationToken).ConfigureAwait(false);
+            return (await _resolver.ResolveAsync(failed.Slot, used, cancellationToken).ConfigureAwait(false)).PeerId;
         }
         catch (MailboxUnavailableException e)
         {

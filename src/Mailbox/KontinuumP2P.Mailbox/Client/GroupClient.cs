@@ -237,7 +237,7 @@ public sealed partial class GroupClient : IAsyncDisposable
     }
 
     private List<MailboxConnection> CreateConnections(Generation generation) =>
-        [.. generation.Slots.Select(slot => new MailboxConnection(_host, _resolver, _verifier, _options, generation.Number, generation.SlotKeys[slot], Store.DeviceSecret, OnMailboxConnected))];
+        [.. generation.Slots.Select(slot => new MailboxConnection(_host, _resolver, _verifier, _options, generation.Number, generation.SlotKeys[slot], Store.DeviceSecret, OnMailboxConnected, UsedProvidersAsync))];
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "push of {BlobId} to mailbox {Slot} failed: {Reason}; kept in the outbox")]
     private static partial void LogPushFailed(ILogger logger, string slot, string blobId, string reason);

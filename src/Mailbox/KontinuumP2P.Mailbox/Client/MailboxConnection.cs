@@ -22,14 +22,17 @@ internal sealed class MailboxConnection : IAsyncDisposable
     private readonly SemaphoreSlim _connect = new(1, 1);
     private readonly byte[] _deviceId;
     private readonly Action<MailboxConnection>? _connected;
+    private readonly Func<MailboxConnection, CancellationToken, Task<IReadOnlyCollection<string>>>? _usedProviders;
     private MailboxSession? _session;
     private MailboxEndpoint? _endpoint;
     private DateTimeOffset _resolvedAt;
 
     public MailboxConnection(IPeerHost host, IMailboxResolver resolver, IMailboxVerifier verifier, GroupClientOptions options,
-        int generation, SlotKeys keys, byte[] deviceSecret, Action<MailboxConnection>? connected = null)
+        int generation, SlotKeys keys, byte[] deviceSecret, Action<MailboxConnection>? connected = null,
+        Func<MailboxConnection, CancellationToken, Task<IReadOnlyCollection<string>>>? usedProviders = null)
     {
         _connected = connected;
+        _usedProviders = usedProviders;
         _host = host;
         _resolver = resolver;
         _verifier = verifier;
@@ -46,6 +49,10 @@ internal sealed class MailboxConnection : IAsyncDisposable
     public string Slot => Keys.Slot;
 
     public PeerId? PeerId => _endpoint?.PeerId;
+
+    /// <summary>The provider of the node this slot last resolved to (kept after a failure: the group's other
+    /// mailboxes avoid it when they follow a split slot).</summary>
+    public string? Provider { get; private set; }
 
     /// <summary>Whether the last attempt reached the mailbox.</summary>
     public bool? Reachable { get; private set; }
@@ -133,9 +140,12 @@ internal sealed class MailboxConnection : IAsyncDisposable
         var now = _host.TimeProvider.GetUtcNow();
         if (_endpoint is null || now - _resolvedAt >= ResolveInterval)
         {
-            var endpoint = await _resolver.ResolveAsync(Slot, cancellationToken).ConfigureAwait(false);
+            // A split slot answers the node on a provider the group's other mailboxes do not use.
+            var used = _usedProviders is null ? [] : await _usedProviders(this, cancellationToken).ConfigureAwait(false);
+            var endpoint = await _resolver.ResolveAsync(Slot, used, cancellationToken).ConfigureAwait(false);
             if (_verifier.Check(endpoint) is { } refusal) throw new MailboxUnavailableException(Slot, $"mailbox {Slot}: {refusal}");
             _endpoint = endpoint;
+            if (endpoint.Certificate?.Body.Provider is { Length: > 0 } provider) Provider = provider;
             _resolvedAt = now;
         }
         var target = _endpoint;

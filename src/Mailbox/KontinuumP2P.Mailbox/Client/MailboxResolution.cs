@@ -18,6 +18,15 @@ public interface IMailboxResolver
     /// <summary>Resolves <paramref name="slot"/>.</summary>
     /// <exception cref="MailboxUnavailableException">Not found now.</exception>
     Task<MailboxEndpoint> ResolveAsync(string slot, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Resolves <paramref name="slot"/> for a group whose other mailboxes are on <paramref name="usedProviders"/>: a
+    /// split slot (HQ's answer to a provider loss) gives the node on a provider the group does not use yet. Resolvers
+    /// that know no split slots answer as <see cref="ResolveAsync(string, CancellationToken)"/>.
+    /// </summary>
+    /// <exception cref="MailboxUnavailableException">Not found now, or every node of a split slot is on a used provider.</exception>
+    Task<MailboxEndpoint> ResolveAsync(string slot, IReadOnlyCollection<string> usedProviders, CancellationToken cancellationToken) =>
+        ResolveAsync(slot, cancellationToken);
 }
 
 /// <summary>Decides whether a resolved node may be used as a mailbox.</summary>

@@ -8,11 +8,19 @@ using KontinuumP2P.Mailbox.Health.Wire;
 
 namespace KontinuumP2P.Mailbox.Health;
 
+/// <summary>One node of a split slot and the provider its certificate names.</summary>
+/// <param name="NodeId">The node.</param>
+/// <param name="Provider">Its provider.</param>
+public sealed record SlotNode(PeerId NodeId, string Provider);
+
 /// <summary>
 /// What HQ publishes under <c>/slot/&lt;name&gt;</c>: the node holding a logical mailbox slot and a sequence number,
-/// signed by HQ's node key, with HQ's certificate (which must carry the <c>hq</c> capability) attached.
+/// signed by HQ's node key, with HQ's certificate (which must carry the <c>hq</c> capability) attached. After a
+/// provider loss a record may be <em>split</em>: it names one node per surviving provider, and each group's client
+/// takes the node whose provider none of its other mailboxes uses (<see cref="NodeFor"/>), so the slot's groups land
+/// on distinct providers without HQ publishing anything per group.
 /// </summary>
-public sealed record SlotRecord
+public sealed partial record SlotRecord
 {
     /// <summary>DHT namespace of slot records.</summary>
     public const string Namespace = "slot";
@@ -28,10 +36,12 @@ public sealed record SlotRecord
 
     private static readonly byte[] Domain = "kontinuum-slot-v1\0"u8.ToArray();
 
-    private SlotRecord(string slot, PeerId nodeId, ulong sequence, DateTimeOffset issuedAt, Certificate hq, ReadOnlyMemory<byte> signature)
+    private SlotRecord(string slot, PeerId nodeId, ulong sequence, DateTimeOffset issuedAt, Certificate hq, ReadOnlyMemory<byte> signature,
+        IReadOnlyList<SlotNode>? nodes = null)
     {
         Slot = slot;
         NodeId = nodeId;
+        Nodes = nodes ?? [];
         Sequence = sequence;
         IssuedAt = issuedAt;
         HqCertificate = hq;
@@ -41,7 +51,7 @@ public sealed record SlotRecord
     /// <summary>Slot name, e.g. <c>mbx-eu-042</c>.</summary>
     public string Slot { get; }
 
-    /// <summary>The node holding the slot.</summary>
+    /// <summary>The node holding the slot (the first of <see cref="Nodes"/> when the slot is split).</summary>
     public PeerId NodeId { get; }
 
     /// <summary>Grows with every change of the slot; the highest wins.</summary>
@@ -94,24 +104,31 @@ public sealed record SlotRecord
         if (!hqCertificate.Body.NodePublicKey.Span.SequenceEqual(hqKey.PublicKey))
             throw new ArgumentException("the key is not the node key of HQ's certificate", nameof(hqKey));
         var issued = DateTimeOffset.FromUnixTimeSeconds(issuedAt.ToUnixTimeSeconds());
-        var signature = hqKey.Sign(SignedBytes(slot, nodeId, sequence, issued));
+        var signature = hqKey.Sign(SignedBytes(slot, nodeId, sequence, issued, []));
         return new SlotRecord(slot, nodeId, sequence, issued, hqCertificate, signature);
     }
 
     /// <summary>Whether the signature is by the attached certificate's node key.</summary>
     public bool HasValidSignature() =>
-        Ed25519Identity.Verify(HqCertificate.Body.NodePublicKey.Span, SignedBytes(Slot, NodeId, Sequence, IssuedAt), Signature.Span);
+        Ed25519Identity.Verify(HqCertificate.Body.NodePublicKey.Span, SignedBytes(Slot, NodeId, Sequence, IssuedAt, Nodes), Signature.Span);
 
     /// <summary>The wire form.</summary>
-    public byte[] Encode() => new SlotRecordProto
+    public byte[] Encode() => ToProto().ToByteArray();
+
+    private SlotRecordProto ToProto()
     {
+        var proto = new SlotRecordProto
+        {
         Slot = Slot,
         NodeId = ByteString.CopyFrom(NodeId.ToByteArray()),
         Sequence = Sequence,
         IssuedAtUnix = IssuedAt.ToUnixTimeSeconds(),
         HqCertificate = ByteString.CopyFrom(HqCertificate.Encode()),
         Signature = ByteString.CopyFrom(Signature.Span),
-    }.ToByteArray();
+        };
+        foreach (var n in Nodes) proto.Nodes.Add(new SlotNodeProto { NodeId = ByteString.CopyFrom(n.NodeId.ToByteArray()), Provider = n.Provider });
+        return proto;
+    }
 
     /// <summary>Decodes the wire form (signature and certificate not checked).</summary>
     /// <exception cref="FormatException">Malformed or too large.</exception>
@@ -124,8 +141,10 @@ public sealed record SlotRecord
             if (!IsValidSlotName(p.Slot)) throw new FormatException("bad slot name");
             if (p.Signature.Length != 64) throw new FormatException("signature is not 64 bytes");
             if (p.IssuedAtUnix is < 0 or > 253402300799) throw new FormatException("issued_at out of range");
-            return new SlotRecord(p.Slot, PeerId.FromBytes(p.NodeId.Span), p.Sequence, DateTimeOffset.FromUnixTimeSeconds(p.IssuedAtUnix),
-                Certificate.Decode(p.HqCertificate.Span), p.Signature.ToByteArray());
+            var nodeId = PeerId.FromBytes(p.NodeId.Span);
+            var nodes = DecodeNodes(p, nodeId);
+            return new SlotRecord(p.Slot, nodeId, p.Sequence, DateTimeOffset.FromUnixTimeSeconds(p.IssuedAtUnix),
+                Certificate.Decode(p.HqCertificate.Span), p.Signature.ToByteArray(), nodes);
         }
         catch (Exception e) when (e is InvalidProtocolBufferException or TrustFormatException or ArgumentException)
         {
@@ -133,8 +152,9 @@ public sealed record SlotRecord
         }
     }
 
-    private static byte[] SignedBytes(string slot, PeerId node, ulong sequence, DateTimeOffset issuedAt)
+    private static byte[] SignedBytes(string slot, PeerId node, ulong sequence, DateTimeOffset issuedAt, IReadOnlyList<SlotNode> nodes)
     {
+        if (nodes.Count > 0) return SplitSignedBytes(slot, node, sequence, issuedAt, nodes);
         var name = Encoding.UTF8.GetBytes(slot);
         var id = node.ToByteArray();
         var buffer = new byte[Domain.Length + 1 + name.Length + 2 + id.Length + 16];

@@ -4,7 +4,7 @@ namespace KontinuumP2P.Hq.Allocation;
 /// Pure allocation rules (orchestration seed §6): provider diversity is hard (no group ever has two mailboxes on one
 /// provider); then region, load and headroom are preferences, in that order. Deterministic for equal inputs.
 /// </summary>
-public static class Allocator
+public static partial class Allocator
 {
     /// <summary>Chooses <paramref name="count"/> slots of <paramref name="role"/> on distinct providers for a new group.</summary>
     /// <param name="fleet">Every slot.</param>
@@ -48,15 +48,7 @@ public static class Allocator
         // Providers slots will have after the plan; a failed slot counts on no provider until it is placed.
         var providerOf = fleet.ToDictionary(s => s.Slot, s => failed.Contains(s.Slot) ? null : s.Provider, StringComparer.Ordinal);
         var regionOf = fleet.ToDictionary(s => s.Slot, s => s.Region, StringComparer.Ordinal);
-        var groupsOf = new Dictionary<string, List<GroupSlots>>(StringComparer.Ordinal);
-        foreach (var g in groups)
-        {
-            foreach (var s in g.Slots)
-            {
-                if (!groupsOf.TryGetValue(s, out var list)) groupsOf[s] = list = [];
-                list.Add(g);
-            }
-        }
+        var groupsOf = GroupsBySlot(groups);
         var perProvider = fleet.Where(s => !failed.Contains(s.Slot) && s.Status is SlotStatus.Active or SlotStatus.Draining)
             .GroupBy(s => s.Provider, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
         var available = spares.Where(s => !unhealthyProviders.Contains(s.Provider)).ToList();

@@ -24,6 +24,9 @@ public enum SlotStatus
 
     /// <summary>Decommissioned.</summary>
     Retired = 3,
+
+    /// <summary>Its node is gone and its groups are served by live nodes of other slots, one per provider (split record); takes no new groups.</summary>
+    Split = 4,
 }
 
 /// <summary>One slot as the allocator sees it.</summary>

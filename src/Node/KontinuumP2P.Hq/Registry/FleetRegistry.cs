@@ -35,7 +35,7 @@ public sealed record SpareEntry(string Id, string Provider, string Region, strin
 /// The fleet registry in HQ's database: slots (node, provider, region, role, status, capacity, record sequence),
 /// groups and their slots, and the spare pool. Every change commits together with its audit entry.
 /// </summary>
-public sealed class FleetRegistry
+public sealed partial class FleetRegistry
 {
     private readonly HqDatabase _db;
     private readonly AuditLog _audit;
@@ -63,6 +63,8 @@ public sealed class FleetRegistry
                   capacity = $cap, sequence = $seq, updated_at = $t, level = CASE WHEN slots.node_id = $n THEN slots.level ELSE 0 END
                 """, ("$s", slot), ("$n", nodeId), ("$p", provider), ("$r", region), ("$role", (int)role), ("$st", (int)status),
                 ("$cap", capacity), ("$seq", (long)sequence), ("$t", _time.GetUtcNow().ToUnixTimeMilliseconds()));
+            // A slot given a node of its own is no longer split.
+            if (existing?.NodeId != nodeId) Exec(c, tx, "DELETE FROM slot_splits WHERE slot = $s", ("$s", slot));
             _audit.Append(c, tx, actor, existing is null ? "slot.add" : existing.NodeId == nodeId ? "slot.update" : "slot.replace",
                 JsonSerializer.Serialize(new { slot, nodeId, previousNodeId = existing?.NodeId, provider, region, role = role.ToString(), capacity, sequence }));
             return GetSlot(c, tx, slot)!;
@@ -193,7 +195,8 @@ public sealed class FleetRegistry
 
     private const string SlotQuery = """
         SELECT s.slot, s.node_id, s.provider, s.region, s.role, s.status, s.capacity, s.sequence,
-               (SELECT COUNT(*) FROM group_slots g WHERE g.slot = s.slot), s.level
+               (SELECT COUNT(*) FROM group_slots g WHERE g.slot = s.slot)
+                 + (SELECT COALESCE(SUM(p.groups), 0) FROM slot_splits p WHERE p.host_slot = s.slot), s.level
         FROM slots s
         """;
 

@@ -51,6 +51,9 @@ public sealed class HqDatabase : IDisposable
                 CREATE TABLE IF NOT EXISTS spares(
                   id TEXT PRIMARY KEY, provider TEXT NOT NULL, region TEXT NOT NULL, directory TEXT NOT NULL,
                   used_by TEXT);
+                CREATE TABLE IF NOT EXISTS slot_splits(
+                  slot TEXT NOT NULL REFERENCES slots(slot), position INTEGER NOT NULL, provider TEXT NOT NULL,
+                  host_slot TEXT NOT NULL, node_id TEXT NOT NULL, groups INTEGER NOT NULL, PRIMARY KEY(slot, position));
                 CREATE TABLE IF NOT EXISTS audit(
                   seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
                   detail TEXT NOT NULL, prev_hash BLOB NOT NULL, hash BLOB NOT NULL, signature BLOB NOT NULL);

@@ -33,19 +33,26 @@ public sealed partial class KontinuumNode
     /// <summary>
     /// Resolves slot names (not PeerIds, not pinned) through HQ's <c>/slot/</c> records, then the named node through its
     /// <c>/node/</c> record; everything else as the inner resolver does. A replaced mailbox is followed on the next
-    /// resolution (the group client resolves again after a failure and every 60 s).
+    /// resolution (the group client resolves again after a failure and every 60 s); of a split slot, the node whose
+    /// provider the group's other mailboxes do not use.
     /// </summary>
     private sealed class SlotMailboxResolver(KontinuumNode node, IMailboxResolver inner, IReadOnlyDictionary<string, PeerId>? pinned) : IMailboxResolver
     {
-        public async Task<MailboxEndpoint> ResolveAsync(string slot, CancellationToken cancellationToken)
+        public Task<MailboxEndpoint> ResolveAsync(string slot, CancellationToken cancellationToken) => ResolveAsync(slot, [], cancellationToken);
+
+        public async Task<MailboxEndpoint> ResolveAsync(string slot, IReadOnlyCollection<string> usedProviders, CancellationToken cancellationToken)
         {
             ArgumentNullException.ThrowIfNull(slot);
+            ArgumentNullException.ThrowIfNull(usedProviders);
             if (pinned?.ContainsKey(slot) == true || PeerId.TryParse(slot, out _) || !SlotRecord.IsValidSlotName(slot))
                 return await inner.ResolveAsync(slot, cancellationToken).ConfigureAwait(false);
             var record = await node.ResolveSlotAsync(slot, cancellationToken).ConfigureAwait(false)
                 ?? throw new MailboxUnavailableException(slot, $"no /slot/{slot} record was found");
-            var nodeRecord = await node.ResolveNodeAsync(record.NodeId, cancellationToken).ConfigureAwait(false)
-                ?? throw new MailboxUnavailableException(slot, $"slot {slot} names {record.NodeId}, whose record was not found");
+            // A split slot: the node on a provider the group does not use yet (diversity is hard, so none fits = unavailable).
+            var chosen = record.NodeFor(usedProviders)
+                ?? throw new MailboxUnavailableException(slot, $"split slot {slot} has no node off the group's providers ({string.Join(", ", usedProviders)})");
+            var nodeRecord = await node.ResolveNodeAsync(chosen, cancellationToken).ConfigureAwait(false)
+                ?? throw new MailboxUnavailableException(slot, $"slot {slot} names {chosen}, whose record was not found");
             return new MailboxEndpoint(nodeRecord.PeerId, nodeRecord.Addresses, nodeRecord.Certificate);
         }
     }
