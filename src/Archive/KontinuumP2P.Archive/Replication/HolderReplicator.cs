@@ -87,11 +87,15 @@ public sealed partial class HolderReplicator : BackgroundService
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // Rounds on a fixed schedule (one per interval): a round that overran starts the next one at once, and a loop
+        // that fell more than an interval behind skips the missed slots rather than bursting to catch up.
+        var next = _time.GetUtcNow() + _options.Interval;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                await Task.Delay(_options.Interval, _time, stoppingToken).ConfigureAwait(false);
+                var wait = next - _time.GetUtcNow();
+                if (wait > TimeSpan.Zero) await Task.Delay(wait, _time, stoppingToken).ConfigureAwait(false);
                 await RunOnceAsync(stoppingToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -103,6 +107,9 @@ public sealed partial class HolderReplicator : BackgroundService
                 // A failure of the state file or the source: log and try again next interval.
                 Log.Failed(_logger, "(round)", e.Message);
             }
+            next += _options.Interval;
+            var now = _time.GetUtcNow();
+            if (next <= now - _options.Interval) next = now;
         }
     }
 
