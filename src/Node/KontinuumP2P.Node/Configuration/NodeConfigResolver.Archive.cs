@@ -17,15 +17,18 @@ public static partial class NodeConfigResolver
             throw new NodeConfigException("archive.pack_size", $"archive.pack_size: {section.PackSize} is outside {minPack} to {maxPack} bytes");
         if (section.ReplicationObjects is < 1 or > 100_000)
             throw new NodeConfigException("archive.replication_objects", $"archive.replication_objects: {section.ReplicationObjects} is outside 1 to 100000");
+        if (section.PeersReplicas is < 1 or > 16)
+            throw new NodeConfigException("archive.peers_replicas", $"archive.peers_replicas: {section.PeersReplicas} is outside 1 to 16");
         return new NodeArchiveOptions
         {
             Sinks = sinks,
             StatePath = section.StateFile.Length > 0 ? Path.GetFullPath(section.StateFile, baseDirectory) : Path.Combine(dataDirectory, "archive-state.db"),
             Mailboxes = [.. section.Mailboxes],
+            Peers = new KontinuumP2P.Archive.Sinks.PeersSinkOptions { Replicas = (int)section.PeersReplicas },
             Replication = new HolderReplicationOptions
             {
                 Interval = ConfigDuration.Parse("archive.replication_interval", section.ReplicationInterval, MinInterval, TimeSpan.FromDays(1)),
-                ObjectsPerRound = section.ReplicationObjects,
+                ObjectsPerRound = (int)section.ReplicationObjects,
             },
             Pusher = new ArchivePusherOptions
             {
