@@ -24,6 +24,8 @@ public sealed partial class KontinuumNode
         private readonly Lock _lock = new();
         private readonly Dictionary<string, ulong> _archivedUpTo = [];
         private readonly List<IArchiveSink> _sinks = [];
+        // Content ids (hex) in the archive: the content store's expiry keeps the others (bounded by its MaxArchiveHold).
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _archivedContents = new(StringComparer.Ordinal);
         private PusherStateStore? _state, _replicationState;
         private long _packs, _blobs, _bytes, _failures;
         private DateTimeOffset? _lastPackAt;
@@ -34,6 +36,9 @@ public sealed partial class KontinuumNode
         public HolderReplicator? Replicator { get; private set; }
 
         public string Name => "archive";
+
+        /// <summary>Whether the pusher has archived this content (a pusher that is not started yet has archived nothing).</summary>
+        public bool IsContentArchived(KontinuumP2P.Mailbox.Content.ContentId id) => _archivedContents.ContainsKey(id.ToHex());
 
         public NodeArchiveStatus Status
         {
@@ -50,6 +55,7 @@ public sealed partial class KontinuumNode
             var statePath = options.StatePath ?? Path.Combine(node.Options.DataDirectory ?? ".", "archive-state.db");
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(statePath))!);
             _state = new PusherStateStore(statePath);
+            foreach (var content in _state.Contents()) _archivedContents.TryAdd(Convert.ToHexStringLower(content.ContentId), 0);
             var services = node.Services;
             Pusher = new ArchivePusher(new SelectedSource(new MailboxStoreArchiveSource(store), options, node), _sinks, _state, options.Pusher,
                 services.TimeProvider, services.LoggerFactory.CreateLogger<ArchivePusher>(), services.MeterFactory);
@@ -64,6 +70,7 @@ public sealed partial class KontinuumNode
                     _lastPackAt = services.TimeProvider.GetUtcNow();
                 }
             };
+            Pusher.ContentArchived += content => _archivedContents.TryAdd(Convert.ToHexStringLower(content.ContentId), 0);
             Pusher.MailboxFailed += (_, _) => Interlocked.Increment(ref _failures);
             await Pusher.StartAsync(cancellationToken).ConfigureAwait(false);
             if (_sinks.OfType<PeersSink>().FirstOrDefault() is { } peers)
