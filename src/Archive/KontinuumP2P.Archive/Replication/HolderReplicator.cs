@@ -87,15 +87,25 @@ public sealed partial class HolderReplicator : BackgroundService
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        // Rounds on a fixed schedule (one per interval): a round that overran starts the next one at once, and a loop
-        // that fell more than an interval behind skips the missed slots rather than bursting to catch up.
-        var next = _time.GetUtcNow() + _options.Interval;
+        // One tick per interval from a periodic timer; ticks that arrive while a round runs coalesce into one, so an
+        // overrunning round is followed by one more at once and never by a burst.
+        using var tick = new SemaphoreSlim(0, 1);
+        using var timer = _time.CreateTimer(_ =>
+        {
+            try
+            {
+                tick.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+                // A round is already due.
+            }
+        }, null, _options.Interval, _options.Interval);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                var wait = next - _time.GetUtcNow();
-                if (wait > TimeSpan.Zero) await Task.Delay(wait, _time, stoppingToken).ConfigureAwait(false);
+                await tick.WaitAsync(stoppingToken).ConfigureAwait(false);
                 await RunOnceAsync(stoppingToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -107,9 +117,6 @@ public sealed partial class HolderReplicator : BackgroundService
                 // A failure of the state file or the source: log and try again next interval.
                 Log.Failed(_logger, "(round)", e.Message);
             }
-            next += _options.Interval;
-            var now = _time.GetUtcNow();
-            if (next <= now - _options.Interval) next = now;
         }
     }
 
