@@ -73,11 +73,10 @@ public static class DevnetLayout
             // The first 3 nodes serve mailboxes, one per provider label (replica first, then ephemeral).
             var mailbox = i < Devnet.DevnetMailboxes.Providers.Length;
             File.WriteAllText(configPath, Toml(key.PeerId, nodeDirectory, genesisPath, listen, metrics, bootstrap)
-                + (mailbox ? $"\n[mailbox]\nenabled = true\nrole = \"{(i == 0 ? "replica" : "ephemeral")}\"\n" : ""));
+                + (mailbox ? $"\n[mailbox]\nenabled = true\nrole = \"{(i == 0 ? "replica" : "ephemeral")}\"\n" : "")
+                + (mailbox || Devnet.DevnetArchive.IsHolder(i) ? Devnet.DevnetArchive.Toml(i, nodes, Path.GetFullPath(directory)) : ""));
             var files = NodeFiles.Write(nodeDirectory, key, passphrase: null, KdfParameters.NodeKey, new NodeSettings(Network: genesisPath));
-            File.WriteAllBytes(files.CertPath, (mailbox
-                ? issuer.IssueCertificate(key, certificateValidity, ["dht", "mailbox"], Devnet.DevnetMailboxes.Providers[i])
-                : issuer.IssueCertificate(key, certificateValidity)).Encode());
+            File.WriteAllBytes(files.CertPath, Devnet.DevnetArchive.Certificate(issuer, key, certificateValidity, i, mailbox ? Devnet.DevnetMailboxes.Providers[i] : null).Encode());
             bootstrap ??= $"{listen}/p2p/{key.PeerId}";
             written.Add(new DevnetNodeFiles(i, key.PeerId.ToString(), nodeDirectory, configPath, $"{listen}/p2p/{key.PeerId}", metrics));
         }

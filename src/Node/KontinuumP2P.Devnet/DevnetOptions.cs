@@ -85,6 +85,9 @@ public sealed record DevnetStatus(string Network, string Directory, IReadOnlyLis
 
     /// <summary>The archive pusher on the replica mailbox node, when mailboxes run.</summary>
     public DevnetArchiveStatus? Archive { get; init; }
+
+    /// <summary>The archive holders (every node but the pusher's) the <c>peers</c> sink stores each pack on.</summary>
+    public IReadOnlyList<DevnetHolderStatus> Holders { get; init; } = [];
 }
 
 /// <summary>One mailbox node of the devnet.</summary>

@@ -99,6 +99,7 @@ public sealed class DevnetRunner : IAsyncDisposable
             Mailboxes = mailboxes.Mailboxes ?? [],
             Group = mailboxes.Group,
             Archive = nodes.Count > 0 ? await DevnetArchive.StatusAsync(nodes[0], Directory, cancellationToken).ConfigureAwait(false) : null,
+            Holders = DevnetArchive.Holders(nodes),
         };
     }
 
@@ -136,17 +137,20 @@ public sealed class DevnetRunner : IAsyncDisposable
             var identity = Ed25519Identity.Generate();
             _identities.Add(identity);
             // The first nodes also serve mailboxes, each on its own provider label.
-            var certificate = i < mailboxNodes
-                ? _authority.IssueCertificate(identity, TimeSpan.FromDays(30), ["dht", "mailbox"], DevnetMailboxes.Providers[i])
-                : _authority.IssueCertificate(identity, TimeSpan.FromDays(30));
+            var certificate = DevnetArchive.Certificate(_authority, identity, TimeSpan.FromDays(30), i, i < mailboxNodes ? DevnetMailboxes.Providers[i] : null);
             var node = await StartNodeAsync(identity, certificate, Path.Combine(Directory, $"node-{i}"), i < mailboxNodes ? i : null,
-                archive: i == 0 && mailboxNodes > 0, first is null ? _options.BootstrapPeers : [first], cancellationToken).ConfigureAwait(false);
+                archive: i == 0 && mailboxNodes > 0, holder: DevnetArchive.IsHolder(i), first is null ? _options.BootstrapPeers : [first], cancellationToken).ConfigureAwait(false);
             _nodes.Add(node);
             first ??= node.ListenAddresses[0].WithPeerId(node.PeerId);
         }
         // Records published while the network was still forming reached few peers: publish again now all have joined.
         foreach (var node in _nodes) await node.Dht.RefreshAsync(cancellationToken).ConfigureAwait(false);
         foreach (var node in _nodes) await node.PublishNodeRecordAsync(cancellationToken).ConfigureAwait(false);
+        // Holders announced at start to a network of few nodes: announce again so the pusher finds them at once.
+        foreach (var node in _nodes)
+        {
+            if (node.ArchiveHolder is { } holder) await holder.AnnounceAsync(cancellationToken).ConfigureAwait(false);
+        }
         await _nodes[0].PublishCrlAsync(_authority.IssueCrl([], TimeSpan.FromDays(1)), cancellationToken).ConfigureAwait(false);
         foreach (var node in _nodes.Skip(1)) await node.RefreshCrlAsync(cancellationToken).ConfigureAwait(false);
         if (mailboxNodes > 0) _mailboxes = DevnetMailboxes.Create(_nodes, mailboxNodes, Directory, _options.GroupUsesSlots);
@@ -154,7 +158,7 @@ public sealed class DevnetRunner : IAsyncDisposable
 
     // Every devnet node, the spares started later included, is composed here.
     private Task<KontinuumNode> StartNodeAsync(Ed25519Identity identity, KontinuumP2P.Certs.Certificates.Certificate certificate, string directory,
-        int? mailboxIndex, bool archive, IReadOnlyList<Multiaddr> bootstrap, CancellationToken cancellationToken) =>
+        int? mailboxIndex, bool archive, bool holder, IReadOnlyList<Multiaddr> bootstrap, CancellationToken cancellationToken) =>
         new KontinuumNodeBuilder(new KontinuumNodeOptions
         {
             Identity = identity,
@@ -162,7 +166,8 @@ public sealed class DevnetRunner : IAsyncDisposable
             Certificate = certificate,
             Mailbox = mailboxIndex is { } m ? DevnetMailboxes.ServerOptions(directory, m) : null,
             Health = mailboxIndex is null ? null : _options.MailboxHealth,
-            Archive = archive ? DevnetArchive.Options(Directory) : null,
+            Archive = archive ? DevnetArchive.Options(Directory, _options.Nodes) : null,
+            ArchiveHolder = holder ? DevnetArchive.HolderOptions(directory) : null,
             ListenAddresses = [Multiaddr.Parse("/ip4/127.0.0.1/tcp/0")],
             ExtraBootstrapPeers = [.. bootstrap],
             DataDirectory = directory,
@@ -182,7 +187,7 @@ public sealed class DevnetRunner : IAsyncDisposable
         if (_nodes.Count == 0) throw new InvalidOperationException("the devnet has no node to bootstrap from");
         var first = _nodes[0];
         // Index 1: an ephemeral mailbox (index 0 is the replica).
-        var node = await StartNodeAsync(identity, certificate, directory, mailboxIndex: 1, archive: false,
+        var node = await StartNodeAsync(identity, certificate, directory, mailboxIndex: 1, archive: false, holder: false,
             [first.ListenAddresses[0].WithPeerId(first.PeerId)], cancellationToken).ConfigureAwait(false);
         lock (_nodes) _nodes.Add(node);
         await node.Dht.RefreshAsync(cancellationToken).ConfigureAwait(false);

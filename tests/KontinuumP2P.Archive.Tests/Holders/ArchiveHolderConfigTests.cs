@@ -20,6 +20,9 @@ public sealed class ArchiveHolderConfigTests
     {
         var files = DevnetLayout.Write(Path.Combine(_dir, "dn"), 2, 40500, TimeSpan.FromDays(1), TimeProvider.System);
         var path = files.Nodes[0].ConfigPath;
+        // This test writes node 0's [archive] itself: drop the one devnet init wrote (the last section of the file).
+        var written = File.ReadAllText(path);
+        File.WriteAllText(path, written[..written.IndexOf("\n[archive]\n", StringComparison.Ordinal)]);
         File.AppendAllText(path, """
 
             [archive]

@@ -97,25 +97,44 @@ public sealed class NodeArchiveTests
     {
         var files = DevnetLayout.Write(Path.Combine(_dir, "dn"), 2, 40400, TimeSpan.FromDays(1), TimeProvider.System);
         var path = files.Nodes[0].ConfigPath;
-        File.AppendAllText(path, """
-
-            [archive]
-            enabled = true
-            sinks = ["dir:cold"]
-            pack_size = 4096
-            interval = "2m"
-            poll_interval = "5s"
-            mailboxes = []
-            """);
         var none = new Dictionary<string, string>();
+        // devnet init wrote [archive] on the replica (node 0): dir: and peers, with R = 1 as the one other node is the only holder.
         using (var resolved = NodeConfigResolver.Resolve(NodeConfigLoader.Load(path, none), path))
+        {
+            var archive = resolved.Options.Archive!;
+            Assert.That(archive.Sinks, Is.EqualTo(new[] { "dir:" + Path.GetFullPath(Path.Combine(_dir, "dn", "archive")), "peers" }));
+            Assert.That(archive.Peers!.Replicas, Is.EqualTo(1));
+            Assert.That((archive.Pusher.MaxPackAge, archive.Pusher.PollInterval), Is.EqualTo((TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(1))));
+            Assert.That((archive.Replication!.Interval, archive.Replication.ObjectsPerRound), Is.EqualTo((TimeSpan.FromSeconds(30), 64)));
+        }
+        using (var holder = NodeConfigResolver.Resolve(NodeConfigLoader.Load(files.Nodes[1].ConfigPath, none), files.Nodes[1].ConfigPath))
+        {
+            Assert.That(holder.Options.ArchiveHolder!.AnnounceInterval, Is.EqualTo(TimeSpan.FromSeconds(10)), "node 1 is a holder");
+            Assert.That(holder.Options.Certificate!.Body.Capabilities, Does.Contain("archive"));
+        }
+        var overrides = new Dictionary<string, string>
+        {
+            ["KONTINUUM__ARCHIVE__SINKS"] = "dir:cold",
+            ["KONTINUUM__ARCHIVE__PACK_SIZE"] = "4096",
+            ["KONTINUUM__ARCHIVE__INTERVAL"] = "2m",
+            ["KONTINUUM__ARCHIVE__POLL_INTERVAL"] = "5s",
+            ["KONTINUUM__ARCHIVE__REPLICATION_OBJECTS"] = "8",
+        };
+        using (var resolved = NodeConfigResolver.Resolve(NodeConfigLoader.Load(path, overrides), path))
         {
             var archive = resolved.Options.Archive!;
             Assert.That(archive.Sinks, Is.EqualTo(new[] { "dir:" + Path.Combine(Path.GetDirectoryName(path)!, "cold") }));
             Assert.That(archive.Pusher.TargetPackBytes, Is.EqualTo(4096));
             Assert.That(archive.Pusher.MaxPackAge, Is.EqualTo(TimeSpan.FromMinutes(2)));
             Assert.That(archive.Pusher.PollInterval, Is.EqualTo(TimeSpan.FromSeconds(5)));
+            Assert.That(archive.Replication!.ObjectsPerRound, Is.EqualTo(8));
             Assert.That(archive.StatePath, Does.EndWith("archive-state.db"));
+        }
+        foreach (var (key, value) in new[] { ("PEERS_REPLICAS", "0"), ("REPLICATION_OBJECTS", "0"), ("REPLICATION_INTERVAL", "0s") })
+        {
+            var refused = Assert.Throws<NodeConfigException>(() => NodeConfigResolver.Resolve(NodeConfigLoader.Load(path,
+                new Dictionary<string, string> { ["KONTINUUM__ARCHIVE__" + key] = value }), path))!;
+            Assert.That(refused.Message, Does.StartWith("archive." + key.ToLowerInvariant()));
         }
         var unknown = Assert.Throws<NodeConfigException>(() => NodeConfigResolver.Resolve(NodeConfigLoader.Load(path,
             new Dictionary<string, string> { ["KONTINUUM__ARCHIVE__SINKS"] = "ftp://x" }), path).Options.Validate())!;

@@ -171,47 +171,13 @@ public sealed partial class PeersSink : IArchiveSink
 
     private async Task PlaceAsync(ArchiveObjectId id, ReadOnlyMemory<byte> data, bool replace, CancellationToken cancellationToken)
     {
-        var placed = new List<(PeerId, string)>();
-        var providers = new HashSet<string>(StringComparer.Ordinal);
-        var refusals = new List<string>();
-        var candidates = await FindHoldersAsync(cancellationToken).ConfigureAwait(false);
-        foreach (var holder in candidates.OrderBy(h => Rank(id, h), ByteOrder.Instance))
+        var result = await PlaceOnAsync(id, data, replace, [], [], _options.Replicas, cancellationToken).ConfigureAwait(false);
+        if (result.Placed.Count < _options.Replicas)
         {
-            if (placed.Count >= _options.Replicas) break;
-            string? provider;
-            try
-            {
-                provider = await _holderProvider(holder, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (IsHolderFailure(e, cancellationToken))
-            {
-                refusals.Add($"{holder}: {e.Message}");
-                continue;
-            }
-            if (provider is null)
-            {
-                refusals.Add($"{holder}: not an admitted archive holder");
-                continue;
-            }
-            if (providers.Contains(provider)) continue;
-            try
-            {
-                await _client.StoreAsync(holder, id, data, replace, cancellationToken).ConfigureAwait(false);
-                placed.Add((holder, provider));
-                providers.Add(provider);
-            }
-            catch (Exception e) when (IsHolderFailure(e, cancellationToken))
-            {
-                Log.HolderFailed(_logger, holder.ToString(), id.ToString(), e.Message);
-                refusals.Add($"{holder}: {e.Message}");
-            }
+            throw new IOException($"{id} is on {result.Placed.Count} of the {_options.Replicas} archive holders of distinct providers required " +
+                $"({result.Candidates} holders found{(result.Refusals.Count > 0 ? ": " + string.Join("; ", result.Refusals) : "")})");
         }
-        if (placed.Count < _options.Replicas)
-        {
-            throw new IOException($"{id} is on {placed.Count} of the {_options.Replicas} archive holders of distinct providers required " +
-                $"({candidates.Count} holders found{(refusals.Count > 0 ? ": " + string.Join("; ", refusals) : "")})");
-        }
-        Placed?.Invoke(id, placed);
+        Placed?.Invoke(id, result.Placed);
     }
 
     /// <summary>The holders announced under the holders key, ourselves excepted.</summary>

@@ -11,7 +11,7 @@ namespace KontinuumP2P.Mailbox.Content;
 /// (deleted at open). Deduplicated by content id; the quota is reserved in full when a content begins, so an upload
 /// is refused up front rather than half way. Only ciphertext and hashes are stored.
 /// </summary>
-public sealed class ContentStore
+public sealed partial class ContentStore
 {
     private const string ManifestFile = "manifest";
     private const string ExpiresFile = "expires";
@@ -209,6 +209,7 @@ public sealed class ContentStore
         var now = _time.GetUtcNow();
         List<ContentId> expired;
         lock (_lock) expired = [.. _entries.Where(e => e.Value.Expires <= now).Select(e => e.Key)];
+        KeepArchiveHeld(expired);
         foreach (var id in expired) Remove(id);
         return expired.Count;
     }

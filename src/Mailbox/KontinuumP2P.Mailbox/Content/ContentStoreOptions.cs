@@ -24,6 +24,16 @@ public sealed record ContentStoreOptions
     /// <summary>fsync each chunk and its folder before acknowledging it.</summary>
     public bool SyncWrites { get; init; } = true;
 
+    /// <summary>
+    /// On a replica whose contents an archive pusher archives: true for a content the archive does not have yet. Such a
+    /// content, once complete, outlives its TTL until it is archived, but at most <see cref="MaxArchiveHold"/> longer
+    /// (the store's byte quota still counts it). Null: no hold.
+    /// </summary>
+    public Func<ContentId, bool>? ArchiveHold { get; init; }
+
+    /// <summary>How long past its TTL the archive hold may keep an unarchived content.</summary>
+    public TimeSpan MaxArchiveHold { get; init; } = TimeSpan.FromDays(7);
+
     /// <summary>Validates the settings.</summary>
     /// <exception cref="ArgumentException">A setting out of range; the message names it.</exception>
     public void Validate()
@@ -32,6 +42,7 @@ public sealed record ContentStoreOptions
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxStoreBytes);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxContents);
         if (Ttl <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(Ttl), Ttl, "must be positive");
+        if (MaxArchiveHold < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(MaxArchiveHold), MaxArchiveHold, "must not be negative");
         ArgumentNullException.ThrowIfNull(Limits);
         Limits.Validate();
     }

@@ -122,6 +122,11 @@ internal static class StatusTable
         if (status.Archive is { } archive)
             lines.Add($"  archive on node {archive.Index}: {archive.Packs} packs, {archive.Blobs} blobs, archived_up_to {archive.ArchivedUpTo}, lag {archive.Lag} blobs" +
                 $"{(archive.SinceLastPack is { } since ? $", last pack {since.TotalSeconds:0}s ago" : "")} (try: kontinuum archive verify --sink dir:{archive.Sink})");
+        if (status.Holders.Count > 0)
+        {
+            lines.Add($"  holders    {"#",2}  {"provider",-10}  {"KiB held",9}   (peers sink: each pack on 3 providers, or as many as there are)");
+            foreach (var h in status.Holders) lines.Add($"             {h.Index,2}  {h.Provider,-10}  {h.Bytes / 1024.0,9:0.0}");
+        }
         return string.Join('\n', lines);
     }
 }

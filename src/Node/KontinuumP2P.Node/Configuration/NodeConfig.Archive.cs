@@ -24,6 +24,15 @@ public sealed class ArchiveSection
     /// <summary>Mailbox ids (64 hex digits) to archive; empty: every mailbox that carries an archive key.</summary>
     public IList<string> Mailboxes { get; set; } = [];
 
+    /// <summary>With the <c>peers</c> sink: holders of distinct providers that must confirm each object (1 to 16).</summary>
+    public long PeersReplicas { get; set; } = 3;
+
+    /// <summary>With the <c>peers</c> sink: how often the re-replication loop checks the next objects' holders.</summary>
+    public string ReplicationInterval { get; set; } = "5m";
+
+    /// <summary>With the <c>peers</c> sink: most objects checked (and copied to new holders when a holder left) per interval.</summary>
+    public long ReplicationObjects { get; set; } = 64;
+
     /// <summary>The pusher's state file; default <c>archive-state.db</c> in the data folder.</summary>
     public string StateFile { get; set; } = "";
 }

@@ -1,4 +1,5 @@
 using KontinuumP2P.Archive.Pushing;
+using KontinuumP2P.Archive.Replication;
 using KontinuumP2P.Node.Hosting;
 
 namespace KontinuumP2P.Node.Configuration;
@@ -14,11 +15,21 @@ public static partial class NodeConfigResolver
         const long minPack = 1024, maxPack = 128L << 20;
         if (section.PackSize is < minPack or > maxPack)
             throw new NodeConfigException("archive.pack_size", $"archive.pack_size: {section.PackSize} is outside {minPack} to {maxPack} bytes");
+        if (section.ReplicationObjects is < 1 or > 100_000)
+            throw new NodeConfigException("archive.replication_objects", $"archive.replication_objects: {section.ReplicationObjects} is outside 1 to 100000");
+        if (section.PeersReplicas is < 1 or > 16)
+            throw new NodeConfigException("archive.peers_replicas", $"archive.peers_replicas: {section.PeersReplicas} is outside 1 to 16");
         return new NodeArchiveOptions
         {
             Sinks = sinks,
             StatePath = section.StateFile.Length > 0 ? Path.GetFullPath(section.StateFile, baseDirectory) : Path.Combine(dataDirectory, "archive-state.db"),
             Mailboxes = [.. section.Mailboxes],
+            Peers = new KontinuumP2P.Archive.Sinks.PeersSinkOptions { Replicas = (int)section.PeersReplicas },
+            Replication = new HolderReplicationOptions
+            {
+                Interval = ConfigDuration.Parse("archive.replication_interval", section.ReplicationInterval, MinInterval, TimeSpan.FromDays(1)),
+                ObjectsPerRound = (int)section.ReplicationObjects,
+            },
             Pusher = new ArchivePusherOptions
             {
                 TargetPackBytes = section.PackSize,

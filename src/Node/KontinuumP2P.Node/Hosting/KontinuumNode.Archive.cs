@@ -1,5 +1,6 @@
 using KontinuumP2P.Archive.Mailboxes;
 using KontinuumP2P.Archive.Pushing;
+using KontinuumP2P.Archive.Replication;
 using KontinuumP2P.Archive.Sinks;
 using KontinuumP2P.Node.Composition;
 using Microsoft.Extensions.Logging;
@@ -14,19 +15,30 @@ public sealed partial class KontinuumNode
     /// <summary>The archive pusher itself (for a round on demand, e.g. <see cref="ArchivePusher.RunOnceAsync"/>), when running.</summary>
     public ArchivePusher? ArchivePusher => RunningServices.OfType<ArchiveNodeService>().FirstOrDefault()?.Pusher;
 
+    /// <summary>The re-replication loop of the archive's <c>peers</c> sink, when the pusher runs with that sink.</summary>
+    public HolderReplicator? ArchiveReplicator => RunningServices.OfType<ArchiveNodeService>().FirstOrDefault()?.Replicator;
+
     /// <summary>The pusher over this node's mailbox store; it starts after the mailbox service (registered after it).</summary>
     internal sealed class ArchiveNodeService(KontinuumNode node, NodeArchiveOptions options) : INodeService
     {
         private readonly Lock _lock = new();
         private readonly Dictionary<string, ulong> _archivedUpTo = [];
         private readonly List<IArchiveSink> _sinks = [];
-        private PusherStateStore? _state;
+        // Content ids (hex) in the archive: the content store's expiry keeps the others (bounded by its MaxArchiveHold).
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _archivedContents = new(StringComparer.Ordinal);
+        private PusherStateStore? _state, _replicationState;
         private long _packs, _blobs, _bytes, _failures;
         private DateTimeOffset? _lastPackAt;
 
         public ArchivePusher? Pusher { get; private set; }
 
+        /// <summary>The re-replication loop of the <c>peers</c> sink, when it is one of the sinks.</summary>
+        public HolderReplicator? Replicator { get; private set; }
+
         public string Name => "archive";
+
+        /// <summary>Whether the pusher has archived this content (a pusher that is not started yet has archived nothing).</summary>
+        public bool IsContentArchived(KontinuumP2P.Mailbox.Content.ContentId id) => _archivedContents.ContainsKey(id.ToHex());
 
         public NodeArchiveStatus Status
         {
@@ -43,6 +55,7 @@ public sealed partial class KontinuumNode
             var statePath = options.StatePath ?? Path.Combine(node.Options.DataDirectory ?? ".", "archive-state.db");
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(statePath))!);
             _state = new PusherStateStore(statePath);
+            foreach (var content in _state.Contents()) _archivedContents.TryAdd(Convert.ToHexStringLower(content.ContentId), 0);
             var services = node.Services;
             Pusher = new ArchivePusher(new SelectedSource(new MailboxStoreArchiveSource(store), options, node), _sinks, _state, options.Pusher,
                 services.TimeProvider, services.LoggerFactory.CreateLogger<ArchivePusher>(), services.MeterFactory);
@@ -57,8 +70,17 @@ public sealed partial class KontinuumNode
                     _lastPackAt = services.TimeProvider.GetUtcNow();
                 }
             };
+            Pusher.ContentArchived += content => _archivedContents.TryAdd(Convert.ToHexStringLower(content.ContentId), 0);
             Pusher.MailboxFailed += (_, _) => Interlocked.Increment(ref _failures);
             await Pusher.StartAsync(cancellationToken).ConfigureAwait(false);
+            if (_sinks.OfType<PeersSink>().FirstOrDefault() is { } peers)
+            {
+                // Its own connection to the state file: the pusher's is not shared across threads.
+                _replicationState = new PusherStateStore(statePath);
+                Replicator = new HolderReplicator(peers, new SelectedSource(new MailboxStoreArchiveSource(store), options, node), _replicationState,
+                    options.Replication, services.TimeProvider, services.LoggerFactory.CreateLogger<HolderReplicator>());
+                await Replicator.StartAsync(cancellationToken).ConfigureAwait(false);
+            }
         }
 
         public async ValueTask DisposeAsync()
@@ -68,7 +90,13 @@ public sealed partial class KontinuumNode
                 await pusher.StopAsync(CancellationToken.None).ConfigureAwait(false);
                 pusher.Dispose();
             }
+            if (Replicator is { } replicator)
+            {
+                await replicator.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                replicator.Dispose();
+            }
             _state?.Dispose();
+            _replicationState?.Dispose();
             foreach (var sink in _sinks) await sink.DisposeAsync().ConfigureAwait(false);
         }
     }

@@ -54,6 +54,17 @@ public sealed partial class KontinuumNode
             {
                 Store = new ContentStoreOptions { Directory = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(mailbox.Store.DatabasePath)) ?? ".", "content") },
             };
+            // With an archive pusher here, a complete content outlives its TTL (bounded) until the pusher archived it.
+            if (node.Options.Archive is not null && options.Store.ArchiveHold is null)
+            {
+                options = options with
+                {
+                    Store = options.Store with
+                    {
+                        ArchiveHold = id => node.RunningServices.OfType<ArchiveNodeService>().FirstOrDefault() is not { } archive || !archive.IsContentArchived(id),
+                    },
+                };
+            }
             Server = ContentServer.Start(host, options, mailboxes.Store,
                 node.Services.LoggerFactory, node.Services.TimeProvider);
             return Task.CompletedTask;

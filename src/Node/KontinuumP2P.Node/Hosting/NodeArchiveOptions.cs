@@ -16,6 +16,9 @@ public sealed class NodeArchiveOptions
     /// <summary>Settings of the <c>peers</c> sink (replicas, timeouts); null: its defaults (3 holders of distinct providers).</summary>
     public KontinuumP2P.Archive.Sinks.PeersSinkOptions? Peers { get; set; }
 
+    /// <summary>Pace of the <c>peers</c> sink's re-replication loop (objects per interval); null: its defaults.</summary>
+    public KontinuumP2P.Archive.Replication.HolderReplicationOptions? Replication { get; set; }
+
     /// <summary>The pusher's own SQLite state file; default <c>archive-state.db</c> in the data folder.</summary>
     public string? StatePath { get; set; }
 
