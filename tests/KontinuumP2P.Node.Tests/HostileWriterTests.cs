@@ -58,8 +58,11 @@ public class HostileWriterTests
             Assert.That(rollback, Is.Zero, "servers holding a newer CRL refuse the older one and say so");
             Assert.That(ProviderEntitlement.MayProvide(member.Admission!, client.PeerId, new byte[34]), Is.False, "a client provides nothing");
             Assert.That(ProviderEntitlement.MayProvide(member.Admission!, devnet.Nodes[2].PeerId, new byte[34]), Is.True, "a dht-capable server may");
-            Assert.That(ProviderEntitlement.MayProvide(member.Admission!, devnet.Nodes[2].PeerId, "/archive/pack-1"u8.ToArray()), Is.False,
+            // Devnet node 0 pushes archives but holds none (no `archive` capability); the others are archive holders.
+            Assert.That(ProviderEntitlement.MayProvide(member.Admission!, devnet.Nodes[0].PeerId, "/archive/pack-1"u8.ToArray()), Is.False,
                 "a key naming a capability needs it");
+            Assert.That(ProviderEntitlement.MayProvide(member.Admission!, devnet.Nodes[2].PeerId, "/archive/pack-1"u8.ToArray()), Is.True,
+                "an archive holder may announce it");
         }
     }
 

@@ -139,7 +139,10 @@ public sealed class NodeConfigLoaderTests
         Assert.That(error.Message, Does.Contain("no certificate:").And.Contain("dht.mode"));
 
         using var client = NodeConfigResolver.Resolve(
-            NodeConfigLoader.Load(node.ConfigPath, new Dictionary<string, string> { ["KONTINUUM__DHT__MODE"] = "client", ["KONTINUUM__MAILBOX__ENABLED"] = "false" }), node.ConfigPath);
+            NodeConfigLoader.Load(node.ConfigPath, new Dictionary<string, string>
+            {
+                ["KONTINUUM__DHT__MODE"] = "client", ["KONTINUUM__MAILBOX__ENABLED"] = "false", ["KONTINUUM__ARCHIVE__ENABLED"] = "false",
+            }), node.ConfigPath);
         Assert.That(client.Options.Certificate, Is.Null);
         Assert.That(client.Options.DhtMode, Is.EqualTo(DhtMode.Client));
     }
