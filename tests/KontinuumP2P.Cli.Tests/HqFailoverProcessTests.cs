@@ -268,9 +268,11 @@ public sealed class HqFailoverProcessTests
                 SpareIndex => (["dht", "mailbox"], SpareProvider),
                 _ => (new[] { "dht", "hq" }, "devnet-hq"),
             };
+            var toml = File.ReadAllText(node.ConfigPath);
+            // The layout makes every devnet node but the first an archive holder; its certificate must say so.
+            if (toml.Contains("[archive_holder]", StringComparison.Ordinal)) capabilities = [.. capabilities, "archive"];
             File.WriteAllBytes(Path.Combine(node.Directory, "keys", "node.cert"), authority.IssueCertificate(key, TimeSpan.FromDays(1), capabilities, provider).Encode());
             if (i == HqIndex) continue;
-            var toml = File.ReadAllText(node.ConfigPath);
             if (!toml.Contains("[mailbox]", StringComparison.Ordinal)) toml += "\n[mailbox]\nenabled = true\nrole = \"ephemeral\"\n";
             toml += $"\n[health]\nhq = \"{hqAddress}\"\n{HealthToml}";
             File.WriteAllText(node.ConfigPath, toml);
