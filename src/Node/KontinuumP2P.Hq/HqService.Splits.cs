@@ -19,9 +19,7 @@ public sealed partial class HqService
         var slots = Registry.Slots();
         var byName = slots.ToDictionary(s => s.Slot, StringComparer.Ordinal);
         var splits = Registry.Splits();
-        var now = _time.GetUtcNow();
-        List<string> due;
-        lock (_lock) due = [.. slots.Where(s => s.Status == SlotStatus.Down && _retries.Ready(s.Slot, now)).Select(s => s.Slot)];
+        var due = DueDownSlots(slots);
         // A part whose host is no longer an active slot on the same node serves nobody: plan that split again.
         due.AddRange(splits.Where(kv => kv.Value.Any(p => byName.GetValueOrDefault(p.Part.HostSlot) is not { Status: SlotStatus.Active } host
             || host.NodeId != p.NodeId)).Select(kv => kv.Key));
@@ -29,7 +27,7 @@ public sealed partial class HqService
         HashSet<string> incidents;
         lock (_lock) incidents = [.. _escalation.ProviderIncidents];
         var plan = Allocator.PlanSplits([.. slots.Select(s => s.ToInfo())], Registry.Groups(),
-            [.. splits.Select(kv => new SlotSplit(kv.Key, [.. kv.Value.Select(p => p.Part)]))], due, incidents, SlotRecord.MaxNodes);
+            ToSplits(splits), due, incidents, SlotRecord.MaxNodes);
         var done = new List<(SlotSplit, SlotRecord)>();
         foreach (var split in plan.Splits)
         {
@@ -43,12 +41,21 @@ public sealed partial class HqService
     }
 
     /// <summary>Every split slot and its parts (record order).</summary>
-    public IReadOnlyList<SlotSplit> Splits() =>
-        [.. Registry.Splits().Select(kv => new SlotSplit(kv.Key, [.. kv.Value.Select(p => p.Part)]))];
+    public IReadOnlyList<SlotSplit> Splits() => ToSplits(Registry.Splits());
 
     /// <summary>The node ids a split slot's record names, by provider (empty when the slot is not split).</summary>
     public IReadOnlyDictionary<string, PeerId> SplitNodesOf(string slot) =>
         Registry.Splits().GetValueOrDefault(slot) is { } parts
             ? parts.ToDictionary(p => p.Part.Provider, p => PeerId.Parse(p.NodeId), StringComparer.Ordinal)
             : new Dictionary<string, PeerId>(StringComparer.Ordinal);
+
+    // Down slots whose provisioning backoff has passed (a slot HQ gave up on is never due).
+    private List<string> DueDownSlots(IReadOnlyList<SlotEntry> slots)
+    {
+        var now = _time.GetUtcNow();
+        lock (_lock) return [.. slots.Where(s => s.Status == SlotStatus.Down && _retries.Ready(s.Slot, now)).Select(s => s.Slot)];
+    }
+
+    private static List<SlotSplit> ToSplits(IReadOnlyDictionary<string, IReadOnlyList<SplitPartEntry>> splits) =>
+        [.. splits.Select(kv => new SlotSplit(kv.Key, [.. kv.Value.Select(p => p.Part)]))];
 }

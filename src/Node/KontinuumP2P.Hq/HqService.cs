@@ -147,10 +147,7 @@ public sealed partial class HqService : IDisposable
     public IReadOnlyList<(Replacement Replacement, SlotRecord Record)> ReplaceDownSlots(string actor)
     {
         var slots = Registry.Slots();
-        var now = _time.GetUtcNow();
-        List<string> down;
-        // A slot whose last provisioning failed waits for its backoff (and is left alone once HQ gave up on it).
-        lock (_lock) down = [.. slots.Where(s => s.Status == SlotStatus.Down && _retries.Ready(s.Slot, now)).Select(s => s.Slot)];
+        var down = DueDownSlots(slots);
         if (down.Count == 0) return [];
         HashSet<string> incidents;
         lock (_lock) incidents = [.. _escalation.ProviderIncidents];
