@@ -6,9 +6,10 @@ namespace KontinuumP2P.Hq;
 
 /// <summary>
 /// HQ's end of the health protocol: accepts a signed alert only when the reporter's certificate verifies against the
-/// anchors, is not revoked and carries the <c>mailbox</c> capability, then feeds it to <see cref="HqService.OnAlert"/>.
+/// anchors, is not revoked and carries the <c>mailbox</c> capability, then feeds it to <see cref="HqService.OnAlert"/>;
+/// drain reports likewise to <see cref="HqService.OnDrainReport"/>.
 /// </summary>
-public sealed class HqAlertReceiver : IHealthAlertReceiver
+public sealed class HqAlertReceiver : IHealthAlertReceiver, IDrainReportReceiver
 {
     /// <summary>Capability a reporter must hold.</summary>
     public const string MailboxCapability = "mailbox";
@@ -43,5 +44,17 @@ public sealed class HqAlertReceiver : IHealthAlertReceiver
         var result = _hq.OnAlert(alert.Reporter.Body.PeerId, alert.Target, alert.Level);
         Escalated?.Invoke(result);
         return true;
+    }
+
+    /// <inheritdoc />
+    public bool Receive(DrainReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        if (!report.Reporter.Body.Capabilities.Contains(MailboxCapability) || !_anchors().VerifyCertificate(report.Reporter, _revocations).IsValid)
+        {
+            Refused++;
+            return false;
+        }
+        return _hq.OnDrainReport(report.Reporter.Body.PeerId, report.OpenMailboxes, report.MailboxesWithBlobs);
     }
 }

@@ -10,7 +10,7 @@ using Microsoft.Extensions.Logging;
 namespace KontinuumP2P.Hq;
 
 /// <summary>Something HQ's node did, for <c>hq run</c>'s output and tests.</summary>
-/// <param name="Kind"><c>level</c> (a slot's fleet level changed), <c>replaced</c>, <c>provision-failed</c>, <c>provision-abandoned</c> or <c>published</c>.</param>
+/// <param name="Kind"><c>level</c> (a slot's fleet level changed), <c>replaced</c>, <c>drained</c>, <c>stopped</c>, <c>provision-failed</c>, <c>provision-abandoned</c> or <c>published</c>.</param>
 /// <param name="Slot">The slot.</param>
 /// <param name="NodeId">The node concerned (the failing one for <c>level</c>, the replacement otherwise).</param>
 /// <param name="Detail">The new level, the slot sequence, or the error.</param>
@@ -124,6 +124,7 @@ public sealed partial class HqNodeService : INodeService
             Raise("replaced", slot, replacement.Spare.Id, record.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture));
             await PublishAsync(record, cancellationToken).ConfigureAwait(false);
         }
+        await DeliverDrainsAsync(cancellationToken).ConfigureAwait(false);
         // Slots no spare could take while keeping their groups diverse are split over live nodes, one per provider.
         foreach (var (split, record) in _hq.SplitDownSlots("hq"))
         {

@@ -22,7 +22,11 @@ public sealed record MailboxStatusRow(string Slot, string PeerId, string Provide
 /// <summary><c>hq status</c>.</summary>
 /// <param name="Mailboxes">Every slot.</param>
 /// <param name="Incidents">Open provider incidents.</param>
-public sealed record HqStatus(IReadOnlyList<MailboxStatusRow> Mailboxes, IReadOnlyList<string> Incidents);
+public sealed record HqStatus(IReadOnlyList<MailboxStatusRow> Mailboxes, IReadOnlyList<string> Incidents)
+{
+    /// <summary>Open drains and what each waits for before <c>hq decommission</c>.</summary>
+    public IReadOnlyList<DrainStatusRow> Drains { get; init; } = [];
+}
 
 /// <summary>
 /// HQ's core (layer 3), without I/O of its own: the registry and audit log in SQLite, the escalation state machine
@@ -201,17 +205,8 @@ public sealed partial class HqService : IDisposable
         lock (_lock) _retries.Succeeded(slot);
     }
 
-    /// <summary>Marks a slot draining and moves its groups to other slots (diversity kept); returns the moves.</summary>
-    public IReadOnlyList<GroupMove> Drain(string actor, string slot)
-    {
-        Registry.SetStatus(actor, slot, SlotStatus.Draining, "drain requested");
-        var moves = Allocator.PlanDrain([.. Registry.Slots().Select(s => s.ToInfo())], Registry.Groups(), slot);
-        foreach (var m in moves) Registry.MoveGroup(actor, m);
-        return moves;
-    }
-
     /// <summary>The fleet as <c>hq status</c> shows it.</summary>
-    public HqStatus Status() => StatusOf(Registry);
+    public HqStatus Status() => StatusOf(Registry) with { Drains = DrainStatusOf(Registry, _time.GetUtcNow(), DrainSettle) };
 
     /// <summary>The fleet as <c>hq status</c> shows it, from the registry alone (works while another process runs HQ).</summary>
     public static HqStatus StatusOf(FleetRegistry registry)
@@ -224,7 +219,7 @@ public sealed partial class HqService : IDisposable
             : s.Status == SlotStatus.Split ? "split"
             : s.Level.ToString().ToLowerInvariant(), s.AssignedGroups)).ToList();
         var incidents = slots.Where(s => s.Level == HealthLevel.Black).Select(s => s.Provider).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-        return new HqStatus(rows, incidents);
+        return new HqStatus(rows, incidents) { Drains = DrainStatusOf(registry, registry.Now, DefaultDrainSettle) };
     }
 
     /// <inheritdoc />

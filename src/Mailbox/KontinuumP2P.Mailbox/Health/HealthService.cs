@@ -25,6 +25,12 @@ public sealed record HealthServiceOptions
 
     /// <summary>How often the background loop looks for due checks and alert refreshes.</summary>
     public TimeSpan Tick { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How often a mailbox node sends HQ its count of open mailboxes (<see cref="DrainReport"/>; HQ keeps it only
+    /// while the node is being drained). Zero: never.
+    /// </summary>
+    public TimeSpan DrainReportInterval { get; init; } = TimeSpan.FromMinutes(1);
 }
 
 /// <summary>
@@ -179,6 +185,21 @@ public sealed partial class HealthService : IProtocolHandler, IAsyncDisposable
                 if (transition is not null) await AlertAsync(transition, cancellationToken).ConfigureAwait(false);
                 return new HealthResponse { Report = new ReportResult { Counted = true } };
             }
+            case HealthRequest.BodyOneofCase.Drain:
+            {
+                if (_receiver is not IDrainReportReceiver drains) return Error(HealthError.Types.Code.NotSupported, "this node does not take drain reports");
+                DrainReport report;
+                try
+                {
+                    report = DrainReport.FromSigned(request.Drain);
+                }
+                catch (FormatException e)
+                {
+                    return Error(HealthError.Types.Code.Malformed, e.Message);
+                }
+                if (!report.Reporter.Body.PeerId.Equals(remote)) return Error(HealthError.Types.Code.Unauthorized, "the report's reporter is not the sender");
+                return new HealthResponse { Alert = new AlertResult { Accepted = drains.Receive(report) } };
+            }
             case HealthRequest.BodyOneofCase.Alert:
             {
                 if (_receiver is null) return Error(HealthError.Types.Code.NotSupported, "this node does not take alerts");
@@ -205,8 +226,14 @@ public sealed partial class HealthService : IProtocolHandler, IAsyncDisposable
     private async Task LoopAsync(CancellationToken cancellationToken)
     {
         using var timer = new PeriodicTimer(_options.Tick, _time);
+        var nextDrainReport = _time.GetUtcNow();
         while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
         {
+            if (_options.DrainReportInterval > TimeSpan.Zero && _time.GetUtcNow() >= nextDrainReport)
+            {
+                nextDrainReport = _time.GetUtcNow() + _options.DrainReportInterval;
+                await SendDrainReportAsync(cancellationToken).ConfigureAwait(false);
+            }
             IReadOnlyList<HealthTarget> due;
             IReadOnlyList<TargetStatus> refresh;
             lock (_lock)
@@ -246,9 +273,36 @@ public sealed partial class HealthService : IProtocolHandler, IAsyncDisposable
         }
     }
 
-    /// <summary>Sends alerts to HQ's peer over the health protocol.</summary>
-    public sealed class PeerAlertSink(IPeerHost host, PeerId hq, Ed25519Identity key, TimeSpan timeout) : IHealthAlertSink
+    private async Task SendDrainReportAsync(CancellationToken cancellationToken)
     {
+        if (_sink is not IDrainReportSink sink || _devices is not IMailboxCensus census) return;
+        try
+        {
+            var (open, withBlobs) = census.CountMailboxes();
+            await sink.SendAsync(new DrainReport(open, withBlobs, _time.GetUtcNow(), _certificate), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or InvalidOperationException or Microsoft.Data.Sqlite.SqliteException
+                                      || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            Log.AlertFailed(_logger, "(drain report)", e.Message); // the next one follows after the interval
+        }
+    }
+
+    /// <summary>Sends alerts (and drain reports) to HQ's peer over the health protocol.</summary>
+    public sealed class PeerAlertSink(IPeerHost host, PeerId hq, Ed25519Identity key, TimeSpan timeout) : IHealthAlertSink, IDrainReportSink
+    {
+        /// <inheritdoc />
+        public async Task SendAsync(DrainReport report, CancellationToken cancellationToken)
+        {
+            ArgumentNullException.ThrowIfNull(report);
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            cts.CancelAfter(timeout);
+            await using var stream = await host.NewStreamAsync(hq, [ProtocolId], cts.Token).ConfigureAwait(false);
+            await HealthFrames.WriteAsync(stream.Output, new HealthRequest { RequestId = 1, Drain = report.ToSigned(key) }, cts.Token).ConfigureAwait(false);
+            var answer = await HealthFrames.ReadAsync(stream.Input, HealthResponse.Parser, cts.Token).ConfigureAwait(false);
+            if (answer?.Alert is null) throw new IOException($"HQ refused the drain report: {answer?.Error?.Message ?? "no answer"}");
+        }
+
         /// <inheritdoc />
         public async Task SendAsync(HealthAlert alert, CancellationToken cancellationToken)
         {

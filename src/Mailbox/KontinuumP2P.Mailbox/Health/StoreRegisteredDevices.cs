@@ -9,7 +9,7 @@ namespace KontinuumP2P.Mailbox.Health;
 /// beside the store's writer) checks that the device is registered at the mailbox and that BLAKE3 of the capability is
 /// the one the mailbox was created with. It never creates or changes anything.
 /// </summary>
-public sealed class StoreRegisteredDevices : IRegisteredDevices, IDisposable
+public sealed class StoreRegisteredDevices : IRegisteredDevices, IMailboxCensus, IDisposable
 {
     private readonly SqliteConnection _connection;
     private readonly Lock _lock = new();
@@ -43,6 +43,19 @@ public sealed class StoreRegisteredDevices : IRegisteredDevices, IDisposable
         }
         return ValueTask.FromResult(capHash is not null
             && CryptographicOperations.FixedTimeEquals(capHash, KontinuumP2P.Certs.Hashing.Blake3.Hash(capability.Span)));
+    }
+
+    /// <inheritdoc />
+    public (int Open, int WithBlobs) CountMailboxes()
+    {
+        lock (_lock)
+        {
+            using var cmd = _connection.CreateCommand();
+            cmd.CommandText = "SELECT COUNT(*), COALESCE(SUM(blobs > 0), 0) FROM mailboxes";
+            using var r = cmd.ExecuteReader();
+            r.Read();
+            return ((int)Math.Min(r.GetInt64(0), int.MaxValue), (int)Math.Min(r.GetInt64(1), int.MaxValue));
+        }
     }
 
     /// <inheritdoc />

@@ -1,5 +1,11 @@
 namespace KontinuumP2P.Hq.Allocation;
 
+/// <summary>A drained node's count of the mailboxes it still holds, as HQ received it (signed by that node).</summary>
+/// <param name="OpenMailboxes">Mailboxes not closed yet.</param>
+/// <param name="MailboxesWithBlobs">Of those, mailboxes still holding blobs (un-acknowledged or un-archived).</param>
+/// <param name="ReceivedAt">When HQ received it (HQ's clock, not the node's).</param>
+public sealed record DrainNodeReport(int OpenMailboxes, int MailboxesWithBlobs, DateTimeOffset ReceivedAt);
+
 /// <summary>
 /// Tracks one slot's drain (seed §6.3): its groups are moved away; an ephemeral slot may be decommissioned once no
 /// group is left on it and its longest TTL has passed since the last move; a replica slot only once every moved
@@ -9,6 +15,8 @@ public sealed class DrainProgress
 {
     private readonly HashSet<string> _waiting = new(StringComparer.Ordinal);
     private readonly HashSet<string> _stillAssigned;
+    private DrainNodeReport? _report;
+    private TimeSpan _settle;
 
     /// <summary>Starts a drain.</summary>
     /// <param name="slot">The slot.</param>
@@ -54,12 +62,32 @@ public sealed class DrainProgress
     /// <summary>Records that a moved group's new replica holds everything the old one held.</summary>
     public void CaughtUp(string group) => _waiting.Remove(group);
 
+    /// <summary>
+    /// The drained node's own count (a slot re-pointed as a whole moves all its groups at once, so HQ cannot tell them
+    /// apart): a report received at least <paramref name="settle"/> after the last move (every client has re-resolved
+    /// the slot by then) that shows no mailbox with blobs means every group has caught up: each client closes its
+    /// mailbox on the old node only once the new node holds every blob id the old one had.
+    /// </summary>
+    public void NodeReported(DrainNodeReport report, TimeSpan settle)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        _report = report;
+        _settle = settle;
+        if (report.MailboxesWithBlobs == 0 && report.ReceivedAt >= LastMoveAt + settle) _waiting.Clear();
+    }
+
     /// <summary>Whether the slot's node may be terminated now, and if not why.</summary>
     public (bool Ready, string Reason) CanDecommission(DateTimeOffset now)
     {
         if (_stillAssigned.Count > 0) return (false, $"{_stillAssigned.Count} group(s) still assigned");
+        if (Role == MailboxRole.Replica && _waiting.Count > 0 && _report is { } r)
+        {
+            return r.ReceivedAt < LastMoveAt + _settle
+                ? (false, $"waiting for a drain report from the old node after {LastMoveAt + _settle:O} (clients re-resolve the slot until then)")
+                : (false, $"the old node still holds {r.MailboxesWithBlobs} mailbox(es) with blobs ({r.OpenMailboxes} open) as of {r.ReceivedAt:O}");
+        }
         if (Role == MailboxRole.Replica)
-            return _waiting.Count > 0 ? (false, $"{_waiting.Count} group(s) whose new replica has not caught up") : (true, "all groups caught up");
+            return _waiting.Count > 0 ? (false, $"{_waiting.Count} group(s) whose new replica has not caught up (no drain report from the old node yet)") : (true, "all groups caught up");
         return now - LastMoveAt >= Ttl ? (true, "TTL window passed") : (false, $"ephemeral blobs may live until {LastMoveAt + Ttl:O}");
     }
 }

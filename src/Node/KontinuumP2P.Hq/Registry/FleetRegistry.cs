@@ -49,6 +49,9 @@ public sealed partial class FleetRegistry
         _time = time ?? throw new ArgumentNullException(nameof(time));
     }
 
+    /// <summary>Now, on the registry's clock.</summary>
+    public DateTimeOffset Now => _time.GetUtcNow();
+
     /// <summary>Adds a slot, or updates its node, provider, region, role and capacity (sequence grows when the node changes).</summary>
     public SlotEntry UpsertSlot(string actor, string slot, string nodeId, string provider, string region, MailboxRole role, int capacity) =>
         _db.InTransaction((c, tx) =>

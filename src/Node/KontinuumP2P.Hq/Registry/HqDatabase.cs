@@ -11,8 +11,8 @@ public sealed class HqDatabase : IDisposable
     /// <summary>File name inside the data directory.</summary>
     public const string FileName = "hq.db";
 
-    // 2: provision_attempts (provisioning failures survive a restart). Version 1 files are migrated on open.
-    private const int SchemaVersion = 2;
+    // 2: provision_attempts (provisioning failures survive a restart). 3: drains. Older files are migrated on open.
+    private const int SchemaVersion = 3;
 
     private readonly SqliteConnection _connection;
     private readonly Lock _lock = new();
@@ -68,14 +68,19 @@ public sealed class HqDatabase : IDisposable
                 CREATE TABLE IF NOT EXISTS revoked(node_id BLOB PRIMARY KEY, reason INTEGER NOT NULL, at INTEGER NOT NULL);
                 CREATE TABLE IF NOT EXISTS provision_attempts(
                   slot TEXT PRIMARY KEY, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL, abandoned INTEGER NOT NULL);
+                CREATE TABLE IF NOT EXISTS drains(
+                  slot TEXT NOT NULL, old_node TEXT NOT NULL, new_node TEXT NOT NULL, spare_id TEXT, role INTEGER NOT NULL,
+                  started_at INTEGER NOT NULL, ttl_ms INTEGER NOT NULL, delivered INTEGER NOT NULL, report_at INTEGER,
+                  report_open INTEGER, report_with_blobs INTEGER, finished_at INTEGER, outcome TEXT, stopped INTEGER NOT NULL DEFAULT 0,
+                  PRIMARY KEY(slot, old_node));
                 """);
             using (var cmd = connection.CreateCommand())
             {
                 cmd.CommandText = "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', $v); SELECT value FROM meta WHERE key = 'schema';";
                 cmd.Parameters.AddWithValue("$v", SchemaVersion.ToString(System.Globalization.CultureInfo.InvariantCulture));
                 var version = (string)cmd.ExecuteScalar()!;
-                // 1 -> 2 only adds a table, which the CREATE above already made.
-                if (version == "1") version = Migrate(connection, SchemaVersion);
+                // 1 -> 2 -> 3 only add tables, which the CREATE above already made.
+                if (version is "1" or "2") version = Migrate(connection, SchemaVersion);
                 if (version != SchemaVersion.ToString(System.Globalization.CultureInfo.InvariantCulture))
                     throw new InvalidDataException($"{path}: HQ database schema {version}, this build reads {SchemaVersion}");
             }
