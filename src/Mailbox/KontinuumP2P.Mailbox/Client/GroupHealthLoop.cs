@@ -81,7 +81,7 @@ public sealed partial class GroupHealthLoop : IAsyncDisposable
             try
             {
                 var round = await _client.HealthRoundAsync(_options, _schedule, cancellationToken).ConfigureAwait(false);
-                if (round.PendingReseeds > 0) _wake.Writer.TryWrite(true);
+                if (round.PendingReseeds > 0 || _client.Store.RetireRows().Count > 0) _wake.Writer.TryWrite(true);
                 RoundCompleted?.Invoke(round);
             }
             catch (Exception e) when (e is IOException or TimeoutException or InvalidOperationException or Microsoft.Data.Sqlite.SqliteException
@@ -104,6 +104,8 @@ public sealed partial class GroupHealthLoop : IAsyncDisposable
                 var pushed = await _client.ReseedAsync(_options, cancellationToken).ConfigureAwait(false);
                 Interlocked.Add(ref _reseeded, pushed);
                 if (pushed > 0) Reseeded?.Invoke(pushed);
+                // Then the mailboxes left on the nodes the slots moved away from are emptied into the new nodes and closed.
+                await _client.RetireMovedMailboxesAsync(_options, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or TimeoutException or InvalidOperationException or Microsoft.Data.Sqlite.SqliteException
                                           && !cancellationToken.IsCancellationRequested)

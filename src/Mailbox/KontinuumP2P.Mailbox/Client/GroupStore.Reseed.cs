@@ -73,6 +73,8 @@ public sealed partial class GroupStore
             {
                 job = new ReseedJob(generation, slot, peer, null, 0, 0, 0);
                 SaveReseed(tx, job);
+                // The mailbox on the node the slot left is emptied into the new node and closed after the re-seed.
+                AddRetire(tx, generation, slot, previous, DateTimeOffset.UnixEpoch); // due at once
             }
             tx.Commit();
             return job;
@@ -169,6 +171,8 @@ public sealed partial class GroupStore
             CREATE TABLE IF NOT EXISTS slot_peers (generation INTEGER NOT NULL, slot TEXT NOT NULL, peer TEXT NOT NULL, PRIMARY KEY (generation, slot));
             CREATE TABLE IF NOT EXISTS reseed (generation INTEGER NOT NULL, slot TEXT NOT NULL, target TEXT NOT NULL, survivor TEXT,
                 epoch INTEGER NOT NULL, cursor INTEGER NOT NULL, pushed INTEGER NOT NULL, done TEXT, PRIMARY KEY (generation, slot));
+            CREATE TABLE IF NOT EXISTS retire_old (generation INTEGER NOT NULL, slot TEXT NOT NULL, peer TEXT NOT NULL, attempts INTEGER NOT NULL,
+                next_at INTEGER NOT NULL, PRIMARY KEY (generation, slot, peer));
             """);
         // Directories from before multi-survivor re-seeding have the table without the column.
         using (var columns = _db.CreateCommand())

@@ -30,6 +30,7 @@ internal static class HqCommands
         hq.Subcommands.Add(Run());
         hq.Subcommands.Add(Status());
         hq.Subcommands.Add(Drain());
+        hq.Subcommands.Add(Decommission());
         var audit = new Command("audit", "HQ's signed, hash-chained audit log");
         audit.Subcommands.Add(AuditVerify());
         hq.Subcommands.Add(audit);
@@ -124,6 +125,8 @@ internal static class HqCommands
             foreach (var m in status.Mailboxes)
                 CliOutput.WriteLine(pr, $"{m.Slot,-16} {m.PeerId,-54} {m.Provider,-12} {m.Region,-10} {m.State,-9} {m.Groups}");
             CliOutput.WriteLine(pr, status.Incidents.Count == 0 ? "no provider incidents" : $"provider incidents: {string.Join(", ", status.Incidents)}");
+            foreach (var d in status.Drains)
+                CliOutput.WriteLine(pr, $"drain {d.Slot}: {d.OldNode} -> {d.NewNode}: {(d.Ready ? "ready to decommission" : "waiting")}: {d.WaitingFor}");
         }));
         return cmd;
     }
@@ -132,8 +135,9 @@ internal static class HqCommands
     {
         var config = ConfigOption();
         var slot = new Argument<string>("SLOT") { Description = "Slot to drain" };
+        var ttl = new Option<int>("--ttl-seconds") { Description = "Longest blob TTL of an ephemeral slot (its old node may go this long after the move)", DefaultValueFactory = _ => 7 * 24 * 3600 };
         var json = TrustCli.JsonOption();
-        var cmd = new Command("drain", "Stop new assignments to SLOT and move its groups to other slots (provider diversity kept)") { config, slot, json };
+        var cmd = new Command("drain", "Re-point SLOT to a free spare on the same provider (a new slot record); its groups follow, re-seed the new node and close their mailboxes on the old one") { config, slot, ttl, json };
         cmd.SetAction(pr => TrustCli.Run(pr, () =>
         {
             var options = HqConfigLoader.Load(pr.GetValue(config)!);
@@ -142,14 +146,39 @@ internal static class HqCommands
             using var hq = new HqService(OpenExisting(options), key, certificate, options.Escalation.ToOptions(), TimeProvider.System);
             var name = pr.GetValue(slot)!;
             if (hq.Registry.GetSlot(name) is null) throw new ArgumentException($"unknown slot '{name}'");
-            var moves = hq.Drain("cli", name);
-            var left = hq.Registry.GetSlot(name)!.AssignedGroups;
+            var drain = Refusal(() => hq.DrainSlot("cli", name, TimeSpan.FromSeconds(pr.GetValue(ttl))));
             TrustCli.Report(pr, pr.GetValue(json), new JsonObject
             {
                 ["slot"] = name,
-                ["moved"] = new JsonArray([.. moves.Select(m => (JsonNode)new JsonObject { ["group"] = m.GroupId, ["to"] = m.To })]),
-                ["remaining"] = left,
-            }, $"{name} draining: {moves.Count} group(s) moved, {left} without a diverse target");
+                ["oldNode"] = drain.OldNode,
+                ["newNode"] = drain.NewNode,
+                ["role"] = drain.Role.ToString().ToLowerInvariant(),
+            }, $"{name} re-pointed from {drain.OldNode} to spare {drain.NewNode}; `hq run` starts it and publishes the record, then `hq decommission {name}` once `hq status` says ready");
+        }));
+        return cmd;
+    }
+
+    private static Command Decommission()
+    {
+        var config = ConfigOption();
+        var slot = new Argument<string>("SLOT") { Description = "Drained slot whose old node is retired" };
+        var force = new Option<bool>("--force") { Description = "Retire the old node although the drain is not ready (audited with what it still waited for)" };
+        var json = TrustCli.JsonOption();
+        var cmd = new Command("decommission", "Retire the old node of SLOT's drain once every group caught up (replica) or the TTL passed (ephemeral); refuses with the reason until then") { config, slot, force, json };
+        cmd.SetAction(pr => TrustCli.Run(pr, () =>
+        {
+            var options = HqConfigLoader.Load(pr.GetValue(config)!);
+            using var key = LoadHqKey(options);
+            var certificate = Certificate.Decode(KeyFile.ReadBounded(options.CertificateFile, Certificate.MaxEncodedLength));
+            using var hq = new HqService(OpenExisting(options), key, certificate, options.Escalation.ToOptions(), TimeProvider.System);
+            var name = pr.GetValue(slot)!;
+            var drain = Refusal(() => hq.Decommission("cli", name, pr.GetValue(force)));
+            TrustCli.Report(pr, pr.GetValue(json), new JsonObject
+            {
+                ["slot"] = name,
+                ["oldNode"] = drain.OldNode,
+                ["forced"] = pr.GetValue(force),
+            }, $"{drain.OldNode} of {name} decommissioned; `hq run` stops it if HQ started it");
         }));
         return cmd;
     }
@@ -223,6 +252,19 @@ internal static class HqCommands
                 $"HQ state restored to {db.Path} ({audit.Entries} audit entries intact)");
         }));
         return cmd;
+    }
+
+    // HQ's refusals (not drained yet, no spare) are the operator's answer, not a crash: exit 1 with the reason.
+    private static T Refusal<T>(Func<T> action)
+    {
+        try
+        {
+            return action();
+        }
+        catch (Exception e) when (e is InvalidOperationException or KontinuumP2P.Hq.Allocation.AllocationException or KeyNotFoundException)
+        {
+            throw new IOException(e.Message, e);
+        }
     }
 
     private static HqDatabase OpenExisting(HqOptions options)
