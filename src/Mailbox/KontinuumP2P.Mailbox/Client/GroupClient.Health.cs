@@ -78,6 +78,20 @@ public sealed partial class GroupClient
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         var connections = Connections;
+        // A drained node still answers: look at the slot records of live sessions now and then, and connect a moved
+        // slot's new node at once (which records its re-seed and the closing of the mailbox on the old node).
+        await Task.WhenAll(connections.Where(c => c.Reachable == true).Select(async c =>
+        {
+            try
+            {
+                if (await c.RefreshAsync(options.SlotRefreshInterval, cancellationToken).ConfigureAwait(false))
+                    await c.GetSessionAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (MailboxUnavailableException)
+            {
+                // Reported below.
+            }
+        })).ConfigureAwait(false);
         // Probe what did not answer (or was never tried): a failed dial drops the cached resolution, so this also
         // follows a slot HQ moved.
         await Task.WhenAll(connections.Where(c => c.Reachable != true).Select(async c =>

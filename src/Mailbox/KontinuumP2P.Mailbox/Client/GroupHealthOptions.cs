@@ -22,6 +22,10 @@ public sealed record GroupHealthOptions
     /// 100/s by default, so the application's own pushes keep room).</summary>
     public double ReseedBlobsPerSecond { get; init; } = 50;
 
+    /// <summary>How old a live session's slot resolution may get before a health round looks at the slot's record
+    /// again (a drained node keeps answering, so only the record shows the move).</summary>
+    public TimeSpan SlotRefreshInterval { get; init; } = MailboxConnection.ResolveInterval;
+
     /// <summary>Most blob ids of the replacement held in memory while reconciling (32 bytes each); past it, the
     /// remaining blobs are pushed anyway and the mailbox drops duplicates.</summary>
     public int MaxReconciledIds { get; init; } = 1_000_000;
@@ -36,6 +40,7 @@ public sealed record GroupHealthOptions
         if (ReportTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(ReportTimeout), ReportTimeout, "must be positive");
         if (ReseedBlobsPerSecond is <= 0 or > 100_000 || double.IsNaN(ReseedBlobsPerSecond))
             throw new ArgumentOutOfRangeException(nameof(ReseedBlobsPerSecond), ReseedBlobsPerSecond, "must be in (0, 100000]");
+        if (SlotRefreshInterval < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(SlotRefreshInterval), SlotRefreshInterval, "must not be negative");
         if (MaxReconciledIds is < 1 or > 100_000_000) throw new ArgumentOutOfRangeException(nameof(MaxReconciledIds), MaxReconciledIds, "must be 1..100000000");
     }
 }

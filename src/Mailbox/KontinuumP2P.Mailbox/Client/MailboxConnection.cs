@@ -100,6 +100,42 @@ internal sealed class MailboxConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Re-resolves the slot of a live session once its resolution is older than <paramref name="maxAge"/>: a node that
+    /// is drained keeps answering, so only a fresh look at the slot's record shows that HQ moved it. When the slot
+    /// names another node now, the session is dropped (the next use connects the new node). True when it moved.
+    /// </summary>
+    public async Task<bool> RefreshAsync(TimeSpan maxAge, CancellationToken cancellationToken)
+    {
+        if (_session is not { } live || live.Completion.IsCompleted || PeerId is not { } current || Core.Identity.PeerId.TryParse(Slot, out _)) return false;
+        var now = _host.TimeProvider.GetUtcNow();
+        if (now - _resolvedAt < maxAge) return false;
+        await _connect.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            MailboxEndpoint endpoint;
+            try
+            {
+                var used = _usedProviders is null ? [] : await _usedProviders(this, cancellationToken).ConfigureAwait(false);
+                endpoint = await _resolver.ResolveAsync(Slot, used, cancellationToken).ConfigureAwait(false);
+            }
+            catch (MailboxUnavailableException)
+            {
+                return false; // the working session stays
+            }
+            _resolvedAt = now;
+            if (endpoint.PeerId.Equals(current) || _verifier.Check(endpoint) is not null) return false;
+            _endpoint = endpoint;
+            if (endpoint.Certificate?.Body.Provider is { Length: > 0 } provider) Provider = provider;
+            await DropAsync().ConfigureAwait(false);
+            return true;
+        }
+        finally
+        {
+            _connect.Release();
+        }
+    }
+
     /// <summary>Marks the session broken after a failed request (the next call reconnects).</summary>
     public async Task FailAsync(Exception error)
     {
