@@ -155,6 +155,9 @@ internal sealed class MailboxFleet : IAsyncDisposable
 
         public bool Running => Server is not null;
 
+        /// <summary>The server's host while it runs (other protocols, e.g. health, can share it).</summary>
+        public PeerHost? Host => _host;
+
         public async Task StartAsync()
         {
             var host = new PeerHost(new PeerHostOptions

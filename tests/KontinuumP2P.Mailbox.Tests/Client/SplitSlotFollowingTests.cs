@@ -52,7 +52,7 @@ public sealed class SplitSlotFollowingTests
         await using var fleet = await MailboxFleet.StartAsync(6);
         using var hq = Ed25519Identity.Generate();
         var hqCert = fleet.Issue(hq, ["dht", SlotRecord.HqCapability], "hq");
-        var resolver = new RecordResolver(fleet);
+        var resolver = new SlotRecordResolver(fleet);
         for (var i = 0; i < 6; i++) resolver.Publish(SlotRecord.Create(fleet.Servers[i].Slot, fleet.Servers[i].PeerId, 1, DateTimeOffset.UtcNow, hqCert, hq));
         using var secret1 = GroupSecret.Generate();
         using var secret2 = GroupSecret.Generate();
@@ -98,32 +98,5 @@ public sealed class SplitSlotFollowingTests
         }
         Assert.That(store1.ReseedJobs(), Is.Empty);
         Assert.That(store2.ReseedJobs(), Is.Empty);
-    }
-
-    /// <summary>Slot names to HQ's signed records (the newest wins), resolved as a node's slot resolver does.</summary>
-    private sealed class RecordResolver(MailboxFleet fleet) : IMailboxResolver
-    {
-        private readonly Lock _lock = new();
-        private readonly Dictionary<string, SlotRecord> _records = new(StringComparer.Ordinal);
-
-        public void Publish(SlotRecord record)
-        {
-            lock (_lock)
-            {
-                if (!_records.TryGetValue(record.Slot, out var old) || old.Sequence < record.Sequence) _records[record.Slot] = record;
-            }
-        }
-
-        public Task<MailboxEndpoint> ResolveAsync(string slot, CancellationToken cancellationToken) => ResolveAsync(slot, [], cancellationToken);
-
-        public Task<MailboxEndpoint> ResolveAsync(string slot, IReadOnlyCollection<string> usedProviders, CancellationToken cancellationToken)
-        {
-            SlotRecord? record;
-            lock (_lock) _records.TryGetValue(slot, out record);
-            if (record is null) throw new MailboxUnavailableException(slot, $"unknown slot {slot}");
-            var node = record.NodeFor(usedProviders) ?? throw new MailboxUnavailableException(slot, $"no node of {slot} off {string.Join(",", usedProviders)}");
-            var s = fleet.Servers.Single(m => m.PeerId.Equals(node));
-            return Task.FromResult(new MailboxEndpoint(s.PeerId, [s.Address], s.Certificate));
-        }
     }
 }
