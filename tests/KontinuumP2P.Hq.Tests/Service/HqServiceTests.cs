@@ -53,21 +53,6 @@ public sealed class HqServiceTests
         Assert.That(hq.Audit.Tail(50).Select(e => e.Action), Does.Contain("slot.replace").And.Contain("slot.level").And.Contain("group.allocate"));
     }
 
-    [Test]
-    public void Drain_moves_every_group_and_marks_the_slot_draining()
-    {
-        using var hq = _f.Open();
-        HqFixture.AddFleet(hq, 4, 2);
-        for (var i = 0; i < 8; i++) hq.AllocateGroup("test", $"g{i}", MailboxRole.Replica, null);
-        var busiest = hq.Registry.Slots().OrderByDescending(s => s.AssignedGroups).First();
-        var moves = hq.Drain("operator", busiest.Slot);
-        Assert.That(moves, Has.Count.EqualTo(busiest.AssignedGroups));
-        Assert.That(hq.Registry.GetSlot(busiest.Slot)!.AssignedGroups, Is.Zero);
-        Assert.That(hq.Status().Mailboxes.Single(m => m.Slot == busiest.Slot).State, Is.EqualTo("draining"));
-        Assert.That(Allocator.IsDiverse([.. hq.Registry.Slots().Select(s => s.ToInfo())], hq.Registry.Groups()), Is.True);
-        Assert.Throws<AllocationException>(() => hq.AllocateGroup("test", "too-many", MailboxRole.Ephemeral, null));
-    }
-
     [TestCase("UPDATE audit SET detail = replace(detail, 'g1', 'g9') WHERE seq = 4", "edited")]
     [TestCase("DELETE FROM audit WHERE seq = 2", "removed or inserted")]
     [TestCase("UPDATE audit SET actor = 'someone' WHERE seq = 1", "edited")]

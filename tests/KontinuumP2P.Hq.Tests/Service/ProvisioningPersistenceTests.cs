@@ -96,7 +96,7 @@ public sealed class ProvisioningPersistenceTests
             r.Read();
             return (r.GetString(0), r.GetInt64(1));
         });
-        Assert.That((schema, rows), Is.EqualTo(("2", 1L)));
+        Assert.That((schema, rows), Is.EqualTo(("3", 1L)));
         SqliteConnection.ClearAllPools();
     }
 }
