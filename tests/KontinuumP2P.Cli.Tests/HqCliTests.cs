@@ -130,4 +130,72 @@ public sealed class HqCliTests
         Assert.That(restore.Code, Is.Zero, restore.Err);
         Assert.That((await RunAsync(HqCommands.Create(), ["hq", "audit", "verify", "--config", restoredConfig], ct)).Code, Is.Zero);
     }
+
+    [Test]
+    [CancelAfter(60_000)]
+    public async Task Drain_status_decommission_refused_with_the_reason_then_forced_and_audited(CancellationToken ct)
+    {
+        using var anchorKey = Ed25519Identity.Generate();
+        using var authority = new DevnetAuthority("lab", [Ed25519Identity.FromSeed(anchorKey.ExportSeed())], 1, TimeProvider.System);
+        File.WriteAllText(Path.Combine(_dir, "genesis.json"), GenesisFile.Write(authority.Network));
+        using var hqKey = Ed25519Identity.Generate();
+        KeyFile.WriteSecret(Path.Combine(_dir, "hq.key"), KeyFile.EncodePlain(hqKey, KeyFileKind.Node));
+        var hqCert = authority.IssueCertificate(hqKey, TimeSpan.FromDays(30), ["dht", "hq"]);
+        File.WriteAllBytes(Path.Combine(_dir, "hq.cert"), hqCert.Encode());
+        var config = Path.Combine(_dir, "hq.toml");
+        File.WriteAllText(config, """
+            [hq]
+            data_directory = "data"
+            key_file = "hq.key"
+            certificate_file = "hq.cert"
+            network = "genesis.json"
+            """);
+        var oldNode = Ed25519Identity.Generate().PeerId;
+        var spare = Ed25519Identity.Generate().PeerId;
+        using (var hq = new KontinuumP2P.Hq.HqService(Path.Combine(_dir, "data"), hqKey, hqCert, new KontinuumP2P.Hq.Escalation.EscalationOptions(), TimeProvider.System))
+        {
+            hq.RegisterSlot("test", "mbx-a", oldNode, "p0", "eu", KontinuumP2P.Hq.Allocation.MailboxRole.Replica, 100);
+            hq.Registry.AddSpare("test", new KontinuumP2P.Hq.Registry.SpareEntry(spare.ToString(), "p0", "eu", "spares/one", null));
+        }
+
+        var unknown = await RunAsync(HqCommands.Create(), ["hq", "drain", "mbx-z", "--config", config], ct);
+        Assert.That(unknown.Code, Is.Not.Zero);
+        Assert.That(unknown.Err, Does.Contain("unknown slot 'mbx-z'"));
+        var early = await RunAsync(HqCommands.Create(), ["hq", "decommission", "mbx-a", "--config", config], ct);
+        Assert.That(early.Code, Is.Not.Zero);
+        Assert.That(early.Err, Does.Contain("no open drain"));
+
+        var drain = await RunAsync(HqCommands.Create(), ["hq", "drain", "mbx-a", "--config", config, "--json"], ct);
+        Assert.That(drain.Code, Is.Zero, drain.Err);
+        var drained = JsonDocument.Parse(drain.Out).RootElement;
+        Assert.That((drained.GetProperty("oldNode").GetString(), drained.GetProperty("newNode").GetString()), Is.EqualTo((oldNode.ToString(), spare.ToString())));
+        var again = await RunAsync(HqCommands.Create(), ["hq", "drain", "mbx-a", "--config", config], ct);
+        Assert.That(again.Err, Does.Contain("no free spare on provider 'p0'"));
+
+        var status = await RunAsync(HqCommands.Create(), ["hq", "status", "--config", config], ct);
+        Assert.That(status.Code, Is.Zero, status.Err);
+        Assert.That(status.Out, Does.Contain($"drain mbx-a: {oldNode} -> {spare}: waiting"));
+        var statusJson = JsonDocument.Parse((await RunAsync(HqCommands.Create(), ["hq", "status", "--config", config, "--json"], ct)).Out).RootElement;
+        Assert.That(statusJson.GetProperty("drains")[0].GetProperty("ready").GetBoolean(), Is.False);
+
+        var refused = await RunAsync(HqCommands.Create(), ["hq", "decommission", "mbx-a", "--config", config], ct);
+        Assert.That(refused.Code, Is.Not.Zero);
+        Assert.That(refused.Err, Does.Contain("is not drained"));
+        var forced = await RunAsync(HqCommands.Create(), ["hq", "decommission", "mbx-a", "--force", "--config", config, "--json"], ct);
+        Assert.That(forced.Code, Is.Zero, forced.Err);
+        Assert.That(JsonDocument.Parse(forced.Out).RootElement.GetProperty("forced").GetBoolean(), Is.True);
+        Assert.That((await RunAsync(HqCommands.Create(), ["hq", "status", "--config", config], ct)).Out, Does.Not.Contain("drain mbx-a"));
+        Assert.That((await RunAsync(HqCommands.Create(), ["hq", "audit", "verify", "--config", config], ct)).Code, Is.Zero);
+        using var db = KontinuumP2P.Hq.Registry.HqDatabase.Open(Path.Combine(_dir, "data"));
+        var actions = db.Read(c =>
+        {
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "SELECT action FROM audit ORDER BY seq";
+            using var r = cmd.ExecuteReader();
+            var list = new List<string>();
+            while (r.Read()) list.Add(r.GetString(0));
+            return list;
+        });
+        Assert.That(actions, Does.Contain("slot.drain").And.Contain("slot.decommission").And.Contain("slot.decommission-forced"));
+    }
 }
