@@ -57,13 +57,19 @@ public sealed partial class KontinuumNode
         }
     }
 
-    // HQ's configured address is put back before every alert: the peer store may have evicted it since.
-    private sealed class HqSink(IPeerHost host, PeerId hq, Multiaddr address, IHealthAlertSink inner) : IHealthAlertSink
+    // HQ's configured address is put back before every alert and drain report: the peer store may have evicted it since.
+    private sealed class HqSink(IPeerHost host, PeerId hq, Multiaddr address, HealthService.PeerAlertSink inner) : IHealthAlertSink, IDrainReportSink
     {
         public Task SendAsync(HealthAlert alert, CancellationToken cancellationToken)
         {
             host.PeerStore.AddAddresses(hq, [address], TimeSpan.FromHours(1));
             return inner.SendAsync(alert, cancellationToken);
+        }
+
+        public Task SendAsync(DrainReport report, CancellationToken cancellationToken)
+        {
+            host.PeerStore.AddAddresses(hq, [address], TimeSpan.FromHours(1));
+            return inner.SendAsync(report, cancellationToken);
         }
     }
 }
