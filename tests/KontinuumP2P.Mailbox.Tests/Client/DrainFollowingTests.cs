@@ -143,6 +143,26 @@ public sealed class DrainFollowingTests
         }
     }
 
+    [Test]
+    public void Moved_away_mailboxes_to_close_are_bounded_and_the_oldest_generations_go_first()
+    {
+        using var secret = GroupSecret.Generate();
+        using var store = GroupStore.Create(Path.Combine(_dir, "bound"), secret, "test", ["a", "b", "c"], 1);
+        // A slot moving again and again (or HQ flapping records) must not grow the device's file without bound.
+        for (var generation = 1; generation <= 40; generation++)
+        {
+            foreach (var slot in new[] { "a", "b", "c" })
+            {
+                Assert.That(store.ObservePeer(generation, slot, "node-1"), Is.Null, "first sight: nothing moved");
+                Assert.That(store.ObservePeer(generation, slot, "node-2"), Is.Not.Null);
+            }
+        }
+        var rows = store.RetireRows();
+        Assert.That(rows, Has.Count.EqualTo(GroupStore.MaxRetireRows));
+        Assert.That(rows.Min(r => r.Generation), Is.EqualTo(40 - GroupStore.MaxRetireRows / 3 + 1));
+        Assert.That(rows.All(r => r.Peer == "node-1"), Is.True, "each row names the node the slot left");
+    }
+
     /// <summary>The next report HQ stored that the node counted after this call (HQ's clock moves 1 s per try: one stored report a second).</summary>
     private static async Task<DrainReport> FreshReportAsync(ReportTap reports, FakeTimeProvider time, CancellationToken ct)
     {
