@@ -47,8 +47,10 @@ public sealed partial class MailboxStore
     {
         if (!Overlapped) return;
         _walPath = _options.DatabasePath + "-wal";
-        // The open's own writes (schema, epoch) committed without a sync: flushed once before any ack depends on them.
+        // The open's own writes (schema, epoch) committed without a sync: flushed once before any ack depends on them,
+        // with the directory, so the -wal file's entry is durable too (SQLite syncs it on its first WAL sync; ours replace those).
         FlushWal();
+        KontinuumP2P.Certs.Secrets.DurableFiles.FlushDirectory(Path.GetDirectoryName(Path.GetFullPath(_walPath))!);
         _unflushed = Channel.CreateBounded<CommittedGroup>(new BoundedChannelOptions(_options.MaxUnflushedGroups)
         {
             SingleReader = true, SingleWriter = true,

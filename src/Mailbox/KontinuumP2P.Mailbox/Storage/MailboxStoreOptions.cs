@@ -80,7 +80,7 @@ public sealed record MailboxStoreOptions
     public bool OverlapFlush { get; init; } = true;
 
     /// <summary>Committed groups waiting for a WAL flush at most (with <see cref="OverlapFlush"/>); the writer waits beyond.</summary>
-    public int MaxUnflushedGroups { get; init; } = 64;
+    public int MaxUnflushedGroups { get; init; } = 16;
 
     /// <summary>
     /// Replica: mailboxes with an archive key for which this returns true (given the mailbox id) are trimmed only up
