@@ -25,7 +25,7 @@ public sealed class MailboxBench : IBench
     /// <inheritdoc />
     public string Description =>
         "mailbox durable pushes/s + p50/p99 ack over host streams vs the 0k-sync storage path; latency at 100 vs 100k blobs; pull blobs/s " +
-        "(args: --pushes N --sessions S --inflight F --rate R --rate-seconds T --sync full|fullcommit|normal --fill N --pull-rounds R)";
+        "(args: --pushes N --sessions S --inflight F --rate R --rate-seconds T --sync full|fullcommit|normal --checkpoint background|writer --fill N --pull-rounds R)";
 
     /// <inheritdoc />
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
@@ -44,11 +44,16 @@ public sealed class MailboxBench : IBench
         if (sync is not ("full" or "fullcommit" or "normal")) throw new ArgumentException($"--sync {sync}: expected full, fullcommit or normal");
         // full: power-loss durable with the WAL flush overlapped (the default); fullcommit: each COMMIT fsyncs (synchronous=FULL).
         var syncFull = sync != "normal";
+        var checkpointIndex = Array.IndexOf(args, "--checkpoint");
+        var checkpoint = checkpointIndex < 0 || checkpointIndex + 1 >= args.Length ? "background" : args[checkpointIndex + 1];
+        if (checkpoint is not ("background" or "writer")) throw new ArgumentException($"--checkpoint {checkpoint}: expected background or writer");
+        // background: passive checkpoints on their own connection (the default); writer: SQLite's automatic checkpoint on the writer.
+        var checkpointInterval = checkpoint == "writer" ? TimeSpan.Zero : new MailboxStoreOptions { DatabasePath = "x" }.CheckpointInterval;
         var directory = Path.Combine(Path.GetTempPath(), "kp-mailbox-bench-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
         try
         {
-            var results = new Dictionary<string, object> { ["bench"] = Name, ["blobBytes"] = 1024, ["sync"] = sync };
+            var results = new Dictionary<string, object> { ["bench"] = Name, ["blobBytes"] = 1024, ["sync"] = sync, ["checkpoint"] = checkpoint };
             var blob = RandomNumberGenerator.GetBytes(1024);
 
             // Baseline on its own file in the same folder (same disk, same SQLite, same sync mode), run before and after
@@ -73,7 +78,7 @@ public sealed class MailboxBench : IBench
             }
             RunBaseline("zerok-1.db");
 
-            await using var rig = await Rig.StartAsync(Path.Combine(directory, "mailbox.db"), syncFull, sync == "full", cancellationToken);
+            await using var rig = await Rig.StartAsync(Path.Combine(directory, "mailbox.db"), syncFull, sync == "full", checkpointInterval, cancellationToken);
 
             // 1. Durable push throughput: S sessions (one mailbox each) with F pushes in flight per session.
             var credentials = Enumerable.Range(0, sessions).Select(_ => NewCredentials()).ToList();
@@ -310,7 +315,7 @@ public sealed class MailboxBench : IBench
 
         public MailboxServer Server { get; }
 
-        public static async Task<Rig> StartAsync(string database, bool syncFull, bool overlapFlush, CancellationToken cancellationToken)
+        public static async Task<Rig> StartAsync(string database, bool syncFull, bool overlapFlush, TimeSpan checkpointInterval, CancellationToken cancellationToken)
         {
             var serverIdentity = Ed25519Identity.Generate();
             var clientIdentity = Ed25519Identity.Generate();
@@ -323,7 +328,7 @@ public sealed class MailboxBench : IBench
             await serverHost.StartAsync(cancellationToken);
             var server = await MailboxServer.StartAsync(serverHost, new MailboxServerOptions
             {
-                Store = new MailboxStoreOptions { DatabasePath = database, SyncFull = syncFull, OverlapFlush = overlapFlush, MaxMailboxBlobs = 10_000_000, MaxMailboxBytes = 64L << 30 },
+                Store = new MailboxStoreOptions { DatabasePath = database, SyncFull = syncFull, OverlapFlush = overlapFlush, CheckpointInterval = checkpointInterval, MaxMailboxBlobs = 10_000_000, MaxMailboxBytes = 64L << 30 },
                 PushesPerMinute = 100_000_000,
                 RequestsPerSecond = 10_000_000,
                 MaxInFlightPerSession = 256,

@@ -85,6 +85,7 @@ public sealed partial class MailboxStore : IMailboxArchiveSource, IAsyncDisposab
                 (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<MailboxStore>(), meterFactory);
             await store.InitialiseAsync(cancellationToken).ConfigureAwait(false);
             store.StartDurability();
+            store.ConfigureCheckpoints();
             store._tasks.Run(store.WriterLoopAsync);
             if (options.BackgroundCleanup) store._tasks.Run(store.CleanupLoopAsync);
             return store;

@@ -83,6 +83,16 @@ public sealed record MailboxStoreOptions
     public int MaxUnflushedGroups { get; init; } = 16;
 
     /// <summary>
+    /// How often a background connection runs a passive WAL checkpoint when something was committed, so the writer no
+    /// longer stops for checkpoints; <see cref="TimeSpan.Zero"/> leaves checkpoints to SQLite's automatic one on the
+    /// writer (every 1,000 pages).
+    /// </summary>
+    public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>With <see cref="CheckpointInterval"/>: WAL pages at which the writer checkpoints itself (bounds the WAL file).</summary>
+    public int CheckpointBackstopPages { get; init; } = 4000;
+
+    /// <summary>
     /// Replica: mailboxes with an archive key for which this returns true (given the mailbox id) are trimmed only up
     /// to the cursor an archive pusher reported through <see cref="MailboxStore.SetArchivedUpToAsync"/>, and idle expiry
     /// skips them while they hold blobs past that cursor. Null: no hold.
@@ -116,6 +126,8 @@ public sealed record MailboxStoreOptions
         Positive(CleanupInterval, nameof(CleanupInterval));
         Range(ReadConnections, 1, 64, nameof(ReadConnections));
         Range(MaxUnflushedGroups, 1, 4096, nameof(MaxUnflushedGroups));
+        if (CheckpointInterval < TimeSpan.Zero) throw new ArgumentException($"{nameof(CheckpointInterval)} must not be negative (was {CheckpointInterval})", nameof(CheckpointInterval));
+        Range(CheckpointBackstopPages, 100, 1_000_000, nameof(CheckpointBackstopPages));
     }
 
     private static void Positive(TimeSpan value, string name)
