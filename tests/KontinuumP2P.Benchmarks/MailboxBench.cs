@@ -25,7 +25,7 @@ public sealed class MailboxBench : IBench
     /// <inheritdoc />
     public string Description =>
         "mailbox durable pushes/s + p50/p99 ack over host streams vs the 0k-sync storage path; latency at 100 vs 100k blobs; pull blobs/s " +
-        "(args: --pushes N --sessions S --inflight F --sync full|normal --fill N --pull-rounds R)";
+        "(args: --pushes N --sessions S --inflight F --rate R --rate-seconds T --sync full|fullcommit|normal --checkpoint background|writer --fill N --pull-rounds R)";
 
     /// <inheritdoc />
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
@@ -36,13 +36,24 @@ public sealed class MailboxBench : IBench
         var fill = (int)BenchArgs.GetLong(args, "--fill", 100_000);
         // More rounds of the pipelined pull give a profiler a longer pull phase.
         var pullRounds = (int)Math.Max(1, BenchArgs.GetLong(args, "--pull-rounds", 1));
+        // Open loop: pushes due on a fixed schedule at this rate (0 skips it), for this many seconds.
+        var openRate = BenchArgs.GetLong(args, "--rate", PushTargetRate);
+        var openSeconds = BenchArgs.GetLong(args, "--rate-seconds", 5);
         var syncIndex = Array.IndexOf(args, "--sync");
-        var syncFull = syncIndex < 0 || syncIndex + 1 >= args.Length || args[syncIndex + 1] != "normal";
+        var sync = syncIndex < 0 || syncIndex + 1 >= args.Length ? "full" : args[syncIndex + 1];
+        if (sync is not ("full" or "fullcommit" or "normal")) throw new ArgumentException($"--sync {sync}: expected full, fullcommit or normal");
+        // full: power-loss durable with the WAL flush overlapped (the default); fullcommit: each COMMIT fsyncs (synchronous=FULL).
+        var syncFull = sync != "normal";
+        var checkpointIndex = Array.IndexOf(args, "--checkpoint");
+        var checkpoint = checkpointIndex < 0 || checkpointIndex + 1 >= args.Length ? "background" : args[checkpointIndex + 1];
+        if (checkpoint is not ("background" or "writer")) throw new ArgumentException($"--checkpoint {checkpoint}: expected background or writer");
+        // background: passive checkpoints on their own connection (the default); writer: SQLite's automatic checkpoint on the writer.
+        var checkpointInterval = checkpoint == "writer" ? TimeSpan.Zero : new MailboxStoreOptions { DatabasePath = "x" }.CheckpointInterval;
         var directory = Path.Combine(Path.GetTempPath(), "kp-mailbox-bench-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
         try
         {
-            var results = new Dictionary<string, object> { ["bench"] = Name, ["blobBytes"] = 1024, ["sync"] = syncFull ? "full" : "normal" };
+            var results = new Dictionary<string, object> { ["bench"] = Name, ["blobBytes"] = 1024, ["sync"] = sync, ["checkpoint"] = checkpoint };
             var blob = RandomNumberGenerator.GetBytes(1024);
 
             // Baseline on its own file in the same folder (same disk, same SQLite, same sync mode), run before and after
@@ -67,7 +78,7 @@ public sealed class MailboxBench : IBench
             }
             RunBaseline("zerok-1.db");
 
-            await using var rig = await Rig.StartAsync(Path.Combine(directory, "mailbox.db"), syncFull, cancellationToken);
+            await using var rig = await Rig.StartAsync(Path.Combine(directory, "mailbox.db"), syncFull, sync == "full", checkpointInterval, cancellationToken);
 
             // 1. Durable push throughput: S sessions (one mailbox each) with F pushes in flight per session.
             var credentials = Enumerable.Range(0, sessions).Select(_ => NewCredentials()).ToList();
@@ -89,9 +100,16 @@ public sealed class MailboxBench : IBench
             results["p50Ms"] = Math.Round(Percentile(pushLatencies, 0.50), 3);
             results["p99Ms"] = Math.Round(Percentile(pushLatencies, 0.99), 3);
             results["ratioToZeroKSync"] = Math.Round(rate / baselineRate, 2);
-            results["meanBatch"] = Math.Round((double)rig.Server.Store.Statistics.Pushes / Math.Max(1, rig.Server.Store.Statistics.Batches), 1);
-            Console.WriteLine($"mailbox push: {pushes:N0} pushes over {sessions} sessions x {inFlight} in flight, {rate:N0}/s, " +
-                $"p50 {Percentile(pushLatencies, 0.5):0.000} ms, p99 {Percentile(pushLatencies, 0.99):0.000} ms, {rate / baselineRate:0.00}x the 0k-sync path");
+            var statistics = rig.Server.Store.Statistics;
+            results["meanBatch"] = Math.Round((double)statistics.Pushes / Math.Max(1, statistics.Batches), 1);
+            // Only the overlapped mode flushes on its own (fullcommit and normal never do).
+            var flushes = rig.Server.Store.Flushes;
+            results["meanGroupsPerFlush"] = flushes == 0 ? "n/a" : Math.Round((double)statistics.Batches / flushes, 2);
+            Console.WriteLine($"mailbox push (closed loop, maximum): {pushes:N0} pushes over {sessions} sessions x {inFlight} in flight, {rate:N0}/s, " +
+                $"p50 {Percentile(pushLatencies, 0.5):0.000} ms, p99 {Percentile(pushLatencies, 0.99):0.000} ms, {rate / baselineRate:0.00}x the 0k-sync path " +
+                $"(target >= 2.5x: {(rate / baselineRate >= 2.5 ? "met" : "not met")}); {pushCpu.TotalMicroseconds / pushes:0.0} us CPU per push; " +
+                $"mean group {results["meanBatch"]} pushes, {results["meanGroupsPerFlush"]} groups per WAL flush");
+            if (openRate > 0) await OpenLoopAsync(clients, openRate, openSeconds, blob, results, cancellationToken);
 
             // 2. Push latency, one push at a time, with 100 vs `fill` blobs already in the mailbox.
             var small = NewCredentials();
@@ -227,6 +245,34 @@ public sealed class MailboxBench : IBench
 
     private const int PullDepth = 3;
 
+    /// <summary>Design §11 / issue #13: durable pushes per second per mailbox node, with p99 ack at that rate at most <see cref="PushTargetP99Ms"/>.</summary>
+    private const int PushTargetRate = 10_000;
+
+    private const double PushTargetP99Ms = 10;
+
+    private static async Task OpenLoopAsync(List<MailboxSession> clients, long openRate, long openSeconds, byte[] blob, Dictionary<string, object> results,
+        CancellationToken cancellationToken)
+    {
+        var open = await MailboxOpenLoop.RunAsync(clients, openRate, TimeSpan.FromSeconds(openSeconds), blob, CpuTime, cancellationToken);
+        var p50 = Percentile(open.SortedLatenciesMs, 0.50);
+        var p99 = Percentile(open.SortedLatenciesMs, 0.99);
+        results["openLoopRate"] = openRate;
+        results["openLoopPushes"] = open.Pushes;
+        results["openLoopAchievedPerSecond"] = Math.Round(open.AchievedRate);
+        results["openLoopP50Ms"] = Math.Round(p50, 3);
+        results["openLoopP99Ms"] = Math.Round(p99, 3);
+        results["openLoopP999Ms"] = Math.Round(Percentile(open.SortedLatenciesMs, 0.999), 3);
+        results["openLoopMaxSendLagMs"] = Math.Round(open.MaxSendLagMs, 3);
+        results["openLoopCpuMicrosPerPush"] = Math.Round(open.Cpu.TotalMicroseconds / open.Pushes, 1);
+        // Met when the schedule was kept (within 1 %) and the tail measured from each push's due time is within target.
+        var met = openRate >= PushTargetRate && open.AchievedRate >= 0.99 * openRate && p99 <= PushTargetP99Ms;
+        results["openLoopTargetMet"] = met;
+        Console.WriteLine($"mailbox push (open loop): {open.Pushes:N0} pushes due at {openRate:N0}/s over {clients.Count} sessions, achieved {open.AchievedRate:N0}/s, " +
+            $"latency from the due time p50 {p50:0.000} ms, p99 {p99:0.000} ms, p99.9 {Percentile(open.SortedLatenciesMs, 0.999):0.000} ms " +
+            $"(dispatcher lag at most {open.MaxSendLagMs:0.0} ms); {open.Cpu.TotalMicroseconds / open.Pushes:0.0} us CPU per push");
+        Console.WriteLine($"push target >= {PushTargetRate:N0}/s with p99 <= {PushTargetP99Ms} ms at that rate: {(met ? "met" : "not met")}");
+    }
+
     /// <summary>Design §11: pulled blobs per second per stream at 1 KiB.</summary>
     private const int PullTarget = 200_000;
 
@@ -269,7 +315,7 @@ public sealed class MailboxBench : IBench
 
         public MailboxServer Server { get; }
 
-        public static async Task<Rig> StartAsync(string database, bool syncFull, CancellationToken cancellationToken)
+        public static async Task<Rig> StartAsync(string database, bool syncFull, bool overlapFlush, TimeSpan checkpointInterval, CancellationToken cancellationToken)
         {
             var serverIdentity = Ed25519Identity.Generate();
             var clientIdentity = Ed25519Identity.Generate();
@@ -282,7 +328,7 @@ public sealed class MailboxBench : IBench
             await serverHost.StartAsync(cancellationToken);
             var server = await MailboxServer.StartAsync(serverHost, new MailboxServerOptions
             {
-                Store = new MailboxStoreOptions { DatabasePath = database, SyncFull = syncFull, MaxMailboxBlobs = 10_000_000, MaxMailboxBytes = 64L << 30 },
+                Store = new MailboxStoreOptions { DatabasePath = database, SyncFull = syncFull, OverlapFlush = overlapFlush, CheckpointInterval = checkpointInterval, MaxMailboxBlobs = 10_000_000, MaxMailboxBytes = 64L << 30 },
                 PushesPerMinute = 100_000_000,
                 RequestsPerSecond = 10_000_000,
                 MaxInFlightPerSession = 256,

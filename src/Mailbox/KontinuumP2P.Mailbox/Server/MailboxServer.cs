@@ -143,7 +143,7 @@ public sealed partial class MailboxServer : IProtocolHandler, IAsyncDisposable
         }
     }
 
-    // Runs on the store's writer after a commit: only flags sessions, never blocks.
+    // Runs on the store's writer (or its flush task) once a commit is durable: only flags sessions, never blocks.
     private void OnGrown(IReadOnlyList<(long Row, ulong MaxCursor)> grown)
     {
         foreach (var (row, max) in grown)

@@ -57,7 +57,15 @@ public sealed partial class MailboxStore
 
     private sealed class PushOp(long row, byte[] blobId, byte[] data, TimeSpan ttl) : WriteOp<MailboxPushResult>
     {
-        protected override MailboxPushResult Run(MailboxStore store) => store.ApplyPush(row, blobId, data, ttl);
+        private byte[]? _data = data;
+
+        // The bytes are let go once written: a group waiting for its flush holds answers, not blobs.
+        protected override MailboxPushResult Run(MailboxStore store)
+        {
+            var bytes = _data ?? throw new InvalidOperationException("a push is applied once");
+            _data = null;
+            return store.ApplyPush(row, blobId, bytes, ttl);
+        }
     }
 
     private sealed class AckOp(long row, byte[] deviceId, ulong upTo) : WriteOp<ulong>

@@ -39,7 +39,8 @@ public sealed partial class MailboxStore
             using (statement)
             {
                 Check(db, raw.sqlite3_bind_int64(statement, 1, MailboxKeys.Key(row, afterCursor)));
-                Check(db, raw.sqlite3_bind_int64(statement, 2, MailboxKeys.End(row)));
+                // Up to the published end only: rows committed but not yet flushed stay unseen.
+                Check(db, raw.sqlite3_bind_int64(statement, 2, MailboxKeys.Key(row, max) + 1));
                 Check(db, raw.sqlite3_bind_int64(statement, 3, now));
                 Check(db, raw.sqlite3_bind_int64(statement, 4, maxBlobs + 1L));
                 long bytes = 0;

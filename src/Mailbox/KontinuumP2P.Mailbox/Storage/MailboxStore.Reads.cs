@@ -29,6 +29,8 @@ public sealed partial class MailboxStore
             await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
             return await reader.ReadAsync(ct).ConfigureAwait(false) ? (reader.GetInt64(0), (ulong)reader.GetInt64(1) - 1) : (0L, 0UL);
         }, cancellationToken).ConfigureAwait(false);
+        // A mailbox written since the store opened is read only up to its published (durable) end.
+        if (row != 0 && _published.TryGetValue(row, out var published)) max = Math.Min(max, published);
         if (row == 0 || afterCursor >= max) return new MailboxPullResult([], false, max, Epoch);
         // The archive tracks the store's epoch (IMailboxArchiveSource.Epoch), so its pages carry that one.
         return await ReadRangeAsync(row, afterCursor, max, maxBlobs, maxBytes, Epoch, cancellationToken).ConfigureAwait(false);
@@ -62,7 +64,8 @@ public sealed partial class MailboxStore
                 ORDER BY k LIMIT $limit
                 """;
             command.Parameters.AddWithValue("$after", MailboxKeys.Key(row, afterCursor));
-            command.Parameters.AddWithValue("$end", MailboxKeys.End(row));
+            // Up to the published end only: rows committed but not yet flushed (overlapped durability) stay unseen.
+            command.Parameters.AddWithValue("$end", MailboxKeys.Key(row, maxCursor) + 1);
             command.Parameters.AddWithValue("$now", now);
             command.Parameters.AddWithValue("$limit", maxBlobs + 1);
             await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);

@@ -12,13 +12,13 @@ public sealed partial class MailboxStore
     private readonly HashSet<long> _trimDue = [];
     private SqliteCommand _begin = null!, _commit = null!, _insertBlob = null!, _findDuplicate = null!, _updateMailbox = null!,
         _updateMeta = null!, _upsertDevice = null!;
-    private long _wMailboxes, _wBlobs, _wBytes, _batchPushes, _batchDuplicates, _batchDeleted;
+    private long _wMailboxes, _wBlobs, _wBytes, _cMailboxes, _cBlobs, _cBytes, _batchPushes, _batchDuplicates, _batchDeleted;
 
     private void PrepareWriterCommands()
     {
-        _wMailboxes = _mailboxes;
-        _wBlobs = _blobs;
-        _wBytes = _bytes;
+        _wMailboxes = _cMailboxes = _mailboxes;
+        _wBlobs = _cBlobs = _blobs;
+        _wBytes = _cBytes = _bytes;
         _begin = Command("BEGIN IMMEDIATE");
         _commit = Command("COMMIT");
         _insertBlob = Command("INSERT INTO blobs (k, blob_id, data, expires) VALUES ($k, $id, $data, $expires)", "$k", "$id", "$data", "$expires");
@@ -51,17 +51,33 @@ public sealed partial class MailboxStore
     private async Task WriterLoopAsync(CancellationToken stopping)
     {
         var batch = new List<WriteOp>(_options.MaxBatchOperations);
-        // Drains until the queue is completed at dispose, so queued pushes are committed or refused, never dropped.
-        while (await _queue.Reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+        try
         {
-            batch.Clear();
-            while (batch.Count < _options.MaxBatchOperations && _queue.Reader.TryRead(out var op)) batch.Add(op);
-            if (batch.Count > 0) CommitBatch(batch);
+            // Drains until the queue is completed at dispose, so queued pushes are committed or refused, never dropped.
+            while (await _queue.Reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+            {
+                batch.Clear();
+                while (batch.Count < _options.MaxBatchOperations && _queue.Reader.TryRead(out var op)) batch.Add(op);
+                if (batch.Count == 0 || CommitBatch(batch) is not { } group) continue;
+                // Overlapped: the flush task acks the group after a WAL flush; the writer goes on with the next group.
+                if (_unflushed is null) Release(group);
+                else await _unflushed.Writer.WriteAsync(group, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _unflushed?.Writer.TryComplete();
         }
     }
 
-    private void CommitBatch(List<WriteOp> batch)
+    private CommittedGroup? CommitBatch(List<WriteOp> batch)
     {
+        if (Volatile.Read(ref _flushFault) is not null)
+        {
+            var refused = new MailboxException(MailboxErrorCode.Internal, "the mailbox store could not flush its log earlier; it takes no more writes");
+            foreach (var op in batch) op.Fail(refused);
+            return null;
+        }
         var started = _time.GetTimestamp();
         try
         {
@@ -84,11 +100,10 @@ public sealed partial class MailboxStore
             ResetWriterState();
             var error = new MailboxException(MailboxErrorCode.Internal, "the mailbox store could not commit; nothing was stored");
             foreach (var op in batch) op.Fail(error);
-            return;
+            return null;
         }
-        Publish();
         _metrics.Committed(batch.Count, _time.GetElapsedTime(started));
-        foreach (var op in batch) op.Complete();
+        return Snapshot(batch);
     }
 
     private void FlushCounters()
@@ -103,13 +118,16 @@ public sealed partial class MailboxStore
         _updateMeta.ExecuteNonQuery();
     }
 
-    private void Publish()
+    /// <summary>On the writer right after a commit: what the group changed, for <see cref="Release"/>, and the writer's per-batch state reset.</summary>
+    private CommittedGroup Snapshot(List<WriteOp> batch)
     {
+        var published = new (long Row, ulong MaxCursor)[_touched.Count];
         List<(long, ulong)>? grown = null;
+        var i = 0;
         foreach (var state in _touched)
         {
             state.Dirty = false;
-            _published[state.Row] = state.MaxCursor;
+            published[i++] = (state.Row, state.MaxCursor);
             if (state.Grew)
             {
                 state.Grew = false;
@@ -117,18 +135,37 @@ public sealed partial class MailboxStore
             }
         }
         _touched.Clear();
-        foreach (var row in _removedRows) _published.TryRemove(row, out _);
+        long[] removed = _removedRows.Count == 0 ? [] : [.. _removedRows];
         _removedRows.Clear();
-        Volatile.Write(ref _mailboxes, _wMailboxes);
-        Volatile.Write(ref _blobs, _wBlobs);
-        Volatile.Write(ref _bytes, _wBytes);
-        Interlocked.Add(ref _pushes, _batchPushes);
-        Interlocked.Add(ref _duplicates, _batchDuplicates);
-        Interlocked.Add(ref _deleted, _batchDeleted);
-        Interlocked.Increment(ref _batches);
-        _metrics.Counted(_batchPushes, _batchDuplicates, _batchDeleted);
+        _cMailboxes = _wMailboxes;
+        _cBlobs = _wBlobs;
+        _cBytes = _wBytes;
+        var group = new CommittedGroup(++_commitSequence, [.. batch], published, removed, grown, _wMailboxes, _wBlobs, _wBytes,
+            _batchPushes, _batchDuplicates, _batchDeleted);
         _batchPushes = _batchDuplicates = _batchDeleted = 0;
-        if (grown is not null) Grown?.Invoke(grown);
+        Volatile.Write(ref _committedSequence, group.Sequence);
+        Committed?.Invoke(group.Sequence);
+        return group;
+    }
+
+    /// <summary>
+    /// Makes a committed (and, when overlapped, flushed) group visible: cursors to pulls, counters, notifications, then
+    /// the answers. Runs in commit order, on the writer or on the flush task.
+    /// </summary>
+    private void Release(CommittedGroup group)
+    {
+        foreach (var (row, max) in group.Published) _published[row] = max;
+        foreach (var row in group.Removed) _published.TryRemove(row, out _);
+        Volatile.Write(ref _mailboxes, group.Mailboxes);
+        Volatile.Write(ref _blobs, group.Blobs);
+        Volatile.Write(ref _bytes, group.Bytes);
+        Interlocked.Add(ref _pushes, group.Pushes);
+        Interlocked.Add(ref _duplicates, group.Duplicates);
+        Interlocked.Add(ref _deleted, group.Deleted);
+        Interlocked.Increment(ref _batches);
+        _metrics.Counted(group.Pushes, group.Duplicates, group.Deleted);
+        if (group.Grown is not null) Grown?.Invoke(group.Grown);
+        foreach (var op in group.Ops) op.Complete();
     }
 
     private void ResetWriterState()
@@ -138,9 +175,10 @@ public sealed partial class MailboxStore
         _removedRows.Clear();
         _trimDue.Clear();
         _batchPushes = _batchDuplicates = _batchDeleted = 0;
-        _wMailboxes = Volatile.Read(ref _mailboxes);
-        _wBlobs = Volatile.Read(ref _blobs);
-        _wBytes = Volatile.Read(ref _bytes);
+        // The last committed values: with overlapped flushes the published ones may still lag behind them.
+        _wMailboxes = _cMailboxes;
+        _wBlobs = _cBlobs;
+        _wBytes = _cBytes;
         _wTombstones = CountTombstones();
     }
 

@@ -12,7 +12,8 @@ namespace KontinuumP2P.Mailbox.Storage;
 /// <summary>
 /// The mailbox server's durable store: one SQLite file in WAL mode written by one writer task that commits queued
 /// operations in groups (up to <see cref="MailboxStoreOptions.MaxBatchOperations"/>, as soon as the queue is empty), so
-/// a push is answered only after the commit that holds it, and its cursor is assigned in that same transaction.
+/// a push is answered only after the commit that holds it is durable (by default a WAL flush overlapped with the next
+/// group's commit, see <see cref="MailboxStoreOptions.OverlapFlush"/>), and its cursor is assigned in that same transaction.
 /// Per-mailbox counters (next cursor, bytes, blobs, last access) live in one row updated in the same transaction, so
 /// quotas cost O(1). Pulls and archive reads use separate read connections. Retention runs as bounded cleanup
 /// operations interleaved with pushes.
@@ -83,6 +84,8 @@ public sealed partial class MailboxStore : IMailboxArchiveSource, IAsyncDisposab
             var store = new MailboxStore(options, connection, timeProvider ?? TimeProvider.System,
                 (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<MailboxStore>(), meterFactory);
             await store.InitialiseAsync(cancellationToken).ConfigureAwait(false);
+            store.StartDurability();
+            store.ConfigureCheckpoints();
             store._tasks.Run(store.WriterLoopAsync);
             if (options.BackgroundCleanup) store._tasks.Run(store.CleanupLoopAsync);
             return store;
@@ -97,7 +100,8 @@ public sealed partial class MailboxStore : IMailboxArchiveSource, IAsyncDisposab
     private async Task InitialiseAsync(CancellationToken cancellationToken)
     {
         // One pragma per command, read back: a durability setting that silently failed to apply would void every ack.
-        var synchronous = _options.SyncFull ? 2L : 1L;
+        // FULL only when each COMMIT must sync itself; overlapped flushes sync the WAL on their own task (Durability.cs).
+        var synchronous = _options.SyncFull && !_options.OverlapFlush ? 2L : 1L;
         var journal = Scalar("PRAGMA journal_mode=WAL") as string;
         Execute($"PRAGMA synchronous={synchronous}");
         var applied = Scalar("PRAGMA synchronous") as long?;

@@ -65,8 +65,32 @@ public sealed record MailboxStoreOptions
     /// <summary>Read connections for pulls.</summary>
     public int ReadConnections { get; init; } = 4;
 
-    /// <summary>Durable against power loss (<c>synchronous=FULL</c>) rather than only against process crashes (<c>NORMAL</c>).</summary>
+    /// <summary>
+    /// Durable against power loss rather than only against process crashes (<c>synchronous=NORMAL</c>, acks at
+    /// commit). How the flush is done is <see cref="OverlapFlush"/>.
+    /// </summary>
     public bool SyncFull { get; init; } = true;
+
+    /// <summary>
+    /// With <see cref="SyncFull"/>: commits run with <c>synchronous=NORMAL</c> and a separate flush task fsyncs the WAL
+    /// file, completing a group's acks only after a flush that started after its commit, while the writer commits the
+    /// next group (the default: the durability wait no longer stops the writer). Off: <c>synchronous=FULL</c>, each
+    /// <c>COMMIT</c> fsyncs on the writer before its acks. Ignored without <see cref="SyncFull"/>.
+    /// </summary>
+    public bool OverlapFlush { get; init; } = true;
+
+    /// <summary>Committed groups waiting for a WAL flush at most (with <see cref="OverlapFlush"/>); the writer waits beyond.</summary>
+    public int MaxUnflushedGroups { get; init; } = 16;
+
+    /// <summary>
+    /// How often a background connection runs a passive WAL checkpoint when something was committed, so the writer no
+    /// longer stops for checkpoints; <see cref="TimeSpan.Zero"/> leaves checkpoints to SQLite's automatic one on the
+    /// writer (every 1,000 pages).
+    /// </summary>
+    public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>With <see cref="CheckpointInterval"/>: WAL pages at which the writer checkpoints itself (bounds the WAL file).</summary>
+    public int CheckpointBackstopPages { get; init; } = 4000;
 
     /// <summary>
     /// Replica: mailboxes with an archive key for which this returns true (given the mailbox id) are trimmed only up
@@ -101,6 +125,9 @@ public sealed record MailboxStoreOptions
         Range(CleanupBatchRows, 1, 100_000, nameof(CleanupBatchRows));
         Positive(CleanupInterval, nameof(CleanupInterval));
         Range(ReadConnections, 1, 64, nameof(ReadConnections));
+        Range(MaxUnflushedGroups, 1, 4096, nameof(MaxUnflushedGroups));
+        if (CheckpointInterval < TimeSpan.Zero) throw new ArgumentException($"{nameof(CheckpointInterval)} must not be negative (was {CheckpointInterval})", nameof(CheckpointInterval));
+        Range(CheckpointBackstopPages, 100, 1_000_000, nameof(CheckpointBackstopPages));
     }
 
     private static void Positive(TimeSpan value, string name)

@@ -1,0 +1,76 @@
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using SQLitePCL;
+
+namespace KontinuumP2P.Mailbox.Storage;
+
+/// <content>
+/// Checkpoints off the writer (<see cref="MailboxStoreOptions.CheckpointInterval"/>). SQLite's automatic checkpoint runs
+/// on the connection that commits, so every ~1,000 WAL pages the writer stopped to sync the WAL, copy pages back and sync
+/// the database while pushes queued behind it. Here a task with its own connection runs a PASSIVE checkpoint each
+/// interval in which something was committed; a passive checkpoint never blocks the writer (it takes only the
+/// checkpointer lock), so the writer keeps committing meanwhile. A passive checkpoint cannot restart the WAL while new
+/// frames keep arriving, so the writer keeps SQLite's automatic checkpoint as a backstop at
+/// <see cref="MailboxStoreOptions.CheckpointBackstopPages"/>: the WAL file stays bounded, and by then the background
+/// task has already copied nearly every frame, so the backstop has little left to do.
+/// Durability is unchanged: a checkpoint syncs the WAL before it copies and the database before it records progress.
+/// </content>
+public sealed partial class MailboxStore
+{
+    private long _backgroundCheckpoints, _checkpointedSequence;
+
+    /// <summary>Passive checkpoints run by the background task.</summary>
+    internal long BackgroundCheckpoints => Volatile.Read(ref _backgroundCheckpoints);
+
+    /// <summary>Test hook: called by the background task after each passive checkpoint.</summary>
+    internal Action? Checkpointed { get; set; }
+
+    private bool CheckpointsInBackground => _options.CheckpointInterval > TimeSpan.Zero;
+
+    /// <summary>On the writer connection at open: the automatic checkpoint becomes the backstop when a background task checkpoints.</summary>
+    private void ConfigureCheckpoints()
+    {
+        if (!CheckpointsInBackground) return;
+        Execute($"PRAGMA wal_autocheckpoint={_options.CheckpointBackstopPages}");
+        _tasks.Run(CheckpointLoopAsync);
+    }
+
+    private async Task CheckpointLoopAsync(CancellationToken stopping)
+    {
+        await using var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = _options.DatabasePath, Mode = SqliteOpenMode.ReadWrite, Pooling = false,
+        }.ToString());
+        await connection.OpenAsync(stopping).ConfigureAwait(false);
+        var db = connection.Handle ?? throw new InvalidOperationException("the checkpoint connection is not open");
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(_options.CheckpointInterval, _time, stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            // Only what is already flushed: a checkpoint of unflushed frames would sync them anyway, but there is no need to race the flush task.
+            var covered = Overlapped ? FlushedSequence : CommittedSequence;
+            if (covered == Volatile.Read(ref _checkpointedSequence)) continue;
+            var rc = raw.sqlite3_wal_checkpoint_v2(db, "main", raw.SQLITE_CHECKPOINT_PASSIVE, out _, out _);
+            if (rc != raw.SQLITE_OK && rc != raw.SQLITE_BUSY)
+            {
+                Log.CheckpointFailed(_logger, rc, raw.sqlite3_errmsg(db).utf8_to_string());
+                continue;
+            }
+            Volatile.Write(ref _checkpointedSequence, covered);
+            Interlocked.Increment(ref _backgroundCheckpoints);
+            Checkpointed?.Invoke();
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "Mailbox store background checkpoint failed ({Code}: {Message}); the writer's backstop checkpoint still bounds the WAL")]
+        public static partial void CheckpointFailed(ILogger logger, int code, string message);
+    }
+}

@@ -1,0 +1,66 @@
+using KontinuumP2P.Mailbox.Storage;
+using Microsoft.Data.Sqlite;
+
+namespace KontinuumP2P.Mailbox.Tests.Storage;
+
+/// <summary>Passive checkpoints on their own connection, with the writer's automatic checkpoint only as the WAL's backstop.</summary>
+[TestFixture]
+public sealed class MailboxCheckpointTests
+{
+    private const int Backstop = 200;
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
+    private string _directory = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        _directory = Path.Combine(Path.GetTempPath(), "kp-mbxc-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(_directory);
+    }
+
+    [TearDown]
+    public void TearDown()
+    {
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_directory, true);
+    }
+
+    [Test]
+    public async Task Background_checkpoints_run_while_pushes_flow_the_wal_stays_within_the_backstop_and_stop_at_dispose()
+    {
+        var path = Path.Combine(_directory, "m.db");
+        var options = new MailboxStoreOptions
+        {
+            DatabasePath = path, BackgroundCleanup = false, CheckpointInterval = TimeSpan.FromMilliseconds(5), CheckpointBackstopPages = Backstop,
+        };
+        var store = await MailboxStore.OpenAsync(options);
+        var c = Credentials.Random();
+        var handle = (await store.OpenMailboxAsync(c.MailboxId, c.Capability, c.DeviceId, c.ArchiveKey, CancellationToken.None)).Handle;
+        var checkpointed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        store.Checkpointed = () => checkpointed.TrySetResult();
+
+        // 8,000 one-KiB pushes, 64 at a time: about 2,500 WAL pages, far past the backstop of 200.
+        long walMax = 0;
+        var ids = new List<byte[]>();
+        for (var round = 0; round < 125; round++)
+        {
+            var blobs = Enumerable.Range(0, 64).Select(_ => Blobs.Make(1024)).ToList();
+            await Task.WhenAll(blobs.Select(b => store.PushAsync(handle, b.Id, b.Data, TimeSpan.Zero, CancellationToken.None))).WaitAsync(Wait);
+            ids.AddRange(blobs.Select(b => b.Id));
+            walMax = Math.Max(walMax, new FileInfo(path + "-wal").Length);
+        }
+        await checkpointed.Task.WaitAsync(Wait);
+        Assert.That(store.BackgroundCheckpoints, Is.GreaterThan(0));
+        // One WAL frame is a 24-byte header plus a 4 KiB page; one group's frames may land before the backstop fires.
+        const long frame = 24 + 4096;
+        Assert.That(walMax, Is.LessThanOrEqualTo(32 + (Backstop + 150) * frame), "the WAL file stays near the backstop");
+
+        // Dispose awaits the checkpoint task: it would time out here if the loop did not stop when told.
+        await store.DisposeAsync().AsTask().WaitAsync(Wait);
+
+        await using var reopened = await MailboxStore.OpenAsync(options with { CheckpointInterval = TimeSpan.Zero });
+        var again = (await reopened.OpenMailboxAsync(c.MailboxId, c.Capability, c.DeviceId, c.ArchiveKey, CancellationToken.None)).Handle;
+        var page = await reopened.ReadAfterAsync(again, 0, 10_000, 64 << 20, CancellationToken.None);
+        Assert.That(page.Blobs.Select(b => Convert.ToHexString(b.BlobId.Span)), Is.EqualTo(ids.Select(Convert.ToHexString)), "every blob, in order, once");
+    }
+}
