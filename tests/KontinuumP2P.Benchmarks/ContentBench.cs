@@ -31,13 +31,15 @@ public sealed class ContentBench : IBench
     public string Name => "content";
 
     /// <inheritdoc />
-    public string Description => "100 MiB attachment upload/download over TCP loopback vs one raw stream, verify cost per chunk (args: --bytes N, --chunk N)";
+    public string Description => "100 MiB attachment upload/download over TCP loopback vs one raw stream, the CPU bound, verify cost per chunk (args: --bytes N, --chunk N, --profile-downloads N)";
 
     /// <inheritdoc />
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
         var size = BenchArgs.GetLong(args, "--bytes", 100L << 20);
         var chunkSize = (int)BenchArgs.GetLong(args, "--chunk", ContentLimits.DefaultChunkSize);
+        // Extra downloads after the measurements, between two stderr lines, for a profiler to attach to (scripts/profile-content.sh).
+        var profileDownloads = (int)BenchArgs.GetLong(args, "--profile-downloads", 0);
         var directory = Path.Combine(Path.GetTempPath(), "kp-content-bench-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
         try
@@ -115,9 +117,17 @@ public sealed class ContentBench : IBench
             if (download.ChunksFetched != upload.Reference.ChunkCount || new FileInfo(output).Length != size)
                 throw new InvalidDataException("the download did not fetch every chunk");
             var (hashMicros, openMicros) = VerifyCost(chunkSize);
+            if (profileDownloads > 0)
+            {
+                Console.Error.WriteLine($"content: profiling {profileDownloads} downloads");
+                for (var i = 0; i < profileDownloads; i++)
+                    await contentClient.DownloadAsync(upload.Reference, [holder], Path.Combine(directory, "profiled.bin"), cancellationToken: cancellationToken);
+                Console.Error.WriteLine("content: profiling done");
+            }
 
             double Mb(double seconds) => size / 1e6 / seconds;
             var baseline = Mb(baselineSeconds);
+            var bound = CpuBound.Of(baseline, baselineCpu, hashMicros + openMicros, chunkSize);
             Console.WriteLine($"content: {size:N0} bytes in {upload.Reference.ChunkCount} chunks of {chunkSize:N0}");
             Console.WriteLine($"  one raw stream (baseline)        {baseline,8:0.0} MB/s  CPU {baselineCpu,6:0.0} ms/MiB");
             Console.WriteLine($"  upload (encrypt, hash, put+fsync) {Mb(uploadSeconds),8:0.0} MB/s  {Mb(uploadSeconds) / baseline,6:P0} of baseline  CPU {uploadCpu,6:0.0} ms/MiB");
@@ -125,6 +135,9 @@ public sealed class ContentBench : IBench
                 + $"  (target {DownloadTarget:P0}: {(Mb(downloadSeconds) / baseline >= DownloadTarget ? "met" : "NOT met")})");
             Console.WriteLine($"  download, 4 streams x 4 x 32      {Mb(deepSeconds),8:0.0} MB/s  {Mb(deepSeconds) / baseline,6:P0} of baseline  CPU {deepCpu,6:0.0} ms/MiB");
             Console.WriteLine($"  verify per chunk: BLAKE3 {hashMicros:0} µs + open {openMicros:0} µs");
+            Console.WriteLine($"  CPU bound on {bound.Cores} cores (both ends share them): raw stream {baselineCpu:0.0} + verify {bound.VerifyCpuMsPerMib:0.0} = {bound.CpuMsPerMib:0.0} ms/MiB"
+                + $" -> at most {bound.MbPerSec:0.0} MB/s = {bound.Ratio:P0} of baseline; the download reached {Mb(downloadSeconds) / bound.MbPerSec:P0} of the bound"
+                + $" and spent {downloadCpu - bound.CpuMsPerMib:0.0} ms/MiB above it");
             Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
             {
                 ["bench"] = Name,
@@ -144,6 +157,11 @@ public sealed class ContentBench : IBench
                 ["deepDownloadCpuMsPerMib"] = Math.Round(deepCpu, 2),
                 ["verifyHashMicrosPerChunk"] = Math.Round(hashMicros, 1),
                 ["verifyOpenMicrosPerChunk"] = Math.Round(openMicros, 1),
+                ["cores"] = bound.Cores,
+                ["boundCpuMsPerMib"] = Math.Round(bound.CpuMsPerMib, 2),
+                ["boundMbPerSec"] = Math.Round(bound.MbPerSec, 1),
+                ["boundRatio"] = Math.Round(bound.Ratio, 3),
+                ["downloadShareOfBound"] = Math.Round(Mb(downloadSeconds) / bound.MbPerSec, 3),
             }));
             return 0;
         }
@@ -151,6 +169,22 @@ public sealed class ContentBench : IBench
         {
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
             Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// The fastest a download can go when both hosts share this machine's cores: per MiB it needs at least the raw
+    /// stream's own CPU plus one BLAKE3 and one open per chunk, and it cannot beat the raw stream itself.
+    /// </summary>
+    private readonly record struct CpuBound(int Cores, double VerifyCpuMsPerMib, double CpuMsPerMib, double MbPerSec, double Ratio)
+    {
+        public static CpuBound Of(double baselineMbPerSec, double baselineCpuMsPerMib, double verifyMicrosPerChunk, int chunkSize)
+        {
+            var cores = Environment.ProcessorCount;
+            var verify = verifyMicrosPerChunk / 1000 * ((1 << 20) / (double)chunkSize);
+            var cpu = baselineCpuMsPerMib + verify;
+            var mbPerSec = Math.Min(baselineMbPerSec, cores * 1000 / cpu * (1 << 20) / 1e6);
+            return new CpuBound(cores, verify, cpu, mbPerSec, mbPerSec / baselineMbPerSec);
         }
     }
 

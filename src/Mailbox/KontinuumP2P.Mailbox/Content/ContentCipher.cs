@@ -60,6 +60,19 @@ public sealed class ContentCipher : IDisposable
         return Aead.Decrypt(_key, nonce, aad, ciphertext, plaintext);
     }
 
+    /// <summary>
+    /// Opens chunk <paramref name="index"/> where it lies: the plaintext replaces the first <c>Length - 16</c> bytes of
+    /// <paramref name="chunk"/>. False (and the bytes undefined) if it fails authentication.
+    /// </summary>
+    internal bool TryDecryptInPlace(int index, Span<byte> chunk)
+    {
+        if (chunk.Length < TagLength) return false;
+        Span<byte> nonce = stackalloc byte[NonceLength];
+        Span<byte> aad = stackalloc byte[Label.Length + 20];
+        Bind(index, nonce, aad);
+        return Aead.Decrypt(_key, nonce, aad, chunk, chunk[..^TagLength]);
+    }
+
     private void Bind(int index, Span<byte> nonce, Span<byte> aad)
     {
         if ((uint)index >= (uint)_chunkCount) throw new ArgumentOutOfRangeException(nameof(index), index, $"chunk index must be below {_chunkCount}");
