@@ -20,7 +20,7 @@ WAIT, SKIP = _layers.WAIT, _layers.SKIP
 
 GC = ('GC.', 'AllocateUninitialized', 'GarbageCollect', 'gc_heap', 'AllocateNewArray')
 COPY = ('Memmove', 'Buffer.BlockCopy', 'SpanHelpers.Memmove')
-FILE = ('RandomAccess', 'SafeFileHandle', 'FileStream', 'File.Open', 'Interop+Sys.PRead', 'Interop+Sys.PWrite')
+FILE = ('RandomAccess', 'SafeFileHandle', 'FileStream', 'File.Open', 'File.Move', 'FileSystem.', 'Interop+Sys.PRead', 'Interop+Sys.PWrite', 'Interop+Sys.FSync')
 STREAM = ('Yamux', 'Noise', 'ChaChaPoly', 'CipherState', 'TcpConnection', 'System.Net.Sockets', 'System.IO.Pipelines')
 CONTENT = ('KontinuumP2P.Mailbox', 'Google.Protobuf')
 

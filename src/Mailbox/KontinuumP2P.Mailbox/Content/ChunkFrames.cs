@@ -24,23 +24,53 @@ internal static class ChunkFrames
     /// <summary>Writes the frame's length prefix and headers for <paramref name="dataLength"/> bytes of chunk; returns their length.</summary>
     public static int WriteHeader(Span<byte> destination, ulong requestId, uint index, int dataLength)
     {
-        var chunkLength = (index == 0 ? 0 : 1 + Varint.SizeOf(index)) + 1 + Varint.SizeOf((ulong)dataLength) + dataLength;
-        var bodyLength = (requestId == 0 ? 0 : 1 + Varint.SizeOf(requestId)) + 1 + Varint.SizeOf((ulong)chunkLength) + chunkLength;
-        var at = Varint.Write(destination, (ulong)bodyLength);
+        var chunkLength = (index == 0 ? 0 : 1 + SizeOf(index)) + 1 + SizeOf((ulong)dataLength) + dataLength;
+        var bodyLength = (requestId == 0 ? 0 : 1 + SizeOf(requestId)) + 1 + SizeOf((ulong)chunkLength) + chunkLength;
+        var at = Write(destination, (ulong)bodyLength);
         if (requestId != 0)
         {
             destination[at++] = RequestIdTag;
-            at += Varint.Write(destination[at..], requestId);
+            at += Write(destination[at..], requestId);
         }
         destination[at++] = ChunkTag;
-        at += Varint.Write(destination[at..], (ulong)chunkLength);
+        at += Write(destination[at..], (ulong)chunkLength);
         if (index != 0)
         {
             destination[at++] = IndexTag;
-            at += Varint.Write(destination[at..], index);
+            at += Write(destination[at..], index);
         }
         destination[at++] = DataTag;
-        at += Varint.Write(destination[at..], (ulong)dataLength);
+        at += Write(destination[at..], (ulong)dataLength);
+        return at;
+    }
+
+    // Protobuf varints carry all 64 bits (a request id is any uint64 the client chose); Core's Varint stops at 63.
+    private static int SizeOf(ulong value) => Google.Protobuf.CodedOutputStream.ComputeRawVarint64Size(value);
+
+    private static bool TryRead(ReadOnlySpan<byte> source, out ulong value, out int read)
+    {
+        value = 0;
+        for (read = 0; read < source.Length && read < 10; read++)
+        {
+            value |= (ulong)(source[read] & 0x7f) << (7 * read);
+            if (source[read] < 0x80)
+            {
+                read++;
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static int Write(Span<byte> destination, ulong value)
+    {
+        var at = 0;
+        while (value >= 0x80)
+        {
+            destination[at++] = (byte)(value | 0x80);
+            value >>= 7;
+        }
+        destination[at++] = (byte)value;
         return at;
     }
 
@@ -56,19 +86,19 @@ internal static class ChunkFrames
         var at = 0;
         if (at < body.Length && body[at] == RequestIdTag)
         {
-            if (Varint.TryRead(body[++at..], out requestId, out var read) != VarintStatus.Ok) return false;
+            if (!TryRead(body[++at..], out requestId, out var read)) return false;
             at += read;
         }
-        if (at >= body.Length || body[at++] != ChunkTag || Varint.TryRead(body[at..], out var chunkLength, out var lengthBytes) != VarintStatus.Ok) return false;
+        if (at >= body.Length || body[at++] != ChunkTag || !TryRead(body[at..], out var chunkLength, out var lengthBytes)) return false;
         at += lengthBytes;
         if (chunkLength != (ulong)(body.Length - at)) return false;
         if (at < body.Length && body[at] == IndexTag)
         {
-            if (Varint.TryRead(body[++at..], out var value, out var read) != VarintStatus.Ok || value > uint.MaxValue) return false;
+            if (!TryRead(body[++at..], out var value, out var read) || value > uint.MaxValue) return false;
             index = (uint)value;
             at += read;
         }
-        if (at >= body.Length || body[at++] != DataTag || Varint.TryRead(body[at..], out var length, out var dataBytes) != VarintStatus.Ok) return false;
+        if (at >= body.Length || body[at++] != DataTag || !TryRead(body[at..], out var length, out var dataBytes)) return false;
         at += dataBytes;
         if (length != (ulong)(body.Length - at)) return false;
         dataOffset = at;
