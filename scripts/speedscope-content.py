@@ -40,7 +40,10 @@ def bucket(names):
             copied = True
             continue
         if any(f in name for f in FILE):
-            return 'file: holder read' if any('ContentStore' in n for n in rest) else 'file: client write'
+            if any('ContentStore' in n for n in rest):
+                return 'file: holder read'
+            # fsync and rename mostly wait on the disk (thread time, little CPU); pwrite copies into the page cache.
+            return 'file: client fsync/rename' if any(f in n for n in names for f in ('FSync', 'FlushToDisk', 'Rename')) else 'file: client write'
         if any(s in name for s in STREAM):
             return 'stream (Noise, Yamux, TCP, pipes)'
         if any(c in name for c in CONTENT):
@@ -84,9 +87,10 @@ def main():
     for name, weight in shares.most_common():
         share = weight / total
         print(f"{100 * share:5.1f} %" + (f"  {share * cpu:5.2f} ms/MiB" if cpu else "") + f"  {name}")
-    print("top leaf frames in 'other':")
-    for name, weight in others.most_common(8):
-        print(f"  {100 * weight / total:5.1f} %  {name[:120]}")
+    if others:
+        print("top leaf frames in 'other':")
+        for name, weight in others.most_common(4):
+            print(f"  {100 * weight / total:5.1f} %  {name[:120]}")
 
 
 if __name__ == '__main__':
