@@ -124,6 +124,7 @@ public sealed class ContentBench : IBench
             if (download.ChunksFetched != upload.Reference.ChunkCount || new FileInfo(output).Length != size)
                 throw new InvalidDataException("the download did not fetch every chunk");
             var (hashMicros, openMicros) = VerifyCost(chunkSize);
+            var writeCpu = FileWriteCpuMsPerMib(Path.Combine(directory, "write-cost.bin"), chunkSize);
             if (profileDownloads > 0)
             {
                 Console.Error.WriteLine($"content: profiling {profileDownloads} downloads");
@@ -135,6 +136,7 @@ public sealed class ContentBench : IBench
             double Mb(double seconds) => size / 1e6 / seconds;
             var baseline = Mb(baselineSeconds);
             var bound = CpuBound.Of(baseline, baselineCpu, hashMicros + openMicros, chunkSize);
+            var writeBound = CpuBound.Of(baseline, baselineCpu + writeCpu, hashMicros + openMicros, chunkSize);
             Console.WriteLine($"content: {size:N0} bytes in {upload.Reference.ChunkCount} chunks of {chunkSize:N0}");
             Console.WriteLine($"  one raw stream (baseline)        {baseline,8:0.0} MB/s  CPU {baselineCpu,6:0.0} ms/MiB (kernel {baselineKernel:0.0})");
             Console.WriteLine($"  upload (encrypt, hash, put+fsync) {Mb(uploadSeconds),8:0.0} MB/s  {Mb(uploadSeconds) / baseline,6:P0} of baseline  CPU {uploadCpu,6:0.0} ms/MiB");
@@ -145,6 +147,8 @@ public sealed class ContentBench : IBench
             Console.WriteLine($"  CPU bound on {bound.Cores} cores (both ends share them): raw stream {baselineCpu:0.0} + verify {bound.VerifyCpuMsPerMib:0.0} = {bound.CpuMsPerMib:0.0} ms/MiB"
                 + $" -> at most {bound.MbPerSec:0.0} MB/s = {bound.Ratio:P0} of baseline; the download reached {Mb(downloadSeconds) / bound.MbPerSec:P0} of the bound"
                 + $" and spent {downloadCpu - bound.CpuMsPerMib:0.0} ms/MiB above it");
+            Console.WriteLine($"  with the file write ({writeCpu:0.0} ms/MiB: page cache copy and fsync, measured alone): {writeBound.CpuMsPerMib:0.0} ms/MiB"
+                + $" -> at most {writeBound.MbPerSec:0.0} MB/s = {writeBound.Ratio:P0} of baseline; the download reached {Mb(downloadSeconds) / writeBound.MbPerSec:P0} of it");
             Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
             {
                 ["bench"] = Name,
@@ -171,6 +175,9 @@ public sealed class ContentBench : IBench
                 ["boundMbPerSec"] = Math.Round(bound.MbPerSec, 1),
                 ["boundRatio"] = Math.Round(bound.Ratio, 3),
                 ["downloadShareOfBound"] = Math.Round(Mb(downloadSeconds) / bound.MbPerSec, 3),
+                ["fileWriteCpuMsPerMib"] = Math.Round(writeCpu, 2),
+                ["boundWithWriteMbPerSec"] = Math.Round(writeBound.MbPerSec, 1),
+                ["boundWithWriteRatio"] = Math.Round(writeBound.Ratio, 3),
             }));
             return 0;
         }
@@ -195,6 +202,28 @@ public sealed class ContentBench : IBench
             var mbPerSec = Math.Min(baselineMbPerSec, cores * 1000 / cpu * (1 << 20) / 1e6);
             return new CpuBound(cores, verify, cpu, mbPerSec, mbPerSec / baselineMbPerSec);
         }
+    }
+
+    /// <summary>
+    /// CPU of this process per MiB to write 32 MiB at chunk offsets into a fresh file and fsync it, as a download writes
+    /// its partial file (one thread, so the kernel's page-cache copy is most of it).
+    /// </summary>
+    private static double FileWriteCpuMsPerMib(string path, int chunkSize)
+    {
+        const int mib = 32;
+        var chunk = new byte[chunkSize];
+        Random.Shared.NextBytes(chunk);
+        var process = Process.GetCurrentProcess();
+        var before = process.TotalProcessorTime;
+        using (var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write))
+        {
+            for (long offset = 0; offset < (long)mib << 20; offset += chunkSize) RandomAccess.Write(handle, chunk, offset);
+            RandomAccess.FlushToDisk(handle);
+        }
+        process.Refresh();
+        var used = process.TotalProcessorTime - before;
+        File.Delete(path);
+        return used.TotalMilliseconds / mib;
     }
 
     private static void WriteRandomFile(string path, long size)
