@@ -31,13 +31,15 @@ public sealed class ContentBench : IBench
     public string Name => "content";
 
     /// <inheritdoc />
-    public string Description => "100 MiB attachment upload/download over TCP loopback vs one raw stream, verify cost per chunk (args: --bytes N, --chunk N)";
+    public string Description => "100 MiB attachment upload/download over TCP loopback vs one raw stream, the CPU bound, verify cost per chunk (args: --bytes N, --chunk N, --profile-downloads N)";
 
     /// <inheritdoc />
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
         var size = BenchArgs.GetLong(args, "--bytes", 100L << 20);
         var chunkSize = (int)BenchArgs.GetLong(args, "--chunk", ContentLimits.DefaultChunkSize);
+        // Extra downloads after the measurements, between two stderr lines, for a profiler to attach to (scripts/profile-content.sh).
+        var profileDownloads = (int)BenchArgs.GetLong(args, "--profile-downloads", 0);
         var directory = Path.Combine(Path.GetTempPath(), "kp-content-bench-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
         try
@@ -84,17 +86,23 @@ public sealed class ContentBench : IBench
             // CPU of this process (both hosts, the server and the client) per MiB moved, next to the wall clock.
             var process = Process.GetCurrentProcess();
             var cpu = process.TotalProcessorTime;
+            var kernel = process.PrivilegedProcessorTime;
+            var kernelMs = 0.0;
             double CpuMsPerMib()
             {
                 process.Refresh();
                 var used = process.TotalProcessorTime - cpu;
                 cpu = process.TotalProcessorTime;
+                // The kernel's part (sockets, page cache writes and reads, fsync submission) of the same interval.
+                kernelMs = (process.PrivilegedProcessorTime - kernel).TotalMilliseconds / (size / (double)(1 << 20));
+                kernel = process.PrivilegedProcessorTime;
                 return used.TotalMilliseconds / (size / (double)(1 << 20));
             }
             var clock = Stopwatch.StartNew();
             await SendToSinkAsync(connection, size, cancellationToken);
             var baselineSeconds = clock.Elapsed.TotalSeconds;
             var baselineCpu = CpuMsPerMib();
+            var baselineKernel = kernelMs;
             clock.Restart();
             var upload = await contentClient.UploadAsync(file, [holder], cancellationToken: cancellationToken);
             var uploadSeconds = clock.Elapsed.TotalSeconds;
@@ -104,6 +112,7 @@ public sealed class ContentBench : IBench
             var download = await contentClient.DownloadAsync(upload.Reference, [holder], output, cancellationToken: cancellationToken);
             var downloadSeconds = clock.Elapsed.TotalSeconds;
             var downloadCpu = CpuMsPerMib();
+            var downloadKernel = kernelMs;
             // The same download with deeper pipelining (larger ranges, more of them in flight), in the same run.
             var deep = new ContentClient(client, new ContentClientOptions { ChunkSize = chunkSize, StreamsPerHolder = 4, FetchBatch = 32, FetchDepth = 4 });
             var deepOutput = Path.Combine(directory, "received-deep.bin");
@@ -115,16 +124,31 @@ public sealed class ContentBench : IBench
             if (download.ChunksFetched != upload.Reference.ChunkCount || new FileInfo(output).Length != size)
                 throw new InvalidDataException("the download did not fetch every chunk");
             var (hashMicros, openMicros) = VerifyCost(chunkSize);
+            var writeCpu = FileWriteCpuMsPerMib(Path.Combine(directory, "write-cost.bin"), chunkSize);
+            if (profileDownloads > 0)
+            {
+                Console.Error.WriteLine($"content: profiling {profileDownloads} downloads");
+                for (var i = 0; i < profileDownloads; i++)
+                    await contentClient.DownloadAsync(upload.Reference, [holder], Path.Combine(directory, "profiled.bin"), cancellationToken: cancellationToken);
+                Console.Error.WriteLine("content: profiling done");
+            }
 
             double Mb(double seconds) => size / 1e6 / seconds;
             var baseline = Mb(baselineSeconds);
+            var bound = CpuBound.Of(baseline, baselineCpu, hashMicros + openMicros, chunkSize);
+            var writeBound = CpuBound.Of(baseline, baselineCpu + writeCpu, hashMicros + openMicros, chunkSize);
             Console.WriteLine($"content: {size:N0} bytes in {upload.Reference.ChunkCount} chunks of {chunkSize:N0}");
-            Console.WriteLine($"  one raw stream (baseline)        {baseline,8:0.0} MB/s  CPU {baselineCpu,6:0.0} ms/MiB");
+            Console.WriteLine($"  one raw stream (baseline)        {baseline,8:0.0} MB/s  CPU {baselineCpu,6:0.0} ms/MiB (kernel {baselineKernel:0.0})");
             Console.WriteLine($"  upload (encrypt, hash, put+fsync) {Mb(uploadSeconds),8:0.0} MB/s  {Mb(uploadSeconds) / baseline,6:P0} of baseline  CPU {uploadCpu,6:0.0} ms/MiB");
             Console.WriteLine($"  download (fetch, verify, decrypt) {Mb(downloadSeconds),8:0.0} MB/s  {Mb(downloadSeconds) / baseline,6:P0} of baseline  CPU {downloadCpu,6:0.0} ms/MiB"
-                + $"  (target {DownloadTarget:P0}: {(Mb(downloadSeconds) / baseline >= DownloadTarget ? "met" : "NOT met")})");
+                + $" (kernel {downloadKernel:0.0})  (target {DownloadTarget:P0}: {(Mb(downloadSeconds) / baseline >= DownloadTarget ? "met" : "NOT met")})");
             Console.WriteLine($"  download, 4 streams x 4 x 32      {Mb(deepSeconds),8:0.0} MB/s  {Mb(deepSeconds) / baseline,6:P0} of baseline  CPU {deepCpu,6:0.0} ms/MiB");
             Console.WriteLine($"  verify per chunk: BLAKE3 {hashMicros:0} µs + open {openMicros:0} µs");
+            Console.WriteLine($"  CPU bound on {bound.Cores} cores (both ends share them): raw stream {baselineCpu:0.0} + verify {bound.VerifyCpuMsPerMib:0.0} = {bound.CpuMsPerMib:0.0} ms/MiB"
+                + $" -> at most {bound.MbPerSec:0.0} MB/s = {bound.Ratio:P0} of baseline; the download reached {Mb(downloadSeconds) / bound.MbPerSec:P0} of the bound"
+                + $" and spent {downloadCpu - bound.CpuMsPerMib:0.0} ms/MiB above it");
+            Console.WriteLine($"  with the file write ({writeCpu:0.0} ms/MiB: page cache copy and fsync, measured alone): {writeBound.CpuMsPerMib:0.0} ms/MiB"
+                + $" -> at most {writeBound.MbPerSec:0.0} MB/s = {writeBound.Ratio:P0} of baseline; the download reached {Mb(downloadSeconds) / writeBound.MbPerSec:P0} of it");
             Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
             {
                 ["bench"] = Name,
@@ -139,11 +163,21 @@ public sealed class ContentBench : IBench
                 ["baselineCpuMsPerMib"] = Math.Round(baselineCpu, 2),
                 ["uploadCpuMsPerMib"] = Math.Round(uploadCpu, 2),
                 ["downloadCpuMsPerMib"] = Math.Round(downloadCpu, 2),
+                ["baselineKernelCpuMsPerMib"] = Math.Round(baselineKernel, 2),
+                ["downloadKernelCpuMsPerMib"] = Math.Round(downloadKernel, 2),
                 ["deepDownloadMbPerSec"] = Math.Round(Mb(deepSeconds), 1),
                 ["deepDownloadRatio"] = Math.Round(Mb(deepSeconds) / baseline, 3),
                 ["deepDownloadCpuMsPerMib"] = Math.Round(deepCpu, 2),
                 ["verifyHashMicrosPerChunk"] = Math.Round(hashMicros, 1),
                 ["verifyOpenMicrosPerChunk"] = Math.Round(openMicros, 1),
+                ["cores"] = bound.Cores,
+                ["boundCpuMsPerMib"] = Math.Round(bound.CpuMsPerMib, 2),
+                ["boundMbPerSec"] = Math.Round(bound.MbPerSec, 1),
+                ["boundRatio"] = Math.Round(bound.Ratio, 3),
+                ["downloadShareOfBound"] = Math.Round(Mb(downloadSeconds) / bound.MbPerSec, 3),
+                ["fileWriteCpuMsPerMib"] = Math.Round(writeCpu, 2),
+                ["boundWithWriteMbPerSec"] = Math.Round(writeBound.MbPerSec, 1),
+                ["boundWithWriteRatio"] = Math.Round(writeBound.Ratio, 3),
             }));
             return 0;
         }
@@ -152,6 +186,44 @@ public sealed class ContentBench : IBench
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
             Directory.Delete(directory, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// The fastest a download can go when both hosts share this machine's cores: per MiB it needs at least the raw
+    /// stream's own CPU plus one BLAKE3 and one open per chunk, and it cannot beat the raw stream itself.
+    /// </summary>
+    private readonly record struct CpuBound(int Cores, double VerifyCpuMsPerMib, double CpuMsPerMib, double MbPerSec, double Ratio)
+    {
+        public static CpuBound Of(double baselineMbPerSec, double baselineCpuMsPerMib, double verifyMicrosPerChunk, int chunkSize)
+        {
+            var cores = Environment.ProcessorCount;
+            var verify = verifyMicrosPerChunk / 1000 * ((1 << 20) / (double)chunkSize);
+            var cpu = baselineCpuMsPerMib + verify;
+            var mbPerSec = Math.Min(baselineMbPerSec, cores * 1000 / cpu * (1 << 20) / 1e6);
+            return new CpuBound(cores, verify, cpu, mbPerSec, mbPerSec / baselineMbPerSec);
+        }
+    }
+
+    /// <summary>
+    /// CPU of this process per MiB to write 32 MiB at chunk offsets into a fresh file and fsync it, as a download writes
+    /// its partial file (one thread, so the kernel's page-cache copy is most of it).
+    /// </summary>
+    private static double FileWriteCpuMsPerMib(string path, int chunkSize)
+    {
+        const int mib = 32;
+        var chunk = new byte[chunkSize];
+        Random.Shared.NextBytes(chunk);
+        var process = Process.GetCurrentProcess();
+        var before = process.TotalProcessorTime;
+        using (var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write))
+        {
+            for (long offset = 0; offset < (long)mib << 20; offset += chunkSize) RandomAccess.Write(handle, chunk, offset);
+            RandomAccess.FlushToDisk(handle);
+        }
+        process.Refresh();
+        var used = process.TotalProcessorTime - before;
+        File.Delete(path);
+        return used.TotalMilliseconds / mib;
     }
 
     private static void WriteRandomFile(string path, long size)

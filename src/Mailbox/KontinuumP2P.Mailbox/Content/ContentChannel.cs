@@ -52,6 +52,11 @@ internal sealed class ContentChannel : IAsyncDisposable
         using var deadline = new Deadline(_timeout, _time, cancellationToken);
         var response = await MailboxFrames.ReadAsync(_stream.Input, ContentResponse.Parser, ContentProtocol.MaxFrameBytes, deadline.Token).ConfigureAwait(false)
             ?? throw new IOException("the holder closed the stream");
+        return Check(response, requestId);
+    }
+
+    private ContentResponse Check(ContentResponse response, ulong requestId)
+    {
         if (response.BodyCase == ContentResponse.BodyOneofCase.Error)
         {
             var code = (ContentErrorCode)response.Error.Code;
@@ -59,6 +64,33 @@ internal sealed class ContentChannel : IAsyncDisposable
         }
         if (response.RequestId != requestId) throw new IOException($"holder {Peer} answered request {response.RequestId}, expected {requestId}");
         return response;
+    }
+
+    /// <summary>
+    /// Reads the next answer of a fetch into <paramref name="buffer"/>. A chunk with data is left there (its place in
+    /// the answer), any other answer is parsed; a ContentError becomes a <see cref="ContentException"/>.
+    /// </summary>
+    public async Task<ChunkAnswer> ReceiveChunkAsync(ulong requestId, byte[] buffer, CancellationToken cancellationToken)
+    {
+        int length;
+        using (var deadline = new Deadline(_timeout, _time, cancellationToken))
+            length = await ChunkFrames.ReadFrameAsync(_stream.Input, buffer, deadline.Token).ConfigureAwait(false);
+        if (length < 0) throw new IOException("the holder closed the stream");
+        if (ChunkFrames.TryParseChunk(buffer.AsSpan(0, length), out var id, out var index, out var offset, out var dataLength))
+        {
+            if (id != requestId) throw new IOException($"holder {Peer} answered request {id}, expected {requestId}");
+            return new ChunkAnswer(index, offset, dataLength, null);
+        }
+        ContentResponse response;
+        try
+        {
+            response = ContentResponse.Parser.ParseFrom(buffer.AsSpan(0, length));
+        }
+        catch (Google.Protobuf.InvalidProtocolBufferException e)
+        {
+            throw new InvalidDataException($"invalid frame: {e.Message}", e);
+        }
+        return new ChunkAnswer(response.Chunk?.Index ?? 0, 0, 0, Check(response, requestId));
     }
 
     /// <summary>The caller's token, cancelled also when <c>timeout</c> passes on the host's clock (not the wall clock).</summary>
@@ -95,3 +127,9 @@ internal sealed class ContentChannel : IAsyncDisposable
         await _stream.DisposeAsync().ConfigureAwait(false);
     }
 }
+
+/// <summary>
+/// One answer of a fetch: a chunk whose ciphertext lies at <paramref name="Offset"/> in the caller's buffer, or
+/// (<paramref name="Other"/> set) any other answer, parsed.
+/// </summary>
+internal readonly record struct ChunkAnswer(uint Index, int Offset, int Length, ContentResponse? Other);

@@ -38,6 +38,9 @@ public sealed class ContentCipher : IDisposable
         _chunkCount = chunkCount;
     }
 
+    /// <summary>Counts the chunks this cipher seals, when set (a client's count of encryption passes).</summary>
+    internal SealCounter? Counter { get; init; }
+
     /// <summary>A fresh random key.</summary>
     public static byte[] NewKey() => RandomNumberGenerator.GetBytes(KeyLength);
 
@@ -48,6 +51,7 @@ public sealed class ContentCipher : IDisposable
         Span<byte> aad = stackalloc byte[Label.Length + 20];
         Bind(index, nonce, aad);
         Aead.Encrypt(_key, nonce, aad, plaintext, ciphertext);
+        Counter?.Add();
     }
 
     /// <summary>Opens chunk <paramref name="index"/>; false if it fails authentication (wrong key, index or bytes).</summary>
@@ -58,6 +62,19 @@ public sealed class ContentCipher : IDisposable
         Span<byte> aad = stackalloc byte[Label.Length + 20];
         Bind(index, nonce, aad);
         return Aead.Decrypt(_key, nonce, aad, ciphertext, plaintext);
+    }
+
+    /// <summary>
+    /// Opens chunk <paramref name="index"/> where it lies: the plaintext replaces the first <c>Length - 16</c> bytes of
+    /// <paramref name="chunk"/>. False (and the bytes undefined) if it fails authentication.
+    /// </summary>
+    internal bool TryDecryptInPlace(int index, Span<byte> chunk)
+    {
+        if (chunk.Length < TagLength) return false;
+        Span<byte> nonce = stackalloc byte[NonceLength];
+        Span<byte> aad = stackalloc byte[Label.Length + 20];
+        Bind(index, nonce, aad);
+        return Aead.Decrypt(_key, nonce, aad, chunk, chunk[..^TagLength]);
     }
 
     private void Bind(int index, Span<byte> nonce, Span<byte> aad)
@@ -75,4 +92,14 @@ public sealed class ContentCipher : IDisposable
 
     /// <summary>Releases the key.</summary>
     public void Dispose() => _key.Dispose();
+}
+
+/// <summary>Chunks sealed through the ciphers that share this counter.</summary>
+internal sealed class SealCounter
+{
+    private long _chunks;
+
+    public long Chunks => Interlocked.Read(ref _chunks);
+
+    public void Add() => Interlocked.Increment(ref _chunks);
 }

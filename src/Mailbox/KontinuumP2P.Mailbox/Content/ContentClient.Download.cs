@@ -37,6 +37,10 @@ public sealed partial class ContentClient
         }
     }
 
+    // Written plaintext is flushed to disk in the background every this many bytes, so the fsync before the rename
+    // waits only for the tail instead of the whole content (about 1.4 s per GiB on this machine's disk).
+    private const long WritebackEvery = 8L << 20;
+
     private async Task<ContentDownload> DownloadFromAsync(ContentReference reference, IReadOnlyList<ContentHolder> holders, string outputPath,
         IProgress<ContentProgress>? progress, CancellationToken cancellationToken)
     {
@@ -53,12 +57,22 @@ public sealed partial class ContentClient
             var bytesDone = state.Pending.Sum(i => (long)manifest.PlaintextLengthOf(i));
             bytesDone = manifest.Size - bytesDone;
             progress?.Report(new ContentProgress(resumed, manifest.ChunkCount, bytesDone, manifest.Size));
+            var writeback = new WritebackPacer(handle, WritebackEvery);
+            var flushing = writeback.RunAsync();
             var workers = new List<Task>();
             for (var h = 0; h < holders.Count; h++)
             {
-                for (var s = 0; s < Options.StreamsPerHolder; s++) workers.Add(FetchWorkerAsync(h, holders[h], handle, cipher, state, progress, cancellationToken));
+                for (var s = 0; s < Options.StreamsPerHolder; s++) workers.Add(FetchWorkerAsync(h, holders[h], handle, cipher, state, writeback, progress, cancellationToken));
             }
-            await Task.WhenAll(workers).ConfigureAwait(false);
+            try
+            {
+                await Task.WhenAll(workers).ConfigureAwait(false);
+            }
+            finally
+            {
+                writeback.Complete();
+                await flushing.ConfigureAwait(false);
+            }
             if (state.Failure is { } failure) throw failure;
             if (!state.Complete)
                 throw new ContentException(ContentErrorCode.Unavailable, $"{state.Pending.Count} chunks could not be had verified from any of {holders.Count} holders: "

@@ -9,19 +9,20 @@ namespace KontinuumP2P.Mailbox.Content;
 public sealed partial class ContentClient
 {
     // One stream to one holder. Up to FetchDepth fetches are written ahead, so the holder never waits a round trip
-    // between ranges; each received chunk is hashed, opened and written at its offset on the thread pool from a ring of
-    // pooled buffers (FetchDepth + 1), so reading the stream overlaps with checking and at most that many chunks per
-    // worker are in hand.
+    // between ranges; each chunk answer is read off the stream into one of a ring of pooled buffers (FetchDepth + 2)
+    // and hashed, opened in place and written at its offset from there on the thread pool, so reading the stream
+    // overlaps with checking, a chunk is copied once (out of the stream) and at most that many chunks per worker are in
+    // hand.
     private async Task FetchWorkerAsync(int holderIndex, ContentHolder holder, SafeFileHandle file, ContentCipher cipher,
-        DownloadState state, IProgress<ContentProgress>? progress, CancellationToken cancellationToken)
+        DownloadState state, WritebackPacer writeback, IProgress<ContentProgress>? progress, CancellationToken cancellationToken)
     {
         var manifest = state.Manifest;
-        var slots = Options.FetchDepth + 1;
-        var plains = new byte[slots][];
+        var slots = Options.FetchDepth + 2;
+        var buffers = new byte[slots][];
         var checks = new Task[slots];
         for (var s = 0; s < slots; s++)
         {
-            plains[s] = ArrayPool<byte>.Shared.Rent(Math.Max(1, manifest.ChunkSize));
+            buffers[s] = ArrayPool<byte>.Shared.Rent(manifest.ChunkSize + ContentCipher.TagLength + ChunkFrames.MaxHeaderLength);
             checks[s] = Task.CompletedTask;
         }
         var slot = 0;
@@ -55,19 +56,33 @@ public sealed partial class ContentClient
                 for (answered = 0; answered < head.Chunks.Count;)
                 {
                     var index = head.Chunks[answered];
-                    var answer = await channel!.ReceiveAsync(head.Id, cancellationToken).ConfigureAwait(false);
-                    if (answer.BodyCase != ContentResponse.BodyOneofCase.Chunk || answer.Chunk.Index != (uint)index)
-                        throw new IOException($"holder {holder.Peer} answered chunk {index} with {answer.BodyCase}");
-                    answered++;
-                    if (answer.Chunk.Missing)
-                    {
-                        state.Reject(index, holderIndex, counted: false);
-                        continue;
-                    }
-                    // The chunk settles itself (done or rejected) from here on.
+                    // The slot's previous chunk settles itself (done or rejected) before its buffer takes the next one.
                     await checks[slot].ConfigureAwait(false);
-                    var (data, plain) = (answer.Chunk.Data, plains[slot]);
-                    checks[slot] = Task.Run(() => CheckAndWriteAsync(index, data, plain, holderIndex, file, cipher, state, progress, cancellationToken), cancellationToken);
+                    var buffer = buffers[slot];
+                    var answer = await channel!.ReceiveChunkAsync(head.Id, buffer, cancellationToken).ConfigureAwait(false);
+                    var (offset, length) = (answer.Offset, answer.Length);
+                    if (answer.Other is { } other)
+                    {
+                        if (other.BodyCase != ContentResponse.BodyOneofCase.Chunk || other.Chunk.Index != (uint)index)
+                            throw new IOException($"holder {holder.Peer} answered chunk {index} with {other.BodyCase}");
+                        answered++;
+                        if (other.Chunk.Missing)
+                        {
+                            state.Reject(index, holderIndex, counted: false);
+                            continue;
+                        }
+                        // Parsed the general way (another encoder's field order): its bytes move into the slot.
+                        if (other.Chunk.Data.Length > buffer.Length) throw new InvalidDataException($"holder {holder.Peer} sent an oversized chunk {index}");
+                        other.Chunk.Data.Span.CopyTo(buffer);
+                        (offset, length) = (0, other.Chunk.Data.Length);
+                    }
+                    else
+                    {
+                        if (answer.Index != (uint)index) throw new IOException($"holder {holder.Peer} answered chunk {index} with chunk {answer.Index}");
+                        answered++;
+                    }
+                    checks[slot] = Task.Run(() => CheckAndWriteAsync(index, buffer, offset, length, holderIndex, file, cipher, state, writeback, progress, cancellationToken),
+                        cancellationToken);
                     slot = (slot + 1) % slots;
                 }
                 var end = await channel!.ReceiveAsync(head.Id, cancellationToken).ConfigureAwait(false);
@@ -93,30 +108,31 @@ public sealed partial class ContentClient
         finally
         {
             foreach (var check in checks) await SettleAsync(check, state).ConfigureAwait(false);
-            foreach (var plain in plains)
+            foreach (var buffer in buffers)
             {
-                CryptographicOperations.ZeroMemory(plain);
-                ArrayPool<byte>.Shared.Return(plain);
+                CryptographicOperations.ZeroMemory(buffer);
+                ArrayPool<byte>.Shared.Return(buffer);
             }
             if (channel is not null) await channel.DisposeAsync().ConfigureAwait(false);
         }
     }
 
-    private static async Task CheckAndWriteAsync(int index, ByteString data, byte[] plain, int holderIndex, SafeFileHandle file,
-        ContentCipher cipher, DownloadState state, IProgress<ContentProgress>? progress, CancellationToken cancellationToken)
+    private static async Task CheckAndWriteAsync(int index, byte[] buffer, int offset, int length, int holderIndex, SafeFileHandle file,
+        ContentCipher cipher, DownloadState state, WritebackPacer writeback, IProgress<ContentProgress>? progress, CancellationToken cancellationToken)
     {
         var manifest = state.Manifest;
-        if (!manifest.Verify(index, data.Span))
+        var chunk = buffer.AsMemory(offset, length);
+        if (!manifest.Verify(index, chunk.Span))
         {
             state.Reject(index, holderIndex, counted: true);
             return;
         }
-        var length = manifest.PlaintextLengthOf(index);
-        if (!cipher.TryDecrypt(index, data.Span, plain.AsSpan(0, length)))
+        if (!cipher.TryDecryptInPlace(index, chunk.Span))
             throw new ContentException(ContentErrorCode.DecryptFailed, $"chunk {index} verified against the manifest but does not open with the reference's key");
+        var plainLength = manifest.PlaintextLengthOf(index);
         try
         {
-            await RandomAccess.WriteAsync(file, plain.AsMemory(0, length), (long)index * manifest.ChunkSize, cancellationToken).ConfigureAwait(false);
+            await RandomAccess.WriteAsync(file, chunk[..plainLength], (long)index * manifest.ChunkSize, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -124,6 +140,7 @@ public sealed partial class ContentClient
             state.Fail(new ContentException(ContentErrorCode.Internal, $"could not write chunk {index} to the partial file: {e.Message}", e));
             return;
         }
+        writeback.Wrote(plainLength);
         var done = state.Done(index, holderIndex);
         progress?.Report(new ContentProgress(done.Chunks, manifest.ChunkCount, done.Bytes, manifest.Size));
     }

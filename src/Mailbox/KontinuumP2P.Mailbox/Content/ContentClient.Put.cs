@@ -85,7 +85,7 @@ public sealed partial class ContentClient
     {
         var needed = Enumerable.Range(0, manifest.ChunkCount).Where(i => targets.Any(t => t.Lacks(i))).ToList();
         if (needed.Count == 0) return;
-        using var cipher = new ContentCipher(reference.Key, manifest.Size, manifest.ChunkSize, manifest.ChunkCount);
+        using var cipher = new ContentCipher(reference.Key, manifest.Size, manifest.ChunkSize, manifest.ChunkCount) { Counter = Sealed };
         var contentId = ByteString.CopyFrom(manifest.Id.Digest);
         byte[][] plains = [ArrayPool<byte>.Shared.Rent(manifest.ChunkSize), ArrayPool<byte>.Shared.Rent(manifest.ChunkSize)];
         byte[][] sealedChunks = [ArrayPool<byte>.Shared.Rent(manifest.ChunkSize + ContentCipher.TagLength), ArrayPool<byte>.Shared.Rent(manifest.ChunkSize + ContentCipher.TagLength)];

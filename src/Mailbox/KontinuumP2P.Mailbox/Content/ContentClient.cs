@@ -35,13 +35,16 @@ public sealed partial class ContentClient
     /// <summary>The options in force.</summary>
     public ContentClientOptions Options { get; }
 
+    /// <summary>Chunks this client sealed for uploads (encryption passes × chunks; tests count the passes).</summary>
+    internal SealCounter Sealed { get; } = new();
+
     /// <summary>Encrypts, hashes and stores <paramref name="path"/> at every holder that accepts it.</summary>
     /// <exception cref="ContentException">A limit, or no holder stored every chunk (the message lists why).</exception>
     public async Task<ContentUpload> UploadAsync(string path, IReadOnlyList<ContentHolder> holders, IProgress<ContentProgress>? progress = null,
         CancellationToken cancellationToken = default)
     {
         CheckHolders(holders);
-        var (reference, manifest) = await ContentEncoder.PrepareAsync(path, Options.Limits, Options.ChunkSize, cancellationToken).ConfigureAwait(false);
+        var (reference, manifest) = await ContentEncoder.PrepareAsync(path, Options.Limits, Options.ChunkSize, Sealed, cancellationToken).ConfigureAwait(false);
         return await PutAsync(path, reference, manifest, holders, progress, cancellationToken).ConfigureAwait(false);
     }
 
@@ -54,7 +57,7 @@ public sealed partial class ContentClient
     public async Task<ContentReference> PrepareUploadAsync(string path, CancellationToken cancellationToken = default)
     {
         var stamp = PreparedFile.Stamp(path);
-        var (reference, manifest) = await ContentEncoder.PrepareAsync(path, Options.Limits, Options.ChunkSize, cancellationToken).ConfigureAwait(false);
+        var (reference, manifest) = await ContentEncoder.PrepareAsync(path, Options.Limits, Options.ChunkSize, Sealed, cancellationToken).ConfigureAwait(false);
         // Kept (the last one only) so the upload that follows does not encrypt the file a second time.
         _prepared = stamp with { Manifest = manifest };
         return reference;
@@ -76,7 +79,7 @@ public sealed partial class ContentClient
         // manifest; any other is re-encrypted to check the file still matches the content id.
         var manifest = _prepared is { } prepared && prepared.Manifest!.Id.Equals(reference.Id) && prepared == PreparedFile.Stamp(path) with { Manifest = prepared.Manifest }
             ? prepared.Manifest
-            : await ContentEncoder.PrepareAgainAsync(path, Options.Limits, reference, cancellationToken).ConfigureAwait(false);
+            : await ContentEncoder.PrepareAgainAsync(path, Options.Limits, reference, Sealed, cancellationToken).ConfigureAwait(false);
         return await PutAsync(path, reference, manifest, holders, progress, cancellationToken).ConfigureAwait(false);
     }
 

@@ -14,24 +14,34 @@ public static class ContentEncoder
     /// <exception cref="ContentException">The file breaks a limit.</exception>
     public static Task<(ContentReference Reference, ContentManifest Manifest)> PrepareAsync(string path, ContentLimits limits,
         int chunkSize = ContentLimits.DefaultChunkSize, CancellationToken cancellationToken = default) =>
-        EncodeAsync(path, limits, chunkSize, null, cancellationToken);
+        EncodeAsync(path, limits, chunkSize, null, null, cancellationToken);
+
+    /// <summary>As the public overload, counting the chunks sealed in <paramref name="counter"/>.</summary>
+    internal static Task<(ContentReference Reference, ContentManifest Manifest)> PrepareAsync(string path, ContentLimits limits, int chunkSize,
+        SealCounter? counter, CancellationToken cancellationToken) =>
+        EncodeAsync(path, limits, chunkSize, null, counter, cancellationToken);
 
     /// <summary>
     /// Encrypts and hashes <paramref name="path"/> again under the key and chunk size of <paramref name="reference"/>
     /// (sealing is deterministic), to resume an upload of the same file under the same content id.
     /// </summary>
     /// <exception cref="ContentException">A limit, or the file no longer matches the reference (<see cref="ContentErrorCode.BadManifest"/>).</exception>
-    public static async Task<ContentManifest> PrepareAgainAsync(string path, ContentLimits limits, ContentReference reference, CancellationToken cancellationToken = default)
+    public static Task<ContentManifest> PrepareAgainAsync(string path, ContentLimits limits, ContentReference reference, CancellationToken cancellationToken = default) =>
+        PrepareAgainAsync(path, limits, reference, null, cancellationToken);
+
+    /// <summary>As the public overload, counting the chunks sealed in <paramref name="counter"/>.</summary>
+    internal static async Task<ContentManifest> PrepareAgainAsync(string path, ContentLimits limits, ContentReference reference, SealCounter? counter,
+        CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(reference);
-        var (again, manifest) = await EncodeAsync(path, limits, reference.ChunkSize, reference.Key, cancellationToken).ConfigureAwait(false);
+        var (again, manifest) = await EncodeAsync(path, limits, reference.ChunkSize, reference.Key, counter, cancellationToken).ConfigureAwait(false);
         if (!again.Id.Equals(reference.Id))
             throw new ContentException(ContentErrorCode.BadManifest, $"{path} no longer matches content {reference.Id} (it changed since the upload began); start a new upload");
         return manifest;
     }
 
     private static async Task<(ContentReference Reference, ContentManifest Manifest)> EncodeAsync(string path, ContentLimits limits, int chunkSize, byte[]? key,
-        CancellationToken cancellationToken)
+        SealCounter? counter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(limits);
@@ -41,7 +51,7 @@ public static class ContentEncoder
         limits.Check(size, chunkSize, count);
         key ??= ContentCipher.NewKey();
         var hashes = new byte[count * ContentManifest.HashLength];
-        using (var cipher = new ContentCipher(key, size, chunkSize, (int)count))
+        using (var cipher = new ContentCipher(key, size, chunkSize, (int)count) { Counter = counter })
         {
             var plain = ArrayPool<byte>.Shared.Rent(chunkSize);
             var sealedChunk = ArrayPool<byte>.Shared.Rent(chunkSize + ContentCipher.TagLength);

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Collections;
 using Google.Protobuf;
 using KontinuumP2P.Core.Network;
@@ -175,31 +174,33 @@ internal sealed partial class ContentServerSession(ContentServer server, IP2PStr
         var found = Store.Find(id) ?? throw new ContentException(ContentErrorCode.UnknownContent, "this node holds no such content");
         if (fetch.Count == 0 || fetch.Count > server.Options.MaxFetchChunks || (ulong)fetch.First + fetch.Count > (ulong)found.Manifest.ChunkCount)
             throw new ContentException(ContentErrorCode.BadRange, $"fetch {fetch.First}+{fetch.Count} is outside the content's {found.Manifest.ChunkCount} chunks or over {server.Options.MaxFetchChunks}");
-        // Two buffers: the next chunk is read (and re-hashed) from disk while this one is written to the stream.
-        var chunkBytes = found.Manifest.ChunkSize + ContentCipher.TagLength;
-        using var first = ScopedBuffer.Rent(stream.Resources, chunkBytes, "a content chunk");
-        using var second = ScopedBuffer.Rent(stream.Resources, chunkBytes, "a content chunk read ahead");
-        var (current, spare) = (first.Array, second.Array);
-        var end = (int)(fetch.First + fetch.Count);
-        var reading = Store.ReadChunkAsync(id, (int)fetch.First, current, cancellationToken);
-        for (var index = (int)fetch.First; index < end; index++)
+        // Each chunk is read from its file straight into the stream's send buffer behind its frame header (no copy
+        // through a protobuf object); the memory is charged to the stream's scope while the fetch runs.
+        var largest = ChunkFrames.MaxHeaderLength + found.Manifest.ChunkSize + ContentCipher.TagLength;
+        stream.Resources?.ReserveMemory(largest, "a content chunk");
+        try
         {
-            var length = await reading.ConfigureAwait(false);
-            if (index + 1 < end) reading = Store.ReadChunkAsync(id, index + 1, spare, cancellationToken);
-            if (length >= 0) server.CountServed();
-            var chunk = length < 0 ? new Chunk { Index = (uint)index, Missing = true } : new Chunk { Index = (uint)index, Data = UnsafeByteOperations.UnsafeWrap(current.AsMemory(0, length)) };
-            try
+            for (var index = (int)fetch.First; index < fetch.First + fetch.Count; index++)
             {
-                // Written and flushed before the buffer is reused for the chunk after next.
-                await WriteAsync(new ContentResponse { RequestId = requestId, Chunk = chunk }, cancellationToken).ConfigureAwait(false);
+                var length = found.Manifest.CiphertextLengthOf(index);
+                var memory = stream.Output.GetMemory(ChunkFrames.MaxHeaderLength + length);
+                var header = ChunkFrames.WriteHeader(memory.Span, requestId, (uint)index, length);
+                if (await Store.ReadChunkIntoAsync(id, index, memory.Slice(header, length), cancellationToken).ConfigureAwait(false) == length)
+                {
+                    server.CountServed();
+                    stream.Output.Advance(header + length);
+                    await FlushAsync(cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await WriteAsync(new ContentResponse { RequestId = requestId, Chunk = new Chunk { Index = (uint)index, Missing = true } }, cancellationToken)
+                        .ConfigureAwait(false);
+                }
             }
-            catch when (index + 1 < end)
-            {
-                // The read ahead must not outlive its buffer.
-                await reading.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
-                throw;
-            }
-            (current, spare) = (spare, current);
+        }
+        finally
+        {
+            stream.Resources?.ReleaseMemory(largest);
         }
         await WriteAsync(new ContentResponse { RequestId = requestId, FetchEnd = new FetchEnd() }, cancellationToken).ConfigureAwait(false);
     }
@@ -216,9 +217,16 @@ internal sealed partial class ContentServerSession(ContentServer server, IP2PStr
 
     private async Task WriteAsync(ContentResponse response, CancellationToken cancellationToken)
     {
+        MailboxFrames.Write(stream.Output, response);
+        await FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task FlushAsync(CancellationToken cancellationToken)
+    {
         using var timeout = new CancellationTokenSource(server.Options.WriteTimeout, server.Time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-        await MailboxFrames.WriteAsync(stream.Output, response, linked.Token).ConfigureAwait(false);
+        var flush = await stream.Output.FlushAsync(linked.Token).ConfigureAwait(false);
+        if (flush.IsCompleted) throw new IOException("the remote stopped reading the stream");
     }
 
     private ContentResponse OverLimit(ulong requestId, ResourceLimitExceededException refusal)

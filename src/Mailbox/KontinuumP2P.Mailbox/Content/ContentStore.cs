@@ -19,6 +19,7 @@ public sealed partial class ContentStore
     private readonly Lock _lock = new();
     private readonly TimeProvider _time;
     private long _bytes;
+    private long _hashedOnRead;
 
     private ContentStore(ContentStoreOptions options, TimeProvider time)
     {
@@ -46,6 +47,10 @@ public sealed partial class ContentStore
         public ContentManifest Manifest { get; } = manifest;
 
         public BitArray Have { get; } = new(manifest.ChunkCount);
+
+        // Chunks hashed against the manifest by this process (when stored, or on their first read since the store
+        // opened): served from then on without hashing them again. One bit per chunk, dropped with the entry.
+        public BitArray Verified { get; } = new(manifest.ChunkCount);
 
         public DateTimeOffset Expires { get; set; } = expires;
 
@@ -160,21 +165,37 @@ public sealed partial class ContentStore
         await WriteDurablyAsync(FolderOf(id), ChunkFile(index), ciphertext, cancellationToken).ConfigureAwait(false);
         lock (_lock)
         {
-            if (_entries.TryGetValue(id, out var entry) && ReferenceEquals(entry.Manifest, manifest)) entry.Have[index] = true;
+            if (_entries.TryGetValue(id, out var entry) && ReferenceEquals(entry.Manifest, manifest)) entry.Have[index] = entry.Verified[index] = true;
         }
     }
 
-    /// <summary>Reads chunk <paramref name="index"/> into <paramref name="buffer"/>; its length, or -1 when not held.</summary>
-    public async Task<int> ReadChunkAsync(ContentId id, int index, byte[] buffer, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads chunk <paramref name="index"/> into <paramref name="buffer"/>; its length, or -1 when not held. With
+    /// <see cref="ContentStoreOptions.VerifyOnRead"/> a chunk not yet hashed by this process is hashed first (a damaged
+    /// one is dropped and reported missing); a receiver verifies every chunk anyway.
+    /// </summary>
+    public Task<int> ReadChunkAsync(ContentId id, int index, byte[] buffer, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(buffer);
+        return ReadChunkIntoAsync(id, index, buffer.AsMemory(), cancellationToken);
+    }
+
+    /// <summary>Chunks hashed on read since the store opened (each at most once while it stays held).</summary>
+    internal long ChunksHashedOnRead => Interlocked.Read(ref _hashedOnRead);
+
+    /// <summary>As the public overload, into any memory (the server reads straight into the stream's send buffer).</summary>
+    internal async Task<int> ReadChunkIntoAsync(ContentId id, int index, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
         ContentManifest manifest;
+        bool verified;
         lock (_lock)
         {
             if (!_entries.TryGetValue(id, out var entry) || (uint)index >= (uint)entry.Manifest.ChunkCount || !entry.Have[index]) return -1;
             manifest = entry.Manifest;
+            verified = !Options.VerifyOnRead || entry.Verified[index];
         }
         var length = manifest.CiphertextLengthOf(index);
+        if (buffer.Length < length) throw new ArgumentException($"chunk {index} needs {length} bytes", nameof(buffer));
         try
         {
             using var handle = File.OpenHandle(Path.Combine(FolderOf(id), ChunkFile(index)), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete,
@@ -182,11 +203,23 @@ public sealed partial class ContentStore
             var filled = 0;
             while (filled < length)
             {
-                var n = await RandomAccess.ReadAsync(handle, buffer.AsMemory(filled, length - filled), filled, cancellationToken).ConfigureAwait(false);
+                var n = await RandomAccess.ReadAsync(handle, buffer[filled..length], filled, cancellationToken).ConfigureAwait(false);
                 if (n == 0) break;
                 filled += n;
             }
-            if (filled == length && (!Options.VerifyOnRead || manifest.Verify(index, buffer.AsSpan(0, length)))) return length;
+            if (filled == length && verified) return length;
+            if (filled == length)
+            {
+                Interlocked.Increment(ref _hashedOnRead);
+                if (manifest.Verify(index, buffer.Span[..length]))
+                {
+                    lock (_lock)
+                    {
+                        if (_entries.TryGetValue(id, out var entry) && ReferenceEquals(entry.Manifest, manifest)) entry.Verified[index] = true;
+                    }
+                    return length;
+                }
+            }
         }
         catch (FileNotFoundException)
         {
@@ -198,7 +231,7 @@ public sealed partial class ContentStore
         // Damaged or vanished on disk: forget it so the uploader (or another holder) supplies it again.
         lock (_lock)
         {
-            if (_entries.TryGetValue(id, out var entry)) entry.Have[index] = false;
+            if (_entries.TryGetValue(id, out var entry)) entry.Have[index] = entry.Verified[index] = false;
         }
         return -1;
     }

@@ -18,7 +18,11 @@ public sealed record ContentStoreOptions
     /// <summary>The size and shape limits.</summary>
     public ContentLimits Limits { get; init; } = new();
 
-    /// <summary>Re-hash each chunk before serving it (a chunk damaged on disk is dropped and reported missing).</summary>
+    /// <summary>
+    /// Hash each chunk against its manifest before serving it for the first time in this process (chunks stored by this
+    /// process were hashed when stored); a chunk that fails is dropped and reported missing. A chunk damaged on disk
+    /// after that is served as it is: the receiver verifies every chunk and fetches a bad one from another holder.
+    /// </summary>
     public bool VerifyOnRead { get; init; } = true;
 
     /// <summary>fsync each chunk and its folder before acknowledging it.</summary>

@@ -37,6 +37,32 @@ internal static class ContentSenderFiles
         return identity;
     }
 
+    /// <summary>True when serving was set up in this group directory (a <c>content serve</c> or a serving watch ran).</summary>
+    public static bool ServingSetUp(string groupDirectory) => File.Exists(Path.Combine(groupDirectory, Folder, "endpoint.json"));
+
+    /// <summary>
+    /// Takes the group directory's serving lock (<c>content-sender/serve.lock</c>, held while the process lives): one
+    /// process at a time serves the device's contents, since they all listen on the saved addresses. Null when another
+    /// process holds it.
+    /// </summary>
+    public static FileStream? TryLockServing(string groupDirectory)
+    {
+        var path = Path.Combine(groupDirectory, Folder, "serve.lock");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        try
+        {
+            // Not DeleteOnClose: a process that fails to take the lock would delete the holder's file on its way out.
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The refusal when <see cref="TryLockServing"/> found the lock taken.</summary>
+    public const string AlreadyServing = "another process (`content serve` or `mailbox watch --serve-content`) already serves this device's contents from this group directory";
+
     public static void SaveEndpoint(string groupDirectory, PeerId peer, IReadOnlyList<Multiaddr> addresses)
     {
         var json = new JsonObject

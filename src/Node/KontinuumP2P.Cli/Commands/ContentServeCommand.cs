@@ -38,13 +38,12 @@ internal static class ContentServeCommand
             try
             {
                 addresses = [.. (parseResult.GetValue(listen) ?? []).Select(Multiaddr.Parse)];
-                if (addresses.Count == 0 && GroupStoreExists(directory)) addresses = ContentSenderFiles.LoadEndpoint(directory)?.Listen ?? [];
+                if (addresses.Count == 0 && GroupStoreExists(directory)) addresses = SavedListenAddresses(directory);
             }
             catch (Exception e) when (e is FormatException or InvalidDataException)
             {
                 return Task.FromResult(CliOutput.Fail(parseResult, $"--listen: {e.Message}", ExitCodes.InvalidInput));
             }
-            if (addresses.Count == 0) addresses = [Multiaddr.Parse("/ip4/0.0.0.0/tcp/0")];
             if (!GroupStoreExists(directory)) return Task.FromResult(CliOutput.Fail(parseResult, $"--group: {directory} holds no group", ExitCodes.InvalidInput));
             return ServeAsync(parseResult, directory, addresses, interval, asJson, cancellationToken);
         });
@@ -56,42 +55,60 @@ internal static class ContentServeCommand
     private static async Task<int> ServeAsync(ParseResult parseResult, string directory, List<Multiaddr> listen, TimeSpan interval, bool asJson,
         CancellationToken cancellationToken)
     {
+        using var serving = ContentSenderFiles.TryLockServing(directory);
+        if (serving is null) return CliOutput.Fail(parseResult, ContentSenderFiles.AlreadyServing, ExitCodes.InvalidInput);
         using var identity = ContentSenderFiles.LoadOrCreateIdentity(directory);
         return await GroupConnection.RunWithNodeAsync(parseResult, directory, async (node, _, ct) =>
         {
-            var sender = node.ContentSender ?? throw new InvalidOperationException("the node does not serve its own content");
-            ContentSenderFiles.SaveEndpoint(directory, node.PeerId, node.ListenAddresses);
-            var announce = new JsonObject
-            {
-                ["peerId"] = node.PeerId.ToString(),
-                ["listenAddrs"] = CliOutput.Strings(node.ListenAddresses.Select(a => a.ToString())),
-            };
-            if (asJson) CliOutput.WriteJsonLine(parseResult, announce);
-            else CliOutput.WriteLine(parseResult, $"serving this device's contents as {node.PeerId} on {string.Join(", ", node.ListenAddresses)} (Ctrl+C stops)");
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            using var timer = new PeriodicTimer(interval, node.Services.TimeProvider);
-            try
-            {
-                do
-                {
-                    await OfferNewAsync(parseResult, directory, sender, seen, asJson, ct).ConfigureAwait(false);
-                }
-                while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false));
-            }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
-            {
-                // SIGINT or SIGTERM: the normal way to stop.
-            }
-            var stopped = new JsonObject { ["stopped"] = true, ["chunksServed"] = sender.ChunksServed };
-            if (asJson) CliOutput.WriteJsonLine(parseResult, stopped);
-            else CliOutput.WriteLine(parseResult, $"stopped after serving {sender.ChunksServed} chunks");
+            await ServeOffersAsync(parseResult, directory, node, interval, asJson, null, ct).ConfigureAwait(false);
             return ExitCodes.Success;
-        }, cancellationToken, options =>
+        }, cancellationToken, ServingNode(identity, listen)).ConfigureAwait(false);
+    }
+
+    /// <summary>The node options of a process that serves the device's own contents (the caller holds the serving lock).</summary>
+    internal static Action<KontinuumNodeOptions> ServingNode(Core.Identity.Ed25519Identity identity, List<Multiaddr> listen) => options =>
+    {
+        options.Identity = identity;
+        options.ListenAddresses = listen;
+        options.ServeOwnContent = true;
+    };
+
+    /// <summary>The addresses a serving process listens on: the last run's, else any interface on a free port.</summary>
+    internal static List<Multiaddr> SavedListenAddresses(string directory) =>
+        ContentSenderFiles.LoadEndpoint(directory)?.Listen is { Count: > 0 } saved ? saved : [Multiaddr.Parse("/ip4/0.0.0.0/tcp/0")];
+
+    /// <summary>
+    /// Saves the node's endpoint, announces it (one line, with <paramref name="extra"/> fields), then offers every
+    /// recorded offer and each new one at every rescan until <paramref name="cancellationToken"/> is cancelled; the
+    /// last line says <c>stopped</c> and how many chunks were served.
+    /// </summary>
+    internal static async Task ServeOffersAsync(ParseResult parseResult, string directory, KontinuumNode node, TimeSpan interval, bool asJson,
+        JsonObject? extra, CancellationToken cancellationToken)
+    {
+        var sender = node.ContentSender ?? throw new InvalidOperationException("the node does not serve its own content");
+        ContentSenderFiles.SaveEndpoint(directory, node.PeerId, node.ListenAddresses);
+        var announce = extra ?? [];
+        announce["peerId"] = node.PeerId.ToString();
+        announce["listenAddrs"] = CliOutput.Strings(node.ListenAddresses.Select(a => a.ToString()));
+        if (asJson) CliOutput.WriteJsonLine(parseResult, announce);
+        else CliOutput.WriteLine(parseResult, $"serving this device's contents as {node.PeerId} on {string.Join(", ", node.ListenAddresses)} (Ctrl+C stops)");
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        using var timer = new PeriodicTimer(interval, node.Services.TimeProvider);
+        try
         {
-            options.Identity = identity;
-            options.ListenAddresses = listen;
-            options.ServeOwnContent = true;
-        }).ConfigureAwait(false);
+            do
+            {
+                await OfferNewAsync(parseResult, directory, sender, seen, asJson, cancellationToken).ConfigureAwait(false);
+            }
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // SIGINT or SIGTERM (or the end of the watch that serves): the normal way to stop.
+        }
+        var stopped = new JsonObject { ["stopped"] = true, ["chunksServed"] = sender.ChunksServed };
+        if (asJson) CliOutput.WriteJsonLine(parseResult, stopped);
+        else CliOutput.WriteLine(parseResult, $"stopped after serving {sender.ChunksServed} chunks");
     }
 
     // Offers each offer file not seen yet (a file changed or gone since its put is refused once, with the reason).

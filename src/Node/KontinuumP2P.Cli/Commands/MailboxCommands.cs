@@ -83,9 +83,15 @@ internal static class MailboxCommands
         var output = new Option<string>("--out") { Description = "Folder for the plaintext of applied blobs (default GROUPDIR/received)" };
         var noAck = new Option<bool>("--no-ack") { Description = "Do not acknowledge to the mailboxes (they keep counting this device as behind)" };
         var duration = new Option<double?>("--duration") { Description = "Seconds to watch (default: until Ctrl+C)" };
+        var serve = new Option<bool?>("--serve-content")
+        {
+            Description = "Also serve this device's own contents while watching, as `content serve` does (default: when `content serve` was set up in "
+                + "GROUPDIR and no other process serves them; true: set serving up and fail if another process serves them; false: never)",
+        };
+        var rescan = new Option<TimeSpan>("--rescan") { Description = "While serving: how often to look for contents put since (default 00:00:02)", DefaultValueFactory = _ => TimeSpan.FromSeconds(2) };
         var json = JsonOption();
         var command = watch
-            ? new Command("watch", "Apply blobs as they arrive (subscribes to every mailbox)") { group, output, noAck, duration, json }
+            ? new Command("watch", "Apply blobs as they arrive (subscribes to every mailbox); serves this device's own contents meanwhile") { group, output, noAck, duration, serve, rescan, json }
             : new Command("pull", "Apply every new blob from the group's mailboxes") { group, output, noAck, json };
         command.SetAction((parseResult, cancellationToken) =>
         {
@@ -94,7 +100,9 @@ internal static class MailboxCommands
             var asJson = parseResult.GetValue(json);
             var ack = !parseResult.GetValue(noAck);
             if (watch && parseResult.GetValue(duration) is <= 0) return Task.FromResult(CliOutput.Fail(parseResult, "--duration: must be positive", ExitCodes.InvalidInput));
-            return GroupConnection.RunAsync(parseResult, directory, async (client, ct) =>
+            if (watch && parseResult.GetValue(rescan) is var interval && (interval < TimeSpan.FromMilliseconds(100) || interval > TimeSpan.FromHours(1)))
+                return Task.FromResult(CliOutput.Fail(parseResult, "--rescan: between 00:00:00.1 and 01:00:00", ExitCodes.InvalidInput));
+            Func<GroupClient, CancellationToken, Task<int>> body = async (client, ct) =>
             {
                 Directory.CreateDirectory(outDir);
                 var write = WriteTo(outDir);
@@ -126,9 +134,57 @@ internal static class MailboxCommands
                     // Ctrl+C, SIGTERM or --duration: a normal end.
                 }
                 return ExitCodes.Success;
-            }, cancellationToken);
+            };
+            if (!watch || parseResult.GetValue(serve) is false || (parseResult.GetValue(serve) is null && !ContentSenderFiles.ServingSetUp(directory)))
+                return GroupConnection.RunAsync(parseResult, directory, body, cancellationToken);
+            return WatchServingAsync(parseResult, directory, parseResult.GetValue(serve) is true, parseResult.GetValue(rescan), parseResult.GetValue(json), body,
+                cancellationToken);
         });
         return command;
+    }
+
+    // The watch on a node that also serves this device's own contents (as `content serve`), both until the watch ends.
+    private static async Task<int> WatchServingAsync(ParseResult parseResult, string directory, bool required, TimeSpan interval, bool asJson,
+        Func<GroupClient, CancellationToken, Task<int>> watch, CancellationToken cancellationToken)
+    {
+        if (!GroupStore.Exists(directory)) return await GroupConnection.RunAsync(parseResult, directory, watch, cancellationToken).ConfigureAwait(false);
+        using var serving = ContentSenderFiles.TryLockServing(directory);
+        if (serving is null)
+        {
+            if (required) return CliOutput.Fail(parseResult, $"--serve-content: {ContentSenderFiles.AlreadyServing}", ExitCodes.InvalidInput);
+            var note = new JsonObject { ["servingContent"] = false, ["reason"] = ContentSenderFiles.AlreadyServing };
+            if (asJson) CliOutput.WriteJsonLine(parseResult, note);
+            else CliOutput.WriteLine(parseResult, $"not serving this device's contents: {ContentSenderFiles.AlreadyServing}");
+            return await GroupConnection.RunAsync(parseResult, directory, watch, cancellationToken).ConfigureAwait(false);
+        }
+        List<Core.Addressing.Multiaddr> listen;
+        try
+        {
+            listen = ContentServeCommand.SavedListenAddresses(directory);
+        }
+        catch (Exception e) when (e is FormatException or InvalidDataException)
+        {
+            return CliOutput.Fail(parseResult, $"content-sender/endpoint.json: {e.Message}", ExitCodes.InvalidInput);
+        }
+        using var identity = ContentSenderFiles.LoadOrCreateIdentity(directory);
+        return await GroupConnection.RunWithNodeAsync(parseResult, directory, async (node, store, ct) =>
+        {
+            var client = node.CreateGroupClient(store, new GroupClientOptions());
+            await using (client.ConfigureAwait(false))
+            {
+                using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                var offering = ContentServeCommand.ServeOffersAsync(parseResult, directory, node, interval, asJson, new JsonObject { ["servingContent"] = true }, stop.Token);
+                try
+                {
+                    return await watch(client, ct).ConfigureAwait(false);
+                }
+                finally
+                {
+                    await stop.CancelAsync().ConfigureAwait(false);
+                    await offering.ConfigureAwait(false);
+                }
+            }
+        }, cancellationToken, ContentServeCommand.ServingNode(identity, listen)).ConfigureAwait(false);
     }
 
     private static void WriteSummary(ParseResult parseResult, bool json, PullOutcome outcome)
