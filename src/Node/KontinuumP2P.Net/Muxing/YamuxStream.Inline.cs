@@ -49,25 +49,24 @@ internal sealed partial class YamuxStream
     {
         if (!_synSent || _sendDone || _reset) return 0;
         // The write loop is not reading the pipe while we hold the lock; anything there must leave before our bytes.
-        if (!_sendPipe.Reader.TryRead(out var pending)) return 0;
-        bool empty = pending.Buffer.IsEmpty && !pending.IsCompleted && !pending.IsCanceled;
-        _sendPipe.Reader.AdvanceTo(pending.Buffer.Start);
-        if (!empty) return 0;
+        // (TryRead is false for an empty pipe whose writer is still open: the case that may go inline.)
+        if (_sendPipe.Reader.TryRead(out var pending))
+        {
+            _sendPipe.Reader.AdvanceTo(pending.Buffer.Start);
+            return 0;
+        }
+        var output = _session.InlineOutput;
+        var sealing = output as Security.ISealingPipeWriter;
+        // A buffer taking several turns is cut at whole Noise frames; one that fits a turn goes as it is.
+        if (sealing is not null && data.Length > quota) quota = Security.ISealingPipeWriter.AlignFrame(quota);
         long credit = Volatile.Read(ref _sendCredit);
         int total = (int)Math.Min(Math.Min(data.Length, credit), quota);
         if (total <= 0) return 0;
-        var output = _session.InlineOutput;
-        var sealing = output as Security.ISealingPipeWriter;
-        int maxFrame = _session.Options.MaxDataFrameSize;
-        for (int offset = 0; offset < total;)
-        {
-            int length = Math.Min(total - offset, maxFrame);
-            YamuxHeader.Create(YamuxFrameType.Data, YamuxFlags.None, Id, (uint)length).WriteTo(output);
-            var payload = data.Slice(offset, length);
-            if (sealing is not null) sealing.WriteSealed(payload);
-            else output.Write(payload);
-            offset += length;
-        }
+        // One Data frame per turn: the quota is at most the largest frame.
+        YamuxHeader.Create(YamuxFrameType.Data, YamuxFlags.None, Id, (uint)total).WriteTo(output);
+        var payload = data[..total];
+        if (sealing is not null) sealing.WriteSealed(payload);
+        else output.Write(payload);
         Interlocked.Add(ref _sendCredit, -total);
         return total;
     }

@@ -39,6 +39,7 @@ internal sealed partial class YamuxStream
             var buffer = result.Buffer;
             long credit = Volatile.Read(ref _sendCredit);
             long sent = 0;
+            if (output is Security.ISealingPipeWriter) maxFrame = Security.ISealingPipeWriter.AlignFrame(maxFrame);
             while (!buffer.IsEmpty && credit > sent && written < quota)
             {
                 int length = (int)Math.Min(Math.Min(buffer.Length, credit - sent), maxFrame);
