@@ -19,7 +19,7 @@ internal sealed partial class YamuxStream : IMuxedStream
     private readonly YamuxStreamReader _input;
     private readonly YamuxStreamWriter _output;
 
-    // Send direction. _synSent and _sendDone belong to the write loop alone.
+    // Send direction. _synSent and _sendDone belong to whoever holds the session's write lock (write loop or inline writer).
     private long _sendCredit = YamuxOptions.SpecInitialWindow;
     private long _windowDeltaPending;
     private int _scheduled;
