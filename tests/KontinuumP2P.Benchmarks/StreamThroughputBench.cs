@@ -58,9 +58,12 @@ public sealed class StreamThroughputBench : IBench
         // CPU time of both ends (one process) as well: on a shared machine the wall rate mostly measures the load.
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var jitAtStart = System.Runtime.JitInfo.GetCompilationTime();
+        // Every thread's allocations (both ends, socket loops), so a per-frame allocation anywhere shows.
+        var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         var stopwatch = Stopwatch.StartNew();
         await TransferAsync(connection, total, cancellationToken);
         stopwatch.Stop();
+        var allocatedPerMiB = (GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / (double)(total >> 20);
         var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
         var jitSeconds = (System.Runtime.JitInfo.GetCompilationTime() - jitAtStart).TotalSeconds;
 
@@ -79,6 +82,7 @@ public sealed class StreamThroughputBench : IBench
         Console.WriteLine($"  stream / AEAD (wall): {ratio:P0}; target >= 60 %: {(ratio >= 0.6 ? "met" : "NOT met")}");
         Console.WriteLine($"  CPU, both ends: {cpuSeconds:0.000} s = {cpuNsPerByte:0.00} ns/byte (seal + open alone: {cryptoNsPerByte:0.00} ns/byte; " +
             $"JIT inside the transfer: {jitSeconds * 1e3:0} ms)");
+        Console.WriteLine($"  allocated, both ends: {allocatedPerMiB:0} B per MiB (a MiB is 16 Noise frames)");
         // Load-independent view: the two ends share two cores, so even a perfect split of the work between them reaches
         // at most 2 x (stream MB per CPU-second) on the wall clock.
         var perCpuRatio = total / 1e6 / cpuSeconds / aeadCpu;
@@ -100,6 +104,7 @@ public sealed class StreamThroughputBench : IBench
             ["ratioToAead"] = Math.Round(ratio, 3),
             ["perCpuRatioToAead"] = Math.Round(perCpuRatio, 3),
             ["jitSeconds"] = Math.Round(jitSeconds, 3),
+            ["allocatedBytesPerMiB"] = Math.Round(allocatedPerMiB),
             ["target"] = 0.6,
         }));
         return 0;

@@ -259,6 +259,6 @@ internal sealed partial class YamuxSession
     private async ValueTask SendControlAsync(YamuxHeader header, CancellationToken cancellationToken)
     {
         await _controlSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
-        if (!_outbox.Writer.TryWrite(OutboundItem.Control(header))) _controlSlots.Release();
+        if (!Enqueue(OutboundItem.Control(header))) _controlSlots.Release();
     }
 }

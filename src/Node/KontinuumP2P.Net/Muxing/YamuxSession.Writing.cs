@@ -16,6 +16,9 @@ internal sealed partial class YamuxSession
         // Small frames are coalesced until the queue is empty; bulk data is flushed in chunks of this size.
         long flushThreshold = Math.Max(64 * 1024, Options.MaxDataFrameSize);
         Exception? failure = null;
+        // The connection's output is shared with streams writing inline (YamuxStream.WriteInlineAsync): the loop
+        // holds the lock while it has work and lets go before it waits for more.
+        bool locked = false;
         try
         {
             while (true)
@@ -28,10 +31,21 @@ internal sealed partial class YamuxSession
                         var flushed = await _output.FlushAsync(cancellationToken).ConfigureAwait(false);
                         if (flushed.IsCompleted || flushed.IsCanceled) break;
                     }
+                    if (locked)
+                    {
+                        locked = false;
+                        _writeLock.Release();
+                    }
                     if (!await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false)) break;
                     continue;
                 }
 
+                Interlocked.Decrement(ref _queuedItems);
+                if (!locked)
+                {
+                    await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    locked = true;
+                }
                 if (item.Kind == OutboundKind.Stream)
                 {
                     unflushed += item.Stream!.WriteFrames(_output, Options.MaxDataFrameSize, Options.MaxDataFrameSize,
@@ -67,6 +81,7 @@ internal sealed partial class YamuxSession
             YamuxLog.WriteFailed(_logger, ex);
             failure = ex;
         }
+        if (locked) _writeLock.Release();
         Shutdown(failure);
     }
 
@@ -101,7 +116,7 @@ internal sealed partial class YamuxSession
         var ping = YamuxHeader.Create(YamuxFrameType.Ping, YamuxFlags.Syn, 0, opaque);
         if (_controlSlots.Wait(0))
         {
-            if (_outbox.Writer.TryWrite(OutboundItem.Control(ping))) return true;
+            if (Enqueue(OutboundItem.Control(ping))) return true;
             _controlSlots.Release();
         }
         // Not queued (send queue full or session ending): the next tick tries again.

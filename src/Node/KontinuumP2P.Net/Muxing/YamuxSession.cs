@@ -29,6 +29,10 @@ internal sealed partial class YamuxSession : IStreamMuxer
     private readonly Channel<YamuxStream> _acceptQueue;
     private readonly Channel<OutboundItem> _outbox;
     private readonly SemaphoreSlim _controlSlots;
+    // Serialises writers of _output: the write loop, and a stream sending straight from its caller's buffer.
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    // Items in _outbox (a single-reader channel cannot count them): inline writers step aside while any wait.
+    private int _queuedItems;
     private readonly CancellationTokenSource _lifetime;
     private readonly Task _readLoop;
     private readonly Task _writeLoop;
@@ -170,7 +174,38 @@ internal sealed partial class YamuxSession : IStreamMuxer
         await _completion.ConfigureAwait(false);
     }
 
-    internal void Schedule(YamuxStream stream) => _outbox.Writer.TryWrite(OutboundItem.ForStream(stream));
+    /// <summary>
+    /// Takes the connection's output for a stream writing inline, without waiting; false when the write loop or
+    /// another stream has it, when other frames wait in the queue (they go first, which keeps streams fair), or when
+    /// the session is ending. The caller must <see cref="EndInlineWrite"/>.
+    /// </summary>
+    internal bool TryBeginInlineWrite()
+    {
+        if (Volatile.Read(ref _queuedItems) != 0 || _lifetime.IsCancellationRequested) return false;
+        if (!_writeLock.Wait(0)) return false;
+        if (Volatile.Read(ref _queuedItems) == 0 && !_lifetime.IsCancellationRequested) return true;
+        _writeLock.Release();
+        return false;
+    }
+
+    /// <summary>Gives the connection's output back after <see cref="TryBeginInlineWrite"/>.</summary>
+    internal void EndInlineWrite() => _writeLock.Release();
+
+    /// <summary>The connection's output, for a stream holding it through <see cref="TryBeginInlineWrite"/>.</summary>
+    internal System.IO.Pipelines.PipeWriter InlineOutput => _output;
+
+    /// <summary>Cancelled when the session ends; bounds an inline writer's wait on the connection.</summary>
+    internal CancellationToken Lifetime => _lifetime.Token;
+
+    private bool Enqueue(OutboundItem item)
+    {
+        Interlocked.Increment(ref _queuedItems);
+        if (_outbox.Writer.TryWrite(item)) return true;
+        Interlocked.Decrement(ref _queuedItems);
+        return false;
+    }
+
+    internal void Schedule(YamuxStream stream) => Enqueue(OutboundItem.ForStream(stream));
 
     internal void OnStreamClosed(YamuxStream stream, bool reset)
     {
@@ -196,7 +231,7 @@ internal sealed partial class YamuxSession : IStreamMuxer
         Interlocked.CompareExchange(ref _endReason, reason, null);
         var goAway = YamuxHeader.Create(YamuxFrameType.GoAway, YamuxFlags.None, 0, (uint)code);
         // A peer that does not read could hold the GoAway back for ever: the close timeout ends the session anyway.
-        if (_outbox.Writer.TryWrite(OutboundItem.Final(goAway))) _lifetime.CancelAfter(Options.CloseTimeout);
+        if (Enqueue(OutboundItem.Final(goAway))) _lifetime.CancelAfter(Options.CloseTimeout);
     }
 
     /// <summary>Stops every loop now; the streams are reset once the loops have returned.</summary>
@@ -211,6 +246,9 @@ internal sealed partial class YamuxSession : IStreamMuxer
     {
         // The loops catch their own failures, so this never throws.
         await Task.WhenAll(_readLoop, _writeLoop, _keepAliveLoop).ConfigureAwait(false);
+        // An inline writer still inside gives up promptly (its flush waits on the cancelled lifetime). The lock is
+        // kept from here on, so no stream touches its send pipe or the output while they are completed.
+        await _writeLock.WaitAsync(CancellationToken.None).ConfigureAwait(false);
         var reason = _endReason;
         var error = new StreamResetException("the yamux session ended", reason ?? new IOException("session closed"));
         YamuxStream[] streams;

@@ -34,11 +34,15 @@ internal sealed partial class YamuxStream
         }
 
         bool finSent = false;
+        // Set before the credit is read, so credit added after that read finds it and schedules us again.
+        Interlocked.Exchange(ref _waitingForCredit, 1);
+        bool waitingForCredit = false;
         if (!_sendDone && _sendPipe.Reader.TryRead(out var result))
         {
             var buffer = result.Buffer;
             long credit = Volatile.Read(ref _sendCredit);
             long sent = 0;
+            if (output is Security.ISealingPipeWriter) maxFrame = Security.ISealingPipeWriter.AlignFrame(maxFrame);
             while (!buffer.IsEmpty && credit > sent && written < quota)
             {
                 int length = (int)Math.Min(Math.Min(buffer.Length, credit - sent), maxFrame);
@@ -72,8 +76,10 @@ internal sealed partial class YamuxStream
             else
             {
                 more = !buffer.IsEmpty && credit > sent;
+                waitingForCredit = !buffer.IsEmpty && credit <= sent;
             }
         }
+        if (!waitingForCredit) Volatile.Write(ref _waitingForCredit, 0);
         if (flags != YamuxFlags.None)
         {
             YamuxHeader.Create(YamuxFrameType.WindowUpdate, flags, Id, 0).WriteTo(output);

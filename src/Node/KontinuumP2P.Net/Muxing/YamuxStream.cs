@@ -19,10 +19,12 @@ internal sealed partial class YamuxStream : IMuxedStream
     private readonly YamuxStreamReader _input;
     private readonly YamuxStreamWriter _output;
 
-    // Send direction. _synSent and _sendDone belong to the write loop alone.
+    // Send direction. _synSent and _sendDone belong to whoever holds the session's write lock (write loop or inline writer).
     private long _sendCredit = YamuxOptions.SpecInitialWindow;
     private long _windowDeltaPending;
     private int _scheduled;
+    // 1 while the write loop may have left data in the pipe for want of credit: only then does new credit wake it.
+    private int _waitingForCredit;
     private int _ackPending;
     private int _localResetPending;
     private bool _synSent;
@@ -208,7 +210,8 @@ internal sealed partial class YamuxStream : IMuxedStream
     public void AddSendCredit(uint delta)
     {
         Interlocked.Add(ref _sendCredit, delta);
-        ScheduleWrite();
+        // A stream with nothing waiting for credit is not queued: a queued item would turn inline writers away.
+        if (Interlocked.Exchange(ref _waitingForCredit, 0) != 0) ScheduleWrite();
     }
 
     public void OnRemoteFin()

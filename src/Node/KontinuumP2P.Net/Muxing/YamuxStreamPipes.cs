@@ -81,6 +81,23 @@ internal sealed class YamuxStreamWriter(YamuxStream stream, PipeWriter inner) : 
 
     public override void CancelPendingFlush() => inner.CancelPendingFlush();
 
+    /// <summary>
+    /// Sends straight from <paramref name="source"/> when the stream has nothing queued (see
+    /// <see cref="YamuxStream.WriteInlineAsync"/>); otherwise, as any pipe, copies it into the send pipe and flushes.
+    /// </summary>
+    public override ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
+    {
+        if (stream.IsReset) throw new StreamResetException();
+        // Bytes written through GetMemory/Advance and not yet flushed must leave first.
+        if (Volatile.Read(ref _completed) != 0 || source.IsEmpty || inner.UnflushedBytes != 0)
+            return WriteQueuedAsync(source, cancellationToken);
+        return stream.WriteInlineAsync(source, this, cancellationToken);
+    }
+
+    /// <summary>The queued way: a copy into the send pipe, then <see cref="FlushAsync"/>.</summary>
+    internal ValueTask<FlushResult> WriteQueuedAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken) =>
+        base.WriteAsync(source, cancellationToken);
+
     public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
     {
         if (stream.IsReset) throw new StreamResetException();

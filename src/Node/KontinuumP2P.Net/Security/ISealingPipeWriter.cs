@@ -12,4 +12,12 @@ internal interface ISealingPipeWriter
     /// <paramref name="plaintext"/>.
     /// </summary>
     void WriteSealed(ReadOnlySpan<byte> plaintext);
+
+    /// <summary>
+    /// The largest multiple of the secure channel's frame payload not above <paramref name="maxLength"/> (or
+    /// <paramref name="maxLength"/> when below one frame): a muxer frame of that size seals into whole frames, with no
+    /// short tail frame (which costs its own seal, open and receive buffer).
+    /// </summary>
+    static int AlignFrame(int maxLength) =>
+        maxLength < Noise.NoiseFraming.MaxPlaintextLength ? maxLength : maxLength - maxLength % Noise.NoiseFraming.MaxPlaintextLength;
 }
