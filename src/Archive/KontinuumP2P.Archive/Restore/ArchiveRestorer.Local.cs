@@ -64,6 +64,16 @@ public static partial class ArchiveRestorer
                     }
                 }
             }
+            // Empty blobs at the end (or a pack of empty blobs) were never reached by a read: their ids are checked too.
+            for (; next < entries.Count; next++)
+            {
+                var e = entries[next];
+                if (!Hashing.Blake3Matches(buffer.AsSpan((int)e.Offset, e.Length), e.BlobId.Span))
+                {
+                    fetched.Release();
+                    return null;
+                }
+            }
             return fetched with { Entries = entries };
         }
         catch (PackFormatException)
