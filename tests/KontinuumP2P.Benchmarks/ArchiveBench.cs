@@ -12,9 +12,13 @@ namespace KontinuumP2P.Benchmarks;
 /// The archive's two bulk paths against the disk they run on, in the same run and folder:
 /// pack + store (the real <see cref="ArchivePusher"/>: pack, seal the header, BLAKE3, write to <c>dir:</c> with
 /// fsync + rename + folder fsync, read back and re-hash, manifest, SQLite state) against a plain sequential write of
-/// the same number of bytes with one fsync; and restore (manifest chain, every pack read and BLAKE3-checked, every
-/// blob checked against its id) against a plain sequential read of a file of that size. Targets: both ≥ 50 %.
-/// Usage: <c>archive [--mib N] [--blob-kib K] [--pack-mib P] [--rounds R] [--dir PATH]</c>.
+/// the same number of bytes with one fsync; and restore (manifest chain, every pack read, every blob checked against
+/// its id) against a plain sequential read of the same pack files with the same read size. Each subject runs between
+/// two runs of its baseline (every file evicted from the page cache before each read), and the ratio of a round is the
+/// subject against the mean of its two baselines, so the disk's drift between rounds cancels out; the median of the
+/// rounds' ratios is reported with its min and max. One warm-up round (tier-0 code, first allocations) is not counted.
+/// Targets: both ≥ 50 %.
+/// Usage: <c>archive [--mib N] [--blob-kib K] [--pack-mib P] [--rounds R] [--dir PATH] [--warm]</c>.
 /// </summary>
 public sealed class ArchiveBench : IBench
 {
@@ -27,7 +31,7 @@ public sealed class ArchiveBench : IBench
     /// <inheritdoc />
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
-        int mib = 256, blobKib = 64, packMib = 16, rounds = 3;
+        int mib = 256, blobKib = 64, packMib = 16, rounds = 9;
         string? root = null;
         var warm = false;
         for (var i = 0; i < args.Length; i++)
@@ -61,77 +65,104 @@ public sealed class ArchiveBench : IBench
             total += data.Length;
         }
         var source = new MemorySource(new ArchiveMailbox(mailboxId, archiveKey), blobs);
-        Console.WriteLine($"{blobs.Count} blobs of {blobKib} KiB ({total >> 20} MiB), packs of {packMib} MiB, {rounds} rounds, "
-            + (warm ? "reads from the page cache (--warm)" : "reads from the disk (both reads' files evicted from the page cache first)"));
-        Console.WriteLine($"{"round",5} {"seq write MB/s",15} {"pack+store MB/s",16} {"ratio",6} {"seq read MB/s",14} {"restore MB/s",13} {"ratio",6}");
-        var results = new List<(double Write, double Store, double Read, double Restore)>();
-        // CPU time of this process per byte, per phase (all threads): unlike the rates, it barely depends on how busy
-        // the machine is, so it shows what each path costs.
-        var cpu = new List<(double Write, double Store, double Read, double Restore)>();
-        for (var round = 0; round < rounds; round++)
+        Console.WriteLine($"{blobs.Count} blobs of {blobKib} KiB ({total >> 20} MiB), packs of {packMib} MiB, {rounds} rounds after one warm-up round, "
+            + (warm ? "reads from the page cache (--warm)" : "reads from the disk (every file evicted from the page cache before each read)"));
+        Console.WriteLine("each round: seq write, pack+store, seq write; seq read of the pack files, restore, seq read again; a ratio is the subject against the mean of its two baselines");
+        Console.WriteLine($"{"round",5} {"seq write MB/s",18} {"pack+store MB/s",16} {"ratio",6} {"seq read MB/s",18} {"restore MB/s",13} {"ratio",6}");
+        var results = new List<Round>();
+        for (var round = -1; round < rounds; round++)
         {
-            var dir = Directory.CreateDirectory(Path.Combine(root ?? Path.GetTempPath(), $"kp-archive-bench-{Environment.ProcessId}-{round}")).FullName;
+            var dir = Directory.CreateDirectory(Path.Combine(root ?? Path.GetTempPath(), $"kp-archive-bench-{Environment.ProcessId}-{round + 1}")).FullName;
             try
             {
-                var plain = Path.Combine(dir, "sequential.bin");
-                var (writeTime, writeCpu) = await TimeAsync(() => SequentialWriteAsync(plain, blobs, cancellationToken));
-                var write = Rate(total, writeTime);
-                var (storeTime, storeCpu) = await TimeAsync(async () =>
-                {
-                    using var state = new PusherStateStore(Path.Combine(dir, "state.db"));
-                    await using var sink = new DirectorySink(Path.Combine(dir, "sink"));
-                    using var pusher = new ArchivePusher(source, [sink], state, new ArchivePusherOptions { TargetPackBytes = (long)packMib << 20 }, TimeProvider.System);
-                    await pusher.RunOnceAsync(flush: true, cancellationToken);
-                    if (state.Get(mailboxId)?.ArchivedUpTo != (ulong)blobs.Count) throw new InvalidOperationException("pusher did not archive every blob");
-                });
-                var store = Rate(total, storeTime);
-                // The disk's read rate is a read from the disk: every file both reads touch was fsynced, so evicting its
-                // clean pages makes the baseline and the restore read the same medium (--warm keeps the page cache).
-                if (!warm) EvictFromPageCache(dir);
-                var (readTime, readCpu) = await TimeAsync(() => SequentialReadAsync(plain, cancellationToken));
-                var read = Rate(total, readTime);
-                long restored = 0;
-                var (restoreTime, restoreCpu) = await TimeAsync(async () =>
-                {
-                    await using var sink = new DirectorySink(Path.Combine(dir, "sink"));
-                    var report = await ArchiveRestorer.RestoreMailboxAsync([sink], archiveKey, (b, _) =>
-                    {
-                        restored += b.Sealed.Length;
-                        return ValueTask.CompletedTask;
-                    }, cancellationToken);
-                    if (report.Blobs != blobs.Count || restored != total) throw new InvalidOperationException("restore did not return every blob");
-                });
-                var restore = Rate(total, restoreTime);
-                results.Add((write, store, read, restore));
-                cpu.Add((NsPerByte(writeCpu, total), NsPerByte(storeCpu, total), NsPerByte(readCpu, total), NsPerByte(restoreCpu, total)));
-                Console.WriteLine($"{round,5} {write,15:F0} {store,16:F0} {store / write,6:P0} {read,14:F0} {restore,13:F0} {restore / read,6:P0}   CPU ns/B: write {cpu[^1].Write:F2} pack+store {cpu[^1].Store:F2} read {cpu[^1].Read:F2} restore {cpu[^1].Restore:F2}");
+                var r = await RunRoundAsync(dir, source, blobs, total, archiveKey, mailboxId, packMib, warm, cancellationToken);
+                var label = round < 0 ? "warm" : round.ToString(CultureInfo.InvariantCulture);
+                Console.WriteLine($"{label,5} {r.WriteA,8:F0} / {r.WriteB,-7:F0} {r.Store,16:F0} {r.StoreRatio,6:P0} {r.ReadA,8:F0} / {r.ReadB,-7:F0} {r.Restore,13:F0} {r.RestoreRatio,6:P0}"
+                    + $"   CPU ns/B: write {r.CpuWrite:F2} pack+store {r.CpuStore:F2} read {r.CpuRead:F2} restore {r.CpuRestore:F2}");
+                if (round >= 0) results.Add(r);
             }
             finally
             {
                 Directory.Delete(dir, recursive: true);
             }
         }
-        double Median(Func<(double Write, double Store, double Read, double Restore), double> f)
-        {
-            var sorted = results.Select(f).Order().ToList();
-            return sorted[sorted.Count / 2];
-        }
         var summary = new
         {
             bench = "archive", mib = total >> 20, blobKib, packMib, rounds,
-            seqWriteMBps = Median(r => r.Write), packStoreMBps = Median(r => r.Store), storeRatio = Median(r => r.Store / r.Write),
-            seqReadMBps = Median(r => r.Read), restoreMBps = Median(r => r.Restore), restoreRatio = Median(r => r.Restore / r.Read),
+            storeRatio = Spread(results.Select(r => r.StoreRatio)), restoreRatio = Spread(results.Select(r => r.RestoreRatio)),
+            // What the disk itself did: every baseline of every round (two per round), and how far a round's two differ.
+            seqWriteMBps = Spread(results.SelectMany(r => new[] { r.WriteA, r.WriteB })),
+            seqReadMBps = Spread(results.SelectMany(r => new[] { r.ReadA, r.ReadB })),
+            writeDriftInRound = Spread(results.Select(r => Math.Abs(r.WriteA - r.WriteB) / ((r.WriteA + r.WriteB) / 2))),
+            readDriftInRound = Spread(results.Select(r => Math.Abs(r.ReadA - r.ReadB) / ((r.ReadA + r.ReadB) / 2))),
+            packStoreMBps = Spread(results.Select(r => r.Store)), restoreMBps = Spread(results.Select(r => r.Restore)),
             cpuNsPerByte = new
             {
-                seqWrite = MedianOf(cpu.Select(c => c.Write)), packStore = MedianOf(cpu.Select(c => c.Store)),
-                seqRead = MedianOf(cpu.Select(c => c.Read)), restore = MedianOf(cpu.Select(c => c.Restore)),
+                seqWrite = MedianOf(results.Select(r => r.CpuWrite)), packStore = MedianOf(results.Select(r => r.CpuStore)),
+                seqRead = MedianOf(results.Select(r => r.CpuRead)), restore = MedianOf(results.Select(r => r.CpuRestore)),
             },
             reads = warm ? "page cache" : "disk",
             loadAverage = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?",
         };
-        Console.WriteLine($"median: pack+store {summary.storeRatio:P0} of sequential write (target ≥ 50 %), restore {summary.restoreRatio:P0} of sequential read (target ≥ 50 %)");
+        Console.WriteLine($"pack+store: median {summary.storeRatio.Median:P0} of sequential write (min {summary.storeRatio.Min:P0}, max {summary.storeRatio.Max:P0}; target ≥ 50 %)");
+        Console.WriteLine($"restore:    median {summary.restoreRatio.Median:P0} of sequential read (min {summary.restoreRatio.Min:P0}, max {summary.restoreRatio.Max:P0}; target ≥ 50 %)");
+        Console.WriteLine($"disk: seq write {summary.seqWriteMBps.Min:F0}–{summary.seqWriteMBps.Max:F0} MB/s, seq read {summary.seqReadMBps.Min:F0}–{summary.seqReadMBps.Max:F0} MB/s over the run; "
+            + $"within a round the two baselines differ by a median {summary.writeDriftInRound.Median:P0} (write) and {summary.readDriftInRound.Median:P0} (read)");
         Console.WriteLine(JsonSerializer.Serialize(summary));
         return 0;
+    }
+
+    private sealed record Round(double WriteA, double WriteB, double Store, double StoreRatio, double ReadA, double ReadB, double Restore, double RestoreRatio,
+        double CpuWrite, double CpuStore, double CpuRead, double CpuRestore);
+
+    private sealed record Stats(double Median, double Min, double Max);
+
+    private static Stats Spread(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return new Stats(sorted[sorted.Count / 2], sorted[0], sorted[^1]);
+    }
+
+    // One round, each subject between two runs of its baseline so that a disk whose rate drifts moves both alike.
+    private static async Task<Round> RunRoundAsync(string dir, MemorySource source, List<ArchiveBlob> blobs, long total, byte[] archiveKey, byte[] mailboxId,
+        int packMib, bool warm, CancellationToken cancellationToken)
+    {
+        var (writeTimeA, writeCpuA) = await TimeAsync(() => SequentialWriteAsync(Path.Combine(dir, "sequential-a.bin"), blobs, cancellationToken));
+        var (storeTime, storeCpu) = await TimeAsync(async () =>
+        {
+            using var state = new PusherStateStore(Path.Combine(dir, "state.db"));
+            await using var sink = new DirectorySink(Path.Combine(dir, "sink"));
+            using var pusher = new ArchivePusher(source, [sink], state, new ArchivePusherOptions { TargetPackBytes = (long)packMib << 20 }, TimeProvider.System);
+            await pusher.RunOnceAsync(flush: true, cancellationToken);
+            if (state.Get(mailboxId)?.ArchivedUpTo != (ulong)blobs.Count) throw new InvalidOperationException("pusher did not archive every blob");
+        });
+        var (writeTimeB, writeCpuB) = await TimeAsync(() => SequentialWriteAsync(Path.Combine(dir, "sequential-b.bin"), blobs, cancellationToken));
+        // The read baseline reads the very pack files restore reads, in the order they were written, with the same read
+        // size; every file was fsynced, so evicting its clean pages makes each read come from the disk (--warm: page cache).
+        var packs = new DirectoryInfo(Path.Combine(dir, "sink", "p")).EnumerateFiles("*", SearchOption.AllDirectories).OrderBy(f => f.LastWriteTimeUtc).ToList();
+        var packBytes = packs.Sum(f => f.Length);
+        if (!warm) EvictFromPageCache(dir);
+        var (readTimeA, readCpuA) = await TimeAsync(() => SequentialReadAsync(packs, cancellationToken));
+        if (!warm) EvictFromPageCache(dir);
+        long restored = 0;
+        var (restoreTime, restoreCpu) = await TimeAsync(async () =>
+        {
+            await using var sink = new DirectorySink(Path.Combine(dir, "sink"));
+            var report = await ArchiveRestorer.RestoreMailboxAsync([sink], archiveKey, (b, _) =>
+            {
+                restored += b.Sealed.Length;
+                return ValueTask.CompletedTask;
+            }, cancellationToken);
+            if (report.Blobs != blobs.Count || restored != total) throw new InvalidOperationException("restore did not return every blob");
+        });
+        if (!warm) EvictFromPageCache(dir);
+        var (readTimeB, readCpuB) = await TimeAsync(() => SequentialReadAsync(packs, cancellationToken));
+        var write = Rate(total, (writeTimeA + writeTimeB) / 2);
+        var store = Rate(total, storeTime);
+        var read = Rate(packBytes, (readTimeA + readTimeB) / 2);
+        var restore = Rate(packBytes, restoreTime);
+        return new Round(Rate(total, writeTimeA), Rate(total, writeTimeB), store, store / write, Rate(packBytes, readTimeA), Rate(packBytes, readTimeB), restore, restore / read,
+            NsPerByte((writeCpuA + writeCpuB) / 2, total), NsPerByte(storeCpu, total), NsPerByte((readCpuA + readCpuB) / 2, packBytes), NsPerByte(restoreCpu, packBytes));
     }
 
     private static double Rate(long bytes, TimeSpan elapsed) => bytes / 1e6 / elapsed.TotalSeconds;
@@ -165,12 +196,16 @@ public sealed class ArchiveBench : IBench
         stream.Flush(flushToDisk: true);
     }
 
-    private static async Task SequentialReadAsync(string path, CancellationToken cancellationToken)
+    // Each pack file read front to back in the chunk size restore's dir: sink reads with, into one buffer.
+    private static async Task SequentialReadAsync(List<FileInfo> files, CancellationToken cancellationToken)
     {
-        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
-        var buffer = new byte[16 << 20];
-        while (await stream.ReadAsync(buffer, cancellationToken) > 0)
+        var buffer = new byte[DirectorySink.ReadChunkBytes];
+        foreach (var file in files)
         {
+            using var handle = File.OpenHandle(file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan | FileOptions.Asynchronous);
+            long offset = 0;
+            int n;
+            while ((n = await RandomAccess.ReadAsync(handle, buffer, offset, cancellationToken)) > 0) offset += n;
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using KontinuumP2P.Archive.Pushing;
 using KontinuumP2P.Cli.Commands;
+using KontinuumP2P.Mailbox.Content;
 using KontinuumP2P.Mailbox.Server;
 using KontinuumP2P.Mailbox.Storage;
 using KontinuumP2P.Mailbox.Wire;
@@ -75,11 +76,71 @@ public sealed class ArchiveRepushTests
         foreach (var node in nodes) Assert.That(node.MailboxServer!.Store.Statistics.Blobs, Is.EqualTo(4), "two pushed, two repushed");
     }
 
+    [Test]
+    public async Task Restore_with_repush_uploads_restored_contents_again_to_a_mailbox_node_that_lost_them(CancellationToken ct)
+    {
+        var sink = Path.Combine(_dir, "archive");
+        // One folder per node (mailbox store and content store side by side), so losing node 2's disk loses its contents.
+        await using var cluster = await CertifiedMailboxNodes.StartAsync("repushcontent", _dir, ct, (i, options) =>
+        {
+            options.DataDirectory = Path.Combine(_dir, $"node-{i}");
+            options.Mailbox = new MailboxServerOptions
+            {
+                Store = new MailboxStoreOptions { DatabasePath = Path.Combine(_dir, $"node-{i}", "mbx.db"), Role = i == 0 ? MailboxRole.Replica : MailboxRole.Ephemeral },
+            };
+            options.Archive = i == 0 ? new NodeArchiveOptions
+            {
+                Sinks = ["dir:" + sink],
+                Pusher = new ArchivePusherOptions { MaxPackAge = TimeSpan.FromHours(1), PollInterval = TimeSpan.FromHours(1) },
+            } : null;
+        });
+        var group = Path.Combine(_dir, "device-a");
+        await RunJsonAsync(["group", "create", "--network", cluster.Genesis, "--mailboxes", cluster.Slots, "--dir", group, "--bootstrap", cluster.Bootstrap, "--json"], ct);
+        // Several chunks, the last one short.
+        var attachment = new byte[(3 << 20) + 12_345];
+        new Random(15).NextBytes(attachment);
+        var file = Path.Combine(_dir, "photo.bin");
+        await File.WriteAllBytesAsync(file, attachment, ct);
+        var put = (await RunJsonAsync(["content", "put", file, "--group", group, "--json"], ct))[^1];
+        var contentId = ContentId.Parse(put.GetProperty("contentId").GetString()!);
+        var chunks = put.GetProperty("chunks").GetInt32();
+        Assert.That(await cluster.Nodes[0].ArchivePusher!.RunOnceAsync(flush: true, ct), Is.EqualTo(1));
+        Assert.That(cluster.Nodes[0].ArchiveStatus!.Blobs, Is.EqualTo(1), "the reference blob is archived");
+
+        // Node 2 loses its disk and comes back empty under the same identity.
+        var fresh = await cluster.RestartAsync(2, options =>
+        {
+            options.DataDirectory = Path.Combine(_dir, "node-2-new");
+            options.Mailbox = new MailboxServerOptions
+            {
+                Store = new MailboxStoreOptions { DatabasePath = Path.Combine(_dir, "node-2-new", "mbx.db"), Role = MailboxRole.Ephemeral },
+            };
+        }, ct);
+        Assert.That(fresh.ContentServer!.Store.Find(contentId), Is.Null);
+
+        var output = Path.Combine(_dir, "restored");
+        var lines = await RunJsonAsync(["archive", "restore", "--group", group, "--sink", "dir:" + sink, "--out", output, "--repush", "--json"], ct);
+        Assert.That((lines[^2].GetProperty("restored").GetInt32(), lines[^2].GetProperty("attachments").GetInt32()), Is.EqualTo((1, 1)));
+        var repush = lines[^1];
+        Assert.That(repush.GetProperty("contentsRepushed").GetInt32(), Is.EqualTo(1));
+        Assert.That(repush.GetProperty("contentChunksSent").GetInt32(), Is.EqualTo(chunks), "only the node that lost the content lacked chunks");
+        Assert.That(repush.GetProperty("contentsFailed").GetArrayLength(), Is.Zero);
+        Assert.That(repush.GetProperty("repushed").GetInt32(), Is.EqualTo(1));
+
+        // The fresh node holds every chunk of the same content again, and a device can fetch it through the repushed reference.
+        var held = fresh.ContentServer!.Store.Find(contentId);
+        Assert.That(held, Is.Not.Null);
+        Assert.That(held!.Value.Have.Cast<bool>().Count(h => h), Is.EqualTo(chunks));
+        var fetched = Path.Combine(_dir, "fetched.bin");
+        await RunJsonAsync(["content", "get", put.GetProperty("reference").GetString()!, "--group", group, "--out", fetched, "--json"], ct);
+        Assert.That(await File.ReadAllBytesAsync(fetched, ct), Is.EqualTo(attachment));
+    }
+
     private static async Task<List<JsonElement>> RunJsonAsync(string[] args, CancellationToken ct)
     {
         var output = new LineWriter();
         var error = new LineWriter();
-        var command = args[0] switch { "group" => GroupCommands.Create(), "mailbox" => MailboxCommands.Create(), _ => ArchiveCommands.Create() };
+        var command = args[0] switch { "group" => GroupCommands.Create(), "mailbox" => MailboxCommands.Create(), "content" => ContentCommands.Create(), _ => ArchiveCommands.Create() };
         var code = await LineWriter.InvokeAsync(command, args, output, error, ct);
         Assert.That(code, Is.Zero, $"{string.Join(' ', args)}: {error.Text}");
         return [.. output.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line =>

@@ -17,6 +17,7 @@ internal sealed class CertifiedMailboxNodes : IAsyncDisposable
     private readonly DevnetAuthority _authority;
     private readonly List<Ed25519Identity> _keys;
     private readonly List<KontinuumNode> _nodes;
+    private readonly List<KontinuumNodeOptions> _options = [];
 
     private CertifiedMailboxNodes(DevnetAuthority authority, List<Ed25519Identity> keys, List<KontinuumNode> nodes, string genesis)
     {
@@ -62,6 +63,7 @@ internal sealed class CertifiedMailboxNodes : IAsyncDisposable
                     Mailbox = new MailboxServerOptions { Store = new MailboxStoreOptions { DatabasePath = Path.Combine(directory, $"node-{i}", "mbx.db") } },
                 };
                 configure?.Invoke(i, options);
+                started._options.Add(options);
                 nodes.Add(await KontinuumNode.StartAsync(options, ct));
             }
             foreach (var node in nodes) await node.PublishNodeRecordAsync(ct);
@@ -93,6 +95,21 @@ internal sealed class CertifiedMailboxNodes : IAsyncDisposable
         var node = await KontinuumNode.StartAsync(options, ct);
         _nodes.Add(node);
         return node;
+    }
+
+    /// <summary>
+    /// Stops node <paramref name="i"/> (one of the first three) and starts it again with the same identity and
+    /// certificate, as <paramref name="configure"/> changes its options (e.g. empty folders: a mailbox node that lost
+    /// its disk); it listens on a new port and publishes its node record again.
+    /// </summary>
+    public async Task<KontinuumNode> RestartAsync(int i, Action<KontinuumNodeOptions> configure, CancellationToken ct)
+    {
+        await _nodes[i].DisposeAsync();
+        var options = _options[i];
+        configure(options);
+        _nodes[i] = await KontinuumNode.StartAsync(options, ct);
+        await _nodes[i].PublishNodeRecordAsync(ct);
+        return _nodes[i];
     }
 
     public async ValueTask DisposeAsync()

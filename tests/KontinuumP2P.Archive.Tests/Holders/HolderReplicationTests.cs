@@ -247,4 +247,51 @@ public sealed class HolderReplicationTests
         time.Advance(TimeSpan.FromMinutes(5));
         Assert.That(await completed.WaitAsync(TimeSpan.FromMilliseconds(200), ct), Is.False, "no round after stop");
     }
+
+    [Test]
+    [Order(4)]
+    public async Task Manifests_lost_on_every_holder_are_resealed_byte_identical_from_their_packs(CancellationToken ct)
+    {
+        var random = new Random(78);
+        var boxes = ReplicaStore.MakeBoxes(random, 1);
+        var store = _pusher.MailboxServer!.Store;
+        await ReplicaStore.PushAsync(store, boxes, random, 40, 200, 2000);
+        await _pusher.ArchivePusher!.RunOnceAsync(flush: true, ct);
+        var keys = ArchiveKeys.Derive(boxes[0].ArchiveKey);
+        var mailbox = Convert.ToHexStringLower(boxes[0].MailboxId);
+        List<KontinuumP2P.Archive.Pushing.ArchivedPack> chain;
+        using (var state = new KontinuumP2P.Archive.Pushing.PusherStateStore(Path.Combine(_dir, "pusher", "archive-state.db")))
+            chain = [.. state.Packs().Where(p => Convert.ToHexStringLower(p.MailboxId) == mailbox)];
+        Assert.That(chain, Has.Count.GreaterThanOrEqualTo(3));
+
+        // Two consecutive manifests vanish from every live holder: the second can only be rebuilt after the first.
+        var live = _holders.Where(_nodes.Contains).ToList();
+        var lost = new[] { keys.ManifestAddress(1), keys.ManifestAddress(2) };
+        var original = new Dictionary<ArchiveObjectId, byte[]>();
+        foreach (var id in lost)
+        {
+            foreach (var holder in live)
+            {
+                var path = holder.ArchiveHolder!.Store.PathOf(id);
+                if (!File.Exists(path)) continue;
+                original[id] = await File.ReadAllBytesAsync(path, ct);
+                File.Delete(path);
+            }
+        }
+        Assert.That(original.Keys, Is.EquivalentTo(lost));
+        Assert.That((await WhereAsync(ct)).Keys, Has.No.Member(lost[0]).And.No.Member(lost[1]));
+
+        var round = await _pusher.ArchiveReplicator!.RunOnceAsync(ct);
+        Assert.That((round.Repaired, round.Failed), Is.EqualTo((2, 0)), "exactly the two manifests are rebuilt");
+        var after = await WhereAsync(ct);
+        foreach (var id in lost)
+        {
+            Assert.That(after[id], Has.Count.EqualTo(3).And.Unique, $"{id} is back on 3 providers");
+            foreach (var holder in live.Where(h => File.Exists(h.ArchiveHolder!.Store.PathOf(id))))
+                Assert.That(await File.ReadAllBytesAsync(holder.ArchiveHolder!.Store.PathOf(id), ct), Is.EqualTo(original[id]), "byte-identical");
+        }
+        await using var sink = _pusher.OpenPeersArchiveSink();
+        var stored = await ReplicaStore.ReadAllAsync(store);
+        ArchiveCheck.AssertExactlyOnce(new() { [mailbox] = stored[mailbox] }, await ArchiveCheck.RestoreAllAsync([sink], boxes));
+    }
 }

@@ -7,9 +7,10 @@ namespace KontinuumP2P.Archive.Pushing;
 
 public sealed partial class ArchivePusher
 {
-    // Store, read back and check the pack on every sink, then its manifest; only then advance archived_up_to.
+    // Store, read back and check the pack on every sink, then its manifest; only then advance archived_up_to (recording
+    // in the same transaction the plan of the next pack when its range is already gathered).
     private async Task<MailboxArchiveState> WritePackAsync(ArchiveMailbox mailbox, ArchiveKeys keys, MailboxArchiveState state,
-        Pack pack, CancellationToken cancellationToken)
+        Pack pack, ulong? nextPlan, CancellationToken cancellationToken)
     {
         var entries = pack.Entries;
         foreach (var sink in _sinks) await StoreVerifiedAsync(sink, pack.Id, pack.Bytes, cancellationToken, hashed: true).ConfigureAwait(false);
@@ -21,7 +22,7 @@ public sealed partial class ArchivePusher
         foreach (var sink in _sinks) await StoreVerifiedAsync(sink, address, sealedManifest, cancellationToken).ConfigureAwait(false);
 
         var record = new ArchivedPack(mailbox.MailboxId.ToArray(), state.ChainLength, pack.Id.ToString(), manifest.FirstCursor, manifest.LastCursor, entries.Count, pack.Bytes.Length);
-        var next = new MailboxArchiveState(manifest.LastCursor, state.ChainLength + 1, ManifestChain.LinkHash(sealedManifest), null, state.Epoch);
+        var next = new MailboxArchiveState(manifest.LastCursor, state.ChainLength + 1, ManifestChain.LinkHash(sealedManifest), nextPlan, state.Epoch);
         _state.Advance(record, next);
         _packs?.Add(1);
         _blobs?.Add(entries.Count);

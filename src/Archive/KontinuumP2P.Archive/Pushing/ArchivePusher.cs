@@ -176,18 +176,19 @@ public sealed partial class ArchivePusher : BackgroundService
                 cancellationToken.ThrowIfCancellationRequested();
                 Pack pack;
                 var gathered = false;
-                if (state.PlannedUpTo is { } planned)
-                {
-                    // A pack was planned before a restart: rebuild exactly the same cursor range.
-                    pack = BuildPack(keys, await ReadRangeAsync(mailbox, state.ArchivedUpTo, planned, cancellationToken).ConfigureAwait(false));
-                }
-                else if (ahead is not null)
+                if (ahead is not null)
                 {
                     var next = ahead;
                     ahead = null;
                     pack = await next.ConfigureAwait(false);
-                    state = Plan(mailbox, state, pack);
+                    // Its plan was committed with the previous pack's advance (one fsync less per pack).
+                    if (state.PlannedUpTo != pack.Entries[^1].Cursor) state = Plan(mailbox, state, pack);
                     gathered = true;
+                }
+                else if (state.PlannedUpTo is { } planned)
+                {
+                    // A pack was planned before a restart: rebuild exactly the same cursor range.
+                    pack = BuildPack(keys, await ReadRangeAsync(mailbox, state.ArchivedUpTo, planned, cancellationToken).ConfigureAwait(false));
                 }
                 else
                 {
@@ -209,9 +210,16 @@ public sealed partial class ArchivePusher : BackgroundService
                 // is due anyway (full, or a flush), build it while this one is stored. A partial pack waits for its
                 // age, which the next round decides as before.
                 var (following, followingFull) = await GatherAsync(mailbox, pack.Entries[^1].Cursor, cancellationToken).ConfigureAwait(false);
-                if (following.Count > 0 && (followingFull || flush)) ahead = Task.Run(() => BuildPack(keys, following), cancellationToken);
+                ulong? nextPlan = null;
+                if (following.Count > 0 && (followingFull || flush))
+                {
+                    ahead = Task.Run(() => BuildPack(keys, following), cancellationToken);
+                    // Its range is known now, so its plan goes into this pack's advance: a restart after that commit
+                    // rebuilds exactly these blobs, as it would after a plan of its own a moment later.
+                    nextPlan = following[^1].Cursor;
+                }
                 else readAhead = (following, followingFull);
-                state = await WritePackAsync(mailbox, keys, state, pack, cancellationToken).ConfigureAwait(false);
+                state = await WritePackAsync(mailbox, keys, state, pack, nextPlan, cancellationToken).ConfigureAwait(false);
                 written++;
                 if (gathered) _waitingSince[mailboxKey] = _time.GetUtcNow();
             }

@@ -19,7 +19,8 @@ public sealed record ReplicationRound(int Checked, int Repaired, int Failed);
 /// <see cref="HolderReplicationOptions.ObjectsPerRound"/> objects the pusher archived (packs, their manifests and
 /// contents, in a rotation over the pusher's state) and brings each back to R holders of distinct providers with
 /// <see cref="PeersSink.EnsureReplicasAsync"/>: a copy from a surviving holder, or a pack rebuilt from the replica's
-/// blobs, or a content read from its content store. At most that many objects per interval, one at a time, so a
+/// blobs, a content read from its content store, or a manifest re-sealed from its pack (<see cref="ManifestRebuilder"/>).
+/// At most that many objects per interval, one at a time, so a
 /// holder leaving costs the network a bounded trickle of transfers, not a burst.
 /// </summary>
 public sealed partial class HolderReplicator : BackgroundService
@@ -120,14 +121,18 @@ public sealed partial class HolderReplicator : BackgroundService
         }
     }
 
-    /// <summary>Every archived object with how to rebuild it: packs and contents from the replica; manifests only by copy.</summary>
+    /// <summary>Every archived object with how to rebuild it: packs and contents from the replica, manifests re-sealed from their packs.</summary>
     private async Task<List<(ArchiveObjectId Id, Func<CancellationToken, ValueTask<byte[]?>>? Rebuild)>> ObjectsAsync(CancellationToken cancellationToken)
     {
         var mailboxes = (await _source.ListMailboxesAsync(cancellationToken).ConfigureAwait(false))
             .ToDictionary(m => Convert.ToHexStringLower(m.MailboxId.Span));
         var keys = new Dictionary<string, ArchiveKeys>();
         var objects = new List<(ArchiveObjectId, Func<CancellationToken, ValueTask<byte[]?>>?)>();
-        foreach (var pack in _state.Packs())
+        var packs = _state.Packs();
+        // Per mailbox, its packs by chain position (what a lost manifest is rebuilt from).
+        var chains = packs.GroupBy(p => Convert.ToHexStringLower(p.MailboxId))
+            .ToDictionary(g => g.Key, g => (IReadOnlyDictionary<ulong, ArchivedPack>)g.GroupBy(p => p.Sequence).ToDictionary(s => s.Key, s => s.Last()));
+        foreach (var pack in packs)
         {
             var mailboxKey = Convert.ToHexStringLower(pack.MailboxId);
             if (!mailboxes.TryGetValue(mailboxKey, out var mailbox))
@@ -137,7 +142,9 @@ public sealed partial class HolderReplicator : BackgroundService
             }
             objects.Add((ArchiveObjectId.Parse(pack.PackId), async ct => await ArchiveRepairer.RebuildPackAsync(_source, mailbox, pack, ct).ConfigureAwait(false)));
             if (!keys.TryGetValue(mailboxKey, out var derived)) keys[mailboxKey] = derived = ArchiveKeys.Derive(mailbox.ArchiveKey.Span);
-            objects.Add((derived.ManifestAddress(pack.Sequence), null));
+            var chain = chains[mailboxKey];
+            var sequence = pack.Sequence;
+            objects.Add((derived.ManifestAddress(sequence), async ct => await ManifestRebuilder.RebuildAsync(_sink, _source, mailbox, derived, chain, sequence, ct).ConfigureAwait(false)));
         }
         var contents = _source as IArchiveContentSource;
         foreach (var content in _state.Contents())

@@ -28,7 +28,7 @@ public sealed record RestoreReport(ulong Manifests, int Packs, long Blobs, IRead
 /// its authenticated header and each blob against its blob id (one pass, see <see cref="PackReader.OpenBlobs"/>), and
 /// its entries against the manifest that named it. Packs are taken from the first sink holding an intact copy.
 /// </summary>
-public static class ArchiveRestorer
+public static partial class ArchiveRestorer
 {
     /// <summary>Restores one mailbox, handing each blob to <paramref name="onBlob"/> in cursor order.</summary>
     public static async Task<RestoreReport> RestoreMailboxAsync(IReadOnlyList<IArchiveSink> sinks, ReadOnlyMemory<byte> archiveKey,
@@ -134,22 +134,24 @@ public static class ArchiveRestorer
     {
         foreach (var sink in sinks)
         {
-            FetchedPack? fetched = null;
+            if (sink is ILocalSink local)
+            {
+                try
+                {
+                    if (await ReadLocalAsync(local, manifest, keys, cancellationToken).ConfigureAwait(false) is { } verified) return verified;
+                }
+                catch (Exception e) when (e is IOException or PackFormatException)
+                {
+                }
+                continue;
+            }
+            FetchedPack fetched;
             int length;
             try
             {
-                if (sink is ILocalSink local)
-                {
-                    if (await local.ReadPooledAsync(manifest.PackId, PackFormat.MaxPackBytes, cancellationToken).ConfigureAwait(false) is not { } read) continue;
-                    fetched = new FetchedPack(read.Buffer, [], Pooled: true);
-                    length = read.Length;
-                }
-                else
-                {
-                    if (await sink.GetAsync(manifest.PackId, PackFormat.MaxPackBytes, cancellationToken).ConfigureAwait(false) is not { } bytes) continue;
-                    fetched = new FetchedPack(bytes, [], Pooled: false);
-                    length = bytes.Length;
-                }
+                if (await sink.GetAsync(manifest.PackId, PackFormat.MaxPackBytes, cancellationToken).ConfigureAwait(false) is not { } bytes) continue;
+                fetched = new FetchedPack(bytes, [], Pooled: false);
+                length = bytes.Length;
             }
             catch (Exception e) when (e is IOException or PackFormatException)
             {

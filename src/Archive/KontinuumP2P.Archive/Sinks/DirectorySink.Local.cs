@@ -6,7 +6,13 @@ namespace KontinuumP2P.Archive.Sinks;
 public sealed partial class DirectorySink
 {
     // Read-back chunks: large enough for the hasher's multi-threaded join to split each one over the cores.
-    private const int StreamChunk = 4 << 20;
+    private const int StreamChunk = ReadChunkBytes;
+
+    /// <summary>
+    /// Size of the reads restore streams a pack in (and the archive bench's read baseline uses): large, so that each read
+    /// is one sequential request the kernel's read-ahead keeps ahead of, small enough to overlap with hashing.
+    /// </summary>
+    internal const int ReadChunkBytes = 4 << 20;
 
     /// <inheritdoc />
     async ValueTask ILocalSink.PutHashedAsync(ArchiveObjectId id, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
@@ -62,38 +68,15 @@ public sealed partial class DirectorySink
     }
 
     /// <inheritdoc />
-    async ValueTask<(byte[] Buffer, int Length)?> ILocalSink.ReadPooledAsync(ArchiveObjectId id, long maxBytes, CancellationToken cancellationToken)
+    Microsoft.Win32.SafeHandles.SafeFileHandle? ILocalSink.OpenRead(ArchiveObjectId id)
     {
-        Microsoft.Win32.SafeHandles.SafeFileHandle handle;
         try
         {
-            handle = File.OpenHandle(PathOf(id), FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan | FileOptions.Asynchronous);
+            return File.OpenHandle(PathOf(id), FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan | FileOptions.Asynchronous);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             return null;
-        }
-        using (handle)
-        {
-            var length = RandomAccess.GetLength(handle);
-            if (length > maxBytes) throw SinkChecks.TooLarge(id, length, maxBytes);
-            var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(length, 1));
-            try
-            {
-                var filled = 0;
-                while (filled < length)
-                {
-                    var n = await RandomAccess.ReadAsync(handle, buffer.AsMemory(filled, (int)Math.Min(length - filled, 8 << 20)), filled, cancellationToken).ConfigureAwait(false);
-                    if (n == 0) throw new PackFormatException($"{id} shrank while it was read");
-                    filled += n;
-                }
-                return (buffer, filled);
-            }
-            catch
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-                throw;
-            }
         }
     }
 

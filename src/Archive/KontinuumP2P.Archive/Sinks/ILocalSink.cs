@@ -14,9 +14,7 @@ internal interface ILocalSink
     ValueTask<bool> HashMatchesAsync(ArchiveObjectId id, long length, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Reads an object into a buffer rented from <see cref="System.Buffers.ArrayPool{T}.Shared"/> (the caller returns it);
-    /// null when absent. Restore uses it so that packs do not each allocate a new large array.
+    /// Opens a stored object for reading (positional reads; restore streams packs through it); null when absent.
     /// </summary>
-    /// <exception cref="Packs.PackFormatException">The object is larger than <paramref name="maxBytes"/>.</exception>
-    ValueTask<(byte[] Buffer, int Length)?> ReadPooledAsync(ArchiveObjectId id, long maxBytes, CancellationToken cancellationToken);
+    Microsoft.Win32.SafeHandles.SafeFileHandle? OpenRead(ArchiveObjectId id);
 }

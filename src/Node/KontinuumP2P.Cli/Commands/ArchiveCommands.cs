@@ -94,7 +94,7 @@ internal static class ArchiveCommands
         };
         var repush = new Option<bool>("--repush")
         {
-            Description = "Then push every restored blob again to the group's (new) mailboxes (sealed afresh, so under a new blob id; the devices get them as new blobs)",
+            Description = "Then upload every restored attachment again to the group's (new) mailbox nodes (same content id) and push every restored blob again (sealed afresh, so under a new blob id; the devices get them as new blobs)",
         };
         var json = JsonOption();
         var command = new Command("restore", "Restore every blob of a group from an archive sink, verified and decrypted");
@@ -139,27 +139,10 @@ internal static class ArchiveCommands
                 }
                 var complete = report.Missing + report.Undecryptable + report.MissingAttachments + report.ChainErrors.Count == 0;
                 if (!pr.GetValue(repush)) return complete ? ExitCodes.Success : ExitCodes.Failure;
-                var pushed = await RepushAsync(pr, pr.GetValue(group)!, pr.GetValue(output)!, restored, asJson, ct);
+                var pushed = await ArchiveRepush.RunAsync(pr, pr.GetValue(group)!, pr.GetValue(output)!, restored, asJson, ct);
                 return pushed != ExitCodes.Success ? pushed : complete ? ExitCodes.Success : ExitCodes.Failure;
             }, ct);
         });
         return command;
     }
-
-    // Seeds the group's mailboxes with what was restored: each plaintext is pushed like `mailbox push` would.
-    private static Task<int> RepushAsync(ParseResult pr, string group, string output, List<string> restored, bool asJson, CancellationToken cancellationToken) =>
-        GroupConnection.RunAsync(pr, group, async (client, ct) =>
-        {
-            int durable = 0, queued = 0;
-            foreach (var id in restored)
-            {
-                var plain = await File.ReadAllBytesAsync(Path.Combine(output, id), ct).ConfigureAwait(false);
-                var outcome = await client.PushAsync(plain, ct).ConfigureAwait(false);
-                if (outcome.Durable) durable++;
-                else queued++;
-            }
-            if (asJson) CliOutput.WriteJsonLine(pr, new JsonObject { ["repushed"] = durable, ["queued"] = queued });
-            else CliOutput.WriteLine(pr, $"repushed {durable}, queued {queued} (in the outbox: `kontinuum mailbox flush`)");
-            return queued == 0 ? ExitCodes.Success : CliOutput.Fail(pr, $"{queued} restored blobs did not reach enough mailboxes; they stay in the outbox (`kontinuum mailbox flush`)");
-        }, cancellationToken);
 }
