@@ -86,19 +86,14 @@ public sealed partial class DhtNode
         }
     }
 
-    /// <summary>Deeper buckets than this are covered by the self lookup (finding a key for them costs 2^(i+1) hashes).</summary>
-    private const int MaxRefreshedBucket = 16;
+    /// <summary>
+    /// Deeper buckets than this are covered by the self lookup (a key for them needs more than the 16 bits of
+    /// <see cref="PrefixKeys"/>; buckets this deep fill only in networks of tens of thousands of nodes).
+    /// </summary>
+    private const int MaxRefreshedBucket = PrefixKeys.PrefixBits - 1;
 
     /// <summary>A random key whose kad id (its SHA-256) falls in bucket <paramref name="bucket"/> of our table.</summary>
-    private byte[] RandomKeyInBucket(int bucket, Random random)
-    {
-        var key = new byte[32];
-        while (true)
-        {
-            random.NextBytes(key);
-            if (_table.BucketIndex(KadId.FromKey(key)) == bucket) return key;
-        }
-    }
+    private byte[] RandomKeyInBucket(int bucket, Random random) => PrefixKeys.KeyInBucket(_table.LocalId, bucket, random);
 
     /// <summary>Lookups that must end with the k closest (stores, provides, closest-peers) walk until all k answered.</summary>
     private LookupOptions KClosestLookup => _options.Lookup with { Termination = LookupTermination.StrictKClosest };

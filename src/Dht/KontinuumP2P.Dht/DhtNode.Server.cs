@@ -1,3 +1,5 @@
+using System.Buffers;
+using KontinuumP2P.Core.Addressing;
 using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Dht.Records;
 using KontinuumP2P.Dht.Routing;
@@ -113,19 +115,34 @@ public sealed partial class DhtNode
     /// <summary>The k closest entries to a key, never the requester, us only when the key is our own id.</summary>
     private List<KadPeer> CloserPeers(ReadOnlyMemory<byte> key, PeerId requester)
     {
-        IReadOnlyList<RoutingTableEntry> closest;
-        lock (_tableLock) closest = _table.Closest(KadId.FromKey(key.Span), _options.RoutingTable.BucketSize + 1);
-        var peers = new List<KadPeer>(closest.Count + 1);
-        if (key.Span.SequenceEqual(LocalPeer.Bytes)) peers.Add(new KadPeer(LocalPeer, _network.LocalAddresses));
-        foreach (var entry in closest)
+        // Served for every request: the table's entries go into pooled arrays, no view object per entry.
+        var wanted = _options.RoutingTable.BucketSize + 1;
+        var ids = ArrayPool<PeerId>.Shared.Rent(wanted);
+        var known = ArrayPool<IReadOnlyList<Multiaddr>>.Shared.Rent(wanted);
+        try
         {
-            // Admission is asked again: an entry refused since it was added is never handed out.
-            if (entry.PeerId == requester || peers.Count >= _options.RoutingTable.BucketSize || !MayServe(entry.PeerId)) continue;
-            var addresses = _network.GetAddresses(entry.PeerId);
-            if (addresses.Count == 0) addresses = entry.Addresses;
-            if (addresses.Count > 0) peers.Add(new KadPeer(entry.PeerId, addresses));
+            int found;
+            lock (_tableLock) found = _table.ClosestInto(KadId.FromKey(key.Span), ids, known, wanted);
+            var peers = new List<KadPeer>(Math.Min(found + 1, _options.RoutingTable.BucketSize));
+            if (key.Span.SequenceEqual(LocalPeer.Bytes)) peers.Add(new KadPeer(LocalPeer, _network.LocalAddresses));
+            for (var i = 0; i < found; i++)
+            {
+                var peer = ids[i];
+                // Admission is asked again: an entry refused since it was added is never handed out.
+                if (peer == requester || peers.Count >= _options.RoutingTable.BucketSize || !MayServe(peer)) continue;
+                var addresses = _network.GetAddresses(peer);
+                if (addresses.Count == 0) addresses = known[i];
+                if (addresses.Count > 0) peers.Add(new KadPeer(peer, addresses));
+            }
+            return peers;
         }
-        return peers;
+        finally
+        {
+            Array.Clear(ids, 0, wanted);
+            Array.Clear(known, 0, wanted);
+            ArrayPool<PeerId>.Shared.Return(ids);
+            ArrayPool<IReadOnlyList<Multiaddr>>.Shared.Return(known);
+        }
     }
 
     /// <summary>

@@ -30,10 +30,19 @@ public sealed class RoutingTableTests
             var sumOfBuckets = Enumerable.Range(0, KadId.Bits).Sum(table.BucketSize);
             return perBucket.Label("bucket over k")
                 .And(table.Closest(target, 20).Select(e => e.PeerId).SequenceEqual(expected).Label("closest differs"))
+                .And(ClosestInto(table, target, 21).SequenceEqual(table.Closest(target, 21).Select(e => e.PeerId)).Label("ClosestInto differs"))
                 .And((sumOfBuckets == table.Count).Label("count drift"))
                 .And((!table.Contains(peers[0])).Label("self admitted"));
         });
         Check.One(Config.QuickThrowOnFailure.WithMaxTest(50), property);
+    }
+
+    private static IEnumerable<PeerId> ClosestInto(RoutingTable table, KadId target, int count)
+    {
+        // Arrays longer than needed, as a pool hands them out.
+        var peers = new PeerId[count + 7];
+        var addresses = new IReadOnlyList<Multiaddr>[count + 7];
+        return peers.Take(table.ClosestInto(target, peers, addresses, count)).ToList();
     }
 
     [Test]

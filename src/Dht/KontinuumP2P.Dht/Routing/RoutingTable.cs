@@ -188,11 +188,7 @@ public sealed class RoutingTable
         var chosen = System.Buffers.ArrayPool<(KadId Distance, KBucket.Entry Entry)>.Shared.Rent(take);
         try
         {
-            var filled = 0;
-            var home = BucketIndex(target);
-            filled = SelectFrom(home, home, target, chosen, filled, take);
-            if (filled < take && home + 1 < _buckets.Length) filled = SelectFrom(home + 1, _buckets.Length - 1, target, chosen, filled, take);
-            for (var index = home - 1; index >= 0 && filled < take; index--) filled = SelectFrom(index, index, target, chosen, filled, take);
+            var filled = SelectClosest(target, chosen, take);
             var result = new RoutingTableEntry[filled];
             for (var i = 0; i < filled; i++) result[i] = chosen[i].Entry.ToView();
             return result;
@@ -202,6 +198,39 @@ public sealed class RoutingTable
             Array.Clear(chosen, 0, take);
             System.Buffers.ArrayPool<(KadId, KBucket.Entry)>.Shared.Return(chosen);
         }
+    }
+
+    /// <summary>
+    /// The same entries as <see cref="Closest"/>, written as peer and addresses into the caller's arrays (at most their
+    /// shorter length) without allocating a view per entry; returns how many. For the server's answer to every request.
+    /// </summary>
+    internal int ClosestInto(KadId target, PeerId[] peers, IReadOnlyList<Multiaddr>[] addresses, int count)
+    {
+        var take = Math.Min(Math.Min(count, _count), Math.Min(peers.Length, addresses.Length));
+        if (take <= 0) return 0;
+        var chosen = System.Buffers.ArrayPool<(KadId Distance, KBucket.Entry Entry)>.Shared.Rent(take);
+        try
+        {
+            var filled = SelectClosest(target, chosen, take);
+            for (var i = 0; i < filled; i++) (peers[i], addresses[i]) = (chosen[i].Entry.PeerId, chosen[i].Entry.Addresses);
+            return filled;
+        }
+        finally
+        {
+            Array.Clear(chosen, 0, take);
+            System.Buffers.ArrayPool<(KadId, KBucket.Entry)>.Shared.Return(chosen);
+        }
+    }
+
+    /// <summary>The bucket walk of <see cref="Closest"/>: fills <paramref name="chosen"/>[..take] closest first.</summary>
+    private int SelectClosest(KadId target, (KadId Distance, KBucket.Entry Entry)[] chosen, int take)
+    {
+        var filled = 0;
+        var home = BucketIndex(target);
+        filled = SelectFrom(home, home, target, chosen, filled, take);
+        if (filled < take && home + 1 < _buckets.Length) filled = SelectFrom(home + 1, _buckets.Length - 1, target, chosen, filled, take);
+        for (var index = home - 1; index >= 0 && filled < take; index--) filled = SelectFrom(index, index, target, chosen, filled, take);
+        return filled;
     }
 
     /// <summary>

@@ -12,7 +12,7 @@ public sealed class CertificatePeerAdmission : IPeerAdmission
     public CertificatePeerAdmission(CertificateAdmission admission) => _admission = admission;
 
     /// <inheritdoc />
-    public PeerAdmissionState GetState(PeerId peer) => Map(_admission.GetVerdict(peer).Status);
+    public PeerAdmissionState GetState(PeerId peer) => Map(_admission.GetStatus(peer));
 
     /// <inheritdoc />
     public async ValueTask<PeerAdmissionState> WaitForDecisionAsync(PeerId peer, CancellationToken cancellationToken)
