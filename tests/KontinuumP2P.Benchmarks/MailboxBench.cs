@@ -25,7 +25,7 @@ public sealed class MailboxBench : IBench
     /// <inheritdoc />
     public string Description =>
         "mailbox durable pushes/s + p50/p99 ack over host streams vs the 0k-sync storage path; latency at 100 vs 100k blobs; pull blobs/s " +
-        "(args: --pushes N --sessions S --inflight F --rate R --rate-seconds T --sync full|fullcommit|normal --checkpoint background|writer --fill N --pull-rounds R)";
+        "(args: --pushes N --sessions S --inflight F --rate R --rate-seconds T --sync full|fullcommit|normal --checkpoint background|writer --connections C --fill N --pull-rounds R)";
 
     /// <inheritdoc />
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
@@ -44,6 +44,9 @@ public sealed class MailboxBench : IBench
         if (sync is not ("full" or "fullcommit" or "normal")) throw new ArgumentException($"--sync {sync}: expected full, fullcommit or normal");
         // full: power-loss durable with the WAL flush overlapped (the default); fullcommit: each COMMIT fsyncs (synchronous=FULL).
         var syncFull = sync != "normal";
+        var connectionsIndex = Array.IndexOf(args, "--connections");
+        var connections = connectionsIndex < 0 || connectionsIndex + 1 >= args.Length ? 1 : int.Parse(args[connectionsIndex + 1], System.Globalization.CultureInfo.InvariantCulture);
+        if (connections < 1) throw new ArgumentException("--connections must be at least 1");
         var checkpointIndex = Array.IndexOf(args, "--checkpoint");
         var checkpoint = checkpointIndex < 0 || checkpointIndex + 1 >= args.Length ? "background" : args[checkpointIndex + 1];
         if (checkpoint is not ("background" or "writer")) throw new ArgumentException($"--checkpoint {checkpoint}: expected background or writer");
@@ -53,7 +56,7 @@ public sealed class MailboxBench : IBench
         Directory.CreateDirectory(directory);
         try
         {
-            var results = new Dictionary<string, object> { ["bench"] = Name, ["blobBytes"] = 1024, ["sync"] = sync, ["checkpoint"] = checkpoint };
+            var results = new Dictionary<string, object> { ["bench"] = Name, ["blobBytes"] = 1024, ["sync"] = sync, ["checkpoint"] = checkpoint, ["connections"] = connections };
             var blob = RandomNumberGenerator.GetBytes(1024);
 
             // Baseline on its own file in the same folder (same disk, same SQLite, same sync mode), run before and after
@@ -78,7 +81,7 @@ public sealed class MailboxBench : IBench
             }
             RunBaseline("zerok-1.db");
 
-            await using var rig = await Rig.StartAsync(Path.Combine(directory, "mailbox.db"), syncFull, sync == "full", checkpointInterval, cancellationToken);
+            await using var rig = await Rig.StartAsync(Path.Combine(directory, "mailbox.db"), syncFull, sync == "full", checkpointInterval, connections, cancellationToken);
 
             // 1. Durable push throughput: S sessions (one mailbox each) with F pushes in flight per session.
             var credentials = Enumerable.Range(0, sessions).Select(_ => NewCredentials()).ToList();
@@ -253,7 +256,12 @@ public sealed class MailboxBench : IBench
     private static async Task OpenLoopAsync(List<MailboxSession> clients, long openRate, long openSeconds, byte[] blob, Dictionary<string, object> results,
         CancellationToken cancellationToken)
     {
+        var gcPause = GC.GetTotalPauseDuration();
+        int[] gcCounts = [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
         var open = await MailboxOpenLoop.RunAsync(clients, openRate, TimeSpan.FromSeconds(openSeconds), blob, CpuTime, cancellationToken);
+        gcPause = GC.GetTotalPauseDuration() - gcPause;
+        var gcs = $"gen0/1/2 {GC.CollectionCount(0) - gcCounts[0]}/{GC.CollectionCount(1) - gcCounts[1]}/{GC.CollectionCount(2) - gcCounts[2]}";
+        results["openLoopGcPauseMs"] = Math.Round(gcPause.TotalMilliseconds, 1);
         var p50 = Percentile(open.SortedLatenciesMs, 0.50);
         var p99 = Percentile(open.SortedLatenciesMs, 0.99);
         results["openLoopRate"] = openRate;
@@ -269,7 +277,8 @@ public sealed class MailboxBench : IBench
         results["openLoopTargetMet"] = met;
         Console.WriteLine($"mailbox push (open loop): {open.Pushes:N0} pushes due at {openRate:N0}/s over {clients.Count} sessions, achieved {open.AchievedRate:N0}/s, " +
             $"latency from the due time p50 {p50:0.000} ms, p99 {p99:0.000} ms, p99.9 {Percentile(open.SortedLatenciesMs, 0.999):0.000} ms " +
-            $"(dispatcher lag at most {open.MaxSendLagMs:0.0} ms); {open.Cpu.TotalMicroseconds / open.Pushes:0.0} us CPU per push");
+            $"(dispatcher lag at most {open.MaxSendLagMs:0.0} ms); {open.Cpu.TotalMicroseconds / open.Pushes:0.0} us CPU per push; " +
+            $"GC paused the process {gcPause.TotalMilliseconds:0.0} ms in total ({gcs})");
         Console.WriteLine($"push target >= {PushTargetRate:N0}/s with p99 <= {PushTargetP99Ms} ms at that rate: {(met ? "met" : "not met")}");
     }
 
@@ -300,25 +309,29 @@ public sealed class MailboxBench : IBench
     private sealed class Rig : IAsyncDisposable
     {
         private readonly Ed25519Identity _serverIdentity;
-        private readonly Ed25519Identity _clientIdentity;
         private readonly PeerHost _serverHost;
-        private readonly PeerHost _clientHost;
+        private readonly List<(Ed25519Identity Identity, PeerHost Host)> _clients = [];
+        private readonly int _connections;
+        private int _opened;
 
-        private Rig(Ed25519Identity serverIdentity, Ed25519Identity clientIdentity, PeerHost serverHost, PeerHost clientHost, MailboxServer server)
+        private Rig(Ed25519Identity serverIdentity, PeerHost serverHost, MailboxServer server, int connections)
         {
             _serverIdentity = serverIdentity;
-            _clientIdentity = clientIdentity;
             _serverHost = serverHost;
-            _clientHost = clientHost;
             Server = server;
+            _connections = connections;
         }
 
         public MailboxServer Server { get; }
 
-        public static async Task<Rig> StartAsync(string database, bool syncFull, bool overlapFlush, TimeSpan checkpointInterval, CancellationToken cancellationToken)
+        /// <summary>
+        /// The server and <paramref name="connections"/> client hosts: sessions are spread round-robin over them, one
+        /// connection each as separate devices would have (1: every session multiplexed on one connection).
+        /// </summary>
+        public static async Task<Rig> StartAsync(string database, bool syncFull, bool overlapFlush, TimeSpan checkpointInterval, int connections,
+            CancellationToken cancellationToken)
         {
             var serverIdentity = Ed25519Identity.Generate();
-            var clientIdentity = Ed25519Identity.Generate();
             var serverHost = new PeerHost(new PeerHostOptions
             {
                 Identity = serverIdentity,
@@ -333,14 +346,21 @@ public sealed class MailboxBench : IBench
                 RequestsPerSecond = 10_000_000,
                 MaxInFlightPerSession = 256,
             }, cancellationToken: cancellationToken);
-            var clientHost = new PeerHost(new PeerHostOptions { Identity = clientIdentity, Transports = [new TcpTransport()] });
-            await clientHost.DialAsync(serverHost.ListenAddresses[0].WithPeerId(serverHost.PeerId), cancellationToken);
-            return new Rig(serverIdentity, clientIdentity, serverHost, clientHost, server);
+            var rig = new Rig(serverIdentity, serverHost, server, connections);
+            for (var i = 0; i < connections; i++)
+            {
+                var identity = Ed25519Identity.Generate();
+                var host = new PeerHost(new PeerHostOptions { Identity = identity, Transports = [new TcpTransport()] });
+                rig._clients.Add((identity, host));
+                await host.DialAsync(serverHost.ListenAddresses[0].WithPeerId(serverHost.PeerId), cancellationToken);
+            }
+            return rig;
         }
 
         public async Task<MailboxSession> OpenAsync((byte[] MailboxId, byte[] Capability, byte[] DeviceId) c, CancellationToken cancellationToken)
         {
-            var session = await MailboxSession.ConnectAsync(_clientHost, _serverHost.PeerId, new MailboxSessionOptions { MaxInFlight = 256 }, cancellationToken);
+            var host = _clients[_opened++ % _connections].Host;
+            var session = await MailboxSession.ConnectAsync(host, _serverHost.PeerId, new MailboxSessionOptions { MaxInFlight = 256 }, cancellationToken);
             await session.OpenAsync(c.MailboxId, c.Capability, c.DeviceId, default, cancellationToken);
             return session;
         }
@@ -348,10 +368,13 @@ public sealed class MailboxBench : IBench
         public async ValueTask DisposeAsync()
         {
             await Server.DisposeAsync();
-            await _clientHost.DisposeAsync();
+            foreach (var (identity, host) in _clients)
+            {
+                await host.DisposeAsync();
+                identity.Dispose();
+            }
             await _serverHost.DisposeAsync();
             _serverIdentity.Dispose();
-            _clientIdentity.Dispose();
         }
     }
 }

@@ -50,17 +50,8 @@ public sealed partial class FleetRegistry
                 throw new InvalidOperationException($"slot '{slot}' is {existing.Status.ToString().ToLowerInvariant()}: only a serving slot is drained");
             if (ReadDrains(c, tx, "WHERE slot = $s AND old_node = $n AND finished_at IS NULL", ("$s", slot), ("$n", existing.NodeId)).Count > 0)
                 throw new InvalidOperationException($"{existing.NodeId} of slot '{slot}' is being drained already");
-            using (var cmd = c.CreateCommand())
             {
-                cmd.Transaction = tx;
-                cmd.CommandText = "UPDATE spares SET used_by = $s WHERE id = $i AND used_by IS NULL RETURNING provider, region";
-                cmd.Parameters.AddWithValue("$s", slot);
-                cmd.Parameters.AddWithValue("$i", spareId);
-                using var r = cmd.ExecuteReader();
-                if (!r.Read()) throw new InvalidOperationException($"spare '{spareId}' is unknown or already used");
-                var provider = r.GetString(0);
-                var region = r.GetString(1);
-                r.Close();
+                var (provider, region) = ClaimSpare(c, tx, spareId, slot);
                 var now = _time.GetUtcNow();
                 Exec(c, tx, "UPDATE slots SET node_id = $n, region = $r, status = $st, sequence = sequence + 1, level = 0, updated_at = $t WHERE slot = $s",
                     ("$n", spareId), ("$r", region), ("$st", (int)SlotStatus.Active), ("$t", now.ToUnixTimeMilliseconds()), ("$s", slot));

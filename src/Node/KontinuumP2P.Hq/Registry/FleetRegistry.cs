@@ -169,22 +169,27 @@ public sealed partial class FleetRegistry
         return (IReadOnlyList<SpareEntry>)list;
     });
 
+    /// <summary>Marks a free spare as used by <paramref name="slot"/>; returns its provider and region.</summary>
+    /// <exception cref="InvalidOperationException">The spare is unknown or already used.</exception>
+    private static (string Provider, string Region) ClaimSpare(SqliteConnection c, SqliteTransaction tx, string spareId, string slot)
+    {
+        using var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "UPDATE spares SET used_by = $s WHERE id = $i AND used_by IS NULL RETURNING provider, region";
+        cmd.Parameters.AddWithValue("$s", slot);
+        cmd.Parameters.AddWithValue("$i", spareId);
+        using var r = cmd.ExecuteReader();
+        if (!r.Read()) throw new InvalidOperationException($"spare '{spareId}' is unknown or already used");
+        return (r.GetString(0), r.GetString(1));
+    }
+
     /// <summary>Marks a spare as used by a slot and points the slot at it, in one transaction.</summary>
     /// <exception cref="InvalidOperationException">The spare is unknown or already used.</exception>
     public SlotEntry UseSpare(string actor, string spareId, string slot) =>
         _db.InTransaction((c, tx) =>
         {
-            using (var cmd = c.CreateCommand())
             {
-                cmd.Transaction = tx;
-                cmd.CommandText = "UPDATE spares SET used_by = $s WHERE id = $i AND used_by IS NULL RETURNING provider, region";
-                cmd.Parameters.AddWithValue("$s", slot);
-                cmd.Parameters.AddWithValue("$i", spareId);
-                using var r = cmd.ExecuteReader();
-                if (!r.Read()) throw new InvalidOperationException($"spare '{spareId}' is unknown or already used");
-                var provider = r.GetString(0);
-                var region = r.GetString(1);
-                r.Close();
+                var (provider, region) = ClaimSpare(c, tx, spareId, slot);
                 var existing = GetSlot(c, tx, slot) ?? throw new KeyNotFoundException($"unknown slot '{slot}'");
                 Exec(c, tx, "UPDATE slots SET node_id = $n, provider = $p, region = $r, status = $st, sequence = sequence + 1, level = 0, updated_at = $t WHERE slot = $s",
                     ("$n", spareId), ("$p", provider), ("$r", region), ("$st", (int)SlotStatus.Active), ("$t", _time.GetUtcNow().ToUnixTimeMilliseconds()), ("$s", slot));
