@@ -83,9 +83,13 @@ public sealed class LocalProcessProvisioner : IProvisioner, IAsyncDisposable
     }
 
     /// <inheritdoc />
+    /// <exception cref="InvalidOperationException">This provisioner did not start <paramref name="nodeId"/> (for example, it was started
+    /// before HQ restarted), so it has no process to stop.</exception>
     public async Task StopAsync(string nodeId, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        if (!_running.TryRemove(nodeId, out var process)) return;
+        // Silence here would let HQ record "stopped" for a node that still runs.
+        if (!_running.TryRemove(nodeId, out var process))
+            throw new InvalidOperationException($"node {nodeId} was not started by this HQ process; stop it by hand");
         using (process)
         {
             if (process.HasExited) return;
