@@ -74,6 +74,9 @@ public sealed partial class ContentServer : IProtocolHandler, IAsyncDisposable
 
     internal ILogger Logger { get; }
 
+    /// <summary>Called after each content stream ended, once it no longer counts in <see cref="SessionCount"/> (tests wait on it).</summary>
+    internal Action? SessionEnded { get; set; }
+
     /// <summary>Called after each cleanup pass with the number of contents removed (tests wait on it).</summary>
     internal Action<int>? CleanupPassed { get; set; }
 
@@ -99,6 +102,7 @@ public sealed partial class ContentServer : IProtocolHandler, IAsyncDisposable
         {
             _sessions.TryRemove(session, out _);
             Interlocked.Decrement(ref _sessionCount);
+            SessionEnded?.Invoke();
         }
     }
 
