@@ -95,7 +95,9 @@ public sealed class ArchiveRepushTests
             } : null;
         });
         var group = Path.Combine(_dir, "device-a");
-        await RunJsonAsync(["group", "create", "--network", cluster.Genesis, "--mailboxes", cluster.Slots, "--dir", group, "--bootstrap", cluster.Bootstrap, "--json"], ct);
+        // Three acks per push (the reference blob too): node 0, the replica, holds it before the pusher runs.
+        await RunJsonAsync(["group", "create", "--network", cluster.Genesis, "--mailboxes", cluster.Slots, "--dir", group, "--bootstrap", cluster.Bootstrap,
+            "--required-acks", "3", "--json"], ct);
         // Several chunks, the last one short.
         var attachment = new byte[(3 << 20) + 12_345];
         new Random(15).NextBytes(attachment);
