@@ -140,10 +140,8 @@ internal static class HqCommands
         var cmd = new Command("drain", "Re-point SLOT to a free spare on the same provider (a new slot record); its groups follow, re-seed the new node and close their mailboxes on the old one") { config, slot, ttl, json };
         cmd.SetAction(pr => TrustCli.Run(pr, () =>
         {
-            var options = HqConfigLoader.Load(pr.GetValue(config)!);
-            using var key = LoadHqKey(options);
-            var certificate = Certificate.Decode(KeyFile.ReadBounded(options.CertificateFile, Certificate.MaxEncodedLength));
-            using var hq = new HqService(OpenExisting(options), key, certificate, options.Escalation.ToOptions(), TimeProvider.System);
+            using var opened = OpenHq(pr, config);
+            var hq = opened.Service;
             var name = pr.GetValue(slot)!;
             if (hq.Registry.GetSlot(name) is null) throw new ArgumentException($"unknown slot '{name}'");
             var drain = Refusal(() => hq.DrainSlot("cli", name, TimeSpan.FromSeconds(pr.GetValue(ttl))));
@@ -167,10 +165,8 @@ internal static class HqCommands
         var cmd = new Command("decommission", "Retire the old node of SLOT's drain once every group caught up (replica) or the TTL passed (ephemeral); refuses with the reason until then") { config, slot, force, json };
         cmd.SetAction(pr => TrustCli.Run(pr, () =>
         {
-            var options = HqConfigLoader.Load(pr.GetValue(config)!);
-            using var key = LoadHqKey(options);
-            var certificate = Certificate.Decode(KeyFile.ReadBounded(options.CertificateFile, Certificate.MaxEncodedLength));
-            using var hq = new HqService(OpenExisting(options), key, certificate, options.Escalation.ToOptions(), TimeProvider.System);
+            using var opened = OpenHq(pr, config);
+            var hq = opened.Service;
             var name = pr.GetValue(slot)!;
             var drain = Refusal(() => hq.Decommission("cli", name, pr.GetValue(force)));
             TrustCli.Report(pr, pr.GetValue(json), new JsonObject
@@ -272,6 +268,34 @@ internal static class HqCommands
         if (!File.Exists(Path.Combine(options.DataDirectory, HqDatabase.FileName)))
             throw new IOException($"no HQ database in {options.DataDirectory} (run `kontinuum hq run` or `hq restore` first)");
         return HqDatabase.Open(options.DataDirectory);
+    }
+
+    /// <summary>HQ's service over its existing database, for one command; disposes the service, then the key.</summary>
+    private static CliHq OpenHq(ParseResult pr, Option<string> config)
+    {
+        var options = HqConfigLoader.Load(pr.GetValue(config)!);
+        var key = LoadHqKey(options);
+        try
+        {
+            var certificate = Certificate.Decode(KeyFile.ReadBounded(options.CertificateFile, Certificate.MaxEncodedLength));
+            return new CliHq(key, new HqService(OpenExisting(options), key, certificate, options.Escalation.ToOptions(), TimeProvider.System));
+        }
+        catch
+        {
+            key.Dispose();
+            throw;
+        }
+    }
+
+    private sealed class CliHq(Ed25519Identity key, HqService service) : IDisposable
+    {
+        public HqService Service => service;
+
+        public void Dispose()
+        {
+            service.Dispose();
+            key.Dispose();
+        }
     }
 
     private static Ed25519Identity LoadHqKey(HqOptions options) =>

@@ -50,22 +50,20 @@ public sealed partial class FleetRegistry
                 throw new InvalidOperationException($"slot '{slot}' is {existing.Status.ToString().ToLowerInvariant()}: only a serving slot is drained");
             if (ReadDrains(c, tx, "WHERE slot = $s AND old_node = $n AND finished_at IS NULL", ("$s", slot), ("$n", existing.NodeId)).Count > 0)
                 throw new InvalidOperationException($"{existing.NodeId} of slot '{slot}' is being drained already");
+            var (provider, region) = ClaimSpare(c, tx, spareId, slot);
+            var now = _time.GetUtcNow();
+            Exec(c, tx, "UPDATE slots SET node_id = $n, region = $r, status = $st, sequence = sequence + 1, level = 0, updated_at = $t WHERE slot = $s",
+                ("$n", spareId), ("$r", region), ("$st", (int)SlotStatus.Active), ("$t", now.ToUnixTimeMilliseconds()), ("$s", slot));
+            Exec(c, tx, """
+                INSERT INTO drains(slot, old_node, new_node, spare_id, role, started_at, ttl_ms, delivered)
+                VALUES ($s, $o, $n, $i, $role, $t, $ttl, 0)
+                """, ("$s", slot), ("$o", existing.NodeId), ("$n", spareId), ("$i", spareId), ("$role", (int)existing.Role),
+                ("$t", now.ToUnixTimeMilliseconds()), ("$ttl", (long)ttl.TotalMilliseconds));
+            _audit.Append(c, tx, actor, "slot.drain", JsonSerializer.Serialize(new
             {
-                var (provider, region) = ClaimSpare(c, tx, spareId, slot);
-                var now = _time.GetUtcNow();
-                Exec(c, tx, "UPDATE slots SET node_id = $n, region = $r, status = $st, sequence = sequence + 1, level = 0, updated_at = $t WHERE slot = $s",
-                    ("$n", spareId), ("$r", region), ("$st", (int)SlotStatus.Active), ("$t", now.ToUnixTimeMilliseconds()), ("$s", slot));
-                Exec(c, tx, """
-                    INSERT INTO drains(slot, old_node, new_node, spare_id, role, started_at, ttl_ms, delivered)
-                    VALUES ($s, $o, $n, $i, $role, $t, $ttl, 0)
-                    """, ("$s", slot), ("$o", existing.NodeId), ("$n", spareId), ("$i", spareId), ("$role", (int)existing.Role),
-                    ("$t", now.ToUnixTimeMilliseconds()), ("$ttl", (long)ttl.TotalMilliseconds));
-                _audit.Append(c, tx, actor, "slot.drain", JsonSerializer.Serialize(new
-                {
-                    slot, oldNodeId = existing.NodeId, nodeId = spareId, provider, region, sequence = existing.Sequence + 1,
-                    role = existing.Role.ToString(), ttlSeconds = (long)ttl.TotalSeconds,
-                }));
-            }
+                slot, oldNodeId = existing.NodeId, nodeId = spareId, provider, region, sequence = existing.Sequence + 1,
+                role = existing.Role.ToString(), ttlSeconds = (long)ttl.TotalSeconds,
+            }));
             return ReadDrains(c, tx, "WHERE slot = $s AND old_node = $n", ("$s", slot), ("$n", existing.NodeId)).Single();
         });
 

@@ -188,16 +188,14 @@ public sealed partial class FleetRegistry
     public SlotEntry UseSpare(string actor, string spareId, string slot) =>
         _db.InTransaction((c, tx) =>
         {
+            var (provider, region) = ClaimSpare(c, tx, spareId, slot);
+            var existing = GetSlot(c, tx, slot) ?? throw new KeyNotFoundException($"unknown slot '{slot}'");
+            Exec(c, tx, "UPDATE slots SET node_id = $n, provider = $p, region = $r, status = $st, sequence = sequence + 1, level = 0, updated_at = $t WHERE slot = $s",
+                ("$n", spareId), ("$p", provider), ("$r", region), ("$st", (int)SlotStatus.Active), ("$t", _time.GetUtcNow().ToUnixTimeMilliseconds()), ("$s", slot));
+            _audit.Append(c, tx, actor, "slot.replace", JsonSerializer.Serialize(new
             {
-                var (provider, region) = ClaimSpare(c, tx, spareId, slot);
-                var existing = GetSlot(c, tx, slot) ?? throw new KeyNotFoundException($"unknown slot '{slot}'");
-                Exec(c, tx, "UPDATE slots SET node_id = $n, provider = $p, region = $r, status = $st, sequence = sequence + 1, level = 0, updated_at = $t WHERE slot = $s",
-                    ("$n", spareId), ("$p", provider), ("$r", region), ("$st", (int)SlotStatus.Active), ("$t", _time.GetUtcNow().ToUnixTimeMilliseconds()), ("$s", slot));
-                _audit.Append(c, tx, actor, "slot.replace", JsonSerializer.Serialize(new
-                {
-                    slot, previousNodeId = existing.NodeId, previousProvider = existing.Provider, nodeId = spareId, provider, region, sequence = existing.Sequence + 1,
-                }));
-            }
+                slot, previousNodeId = existing.NodeId, previousProvider = existing.Provider, nodeId = spareId, provider, region, sequence = existing.Sequence + 1,
+            }));
             return GetSlot(c, tx, slot)!;
         });
 
