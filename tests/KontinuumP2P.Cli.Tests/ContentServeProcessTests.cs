@@ -29,22 +29,12 @@ public sealed class ContentServeProcessTests
     public async Task A_chunk_every_mailbox_node_lost_is_fetched_from_the_content_serve_process(CancellationToken ct)
     {
         await using var cluster = await CertifiedMailboxNodes.StartAsync("contentnet", _dir, ct);
-        var a = Path.Combine(_dir, "device-a");
-        var b = Path.Combine(_dir, "device-b");
-        var created = (await ContentCliTests.RunJsonAsync(GroupCommands.Create(), ["group", "create", "--network", cluster.Genesis, "--mailboxes", cluster.Slots, "--dir", a,
-            "--bootstrap", cluster.Bootstrap, "--json"], ct))[0];
-        await ContentCliTests.RunJsonAsync(GroupCommands.Create(), ["group", "join", created.GetProperty("invite").GetString()!, "--dir", b, "--network", cluster.Genesis,
-            "--bootstrap", cluster.Bootstrap, "--json"], ct);
+        var (a, b) = await ContentServingScenario.CreateTwoDevicesAsync(cluster, _dir, ct);
 
         using var serve = NodeProcess.Start("serve", new Dictionary<string, string>(), "content", "serve", "--group", a, "--listen", "/ip4/127.0.0.1/tcp/0",
             "--rescan", "00:00:00.2", "--json");
         var senderPeer = (await serve.FirstLineAsync(ProcessTimeout, ct)).GetProperty("peerId").GetString()!;
-        var offered = new TaskCompletionSource<JsonElement>(TaskCreationOptions.RunContinuationsAsynchronously);
-        serve.LineReceived += line =>
-        {
-            using var document = JsonDocument.Parse(line);
-            if (document.RootElement.TryGetProperty("offered", out _)) offered.TrySetResult(document.RootElement.Clone());
-        };
+        var offered = ContentServingScenario.FirstOfferAsync(serve);
 
         var file = Path.Combine(_dir, "video.bin");
         var bytes = new byte[(2 << 20) + 999];
@@ -53,36 +43,21 @@ public sealed class ContentServeProcessTests
         var put = (await ContentCliTests.RunJsonAsync(ContentCommands.Create(), ["content", "put", file, "--group", a, "--json"], ct))[0];
         Assert.That(put.GetProperty("sender").GetString(), Is.EqualTo(senderPeer), "the put names the serving node in the reference");
         var contentId = put.GetProperty("contentId").GetString()!;
-        var offer = await offered.Task.WaitAsync(ProcessTimeout, ct);
+        var offer = await offered.WaitAsync(ProcessTimeout, ct);
         Assert.That(offer.GetProperty("offered").GetBoolean(), Is.True, offer.ToString());
         Assert.That(offer.GetProperty("contentId").GetString(), Is.EqualTo(contentId));
 
-        // Every mailbox node's copy of chunk 3 is damaged on disk (re-hashed on read, dropped and reported missing).
-        var damaged = 0;
-        foreach (var node in cluster.Nodes.Where(n => n.ContentServer is not null))
-        {
-            foreach (var chunk in Directory.GetFiles(node.ContentServer!.Store.Options.Directory, "3.c", SearchOption.AllDirectories))
-            {
-                var stored = await File.ReadAllBytesAsync(chunk, ct);
-                stored[7] ^= 1;
-                await File.WriteAllBytesAsync(chunk, stored, ct);
-                damaged++;
-            }
-        }
-        Assert.That(damaged, Is.EqualTo(3), "each of the 3 mailbox nodes held chunk 3");
+        // Every mailbox node's copy of chunk 3 is damaged on disk after it was checked at store: each node serves it as
+        // stored, and the receiver's check refuses it.
+        Assert.That(await ContentServingScenario.DamageChunkThreeEverywhereAsync(cluster, 7, ct), Is.EqualTo(3), "each of the 3 mailbox nodes held chunk 3");
 
         var copy = Path.Combine(_dir, "copy.bin");
-        using (var get = NodeProcess.Start("get", new Dictionary<string, string>(), "content", "get", put.GetProperty("reference").GetString()!, "--group", b,
-                   "--out", copy, "--json"))
-        {
-            Assert.That(await get.WaitForExitAsync(ProcessTimeout, ct), Is.Zero, get.Errors);
-            using var document = JsonDocument.Parse(get.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]);
-            var fetchedFrom = document.RootElement.GetProperty("fetchedFrom");
-            Assert.That(fetchedFrom.GetProperty(senderPeer).GetInt32(), Is.EqualTo(1), "only the lost chunk came from the sender: " + fetchedFrom);
-            // The first pass verified the 8 chunks the nodes had into copy.bin.part; the pass with the sender kept them.
-            Assert.That(document.RootElement.GetProperty("chunksFetched").GetInt32(), Is.EqualTo(1));
-            Assert.That(document.RootElement.GetProperty("chunksResumed").GetInt32(), Is.EqualTo(8));
-        }
+        var got = await ContentServingScenario.GetAsync(put.GetProperty("reference").GetString()!, b, copy, ProcessTimeout, ct);
+        var fetchedFrom = got.GetProperty("fetchedFrom");
+        Assert.That(fetchedFrom.GetProperty(senderPeer).GetInt32(), Is.EqualTo(1), "only the lost chunk came from the sender: " + fetchedFrom);
+        // The first pass verified the 8 chunks the nodes had into copy.bin.part; the pass with the sender kept them.
+        Assert.That(got.GetProperty("chunksFetched").GetInt32(), Is.EqualTo(1));
+        Assert.That(got.GetProperty("chunksResumed").GetInt32(), Is.EqualTo(8));
         Assert.That(await File.ReadAllBytesAsync(copy, ct), Is.EqualTo(bytes));
 
         var (code, _) = await serve.TerminateAsync(ProcessTimeout, ct);
