@@ -63,4 +63,44 @@ public sealed class MailboxCheckpointTests
         var page = await reopened.ReadAfterAsync(again, 0, 10_000, 64 << 20, CancellationToken.None);
         Assert.That(page.Blobs.Select(b => Convert.ToHexString(b.BlobId.Span)), Is.EqualTo(ids.Select(Convert.ToHexString)), "every blob, in order, once");
     }
+    [Test]
+    [Category("Slow")]
+    public async Task Soak_the_checkpoint_loop_keeps_memory_flat_idles_without_checkpoints_and_stops_at_dispose()
+    {
+        var options = new MailboxStoreOptions
+        {
+            DatabasePath = Path.Combine(_directory, "soak.db"), BackgroundCleanup = false, CheckpointInterval = TimeSpan.FromMilliseconds(5),
+        };
+        var store = await MailboxStore.OpenAsync(options);
+        var c = Credentials.Random();
+        var handle = (await store.OpenMailboxAsync(c.MailboxId, c.Capability, c.DeviceId, c.ArchiveKey, CancellationToken.None)).Handle;
+        TaskCompletionSource next = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        store.Checkpointed = () => Volatile.Read(ref next).TrySetResult();
+
+        long heapAfterWarmUp = 0;
+        for (var round = 0; round < 300; round++)
+        {
+            var waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref next, waiting);
+            var blobs = Enumerable.Range(0, 16).Select(_ => Blobs.Make(1024)).ToList();
+            await Task.WhenAll(blobs.Select(b => store.PushAsync(handle, b.Id, b.Data, TimeSpan.Zero, CancellationToken.None))).WaitAsync(Wait);
+            // Each round's commits are followed by a checkpoint of their own.
+            await waiting.Task.WaitAsync(Wait);
+            if (round == 29) heapAfterWarmUp = GC.GetTotalMemory(forceFullCollection: true);
+        }
+        var heapGrowth = GC.GetTotalMemory(forceFullCollection: true) - heapAfterWarmUp;
+        Assert.That(heapGrowth, Is.LessThan(2L << 20), "270 rounds of pushes and checkpoints leave the heap flat");
+
+        // Idle: nothing committed, so no checkpoint runs and the loop costs next to no CPU over a second of 200 intervals.
+        var checkpoints = store.BackgroundCheckpoints;
+        var cpu = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
+        var idle = System.Diagnostics.Stopwatch.StartNew();
+        await Task.Delay(TimeSpan.FromSeconds(1)); // a measurement window, not a synchronisation
+        var idleCpu = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpu;
+        Assert.That(store.BackgroundCheckpoints, Is.EqualTo(checkpoints), "no checkpoint without a commit");
+        Assert.That(idleCpu.TotalMilliseconds, Is.LessThan(0.25 * idle.Elapsed.TotalMilliseconds), "idle loop CPU");
+
+        // Dispose awaits the loop: it would time out here if the loop did not stop when told.
+        await store.DisposeAsync().AsTask().WaitAsync(Wait);
+    }
 }
