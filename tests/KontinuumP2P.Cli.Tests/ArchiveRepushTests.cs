@@ -34,12 +34,13 @@ public sealed class ArchiveRepushTests
     public async Task Restore_with_repush_seeds_the_groups_mailboxes_again(CancellationToken ct)
     {
         var sink = Path.Combine(_dir, "archive");
+        // One folder per node: the content store sits beside the mailbox database, and nodes must not share one.
         await using var cluster = await CertifiedMailboxNodes.StartAsync("repushnet", _dir, ct, (i, options) =>
         {
             options.DataDirectory = Path.Combine(_dir, $"node-{i}");
             options.Mailbox = new MailboxServerOptions
             {
-                Store = new MailboxStoreOptions { DatabasePath = Path.Combine(_dir, $"mbx-{i}.db"), Role = i == 0 ? MailboxRole.Replica : MailboxRole.Ephemeral },
+                Store = new MailboxStoreOptions { DatabasePath = Path.Combine(_dir, $"node-{i}", "mbx.db"), Role = i == 0 ? MailboxRole.Replica : MailboxRole.Ephemeral },
             };
             // The test cuts the packs itself (flush), so the pusher's own loop waits an hour.
             options.Archive = i == 0 ? new NodeArchiveOptions
