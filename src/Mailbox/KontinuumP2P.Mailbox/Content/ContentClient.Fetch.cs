@@ -127,7 +127,8 @@ public sealed partial class ContentClient
             state.Reject(index, holderIndex, counted: true);
             return;
         }
-        if (!cipher.TryDecryptInPlace(index, chunk.Span))
+        // Verified against the manifest just above, so the keystream alone opens it (the first chunk's tag is checked).
+        if (!cipher.TryOpenVerifiedInPlace(index, chunk.Span))
             throw new ContentException(ContentErrorCode.DecryptFailed, $"chunk {index} verified against the manifest but does not open with the reference's key");
         var plainLength = manifest.PlaintextLengthOf(index);
         try
