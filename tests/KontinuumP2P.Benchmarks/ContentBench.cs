@@ -121,10 +121,26 @@ public sealed class ContentBench : IBench
             var deepSeconds = clock.Elapsed.TotalSeconds;
             var deepCpu = CpuMsPerMib();
             if (deepDownload.ChunksFetched != upload.Reference.ChunkCount) throw new InvalidDataException("the deep download did not fetch every chunk");
+            // The keystream open against the AEAD open (the fifth session's path), two downloads each in the order ABBA (so
+            // neither side always follows the other's writeback), each to a new file (no overwrite freeing blocks inside
+            // a measured interval).
+            var aeadClient = new ContentClient(client, new ContentClientOptions { ChunkSize = chunkSize, KeystreamOpen = false });
+            var (keystreamCpu, aeadCpu, keystreamSeconds, aeadSeconds) = (0.0, 0.0, 0.0, 0.0);
+            var abRun = 0;
+            foreach (var aead in new[] { false, true, true, false })
+            {
+                clock.Restart();
+                await (aead ? aeadClient : contentClient).DownloadAsync(upload.Reference, [holder], Path.Combine(directory, $"ab-{abRun++}.bin"),
+                    cancellationToken: cancellationToken);
+                var seconds = clock.Elapsed.TotalSeconds;
+                var used = CpuMsPerMib();
+                if (aead) (aeadCpu, aeadSeconds) = (aeadCpu + used / 2, aeadSeconds + seconds / 2);
+                else (keystreamCpu, keystreamSeconds) = (keystreamCpu + used / 2, keystreamSeconds + seconds / 2);
+            }
             if (download.ChunksFetched != upload.Reference.ChunkCount || new FileInfo(output).Length != size)
                 throw new InvalidDataException("the download did not fetch every chunk");
             var (hashMicros, openMicros, keystreamMicros) = VerifyCost(chunkSize);
-            var writeCpu = FileWriteCpuMsPerMib(Path.Combine(directory, "write-cost.bin"), chunkSize);
+            var (writeCpu, writeProcessCpu) = FileWriteCpuMsPerMib(Path.Combine(directory, "write-cost.bin"), chunkSize);
             if (profileDownloads > 0)
             {
                 Console.Error.WriteLine($"content: profiling {profileDownloads} downloads");
@@ -147,12 +163,14 @@ public sealed class ContentBench : IBench
             Console.WriteLine($"  download (fetch, verify, decrypt) {Mb(downloadSeconds),8:0.0} MB/s  {Mb(downloadSeconds) / baseline,6:P0} of baseline  CPU {downloadCpu,6:0.0} ms/MiB"
                 + $" (kernel {downloadKernel:0.0})  (target {DownloadTarget:P0}: {(Mb(downloadSeconds) / baseline >= DownloadTarget ? "met" : "NOT met")})");
             Console.WriteLine($"  download, 4 streams x 4 x 32      {Mb(deepSeconds),8:0.0} MB/s  {Mb(deepSeconds) / baseline,6:P0} of baseline  CPU {deepCpu,6:0.0} ms/MiB");
+            Console.WriteLine($"  A/B, 2 downloads each (ABBA): keystream open {Mb(keystreamSeconds):0.0} MB/s, CPU {keystreamCpu:0.00} ms/MiB;"
+                + $" AEAD open {Mb(aeadSeconds):0.0} MB/s, CPU {aeadCpu:0.00} ms/MiB");
             Console.WriteLine($"  verify per chunk: BLAKE3 {hashMicros:0} µs + keystream open {keystreamMicros:0} µs (AEAD open with its tag: {openMicros:0} µs);"
                 + $" SIMD: Vector256 {System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated}, AVX2 {System.Runtime.Intrinsics.X86.Avx2.IsSupported}");
             Console.WriteLine($"  CPU bound on {bound.Cores} cores (both ends share them): raw stream {baselineCpu:0.0} + verify {bound.VerifyCpuMsPerMib:0.0} = {bound.CpuMsPerMib:0.0} ms/MiB"
                 + $" -> at most {bound.MbPerSec:0.0} MB/s = {bound.Ratio:P0} of baseline; the download reached {Mb(downloadSeconds) / bound.MbPerSec:P0} of the bound"
                 + $" and spent {downloadCpu - bound.CpuMsPerMib:0.0} ms/MiB above it");
-            Console.WriteLine($"  with the file write ({writeCpu:0.0} ms/MiB: page cache copy and fsync, measured alone): {writeBound.CpuMsPerMib:0.0} ms/MiB"
+            Console.WriteLine($"  with the file write ({writeCpu:0.00} ms/MiB: page cache copy and fsync, measured alone on its thread; the process {writeProcessCpu:0.00}): {writeBound.CpuMsPerMib:0.0} ms/MiB"
                 + $" -> at most {writeBound.MbPerSec:0.0} MB/s = {writeBound.Ratio:P0} of baseline; the download reached {Mb(downloadSeconds) / writeBound.MbPerSec:P0} of it"
                 + $" (with the AEAD open instead of the keystream: {aeadWriteBound.Ratio:P0}); on {ownCoresBound.Cores} cores: {ownCoresBound.Ratio:P0}");
             Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
@@ -174,6 +192,10 @@ public sealed class ContentBench : IBench
                 ["deepDownloadMbPerSec"] = Math.Round(Mb(deepSeconds), 1),
                 ["deepDownloadRatio"] = Math.Round(Mb(deepSeconds) / baseline, 3),
                 ["deepDownloadCpuMsPerMib"] = Math.Round(deepCpu, 2),
+                ["abKeystreamMbPerSec"] = Math.Round(Mb(keystreamSeconds), 1),
+                ["abKeystreamCpuMsPerMib"] = Math.Round(keystreamCpu, 2),
+                ["abAeadMbPerSec"] = Math.Round(Mb(aeadSeconds), 1),
+                ["abAeadCpuMsPerMib"] = Math.Round(aeadCpu, 2),
                 ["verifyHashMicrosPerChunk"] = Math.Round(hashMicros, 1),
                 ["verifyOpenMicrosPerChunk"] = Math.Round(openMicros, 1),
                 ["verifyKeystreamMicrosPerChunk"] = Math.Round(keystreamMicros, 1),
@@ -183,6 +205,7 @@ public sealed class ContentBench : IBench
                 ["boundRatio"] = Math.Round(bound.Ratio, 3),
                 ["downloadShareOfBound"] = Math.Round(Mb(downloadSeconds) / bound.MbPerSec, 3),
                 ["fileWriteCpuMsPerMib"] = Math.Round(writeCpu, 2),
+                ["fileWriteProcessCpuMsPerMib"] = Math.Round(writeProcessCpu, 2),
                 ["boundWithWriteMbPerSec"] = Math.Round(writeBound.MbPerSec, 1),
                 ["boundWithWriteRatio"] = Math.Round(writeBound.Ratio, 3),
                 ["boundWithWriteAeadRatio"] = Math.Round(aeadWriteBound.Ratio, 3),
@@ -214,25 +237,30 @@ public sealed class ContentBench : IBench
     }
 
     /// <summary>
-    /// CPU of this process per MiB to write 32 MiB at chunk offsets into a fresh file and fsync it, as a download writes
-    /// its partial file (one thread, so the kernel's page-cache copy is most of it).
+    /// CPU per MiB to write 64 MiB at chunk offsets into a fresh file and fsync it, as a download writes its partial
+    /// file: the writing thread's own CPU (getrusage of the thread: the kernel's page-cache copy is most of it), and the
+    /// whole process's over the same time, which also catches whatever else the process ran meanwhile (tiered JIT, GC).
     /// </summary>
-    private static double FileWriteCpuMsPerMib(string path, int chunkSize)
+    private static (double Thread, double Process) FileWriteCpuMsPerMib(string path, int chunkSize)
     {
-        const int mib = 32;
+        const int mib = 64;
+        const int RusageThread = 1;
         var chunk = new byte[chunkSize];
         Random.Shared.NextBytes(chunk);
         var process = Process.GetCurrentProcess();
         var before = process.TotalProcessorTime;
+        var threadBefore = Blake3Bench.CpuSeconds(RusageThread);
         using (var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write))
         {
+            RandomAccess.SetLength(handle, (long)mib << 20);
             for (long offset = 0; offset < (long)mib << 20; offset += chunkSize) RandomAccess.Write(handle, chunk, offset);
             RandomAccess.FlushToDisk(handle);
         }
+        var thread = Blake3Bench.CpuSeconds(RusageThread) - threadBefore;
         process.Refresh();
         var used = process.TotalProcessorTime - before;
         File.Delete(path);
-        return used.TotalMilliseconds / mib;
+        return (thread * 1000 / mib, used.TotalMilliseconds / mib);
     }
 
     private static void WriteRandomFile(string path, long size)
@@ -246,30 +274,39 @@ public sealed class ContentBench : IBench
         }
     }
 
-    /// <summary>Microseconds per chunk for the receiver's BLAKE3, AEAD open and keystream-only open, over 200 chunks each.</summary>
+    /// <summary>
+    /// Microseconds of this thread's CPU (getrusage of the thread, so a busy machine's preemptions do not count) per
+    /// chunk for the receiver's BLAKE3, AEAD open and keystream-only open, interleaved over 300 chunks each.
+    /// </summary>
     private static (double Hash, double Open, double Keystream) VerifyCost(int chunkSize)
     {
-        const int rounds = 200;
+        const int rounds = 300;
+        const int RusageThread = 1;
         var plain = new byte[chunkSize];
         Random.Shared.NextBytes(plain);
         var sealedChunk = new byte[chunkSize + ContentCipher.TagLength];
+        var opened = new byte[chunkSize + ContentCipher.TagLength];
         using var cipher = new ContentCipher(ContentCipher.NewKey(), (long)chunkSize * rounds, chunkSize, rounds);
         cipher.Encrypt(0, plain, sealedChunk);
         var hash = new byte[32];
-        var clock = Stopwatch.StartNew();
-        for (var i = 0; i < rounds; i++) KontinuumP2P.Certs.Hashing.Blake3.Hash(sealedChunk, hash);
-        var hashMicros = clock.Elapsed.TotalMicroseconds / rounds;
-        clock.Restart();
+        // The first call checks the tag; the rest XOR the keystream (on the same bytes over and over: the cost is the same).
+        if (!cipher.TryOpenVerifiedInPlace(0, sealedChunk.AsSpan().ToArray())) throw new InvalidDataException("a chunk did not open");
+        var (hashSeconds, openSeconds, keystreamSeconds) = (0.0, 0.0, 0.0);
         for (var i = 0; i < rounds; i++)
         {
+            var t0 = Blake3Bench.CpuSeconds(RusageThread);
+            KontinuumP2P.Certs.Hashing.Blake3.Hash(sealedChunk, hash);
+            var t1 = Blake3Bench.CpuSeconds(RusageThread);
             if (!cipher.TryDecrypt(0, sealedChunk, plain)) throw new InvalidDataException("a chunk did not open");
+            var t2 = Blake3Bench.CpuSeconds(RusageThread);
+            sealedChunk.CopyTo(opened, 0);
+            var t3 = Blake3Bench.CpuSeconds(RusageThread);
+            cipher.TryOpenVerifiedInPlace(0, opened);
+            var t4 = Blake3Bench.CpuSeconds(RusageThread);
+            (hashSeconds, openSeconds, keystreamSeconds) = (hashSeconds + t1 - t0, openSeconds + t2 - t1, keystreamSeconds + t4 - t3);
         }
-        var openMicros = clock.Elapsed.TotalMicroseconds / rounds;
-        // The first call checks the tag; the rest XOR the keystream (on the same bytes over and over: the cost is the same).
-        if (!cipher.TryOpenVerifiedInPlace(0, sealedChunk)) throw new InvalidDataException("a chunk did not open");
-        clock.Restart();
-        for (var i = 0; i < rounds; i++) cipher.TryOpenVerifiedInPlace(0, sealedChunk);
-        return (hashMicros, openMicros, clock.Elapsed.TotalMicroseconds / rounds);
+        if (!opened.AsSpan(0, chunkSize).SequenceEqual(plain)) throw new InvalidDataException("the keystream open differs from the AEAD's plaintext");
+        return (hashSeconds * 1e6 / rounds, openSeconds * 1e6 / rounds, keystreamSeconds * 1e6 / rounds);
     }
 
     private static async Task SendToSinkAsync(IConnection connection, long total, CancellationToken cancellationToken)
