@@ -31,7 +31,7 @@ public sealed class ContentBench : IBench
     public string Name => "content";
 
     /// <inheritdoc />
-    public string Description => "100 MiB attachment upload/download over TCP loopback vs one raw stream, the CPU bound, verify cost per chunk (args: --bytes N, --chunk N, --profile-downloads N)";
+    public string Description => "100 MiB attachment upload/download over TCP loopback vs one raw stream, the CPU bound, verify cost per chunk (args: --bytes N, --chunk N, --profile-downloads N, --ab-rounds N)";
 
     /// <inheritdoc />
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
@@ -40,6 +40,8 @@ public sealed class ContentBench : IBench
         var chunkSize = (int)BenchArgs.GetLong(args, "--chunk", ContentLimits.DefaultChunkSize);
         // Extra downloads after the measurements, between two stderr lines, for a profiler to attach to (scripts/profile-content.sh).
         var profileDownloads = (int)BenchArgs.GetLong(args, "--profile-downloads", 0);
+        // Rounds of the keystream/AEAD comparison, each ABBA (two downloads of each kind).
+        var abRounds = (int)Math.Clamp(BenchArgs.GetLong(args, "--ab-rounds", 1), 1, 20);
         var directory = Path.Combine(Path.GetTempPath(), "kp-content-bench-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
         try
@@ -121,21 +123,24 @@ public sealed class ContentBench : IBench
             var deepSeconds = clock.Elapsed.TotalSeconds;
             var deepCpu = CpuMsPerMib();
             if (deepDownload.ChunksFetched != upload.Reference.ChunkCount) throw new InvalidDataException("the deep download did not fetch every chunk");
-            // The keystream open against the AEAD open (the fifth session's path), two downloads each in the order ABBA (so
-            // neither side always follows the other's writeback), each to a new file (no overwrite freeing blocks inside
-            // a measured interval).
+            // The keystream open against the AEAD open (the fifth session's path), rounds of two downloads each in the order ABBA (so
+            // neither side always follows the other's writeback), each to a new file deleted outside the measured intervals.
             var aeadClient = new ContentClient(client, new ContentClientOptions { ChunkSize = chunkSize, KeystreamOpen = false });
             var (keystreamCpu, aeadCpu, keystreamSeconds, aeadSeconds) = (0.0, 0.0, 0.0, 0.0);
             var abRun = 0;
-            foreach (var aead in new[] { false, true, true, false })
+            var abDownloads = 2 * abRounds;
+            foreach (var aead in Enumerable.Repeat(new[] { false, true, true, false }, abRounds).SelectMany(order => order))
             {
                 clock.Restart();
                 await (aead ? aeadClient : contentClient).DownloadAsync(upload.Reference, [holder], Path.Combine(directory, $"ab-{abRun++}.bin"),
                     cancellationToken: cancellationToken);
                 var seconds = clock.Elapsed.TotalSeconds;
                 var used = CpuMsPerMib();
-                if (aead) (aeadCpu, aeadSeconds) = (aeadCpu + used / 2, aeadSeconds + seconds / 2);
-                else (keystreamCpu, keystreamSeconds) = (keystreamCpu + used / 2, keystreamSeconds + seconds / 2);
+                if (aead) (aeadCpu, aeadSeconds) = (aeadCpu + used / abDownloads, aeadSeconds + seconds / abDownloads);
+                else (keystreamCpu, keystreamSeconds) = (keystreamCpu + used / abDownloads, keystreamSeconds + seconds / abDownloads);
+                // Freeing the file's pages and blocks is charged to no download: the CPU count restarts after it.
+                File.Delete(Path.Combine(directory, $"ab-{abRun - 1}.bin"));
+                CpuMsPerMib();
             }
             if (download.ChunksFetched != upload.Reference.ChunkCount || new FileInfo(output).Length != size)
                 throw new InvalidDataException("the download did not fetch every chunk");
@@ -163,7 +168,7 @@ public sealed class ContentBench : IBench
             Console.WriteLine($"  download (fetch, verify, decrypt) {Mb(downloadSeconds),8:0.0} MB/s  {Mb(downloadSeconds) / baseline,6:P0} of baseline  CPU {downloadCpu,6:0.0} ms/MiB"
                 + $" (kernel {downloadKernel:0.0})  (target {DownloadTarget:P0}: {(Mb(downloadSeconds) / baseline >= DownloadTarget ? "met" : "NOT met")})");
             Console.WriteLine($"  download, 4 streams x 4 x 32      {Mb(deepSeconds),8:0.0} MB/s  {Mb(deepSeconds) / baseline,6:P0} of baseline  CPU {deepCpu,6:0.0} ms/MiB");
-            Console.WriteLine($"  A/B, 2 downloads each (ABBA): keystream open {Mb(keystreamSeconds):0.0} MB/s, CPU {keystreamCpu:0.00} ms/MiB;"
+            Console.WriteLine($"  A/B, {abDownloads} downloads each (ABBA x {abRounds}): keystream open {Mb(keystreamSeconds):0.0} MB/s, CPU {keystreamCpu:0.00} ms/MiB;"
                 + $" AEAD open {Mb(aeadSeconds):0.0} MB/s, CPU {aeadCpu:0.00} ms/MiB");
             Console.WriteLine($"  verify per chunk: BLAKE3 {hashMicros:0} µs + keystream open {keystreamMicros:0} µs (AEAD open with its tag: {openMicros:0} µs);"
                 + $" SIMD: Vector256 {System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated}, AVX2 {System.Runtime.Intrinsics.X86.Avx2.IsSupported}");
@@ -192,6 +197,7 @@ public sealed class ContentBench : IBench
                 ["deepDownloadMbPerSec"] = Math.Round(Mb(deepSeconds), 1),
                 ["deepDownloadRatio"] = Math.Round(Mb(deepSeconds) / baseline, 3),
                 ["deepDownloadCpuMsPerMib"] = Math.Round(deepCpu, 2),
+                ["abDownloadsEach"] = abDownloads,
                 ["abKeystreamMbPerSec"] = Math.Round(Mb(keystreamSeconds), 1),
                 ["abKeystreamCpuMsPerMib"] = Math.Round(keystreamCpu, 2),
                 ["abAeadMbPerSec"] = Math.Round(Mb(aeadSeconds), 1),
