@@ -31,7 +31,10 @@ public sealed class ContentCipher : IDisposable
     private int _tagChecked;
     private long _keystreamOpens;
 
-    /// <summary>Creates the cipher of a content of the given shape (the key is imported once and not kept in managed memory).</summary>
+    /// <summary>
+    /// Creates the cipher of a content of the given shape. The key is imported into NSec once; a pinned copy serves the
+    /// keystream-only open of verified chunks and is zeroed at <see cref="Dispose"/>.
+    /// </summary>
     /// <exception cref="ArgumentException">A key that is not 32 bytes.</exception>
     public ContentCipher(ReadOnlySpan<byte> key, long size, int chunkSize, int chunkCount)
     {
