@@ -196,8 +196,8 @@ public sealed class Blake3Bench : IBench
             _values.Count == 0 ? "n/a" : string.Create(CultureInfo.InvariantCulture, $"{Best:F2} / {Median:F2}");
     }
 
-    /// <summary>User + system seconds from getrusage: who 0 = this process, -1 = reaped children.</summary>
-    private static double CpuSeconds(int who)
+    /// <summary>User + system seconds from getrusage: who 0 = this process, -1 = reaped children, 1 = the calling thread.</summary>
+    internal static double CpuSeconds(int who)
     {
         if (!OperatingSystem.IsLinux()) return double.NaN;
         return GetResourceUsage(who, out var usage) == 0

@@ -31,7 +31,7 @@ public sealed class ContentBench : IBench
     public string Name => "content";
 
     /// <inheritdoc />
-    public string Description => "100 MiB attachment upload/download over TCP loopback vs one raw stream, the CPU bound, verify cost per chunk (args: --bytes N, --chunk N, --profile-downloads N)";
+    public string Description => "100 MiB attachment upload/download over TCP loopback vs one raw stream, the CPU bound, verify cost per chunk (args: --bytes N, --chunk N, --profile-downloads N, --ab-rounds N)";
 
     /// <inheritdoc />
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
@@ -40,6 +40,8 @@ public sealed class ContentBench : IBench
         var chunkSize = (int)BenchArgs.GetLong(args, "--chunk", ContentLimits.DefaultChunkSize);
         // Extra downloads after the measurements, between two stderr lines, for a profiler to attach to (scripts/profile-content.sh).
         var profileDownloads = (int)BenchArgs.GetLong(args, "--profile-downloads", 0);
+        // Rounds of the keystream/AEAD comparison, each ABBA (two downloads of each kind).
+        var abRounds = (int)Math.Clamp(BenchArgs.GetLong(args, "--ab-rounds", 1), 1, 20);
         var directory = Path.Combine(Path.GetTempPath(), "kp-content-bench-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
         try
@@ -121,10 +123,29 @@ public sealed class ContentBench : IBench
             var deepSeconds = clock.Elapsed.TotalSeconds;
             var deepCpu = CpuMsPerMib();
             if (deepDownload.ChunksFetched != upload.Reference.ChunkCount) throw new InvalidDataException("the deep download did not fetch every chunk");
+            // The keystream open against the AEAD open (the fifth session's path), rounds of two downloads each in the order ABBA (so
+            // neither side always follows the other's writeback), each to a new file deleted outside the measured intervals.
+            var aeadClient = new ContentClient(client, new ContentClientOptions { ChunkSize = chunkSize, KeystreamOpen = false });
+            var (keystreamCpu, aeadCpu, keystreamSeconds, aeadSeconds) = (0.0, 0.0, 0.0, 0.0);
+            var abRun = 0;
+            var abDownloads = 2 * abRounds;
+            foreach (var aead in Enumerable.Repeat(new[] { false, true, true, false }, abRounds).SelectMany(order => order))
+            {
+                clock.Restart();
+                await (aead ? aeadClient : contentClient).DownloadAsync(upload.Reference, [holder], Path.Combine(directory, $"ab-{abRun++}.bin"),
+                    cancellationToken: cancellationToken);
+                var seconds = clock.Elapsed.TotalSeconds;
+                var used = CpuMsPerMib();
+                if (aead) (aeadCpu, aeadSeconds) = (aeadCpu + used / abDownloads, aeadSeconds + seconds / abDownloads);
+                else (keystreamCpu, keystreamSeconds) = (keystreamCpu + used / abDownloads, keystreamSeconds + seconds / abDownloads);
+                // Freeing the file's pages and blocks is charged to no download: the CPU count restarts after it.
+                File.Delete(Path.Combine(directory, $"ab-{abRun - 1}.bin"));
+                CpuMsPerMib();
+            }
             if (download.ChunksFetched != upload.Reference.ChunkCount || new FileInfo(output).Length != size)
                 throw new InvalidDataException("the download did not fetch every chunk");
-            var (hashMicros, openMicros) = VerifyCost(chunkSize);
-            var writeCpu = FileWriteCpuMsPerMib(Path.Combine(directory, "write-cost.bin"), chunkSize);
+            var (hashMicros, openMicros, keystreamMicros) = VerifyCost(chunkSize);
+            var (writeCpu, writeProcessCpu) = FileWriteCpuMsPerMib(Path.Combine(directory, "write-cost.bin"), chunkSize);
             if (profileDownloads > 0)
             {
                 Console.Error.WriteLine($"content: profiling {profileDownloads} downloads");
@@ -135,20 +156,28 @@ public sealed class ContentBench : IBench
 
             double Mb(double seconds) => size / 1e6 / seconds;
             var baseline = Mb(baselineSeconds);
-            var bound = CpuBound.Of(baseline, baselineCpu, hashMicros + openMicros, chunkSize);
-            var writeBound = CpuBound.Of(baseline, baselineCpu + writeCpu, hashMicros + openMicros, chunkSize);
+            // A verified chunk is opened by the keystream alone (ContentCipher.TryOpenVerifiedInPlace): that is the receiver's minimum.
+            var bound = CpuBound.Of(baseline, baselineCpu, hashMicros + keystreamMicros, chunkSize);
+            var writeBound = CpuBound.Of(baseline, baselineCpu + writeCpu, hashMicros + keystreamMicros, chunkSize);
+            var aeadWriteBound = CpuBound.Of(baseline, baselineCpu + writeCpu, hashMicros + openMicros, chunkSize);
+            // Were each end on cores of its own (twice these), the same work per MiB would no longer cap the download.
+            var ownCoresBound = CpuBound.Of(baseline, baselineCpu + writeCpu, hashMicros + keystreamMicros, chunkSize, 2 * Environment.ProcessorCount);
             Console.WriteLine($"content: {size:N0} bytes in {upload.Reference.ChunkCount} chunks of {chunkSize:N0}");
             Console.WriteLine($"  one raw stream (baseline)        {baseline,8:0.0} MB/s  CPU {baselineCpu,6:0.0} ms/MiB (kernel {baselineKernel:0.0})");
             Console.WriteLine($"  upload (encrypt, hash, put+fsync) {Mb(uploadSeconds),8:0.0} MB/s  {Mb(uploadSeconds) / baseline,6:P0} of baseline  CPU {uploadCpu,6:0.0} ms/MiB");
             Console.WriteLine($"  download (fetch, verify, decrypt) {Mb(downloadSeconds),8:0.0} MB/s  {Mb(downloadSeconds) / baseline,6:P0} of baseline  CPU {downloadCpu,6:0.0} ms/MiB"
                 + $" (kernel {downloadKernel:0.0})  (target {DownloadTarget:P0}: {(Mb(downloadSeconds) / baseline >= DownloadTarget ? "met" : "NOT met")})");
             Console.WriteLine($"  download, 4 streams x 4 x 32      {Mb(deepSeconds),8:0.0} MB/s  {Mb(deepSeconds) / baseline,6:P0} of baseline  CPU {deepCpu,6:0.0} ms/MiB");
-            Console.WriteLine($"  verify per chunk: BLAKE3 {hashMicros:0} µs + open {openMicros:0} µs");
+            Console.WriteLine($"  A/B, {abDownloads} downloads each (ABBA x {abRounds}): keystream open {Mb(keystreamSeconds):0.0} MB/s, CPU {keystreamCpu:0.00} ms/MiB;"
+                + $" AEAD open {Mb(aeadSeconds):0.0} MB/s, CPU {aeadCpu:0.00} ms/MiB");
+            Console.WriteLine($"  verify per chunk: BLAKE3 {hashMicros:0} µs + keystream open {keystreamMicros:0} µs (AEAD open with its tag: {openMicros:0} µs);"
+                + $" SIMD: Vector256 {System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated}, AVX2 {System.Runtime.Intrinsics.X86.Avx2.IsSupported}");
             Console.WriteLine($"  CPU bound on {bound.Cores} cores (both ends share them): raw stream {baselineCpu:0.0} + verify {bound.VerifyCpuMsPerMib:0.0} = {bound.CpuMsPerMib:0.0} ms/MiB"
                 + $" -> at most {bound.MbPerSec:0.0} MB/s = {bound.Ratio:P0} of baseline; the download reached {Mb(downloadSeconds) / bound.MbPerSec:P0} of the bound"
                 + $" and spent {downloadCpu - bound.CpuMsPerMib:0.0} ms/MiB above it");
-            Console.WriteLine($"  with the file write ({writeCpu:0.0} ms/MiB: page cache copy and fsync, measured alone): {writeBound.CpuMsPerMib:0.0} ms/MiB"
-                + $" -> at most {writeBound.MbPerSec:0.0} MB/s = {writeBound.Ratio:P0} of baseline; the download reached {Mb(downloadSeconds) / writeBound.MbPerSec:P0} of it");
+            Console.WriteLine($"  with the file write ({writeCpu:0.00} ms/MiB: page cache copy and fsync, measured alone on its thread; the process {writeProcessCpu:0.00}): {writeBound.CpuMsPerMib:0.0} ms/MiB"
+                + $" -> at most {writeBound.MbPerSec:0.0} MB/s = {writeBound.Ratio:P0} of baseline; the download reached {Mb(downloadSeconds) / writeBound.MbPerSec:P0} of it"
+                + $" (with the AEAD open instead of the keystream: {aeadWriteBound.Ratio:P0}); on {ownCoresBound.Cores} cores: {ownCoresBound.Ratio:P0}");
             Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
             {
                 ["bench"] = Name,
@@ -168,16 +197,25 @@ public sealed class ContentBench : IBench
                 ["deepDownloadMbPerSec"] = Math.Round(Mb(deepSeconds), 1),
                 ["deepDownloadRatio"] = Math.Round(Mb(deepSeconds) / baseline, 3),
                 ["deepDownloadCpuMsPerMib"] = Math.Round(deepCpu, 2),
+                ["abDownloadsEach"] = abDownloads,
+                ["abKeystreamMbPerSec"] = Math.Round(Mb(keystreamSeconds), 1),
+                ["abKeystreamCpuMsPerMib"] = Math.Round(keystreamCpu, 2),
+                ["abAeadMbPerSec"] = Math.Round(Mb(aeadSeconds), 1),
+                ["abAeadCpuMsPerMib"] = Math.Round(aeadCpu, 2),
                 ["verifyHashMicrosPerChunk"] = Math.Round(hashMicros, 1),
                 ["verifyOpenMicrosPerChunk"] = Math.Round(openMicros, 1),
+                ["verifyKeystreamMicrosPerChunk"] = Math.Round(keystreamMicros, 1),
                 ["cores"] = bound.Cores,
                 ["boundCpuMsPerMib"] = Math.Round(bound.CpuMsPerMib, 2),
                 ["boundMbPerSec"] = Math.Round(bound.MbPerSec, 1),
                 ["boundRatio"] = Math.Round(bound.Ratio, 3),
                 ["downloadShareOfBound"] = Math.Round(Mb(downloadSeconds) / bound.MbPerSec, 3),
                 ["fileWriteCpuMsPerMib"] = Math.Round(writeCpu, 2),
+                ["fileWriteProcessCpuMsPerMib"] = Math.Round(writeProcessCpu, 2),
                 ["boundWithWriteMbPerSec"] = Math.Round(writeBound.MbPerSec, 1),
                 ["boundWithWriteRatio"] = Math.Round(writeBound.Ratio, 3),
+                ["boundWithWriteAeadRatio"] = Math.Round(aeadWriteBound.Ratio, 3),
+                ["boundWithWriteOnTwiceTheCoresRatio"] = Math.Round(ownCoresBound.Ratio, 3),
             }));
             return 0;
         }
@@ -190,13 +228,13 @@ public sealed class ContentBench : IBench
 
     /// <summary>
     /// The fastest a download can go when both hosts share this machine's cores: per MiB it needs at least the raw
-    /// stream's own CPU plus one BLAKE3 and one open per chunk, and it cannot beat the raw stream itself.
+    /// stream's own CPU plus one BLAKE3 and one (keystream) open per chunk, and it cannot beat the raw stream itself.
     /// </summary>
     private readonly record struct CpuBound(int Cores, double VerifyCpuMsPerMib, double CpuMsPerMib, double MbPerSec, double Ratio)
     {
-        public static CpuBound Of(double baselineMbPerSec, double baselineCpuMsPerMib, double verifyMicrosPerChunk, int chunkSize)
+        public static CpuBound Of(double baselineMbPerSec, double baselineCpuMsPerMib, double verifyMicrosPerChunk, int chunkSize, int? onCores = null)
         {
-            var cores = Environment.ProcessorCount;
+            var cores = onCores ?? Environment.ProcessorCount;
             var verify = verifyMicrosPerChunk / 1000 * ((1 << 20) / (double)chunkSize);
             var cpu = baselineCpuMsPerMib + verify;
             var mbPerSec = Math.Min(baselineMbPerSec, cores * 1000 / cpu * (1 << 20) / 1e6);
@@ -205,25 +243,30 @@ public sealed class ContentBench : IBench
     }
 
     /// <summary>
-    /// CPU of this process per MiB to write 32 MiB at chunk offsets into a fresh file and fsync it, as a download writes
-    /// its partial file (one thread, so the kernel's page-cache copy is most of it).
+    /// CPU per MiB to write 64 MiB at chunk offsets into a fresh file and fsync it, as a download writes its partial
+    /// file: the writing thread's own CPU (getrusage of the thread: the kernel's page-cache copy is most of it), and the
+    /// whole process's over the same time, which also catches whatever else the process ran meanwhile (tiered JIT, GC).
     /// </summary>
-    private static double FileWriteCpuMsPerMib(string path, int chunkSize)
+    private static (double Thread, double Process) FileWriteCpuMsPerMib(string path, int chunkSize)
     {
-        const int mib = 32;
+        const int mib = 64;
+        const int RusageThread = 1;
         var chunk = new byte[chunkSize];
         Random.Shared.NextBytes(chunk);
         var process = Process.GetCurrentProcess();
         var before = process.TotalProcessorTime;
+        var threadBefore = Blake3Bench.CpuSeconds(RusageThread);
         using (var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write))
         {
+            RandomAccess.SetLength(handle, (long)mib << 20);
             for (long offset = 0; offset < (long)mib << 20; offset += chunkSize) RandomAccess.Write(handle, chunk, offset);
             RandomAccess.FlushToDisk(handle);
         }
+        var thread = Blake3Bench.CpuSeconds(RusageThread) - threadBefore;
         process.Refresh();
         var used = process.TotalProcessorTime - before;
         File.Delete(path);
-        return used.TotalMilliseconds / mib;
+        return (thread * 1000 / mib, used.TotalMilliseconds / mib);
     }
 
     private static void WriteRandomFile(string path, long size)
@@ -237,25 +280,39 @@ public sealed class ContentBench : IBench
         }
     }
 
-    /// <summary>Microseconds per chunk for the receiver's two checks, over 200 chunks.</summary>
-    private static (double Hash, double Open) VerifyCost(int chunkSize)
+    /// <summary>
+    /// Microseconds of this thread's CPU (getrusage of the thread, so a busy machine's preemptions do not count) per
+    /// chunk for the receiver's BLAKE3, AEAD open and keystream-only open, interleaved over 300 chunks each.
+    /// </summary>
+    private static (double Hash, double Open, double Keystream) VerifyCost(int chunkSize)
     {
-        const int rounds = 200;
+        const int rounds = 300;
+        const int RusageThread = 1;
         var plain = new byte[chunkSize];
         Random.Shared.NextBytes(plain);
         var sealedChunk = new byte[chunkSize + ContentCipher.TagLength];
+        var opened = new byte[chunkSize + ContentCipher.TagLength];
         using var cipher = new ContentCipher(ContentCipher.NewKey(), (long)chunkSize * rounds, chunkSize, rounds);
         cipher.Encrypt(0, plain, sealedChunk);
         var hash = new byte[32];
-        var clock = Stopwatch.StartNew();
-        for (var i = 0; i < rounds; i++) KontinuumP2P.Certs.Hashing.Blake3.Hash(sealedChunk, hash);
-        var hashMicros = clock.Elapsed.TotalMicroseconds / rounds;
-        clock.Restart();
+        // The first call checks the tag; the rest XOR the keystream (on the same bytes over and over: the cost is the same).
+        if (!cipher.TryOpenVerifiedInPlace(0, sealedChunk.AsSpan().ToArray())) throw new InvalidDataException("a chunk did not open");
+        var (hashSeconds, openSeconds, keystreamSeconds) = (0.0, 0.0, 0.0);
         for (var i = 0; i < rounds; i++)
         {
+            var t0 = Blake3Bench.CpuSeconds(RusageThread);
+            KontinuumP2P.Certs.Hashing.Blake3.Hash(sealedChunk, hash);
+            var t1 = Blake3Bench.CpuSeconds(RusageThread);
             if (!cipher.TryDecrypt(0, sealedChunk, plain)) throw new InvalidDataException("a chunk did not open");
+            var t2 = Blake3Bench.CpuSeconds(RusageThread);
+            sealedChunk.CopyTo(opened, 0);
+            var t3 = Blake3Bench.CpuSeconds(RusageThread);
+            cipher.TryOpenVerifiedInPlace(0, opened);
+            var t4 = Blake3Bench.CpuSeconds(RusageThread);
+            (hashSeconds, openSeconds, keystreamSeconds) = (hashSeconds + t1 - t0, openSeconds + t2 - t1, keystreamSeconds + t4 - t3);
         }
-        return (hashMicros, clock.Elapsed.TotalMicroseconds / rounds);
+        if (!opened.AsSpan(0, chunkSize).SequenceEqual(plain)) throw new InvalidDataException("the keystream open differs from the AEAD's plaintext");
+        return (hashSeconds * 1e6 / rounds, openSeconds * 1e6 / rounds, keystreamSeconds * 1e6 / rounds);
     }
 
     private static async Task SendToSinkAsync(IConnection connection, long total, CancellationToken cancellationToken)

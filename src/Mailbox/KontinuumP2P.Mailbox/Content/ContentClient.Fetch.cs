@@ -81,7 +81,7 @@ public sealed partial class ContentClient
                         if (answer.Index != (uint)index) throw new IOException($"holder {holder.Peer} answered chunk {index} with chunk {answer.Index}");
                         answered++;
                     }
-                    checks[slot] = Task.Run(() => CheckAndWriteAsync(index, buffer, offset, length, holderIndex, file, cipher, state, writeback, progress, cancellationToken),
+                    checks[slot] = Task.Run(() => CheckAndWrite(index, buffer, offset, length, holderIndex, file, cipher, state, writeback, progress, Options.KeystreamOpen),
                         cancellationToken);
                     slot = (slot + 1) % slots;
                 }
@@ -117,22 +117,25 @@ public sealed partial class ContentClient
         }
     }
 
-    private static async Task CheckAndWriteAsync(int index, byte[] buffer, int offset, int length, int holderIndex, SafeFileHandle file,
-        ContentCipher cipher, DownloadState state, WritebackPacer writeback, IProgress<ContentProgress>? progress, CancellationToken cancellationToken)
+    // Runs on the thread pool; the write is a plain pwrite from there (an async write on Unix queues that same pwrite
+    // to the pool: one hop more per chunk).
+    private static void CheckAndWrite(int index, byte[] buffer, int offset, int length, int holderIndex, SafeFileHandle file,
+        ContentCipher cipher, DownloadState state, WritebackPacer writeback, IProgress<ContentProgress>? progress, bool keystreamOpen)
     {
         var manifest = state.Manifest;
-        var chunk = buffer.AsMemory(offset, length);
-        if (!manifest.Verify(index, chunk.Span))
+        var chunk = buffer.AsSpan(offset, length);
+        if (!manifest.Verify(index, chunk))
         {
             state.Reject(index, holderIndex, counted: true);
             return;
         }
-        if (!cipher.TryDecryptInPlace(index, chunk.Span))
+        // Verified against the manifest just above, so the keystream alone opens it (the first chunk's tag is checked).
+        if (!(keystreamOpen ? cipher.TryOpenVerifiedInPlace(index, chunk) : cipher.TryDecryptInPlace(index, chunk)))
             throw new ContentException(ContentErrorCode.DecryptFailed, $"chunk {index} verified against the manifest but does not open with the reference's key");
         var plainLength = manifest.PlaintextLengthOf(index);
         try
         {
-            await RandomAccess.WriteAsync(file, chunk[..plainLength], (long)index * manifest.ChunkSize, cancellationToken).ConfigureAwait(false);
+            RandomAccess.Write(file, chunk[..plainLength], (long)index * manifest.ChunkSize);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

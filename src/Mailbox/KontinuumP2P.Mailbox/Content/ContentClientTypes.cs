@@ -55,6 +55,12 @@ public sealed record ContentClientOptions
 
     /// <summary>How long a dial or any one answer may take.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Verified chunks are opened by the XChaCha20 keystream alone (the first one's tag checked); false opens each
+    /// with its tag, as before (the bench compares the two in one run).
+    /// </summary>
+    internal bool KeystreamOpen { get; init; } = true;
 }
 
 /// <summary>Progress of a transfer (chunks done of the total, bytes of plaintext).</summary>
