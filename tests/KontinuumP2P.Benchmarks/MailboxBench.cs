@@ -25,11 +25,16 @@ public sealed class MailboxBench : IBench
     /// <inheritdoc />
     public string Description =>
         "mailbox durable pushes/s + p50/p99 ack over host streams vs the 0k-sync storage path; latency at 100 vs 100k blobs; pull blobs/s " +
-        "(args: --pushes N --sessions S --inflight F --rate R --rate-seconds T --sync full|fullcommit|normal --checkpoint background|writer --connections C --clients process|inprocess --fill N --pull-rounds R --push-only)";
+        "(args: --pushes N --sessions S --inflight F --rate R --rate-seconds T --sync full|fullcommit|normal --checkpoint background|writer --connections C --clients process|inprocess --gen0-mib M --fill N --pull-rounds R --push-only)";
 
     /// <inheritdoc />
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
+        // The node's gen0 budget (see MailboxClientProcess.ReRunWithGen0Async); --gen0-mib 0 keeps the runtime's default.
+        if (await MailboxClientProcess.ReRunWithGen0Async(Name, args, BenchArgs.GetLong(args, "--gen0-mib", MailboxClientProcess.NodeGen0Mib), cancellationToken) is { } exit)
+            return exit;
+        var gen0 = Environment.GetEnvironmentVariable("DOTNET_GCgen0size") ?? "runtime default";
+        Console.WriteLine($"GC gen0 budget (DOTNET_GCgen0size): {gen0}");
         var pushes = (int)BenchArgs.GetLong(args, "--pushes", 50_000);
         var sessions = (int)BenchArgs.GetLong(args, "--sessions", 4);
         var inFlight = (int)BenchArgs.GetLong(args, "--inflight", 16);
@@ -60,7 +65,7 @@ public sealed class MailboxBench : IBench
         Directory.CreateDirectory(directory);
         try
         {
-            var results = new Dictionary<string, object> { ["bench"] = Name, ["blobBytes"] = 1024, ["sync"] = sync, ["checkpoint"] = checkpoint, ["connections"] = connections, ["clients"] = clientMode };
+            var results = new Dictionary<string, object> { ["bench"] = Name, ["blobBytes"] = 1024, ["sync"] = sync, ["checkpoint"] = checkpoint, ["connections"] = connections, ["clients"] = clientMode, ["gen0Size"] = gen0 };
             var blob = RandomNumberGenerator.GetBytes(1024);
 
             // Baseline on its own file in the same folder (same disk, same SQLite, same sync mode), run before and after

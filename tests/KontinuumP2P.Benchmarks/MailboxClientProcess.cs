@@ -76,5 +76,33 @@ internal static class MailboxClientProcess
         }
     }
 
+    /// <summary>The gen0 budget a mailbox node runs with (docs/kontinuum-node.service sets <c>DOTNET_GCgen0size</c>).</summary>
+    public const long NodeGen0Mib = 64;
+
+    /// <summary>
+    /// The GC reads its gen0 budget only from the environment at start, so the bench re-runs itself once with
+    /// <c>DOTNET_GCgen0size</c> set to <paramref name="gen0Mib"/> MiB, as the node's unit does; null when it already
+    /// runs under it (or <paramref name="gen0Mib"/> is 0: the runtime's default), otherwise the re-run's exit code.
+    /// </summary>
+    public static async Task<int?> ReRunWithGen0Async(string bench, string[] args, long gen0Mib, CancellationToken cancellationToken)
+    {
+        if (gen0Mib <= 0 || Environment.GetEnvironmentVariable("DOTNET_GCgen0size") is not null) return null;
+        var start = new ProcessStartInfo { FileName = Environment.ProcessPath!, UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet") start.ArgumentList.Add(typeof(MailboxClientProcess).Assembly.Location);
+        start.ArgumentList.Add(bench);
+        foreach (var arg in args) start.ArgumentList.Add(arg);
+        start.Environment["DOTNET_GCgen0size"] = "0x" + (gen0Mib << 20).ToString("x", System.Globalization.CultureInfo.InvariantCulture);
+        using var child = Process.Start(start) ?? throw new InvalidOperationException("could not re-run the bench");
+        try
+        {
+            await child.WaitForExitAsync(cancellationToken);
+            return child.ExitCode;
+        }
+        finally
+        {
+            if (!child.HasExited) child.Kill(entireProcessTree: true);
+        }
+    }
+
     private static string Invariant(long value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
