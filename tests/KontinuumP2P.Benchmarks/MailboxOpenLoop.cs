@@ -19,16 +19,6 @@ internal static class MailboxOpenLoop
         Func<TimeSpan> cpuTime, CancellationToken cancellationToken)
     {
         var count = (int)Math.Max(1, rate * duration.TotalSeconds);
-        // Blobs and ids made up front: the dispatcher only sends.
-        var blobs = new byte[count][];
-        var ids = new byte[count][];
-        for (var i = 0; i < count; i++)
-        {
-            var blob = (byte[])template.Clone();
-            RandomNumberGenerator.Fill(blob.AsSpan(0, 16));
-            blobs[i] = blob;
-            ids[i] = KontinuumP2P.Certs.Hashing.Blake3.Hash(blob);
-        }
         var latencies = new double[count];
         var tracked = new Task[count];
         var ticksPerPush = Stopwatch.Frequency / rate;
@@ -51,7 +41,12 @@ internal static class MailboxOpenLoop
                 {
                     var due = start + (long)(next * ticksPerPush);
                     maxLagMs = Math.Max(maxLagMs, Stopwatch.GetElapsedTime(due, now).TotalMilliseconds);
-                    var push = sessions[next % sessions.Count].PushAsync(blobs[next], ids[next], 0, cancellationToken);
+                    // Each blob is made when it is due, as a device would: 50,000 blobs made up front were ~55 MB the
+                    // process held through the run, and promoting them cost the client process gen1/gen2 pauses.
+                    var blob = (byte[])template.Clone();
+                    RandomNumberGenerator.Fill(blob.AsSpan(0, 16));
+                    var id = KontinuumP2P.Certs.Hashing.Blake3.Hash(blob);
+                    var push = sessions[next % sessions.Count].PushAsync(blob, id, 0, cancellationToken);
                     tracked[next] = TrackAsync(push, due, latencies, next);
                     next++;
                 }
