@@ -25,11 +25,16 @@ public sealed class MailboxBench : IBench
     /// <inheritdoc />
     public string Description =>
         "mailbox durable pushes/s + p50/p99 ack over host streams vs the 0k-sync storage path; latency at 100 vs 100k blobs; pull blobs/s " +
-        "(args: --pushes N --sessions S --inflight F --rate R --rate-seconds T --sync full|fullcommit|normal --checkpoint background|writer --connections C --fill N --pull-rounds R)";
+        "(args: --pushes N --sessions S --inflight F --rate R --rate-seconds T --sync full|fullcommit|normal --checkpoint background|writer --connections C --clients process|inprocess --gen0-mib M --fill N --pull-rounds R --push-only)";
 
     /// <inheritdoc />
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
+        // The node's gen0 budget (see MailboxClientProcess.ReRunWithGen0Async); --gen0-mib 0 keeps the runtime's default.
+        if (await MailboxClientProcess.ReRunWithGen0Async(Name, args, BenchArgs.GetLong(args, "--gen0-mib", MailboxClientProcess.NodeGen0Mib), cancellationToken) is { } exit)
+            return exit;
+        var gen0 = Environment.GetEnvironmentVariable("DOTNET_GCgen0size") ?? "runtime default";
+        Console.WriteLine($"GC gen0 budget (DOTNET_GCgen0size): {gen0}");
         var pushes = (int)BenchArgs.GetLong(args, "--pushes", 50_000);
         var sessions = (int)BenchArgs.GetLong(args, "--sessions", 4);
         var inFlight = (int)BenchArgs.GetLong(args, "--inflight", 16);
@@ -47,6 +52,10 @@ public sealed class MailboxBench : IBench
         var connectionsIndex = Array.IndexOf(args, "--connections");
         var connections = connectionsIndex < 0 || connectionsIndex + 1 >= args.Length ? 1 : int.Parse(args[connectionsIndex + 1], System.Globalization.CultureInfo.InvariantCulture);
         if (connections < 1) throw new ArgumentException("--connections must be at least 1");
+        var clientsIndex = Array.IndexOf(args, "--clients");
+        var clientMode = clientsIndex < 0 || clientsIndex + 1 >= args.Length ? "process" : args[clientsIndex + 1];
+        if (clientMode is not ("process" or "inprocess")) throw new ArgumentException($"--clients {clientMode}: expected process or inprocess");
+        var inProcess = clientMode == "inprocess";
         var checkpointIndex = Array.IndexOf(args, "--checkpoint");
         var checkpoint = checkpointIndex < 0 || checkpointIndex + 1 >= args.Length ? "background" : args[checkpointIndex + 1];
         if (checkpoint is not ("background" or "writer")) throw new ArgumentException($"--checkpoint {checkpoint}: expected background or writer");
@@ -56,7 +65,7 @@ public sealed class MailboxBench : IBench
         Directory.CreateDirectory(directory);
         try
         {
-            var results = new Dictionary<string, object> { ["bench"] = Name, ["blobBytes"] = 1024, ["sync"] = sync, ["checkpoint"] = checkpoint, ["connections"] = connections };
+            var results = new Dictionary<string, object> { ["bench"] = Name, ["blobBytes"] = 1024, ["sync"] = sync, ["checkpoint"] = checkpoint, ["connections"] = connections, ["clients"] = clientMode, ["gen0Size"] = gen0 };
             var blob = RandomNumberGenerator.GetBytes(1024);
 
             // Baseline on its own file in the same folder (same disk, same SQLite, same sync mode), run before and after
@@ -83,36 +92,79 @@ public sealed class MailboxBench : IBench
 
             await using var rig = await Rig.StartAsync(Path.Combine(directory, "mailbox.db"), syncFull, sync == "full", checkpointInterval, connections, cancellationToken);
 
-            // 1. Durable push throughput: S sessions (one mailbox each) with F pushes in flight per session.
-            var credentials = Enumerable.Range(0, sessions).Select(_ => NewCredentials()).ToList();
+            // 1. Durable push throughput: S sessions (one mailbox each) with F pushes in flight per session. The clients run
+            // in a child process by default (a mailbox node is its own process; client GC and threads no longer stall the
+            // server's) or, with --clients inprocess, in this one.
             var clients = new List<MailboxSession>();
-            foreach (var c in credentials) clients.Add(await rig.OpenAsync(c, cancellationToken));
-            await PushLoadAsync(clients, inFlight, Math.Min(pushes / 10, 5_000), blob, cancellationToken); // warm-up
-            var pushCpu = CpuTime();
-            var (pushLatencies, pushElapsed) = await PushLoadAsync(clients, inFlight, pushes, blob, cancellationToken);
-            pushCpu = CpuTime() - pushCpu;
-            // CPU time of the whole process (client, server, SQLite) per push: what the code costs, whatever the load.
-            results["pushCpuMicrosPerPush"] = Math.Round(pushCpu.TotalMicroseconds / pushes, 1);
-            var rate = pushes / pushElapsed.TotalSeconds;
+            MailboxClientProcess.Phases? child = null;
+            double rate, pushP50, pushP99;
+            string cpuNote;
+            if (inProcess)
+            {
+                foreach (var _ in Enumerable.Range(0, sessions)) clients.Add(await rig.OpenAsync(NewCredentials(), cancellationToken));
+                await PushLoadAsync(clients, inFlight, Math.Min(pushes / 10, 5_000), blob, cancellationToken); // warm-up
+                var pushCpu = CpuTime();
+                var (pushLatencies, pushElapsed) = await PushLoadAsync(clients, inFlight, pushes, blob, cancellationToken);
+                pushCpu = CpuTime() - pushCpu;
+                // CPU time of the whole process (client, server, SQLite) per push: what the code costs, whatever the load.
+                results["pushCpuMicrosPerPush"] = Math.Round(pushCpu.TotalMicroseconds / pushes, 1);
+                cpuNote = $"{pushCpu.TotalMicroseconds / pushes:0.0} us CPU per push (clients and server in one process)";
+                rate = pushes / pushElapsed.TotalSeconds;
+                pushP50 = Percentile(pushLatencies, 0.50);
+                pushP99 = Percentile(pushLatencies, 0.99);
+            }
+            else
+            {
+                child = await MailboxClientProcess.RunAsync(rig.ServerAddress, sessions, inFlight, pushes, openRate, openSeconds, connections, cancellationToken);
+                rate = child.Closed.GetProperty("pushesPerSecond").GetDouble();
+                pushP50 = child.Closed.GetProperty("p50Ms").GetDouble();
+                pushP99 = child.Closed.GetProperty("p99Ms").GetDouble();
+                var serverCpu = child.ServerClosedCpu.TotalMicroseconds / pushes;
+                var clientCpu = child.Closed.GetProperty("clientCpuMicrosPerPush").GetDouble();
+                results["pushCpuMicrosPerPush"] = Math.Round(serverCpu + clientCpu, 1);
+                results["pushServerCpuMicrosPerPush"] = Math.Round(serverCpu, 1);
+                results["pushClientCpuMicrosPerPush"] = Math.Round(clientCpu, 1);
+                cpuNote = $"{serverCpu + clientCpu:0.0} us CPU per push (server process {serverCpu:0.0}, client process {clientCpu:0.0})";
+            }
             RunBaseline("zerok-2.db");
             var baselineRate = baselineRates.Max();
             results["pushes"] = pushes;
             results["sessions"] = sessions;
             results["inFlightPerSession"] = inFlight;
             results["pushesPerSecond"] = Math.Round(rate);
-            results["p50Ms"] = Math.Round(Percentile(pushLatencies, 0.50), 3);
-            results["p99Ms"] = Math.Round(Percentile(pushLatencies, 0.99), 3);
+            results["p50Ms"] = Math.Round(pushP50, 3);
+            results["p99Ms"] = Math.Round(pushP99, 3);
             results["ratioToZeroKSync"] = Math.Round(rate / baselineRate, 2);
             var statistics = rig.Server.Store.Statistics;
             results["meanBatch"] = Math.Round((double)statistics.Pushes / Math.Max(1, statistics.Batches), 1);
             // Only the overlapped mode flushes on its own (fullcommit and normal never do).
             var flushes = rig.Server.Store.Flushes;
             results["meanGroupsPerFlush"] = flushes == 0 ? "n/a" : Math.Round((double)statistics.Batches / flushes, 2);
-            Console.WriteLine($"mailbox push (closed loop, maximum): {pushes:N0} pushes over {sessions} sessions x {inFlight} in flight, {rate:N0}/s, " +
-                $"p50 {Percentile(pushLatencies, 0.5):0.000} ms, p99 {Percentile(pushLatencies, 0.99):0.000} ms, {rate / baselineRate:0.00}x the 0k-sync path " +
-                $"(target >= 2.5x: {(rate / baselineRate >= 2.5 ? "met" : "not met")}); {pushCpu.TotalMicroseconds / pushes:0.0} us CPU per push; " +
+            Console.WriteLine($"mailbox push (closed loop, maximum, clients {clientMode}): {pushes:N0} pushes over {sessions} sessions x {inFlight} in flight, {rate:N0}/s, " +
+                $"p50 {pushP50:0.000} ms, p99 {pushP99:0.000} ms, {rate / baselineRate:0.00}x the 0k-sync path " +
+                $"(target >= 2.5x: {(rate / baselineRate >= 2.5 ? "met" : "not met")}); {cpuNote}; " +
                 $"mean group {results["meanBatch"]} pushes, {results["meanGroupsPerFlush"]} groups per WAL flush");
-            if (openRate > 0) await OpenLoopAsync(clients, openRate, openSeconds, blob, results, cancellationToken);
+            if (openRate > 0 && inProcess) await MailboxOpenLoop.RunAndReportAsync(clients, openRate, openSeconds, blob, results, cancellationToken);
+            if (child?.Open is { } open)
+            {
+                // The child's figures (latency, client CPU and GC), then the server process's own over the same seconds.
+                foreach (var property in open.EnumerateObject()) results[property.Name] = property.Value.Clone();
+                var openPushes = open.GetProperty("openLoopPushes").GetInt32();
+                var serverCpu = child.ServerOpenCpu.TotalMicroseconds / openPushes;
+                results["openLoopServerCpuMicrosPerPush"] = Math.Round(serverCpu, 1);
+                results["openLoopServerGcPauseMs"] = Math.Round(child.ServerOpenGcPause.TotalMilliseconds, 1);
+                results["openLoopServerAllocatedBytesPerPush"] = child.ServerOpenAllocatedBytes / openPushes;
+                Console.WriteLine($"server process during the open loop: {serverCpu:0.0} us CPU and {child.ServerOpenAllocatedBytes / openPushes:N0} B allocated per push, " +
+                    $"GC paused it {child.ServerOpenGcPause.TotalMilliseconds:0.0} ms " +
+                    $"({child.ServerOpenGcs}); the open-loop lines above are the client process's (its CPU and GC)");
+            }
+            if (args.Contains("--push-only"))
+            {
+                // The push phases alone (profiling and before/after runs of the push path).
+                foreach (var session in clients) await session.DisposeAsync();
+                Console.WriteLine(JsonSerializer.Serialize(results));
+                return 0;
+            }
 
             // 2. Push latency, one push at a time, with 100 vs `fill` blobs already in the mailbox.
             var small = NewCredentials();
@@ -167,7 +219,7 @@ public sealed class MailboxBench : IBench
             var pullRate = pulled / pullElapsed.TotalSeconds;
             results["pullRatioToSerial"] = Math.Round(pullRate / (serialPulled / serialElapsed.TotalSeconds), 2);
             results["pullTargetBlobsPerSecond"] = PullTarget;
-            Console.WriteLine($"pull CPU per blob (whole process): one page at a time {serialCpu.TotalMicroseconds / serialPulled:0.00} us, pipelined {pullCpu.TotalMicroseconds / pulled:0.00} us; push CPU {pushCpu.TotalMicroseconds / pushes:0.0} us per push");
+            Console.WriteLine($"pull CPU per blob (whole process): one page at a time {serialCpu.TotalMicroseconds / serialPulled:0.00} us, pipelined {pullCpu.TotalMicroseconds / pulled:0.00} us; push CPU {results["pushCpuMicrosPerPush"]} us per push");
             Console.WriteLine($"pull: one page at a time {serialPulled / serialElapsed.TotalSeconds:N0} blobs/s; pipelined (depth {PullDepth}) " +
                 $"{pulled:N0} blobs in {pullElapsed.TotalSeconds:0.000} s = {pulled / pullElapsed.TotalSeconds:N0} blobs/s per stream; " +
                 $"catch-up of {caught:N0} blobs in {catchUp.TotalSeconds:0.000} s");
@@ -185,10 +237,10 @@ public sealed class MailboxBench : IBench
         }
     }
 
-    private static (byte[] MailboxId, byte[] Capability, byte[] DeviceId) NewCredentials() =>
+    internal static (byte[] MailboxId, byte[] Capability, byte[] DeviceId) NewCredentials() =>
         (RandomNumberGenerator.GetBytes(32), RandomNumberGenerator.GetBytes(32), RandomNumberGenerator.GetBytes(16));
 
-    private static async Task<(double[] LatenciesMs, TimeSpan Elapsed)> PushLoadAsync(List<MailboxSession> sessions, int inFlight, int total, byte[] template,
+    internal static async Task<(double[] LatenciesMs, TimeSpan Elapsed)> PushLoadAsync(List<MailboxSession> sessions, int inFlight, int total, byte[] template,
         CancellationToken cancellationToken)
     {
         var latencies = new ConcurrentBag<double>();
@@ -249,43 +301,14 @@ public sealed class MailboxBench : IBench
     private const int PullDepth = 3;
 
     /// <summary>Design §11 / issue #13: durable pushes per second per mailbox node, with p99 ack at that rate at most <see cref="PushTargetP99Ms"/>.</summary>
-    private const int PushTargetRate = 10_000;
+    internal const int PushTargetRate = 10_000;
 
-    private const double PushTargetP99Ms = 10;
-
-    private static async Task OpenLoopAsync(List<MailboxSession> clients, long openRate, long openSeconds, byte[] blob, Dictionary<string, object> results,
-        CancellationToken cancellationToken)
-    {
-        var gcPause = GC.GetTotalPauseDuration();
-        int[] gcCounts = [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
-        var open = await MailboxOpenLoop.RunAsync(clients, openRate, TimeSpan.FromSeconds(openSeconds), blob, CpuTime, cancellationToken);
-        gcPause = GC.GetTotalPauseDuration() - gcPause;
-        var gcs = $"gen0/1/2 {GC.CollectionCount(0) - gcCounts[0]}/{GC.CollectionCount(1) - gcCounts[1]}/{GC.CollectionCount(2) - gcCounts[2]}";
-        results["openLoopGcPauseMs"] = Math.Round(gcPause.TotalMilliseconds, 1);
-        var p50 = Percentile(open.SortedLatenciesMs, 0.50);
-        var p99 = Percentile(open.SortedLatenciesMs, 0.99);
-        results["openLoopRate"] = openRate;
-        results["openLoopPushes"] = open.Pushes;
-        results["openLoopAchievedPerSecond"] = Math.Round(open.AchievedRate);
-        results["openLoopP50Ms"] = Math.Round(p50, 3);
-        results["openLoopP99Ms"] = Math.Round(p99, 3);
-        results["openLoopP999Ms"] = Math.Round(Percentile(open.SortedLatenciesMs, 0.999), 3);
-        results["openLoopMaxSendLagMs"] = Math.Round(open.MaxSendLagMs, 3);
-        results["openLoopCpuMicrosPerPush"] = Math.Round(open.Cpu.TotalMicroseconds / open.Pushes, 1);
-        // Met when the schedule was kept (within 1 %) and the tail measured from each push's due time is within target.
-        var met = openRate >= PushTargetRate && open.AchievedRate >= 0.99 * openRate && p99 <= PushTargetP99Ms;
-        results["openLoopTargetMet"] = met;
-        Console.WriteLine($"mailbox push (open loop): {open.Pushes:N0} pushes due at {openRate:N0}/s over {clients.Count} sessions, achieved {open.AchievedRate:N0}/s, " +
-            $"latency from the due time p50 {p50:0.000} ms, p99 {p99:0.000} ms, p99.9 {Percentile(open.SortedLatenciesMs, 0.999):0.000} ms " +
-            $"(dispatcher lag at most {open.MaxSendLagMs:0.0} ms); {open.Cpu.TotalMicroseconds / open.Pushes:0.0} us CPU per push; " +
-            $"GC paused the process {gcPause.TotalMilliseconds:0.0} ms in total ({gcs})");
-        Console.WriteLine($"push target >= {PushTargetRate:N0}/s with p99 <= {PushTargetP99Ms} ms at that rate: {(met ? "met" : "not met")}");
-    }
+    internal const double PushTargetP99Ms = 10;
 
     /// <summary>Design §11: pulled blobs per second per stream at 1 KiB.</summary>
     private const int PullTarget = 200_000;
 
-    private static TimeSpan CpuTime()
+    internal static TimeSpan CpuTime()
     {
         using var process = Process.GetCurrentProcess();
         return process.TotalProcessorTime;
@@ -303,7 +326,7 @@ public sealed class MailboxBench : IBench
         return (blobs, Stopwatch.GetElapsedTime(started));
     }
 
-    private static double Percentile(double[] sorted, double p) =>
+    internal static double Percentile(double[] sorted, double p) =>
         sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
 
     private sealed class Rig : IAsyncDisposable
@@ -323,6 +346,9 @@ public sealed class MailboxBench : IBench
         }
 
         public MailboxServer Server { get; }
+
+        /// <summary>The server's listen address with its peer id, for a client process.</summary>
+        public Multiaddr ServerAddress => _serverHost.ListenAddresses[0].WithPeerId(_serverHost.PeerId);
 
         /// <summary>
         /// The server and <paramref name="connections"/> client hosts: sessions are spread round-robin over them, one

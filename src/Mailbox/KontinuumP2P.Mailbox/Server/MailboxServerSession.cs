@@ -251,6 +251,20 @@ internal sealed partial class MailboxServerSession
 
     private async Task WriteLoopAsync()
     {
+        // One stall timer per session, armed only around a flush (a token source and timer per flush were a share of a push's cost).
+        var stalled = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _server.Time);
+        try
+        {
+            await WriteAnswersAsync(stalled).ConfigureAwait(false);
+        }
+        finally
+        {
+            stalled.Dispose();
+        }
+    }
+
+    private async Task WriteAnswersAsync(CancellationTokenSource stalled)
+    {
         var broken = false;
         await foreach (var item in _outbound.Reader.ReadAllAsync().ConfigureAwait(false))
         {
@@ -272,9 +286,10 @@ internal sealed partial class MailboxServerSession
                 if (_outbound.Reader.Count == 0)
                 {
                     // A client that stops reading is cut off after the idle timeout rather than holding answers forever.
-                    using var stalled = new CancellationTokenSource(Options.IdleTimeout, _server.Time);
+                    stalled.CancelAfter(Options.IdleTimeout);
                     var flushed = await _stream.Output.FlushAsync(stalled.Token).ConfigureAwait(false);
-                    if (flushed.IsCompleted) broken = true;
+                    stalled.CancelAfter(Timeout.InfiniteTimeSpan);
+                    if (flushed.IsCompleted || stalled.IsCancellationRequested) broken = true;
                 }
             }
             catch (Exception e) when (e is IOException or InvalidOperationException or OperationCanceledException)

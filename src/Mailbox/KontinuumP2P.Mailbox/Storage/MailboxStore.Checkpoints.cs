@@ -32,7 +32,7 @@ public sealed partial class MailboxStore
     {
         if (!CheckpointsInBackground) return;
         Execute($"PRAGMA wal_autocheckpoint={_options.CheckpointBackstopPages}");
-        _tasks.Run(CheckpointLoopAsync);
+        _tasks.Run(stopping => DedicatedLoop.RunAsync("mailbox-checkpoint", () => CheckpointLoopAsync(stopping)));
     }
 
     private async Task CheckpointLoopAsync(CancellationToken stopping)
@@ -41,13 +41,13 @@ public sealed partial class MailboxStore
         {
             DataSource = _options.DatabasePath, Mode = SqliteOpenMode.ReadWrite, Pooling = false,
         }.ToString());
-        await connection.OpenAsync(stopping).ConfigureAwait(false);
+        await connection.OpenAsync(stopping);
         var db = connection.Handle ?? throw new InvalidOperationException("the checkpoint connection is not open");
         while (!stopping.IsCancellationRequested)
         {
             try
             {
-                await Task.Delay(_options.CheckpointInterval, _time, stopping).ConfigureAwait(false);
+                await Task.Delay(_options.CheckpointInterval, _time, stopping);
             }
             catch (OperationCanceledException)
             {

@@ -55,21 +55,22 @@ public sealed partial class MailboxStore
         {
             SingleReader = true, SingleWriter = true,
         });
-        _tasks.Run(FlushLoopAsync);
+        _tasks.Run(stopping => DedicatedLoop.RunAsync("mailbox-flush", () => FlushLoopAsync(stopping)));
     }
 
     private async Task FlushLoopAsync(CancellationToken stopping)
     {
         var reader = _unflushed!.Reader;
         var groups = new List<CommittedGroup>();
+        // On its own thread (DedicatedLoop), like the writer: the fsync blocks that thread, not a pool thread.
         // Runs until the writer completes the channel (at dispose, after its last group), so no committed group is left unanswered.
-        while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+        while (await reader.WaitToReadAsync(CancellationToken.None))
         {
             groups.Clear();
             while (reader.TryRead(out var group)) groups.Add(group);
             // Every group read here committed before this point, so the flush below (started after it) covers them all.
             var covered = groups[^1].Sequence;
-            if (BeforeFlush is { } hook) await hook(covered).ConfigureAwait(false);
+            if (BeforeFlush is { } hook) await hook(covered);
             var fault = Volatile.Read(ref _flushFault);
             if (fault is null)
             {

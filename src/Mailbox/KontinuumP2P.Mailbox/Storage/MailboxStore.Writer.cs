@@ -53,15 +53,16 @@ public sealed partial class MailboxStore
         var batch = new List<WriteOp>(_options.MaxBatchOperations);
         try
         {
+            // On its own thread (DedicatedLoop): the awaits keep its context, so commits never occupy a pool thread.
             // Drains until the queue is completed at dispose, so queued pushes are committed or refused, never dropped.
-            while (await _queue.Reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+            while (await _queue.Reader.WaitToReadAsync(CancellationToken.None))
             {
                 batch.Clear();
                 while (batch.Count < _options.MaxBatchOperations && _queue.Reader.TryRead(out var op)) batch.Add(op);
                 if (batch.Count == 0 || CommitBatch(batch) is not { } group) continue;
                 // Overlapped: the flush task acks the group after a WAL flush; the writer goes on with the next group.
                 if (_unflushed is null) Release(group);
-                else await _unflushed.Writer.WriteAsync(group, CancellationToken.None).ConfigureAwait(false);
+                else await _unflushed.Writer.WriteAsync(group, CancellationToken.None);
             }
         }
         finally

@@ -86,7 +86,7 @@ public sealed partial class MailboxStore : IMailboxArchiveSource, IAsyncDisposab
             await store.InitialiseAsync(cancellationToken).ConfigureAwait(false);
             store.StartDurability();
             store.ConfigureCheckpoints();
-            store._tasks.Run(store.WriterLoopAsync);
+            store._tasks.Run(stopping => DedicatedLoop.RunAsync("mailbox-writer", () => store.WriterLoopAsync(stopping)));
             if (options.BackgroundCleanup) store._tasks.Run(store.CleanupLoopAsync);
             return store;
         }
