@@ -46,19 +46,24 @@ public sealed class StreamThroughputBench : IBench
         await using var dialer = new PeerHost(new PeerHostOptions { Identity = dialerIdentity, Transports = [new TcpTransport()] });
         var connection = await dialer.DialAsync(listener.ListenAddresses[0].WithPeerId(listener.PeerId), cancellationToken);
 
-        // Steady state, as BenchmarkDotNet measures it: uncounted warm-up transfers until tier-1 (and PGO) code runs. The
-        // tiering delay is 100 ms of no new tier-0 methods, so a round without JIT proves little on its own: warm up for
-        // at least 2 s and until two rounds in a row compiled for under 1 ms. Bounded: 40 rounds or 30 s.
+        // Steady state, as BenchmarkDotNet measures it: uncounted warm-up transfers until tier-1 (and PGO) code runs. Code
+        // run once per transfer (stream open and close) needs 30 calls before tiering looks at it, and the tiering delay
+        // is 100 ms without new tier-0 methods, so a round without JIT proves little on its own: at least 35 rounds and
+        // 2 s, then until two rounds in a row compiled for under 1 ms. Bounded: 80 rounds or 30 s.
         var warmUp = Stopwatch.StartNew();
         var quietRounds = 0;
-        for (var round = 0; round < 40 && warmUp.Elapsed < TimeSpan.FromSeconds(30); round++)
+        var warmUpBytes = 0L;
+        for (var round = 0; round < 80 && warmUp.Elapsed < TimeSpan.FromSeconds(30); round++)
         {
             var jitBefore = System.Runtime.JitInfo.GetCompilationTime();
-            await TransferAsync(connection, Math.Min(total, 128L << 20), cancellationToken);
+            var bytes = Math.Min(total, 32L << 20);
+            await TransferAsync(connection, bytes, cancellationToken);
+            warmUpBytes += bytes;
             quietRounds = System.Runtime.JitInfo.GetCompilationTime() - jitBefore < TimeSpan.FromMilliseconds(1) ? quietRounds + 1 : 0;
-            if (quietRounds >= 2 && warmUp.Elapsed >= TimeSpan.FromSeconds(2)) break;
+            if (quietRounds >= 2 && round >= 35 && warmUp.Elapsed >= TimeSpan.FromSeconds(2)) break;
         }
-        Console.WriteLine($"stream-throughput: warm-up {warmUp.Elapsed.TotalSeconds:0.0} s ({(quietRounds >= 2 ? "JIT quiet" : "JIT still compiling: bounded out")}); " +
+        Console.WriteLine($"stream-throughput: warm-up {warmUp.Elapsed.TotalSeconds:0.0} s, {warmUpBytes >> 20} MiB " +
+            $"({(quietRounds >= 2 ? "JIT quiet" : "JIT still compiling: bounded out")}); " +
             $"{repeats} measured repetitions of {total:N0} bytes, each between two AEAD measurements");
 
         var runs = new List<Repetition>(repeats);
@@ -67,7 +72,8 @@ public sealed class StreamThroughputBench : IBench
             runs.Add(await MeasureOnceAsync(connection, total, aeadDuration / 2, cancellationToken));
             var run = runs[^1];
             Console.WriteLine($"  #{repetition + 1}: {run.MegabytesPerSecond,6:0} MB/s, AEAD {run.AeadWall,5:0} MB/s -> {run.Ratio,4:P0}; " +
-                $"CPU {run.CpuNsPerByte:0.00} ns/B (bound {run.TwoCoreBound:P0}); JIT {run.JitSeconds * 1e3:0} ms; {run.AllocatedPerMiB:0} B/MiB");
+                $"CPU {run.CpuNsPerByte:0.00} ns/B (bound {run.TwoCoreBound:P0}); JIT {run.JitSeconds * 1e3:0} ms; {run.AllocatedPerMiB:0} B/MiB; " +
+                $"switches/MiB {run.VoluntarySwitchesPerMiB:0.0} voluntary, {run.InvoluntarySwitchesPerMiB:0.0} preempted");
         }
         var ratios = runs.Select(r => r.Ratio).Order().ToArray();
         var bounds = runs.Select(r => r.TwoCoreBound).Order().ToArray();
@@ -100,6 +106,7 @@ public sealed class StreamThroughputBench : IBench
             ["ratioMax"] = Math.Round(ratios[^1], 3),
             ["twoCoreBound"] = Math.Round(Median(bounds), 3),
             ["jitSeconds"] = Math.Round(runs.Sum(r => r.JitSeconds), 3),
+            ["voluntarySwitchesPerMiB"] = Math.Round(Median(runs.Select(r => r.VoluntarySwitchesPerMiB).Order().ToArray()), 2),
             ["allocatedBytesPerMiB"] = Math.Round(Median(runs.Select(r => r.AllocatedPerMiB).Order().ToArray())),
             ["target"] = 0.6,
         }));
@@ -107,7 +114,7 @@ public sealed class StreamThroughputBench : IBench
     }
 
     private readonly record struct Repetition(double Seconds, double MegabytesPerSecond, double AeadWall, double AeadCpu,
-        double CpuNsPerByte, double JitSeconds, double AllocatedPerMiB)
+        double CpuNsPerByte, double JitSeconds, double AllocatedPerMiB, double VoluntarySwitchesPerMiB, double InvoluntarySwitchesPerMiB)
     {
         public double Ratio => MegabytesPerSecond / AeadWall;
 
@@ -125,16 +132,21 @@ public sealed class StreamThroughputBench : IBench
         var jitBefore = System.Runtime.JitInfo.GetCompilationTime();
         // Every thread's allocations (both ends, socket loops), so a per-frame allocation anywhere shows.
         var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        // Voluntary context switches count thread hand-offs and waits (both ends); preemptions mostly count the load.
+        var switchesBefore = ProcessResourceUsage.ContextSwitches();
         var stopwatch = Stopwatch.StartNew();
         await TransferAsync(connection, total, cancellationToken);
         stopwatch.Stop();
-        var allocatedPerMiB = (GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / (double)Math.Max(1, total >> 20);
+        var switchesAfter = ProcessResourceUsage.ContextSwitches();
+        var mebibytes = (double)Math.Max(1, total >> 20);
+        var allocatedPerMiB = (GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / mebibytes;
         var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
         var jitSeconds = (System.Runtime.JitInfo.GetCompilationTime() - jitBefore).TotalSeconds;
         var aeadAfter = AeadBench.MeasureBcl(AeadKey(), AeadMessage(), aeadDuration, cancellationToken);
         var seconds = stopwatch.Elapsed.TotalSeconds;
         return new Repetition(seconds, total / 1e6 / seconds, (aeadBefore.Wall + aeadAfter.Wall) / 2,
-            (aeadBefore.Cpu + aeadAfter.Cpu) / 2, cpuSeconds * 1e9 / total, jitSeconds, allocatedPerMiB);
+            (aeadBefore.Cpu + aeadAfter.Cpu) / 2, cpuSeconds * 1e9 / total, jitSeconds, allocatedPerMiB,
+            (switchesAfter.Voluntary - switchesBefore.Voluntary) / mebibytes, (switchesAfter.Involuntary - switchesBefore.Involuntary) / mebibytes);
     }
 
     private static double Median(double[] sorted) =>
