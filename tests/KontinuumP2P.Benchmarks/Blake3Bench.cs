@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using KontinuumP2P.Certs.Hashing;
 
@@ -197,24 +196,5 @@ public sealed class Blake3Bench : IBench
     }
 
     /// <summary>User + system seconds from getrusage: who 0 = this process, -1 = reaped children, 1 = the calling thread.</summary>
-    internal static double CpuSeconds(int who)
-    {
-        if (!OperatingSystem.IsLinux()) return double.NaN;
-        return GetResourceUsage(who, out var usage) == 0
-            ? usage.UserSeconds + usage.UserMicroseconds / 1e6 + usage.SystemSeconds + usage.SystemMicroseconds / 1e6
-            : double.NaN;
-    }
-
-    [DllImport("libc", EntryPoint = "getrusage", SetLastError = true)]
-    private static extern int GetResourceUsage(int who, out ResourceUsage usage);
-
-    /// <summary>The leading part of Linux <c>struct rusage</c> (two timevals), padded to its full 144 bytes.</summary>
-    [StructLayout(LayoutKind.Sequential, Size = 144)]
-    private struct ResourceUsage
-    {
-        public long UserSeconds;
-        public long UserMicroseconds;
-        public long SystemSeconds;
-        public long SystemMicroseconds;
-    }
+    internal static double CpuSeconds(int who) => ProcessResourceUsage.CpuSeconds(who);
 }

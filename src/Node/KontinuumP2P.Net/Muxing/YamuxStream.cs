@@ -41,6 +41,10 @@ internal sealed partial class YamuxStream : IMuxedStream
     private bool _localFinSent;
     private bool _inputDiscarded;
     private bool _closed;
+    // True while the read loop opens a frame into the receive pipe outside _lock; a reset meanwhile leaves the pipe
+    // writer's completion (with this error) to the read loop, the pipe's only writer.
+    private bool _delivering;
+    private Exception? _completionAfterDelivery;
     private volatile bool _reset;
     private readonly TimeSpan _closeTimeout;
     private ITimer? _closeTimer;
@@ -197,14 +201,47 @@ internal sealed partial class YamuxStream : IMuxedStream
                 if (scope.TryReserveMemory(length) is not null) return false;
                 _charged += length;
             }
-            var writer = _receivePipe.Writer;
-            // A frame that fails authentication ends the session, which releases the charge (Abort).
+            _delivering = true;
+        }
+        // The open (the frame's decryption, ~40 µs for 64 KiB) runs outside _lock, so the reader's AdvanceTo
+        // (OnConsumed) does not wait for it. A frame that fails authentication ends the session, which releases the
+        // charge (Abort).
+        var writer = _receivePipe.Writer;
+        bool opened = false, discarded;
+        try
+        {
             source.OpenFrameInto(writer.GetSpan(Math.Max(length, 1)));
             writer.Advance(length);
-            _buffered += length;
-            flush = writer.FlushAsync();
-            return true;
+            opened = true;
         }
+        finally
+        {
+            lock (_lock)
+            {
+                _delivering = false;
+                if (opened) _buffered += length;
+                discarded = opened && _inputDiscarded;
+                if (_completionAfterDelivery is { } error)
+                {
+                    _completionAfterDelivery = null;
+                    writer.Complete(error);
+                }
+                else if (opened && !discarded)
+                {
+                    flush = writer.FlushAsync();
+                }
+            }
+        }
+        // The reader left meanwhile: its credit goes back as for any discarded input.
+        if (discarded) OnConsumed(length, wantsMore: true);
+        return true;
+    }
+
+    // Under _lock: fails the receive pipe's writer now, or after the read loop's open in progress.
+    private void CompleteReceiveWriter(Exception error)
+    {
+        if (_delivering) _completionAfterDelivery = error;
+        else _receivePipe.Writer.Complete(error);
     }
 
     public void AddSendCredit(uint delta)
@@ -311,7 +348,7 @@ internal sealed partial class YamuxStream : IMuxedStream
             _closed = true;
             StopCloseTimer();
             ReleaseCharged(_charged);
-            _receivePipe.Writer.Complete(error);
+            CompleteReceiveWriter(error);
             if (sendReset) _localResetPending = 1;
         }
         _session.OnStreamClosed(this, reset: true);
@@ -327,7 +364,7 @@ internal sealed partial class YamuxStream : IMuxedStream
             {
                 _reset = true;
                 _closed = true;
-                _receivePipe.Writer.Complete(error);
+                CompleteReceiveWriter(error);
             }
             ReleaseCharged(_charged);
         }
