@@ -32,18 +32,17 @@ public sealed partial class SimulationRun
         var bad = 0;
         var healthy = 0;
         long tableSizes = 0;
-        var distances = new (KadId Distance, int Index)[eligible.Length];
+        var index = new ClosestIndex(eligible);
+        var closest = new List<PeerId>(k);
         foreach (var node in honest)
         {
             var table = node.Dht.GetRoutingTable();
             tableSizes += table.Count;
-            var entries = new HashSet<PeerId>(table.Select(e => e.PeerId));
+            var entries = new HashSet<PeerId>(table.Count);
+            foreach (var entry in table) entries.Add(entry.PeerId);
             bad += entries.Count(IsBadFor(node, roles));
-            var self = KadId.FromPeer(node.PeerId);
-            for (var i = 0; i < eligible.Length; i++) distances[i] = (eligible[i].Id.DistanceTo(self), i);
-            Array.Sort(distances, (a, b) => a.Distance.CompareTo(b.Distance));
-            var closest = distances.Where(d => eligible[d.Index].PeerId != node.PeerId).Take(k);
-            if (closest.All(d => entries.Contains(eligible[d.Index].PeerId))) healthy++;
+            index.Closest(KadId.FromPeer(node.PeerId), node.PeerId, k, closest);
+            if (closest.TrueForAll(entries.Contains)) healthy++;
         }
         _maxBadEntries = Math.Max(_maxBadEntries, bad);
         var count = Math.Max(1, honest.Count);

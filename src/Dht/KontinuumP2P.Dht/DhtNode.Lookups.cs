@@ -77,14 +77,26 @@ public sealed partial class DhtNode
             .ConfigureAwait(false);
         IReadOnlyList<int> buckets;
         lock (_tableLock) buckets = _table.NonEmptyBuckets();
-        foreach (var bucket in buckets.Where(b => b <= MaxRefreshedBucket))
+        var recent = _time.GetUtcNow() - _options.RefreshInterval;
+        foreach (var bucket in buckets)
         {
+            if (bucket > MaxRefreshedBucket) break;
+            // Kademlia's rule: a bucket that one of our own lookups went through lately needs no refresh lookup; nor
+            // does a full bucket whose every entry was heard from within the interval (nothing to fill, none dead).
+            lock (_tableLock)
+            {
+                if (_bucketLookedUpAt[bucket] > recent) continue;
+                if (_table.IsFullAndFresh(bucket, recent)) continue;
+            }
             byte[] key;
             lock (_random) key = RandomKeyInBucket(bucket, _random);
             await RunLookupAsync("refresh", key, KadMessageType.FindNode, _options.Lookup, (_, _) => false, cancellationToken)
                 .ConfigureAwait(false);
         }
     }
+
+    /// <summary>When one of our own lookups (not a refresh) last had answers, per refreshed bucket; under the table lock.</summary>
+    private readonly DateTimeOffset[] _bucketLookedUpAt = new DateTimeOffset[MaxRefreshedBucket + 1];
 
     /// <summary>
     /// Deeper buckets than this are covered by the self lookup (a key for them needs more than the 16 bits of
@@ -177,6 +189,14 @@ public sealed partial class DhtNode
         }
         cancellationToken.ThrowIfCancellationRequested();
         var statistics = lookup.Statistics;
+        if (kind is not ("self" or "refresh") && statistics.Requests > statistics.Failures)
+        {
+            var bucket = _table.BucketIndex(target);
+            lock (_tableLock)
+            {
+                if (bucket < _bucketLookedUpAt.Length) _bucketLookedUpAt[bucket] = _time.GetUtcNow();
+            }
+        }
         _logger.LookupFinished(kind, statistics.Hops, statistics.Requests, statistics.Failures, statistics.Duration.TotalMilliseconds);
         return new LookupOutcome(lookup.Results(), statistics);
     }

@@ -209,7 +209,10 @@ public sealed partial class DhtNode : IAsyncDisposable
             case RoutingTableAddStatus.AddedReplacingFarther:
                 _logger.RoutingChange(peer, "added in place of a farther entry");
                 break;
-            case RoutingTableAddStatus.BucketFull when result.LeastRecentlySeen is { } oldest:
+            case RoutingTableAddStatus.BucketFull when result.LeastRecentlySeen is { } oldest && IsStale(oldest):
+                // Kademlia pings the least-recently-seen entry; one heard from within the liveness window is known to
+                // be alive, so the newcomer just waits in the replacement cache (go-libp2p and rust-libp2p do not ping
+                // live entries either).
                 Enqueue(new RoutingCheck(oldest, RoutingCheckKind.PingBeforeEviction));
                 break;
         }
@@ -227,10 +230,14 @@ public sealed partial class DhtNode : IAsyncDisposable
     private void OnCandidate(PeerId peer)
     {
         if (peer == LocalPeer || _options.Admission.GetState(peer) is PeerAdmissionState.Refused or PeerAdmissionState.QueryOnly) return;
-        bool present;
-        lock (_tableLock) present = _table.Contains(peer);
-        if (present) return;
         var now = _time.GetUtcNow();
+        lock (_tableLock)
+        {
+            // An entry that contacts us is alive (Kademlia updates the bucket on every message); a stranger is
+            // verified only if it could enter the table: most requests come from peers whose bucket is full.
+            if (_table.MarkSeen(peer, now)) return;
+            if (!_table.CouldEnter(peer, now - _options.RefreshInterval)) return;
+        }
         lock (_pendingChecks)
         {
             // A candidate verified lately (and left out, e.g. because its bucket is full) is not asked again soon.
@@ -239,6 +246,15 @@ public sealed partial class DhtNode : IAsyncDisposable
             _recentlyVerified[peer] = now;
         }
         Enqueue(new RoutingCheck(peer, RoutingCheckKind.Verify));
+    }
+
+    /// <summary>
+    /// Whether a table entry was last heard from longer ago than the liveness window (the refresh interval), so that
+    /// a newcomer may be worth a ping that could evict it.
+    /// </summary>
+    private bool IsStale(PeerId peer)
+    {
+        lock (_tableLock) return _table.IsStale(peer, _time.GetUtcNow() - _options.RefreshInterval);
     }
 
     private void OnServerPeerDiscovered(object? sender, PeerId peer) => OnCandidate(peer);

@@ -167,6 +167,35 @@ public sealed class RoutingTable
         return true;
     }
 
+    /// <summary>
+    /// Whether a peer that is not an entry could become one now (go-libp2p-kbucket's "useful new peer"): its bucket
+    /// has room, or it is closer than the farthest entry of a deep bucket, or the bucket's least-recently-seen entry
+    /// was last heard from before <paramref name="staleBefore"/> and may be evicted. Verifying a candidate that cannot
+    /// enter only costs requests. False for entries and for ourselves.
+    /// </summary>
+    internal bool CouldEnter(PeerId peer, DateTimeOffset staleBefore)
+    {
+        if (peer == LocalPeer) return false;
+        var id = KadId.FromPeer(peer);
+        var index = BucketIndex(id);
+        if (_buckets[index] is not { } bucket) return true;
+        if (bucket.Find(peer) is not null) return false;
+        if (bucket.Entries.Count < _options.BucketSize || bucket.Entries[0].LastSeen < staleBefore) return true;
+        return _options.ClosestFirstDeepBuckets && IsDeep(index) && Farthest(bucket.Entries) is { } farthest
+            && id.DistanceTo(LocalId) < farthest.Id.DistanceTo(LocalId);
+    }
+
+    /// <summary>
+    /// Whether bucket <paramref name="index"/> is full and even its least-recently-seen entry was heard from at or after
+    /// <paramref name="staleBefore"/>: a refresh lookup could neither fill it nor find a dead entry in it.
+    /// </summary>
+    internal bool IsFullAndFresh(int index, DateTimeOffset staleBefore) =>
+        _buckets[index] is { } bucket && bucket.Entries.Count >= _options.BucketSize && bucket.Entries[0].LastSeen >= staleBefore;
+
+    /// <summary>Whether <paramref name="peer"/> is an entry last heard from before <paramref name="staleBefore"/>.</summary>
+    internal bool IsStale(PeerId peer, DateTimeOffset staleBefore) =>
+        _buckets[BucketIndex(KadId.FromPeer(peer))]?.Find(peer) is { } entry && entry.LastSeen < staleBefore;
+
     /// <summary>Whether <paramref name="peer"/> is an entry.</summary>
     public bool Contains(PeerId peer) => _buckets[BucketIndex(KadId.FromPeer(peer))]?.Find(peer) is not null;
 
