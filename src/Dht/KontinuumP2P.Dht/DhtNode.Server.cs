@@ -115,33 +115,52 @@ public sealed partial class DhtNode
     /// <summary>The k closest entries to a key, never the requester, us only when the key is our own id.</summary>
     private List<KadPeer> CloserPeers(ReadOnlyMemory<byte> key, PeerId requester)
     {
-        // Served for every request: the table's entries go into pooled arrays, no view object per entry.
-        var wanted = _options.RoutingTable.BucketSize + 1;
-        var ids = ArrayPool<PeerId>.Shared.Rent(wanted);
-        var known = ArrayPool<IReadOnlyList<Multiaddr>>.Shared.Rent(wanted);
-        try
+        // Served for every request: the table's entries go into pooled arrays, no view object per entry. The table
+        // passes over the requester itself, so k entries are asked for; only when admission refuses some of them (or
+        // they have no address) is the walk repeated for that many more.
+        var size = _options.RoutingTable.BucketSize;
+        var target = KadId.FromKey(key.Span);
+        var self = key.Span.SequenceEqual(LocalPeer.Bytes);
+        var wanted = size;
+        while (true)
         {
-            int found;
-            lock (_tableLock) found = _table.ClosestInto(KadId.FromKey(key.Span), ids, known, wanted);
-            var peers = new List<KadPeer>(Math.Min(found + 1, _options.RoutingTable.BucketSize));
-            if (key.Span.SequenceEqual(LocalPeer.Bytes)) peers.Add(new KadPeer(LocalPeer, _network.LocalAddresses));
-            for (var i = 0; i < found; i++)
+            var length = wanted;
+            var ids = ArrayPool<PeerId>.Shared.Rent(length);
+            var known = ArrayPool<IReadOnlyList<Multiaddr>>.Shared.Rent(length);
+            try
             {
-                var peer = ids[i];
-                // Admission is asked again: an entry refused since it was added is never handed out.
-                if (peer == requester || peers.Count >= _options.RoutingTable.BucketSize || !MayServe(peer)) continue;
-                var addresses = _network.GetAddresses(peer);
-                if (addresses.Count == 0) addresses = known[i];
-                if (addresses.Count > 0) peers.Add(new KadPeer(peer, addresses));
+                int found;
+                lock (_tableLock) found = _table.ClosestInto(target, ids, known, length, exclude: requester);
+                var peers = new List<KadPeer>(Math.Min(found + 1, size));
+                if (self) peers.Add(new KadPeer(LocalPeer, _network.LocalAddresses));
+                var passedOver = 0;
+                for (var i = 0; i < found && peers.Count < size; i++)
+                {
+                    var peer = ids[i];
+                    // Admission is asked again: an entry refused since it was added is never handed out.
+                    if (MayServe(peer))
+                    {
+                        var addresses = _network.GetAddresses(peer);
+                        if (addresses.Count == 0) addresses = known[i];
+                        if (addresses.Count > 0)
+                        {
+                            peers.Add(new KadPeer(peer, addresses));
+                            continue;
+                        }
+                    }
+                    passedOver++;
+                }
+                // The walk ran out of entries, or enough were served: the answer is complete.
+                if (peers.Count >= size || found < length || passedOver == 0) return peers;
+                wanted += passedOver;
             }
-            return peers;
-        }
-        finally
-        {
-            Array.Clear(ids, 0, wanted);
-            Array.Clear(known, 0, wanted);
-            ArrayPool<PeerId>.Shared.Return(ids);
-            ArrayPool<IReadOnlyList<Multiaddr>>.Shared.Return(known);
+            finally
+            {
+                Array.Clear(ids, 0, length);
+                Array.Clear(known, 0, length);
+                ArrayPool<PeerId>.Shared.Return(ids);
+                ArrayPool<IReadOnlyList<Multiaddr>>.Shared.Return(known);
+            }
         }
     }
 

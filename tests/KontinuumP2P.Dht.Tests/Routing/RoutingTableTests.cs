@@ -28,21 +28,26 @@ public sealed class RoutingTableTests
             var target = KadId.FromKey(BitConverter.GetBytes(s.seed));
             var expected = table.Snapshot().Select(e => e.PeerId).OrderBy(p => KadId.FromPeer(p).DistanceTo(target)).Take(20);
             var sumOfBuckets = Enumerable.Range(0, KadId.Bits).Sum(table.BucketSize);
+            // The requester a server passes over: one of the closest entries when there are any (the case that needs a
+            // deeper entry in its place), else a stranger.
+            var excluded = table.Closest(target, 3).Select(e => e.PeerId).LastOrDefault() ?? peers[0];
             return perBucket.Label("bucket over k")
                 .And(table.Closest(target, 20).Select(e => e.PeerId).SequenceEqual(expected).Label("closest differs"))
                 .And(ClosestInto(table, target, 21).SequenceEqual(table.Closest(target, 21).Select(e => e.PeerId)).Label("ClosestInto differs"))
+                .And(ClosestInto(table, target, 20, excluded).SequenceEqual(table.Closest(target, 21).Select(e => e.PeerId).Where(p => p != excluded).Take(20))
+                    .Label("ClosestInto without the requester differs"))
                 .And((sumOfBuckets == table.Count).Label("count drift"))
                 .And((!table.Contains(peers[0])).Label("self admitted"));
         });
         Check.One(Config.QuickThrowOnFailure.WithMaxTest(50), property);
     }
 
-    private static IEnumerable<PeerId> ClosestInto(RoutingTable table, KadId target, int count)
+    private static IEnumerable<PeerId> ClosestInto(RoutingTable table, KadId target, int count, PeerId? exclude = null)
     {
         // Arrays longer than needed, as a pool hands them out.
         var peers = new PeerId[count + 7];
         var addresses = new IReadOnlyList<Multiaddr>[count + 7];
-        return peers.Take(table.ClosestInto(target, peers, addresses, count)).ToList();
+        return peers.Take(table.ClosestInto(target, peers, addresses, count, exclude)).ToList();
     }
 
     [Test]

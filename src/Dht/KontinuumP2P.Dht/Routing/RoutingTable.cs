@@ -217,7 +217,7 @@ public sealed class RoutingTable
         var chosen = System.Buffers.ArrayPool<(KadId Distance, KBucket.Entry Entry)>.Shared.Rent(take);
         try
         {
-            var filled = SelectClosest(target, chosen, take);
+            var filled = SelectClosest(target, chosen, take, exclude: null);
             var result = new RoutingTableEntry[filled];
             for (var i = 0; i < filled; i++) result[i] = chosen[i].Entry.ToView();
             return result;
@@ -232,15 +232,18 @@ public sealed class RoutingTable
     /// <summary>
     /// The same entries as <see cref="Closest"/>, written as peer and addresses into the caller's arrays (at most their
     /// shorter length) without allocating a view per entry; returns how many. For the server's answer to every request.
+    /// <paramref name="exclude"/> (the requester) is passed over, so a server asks for exactly k: when the target's
+    /// bucket holds k entries the deeper buckets are never read (asking for k + 1 and dropping the requester afterwards
+    /// read every deeper entry to find the one spare).
     /// </summary>
-    internal int ClosestInto(KadId target, PeerId[] peers, IReadOnlyList<Multiaddr>[] addresses, int count)
+    internal int ClosestInto(KadId target, PeerId[] peers, IReadOnlyList<Multiaddr>[] addresses, int count, PeerId? exclude = null)
     {
         var take = Math.Min(Math.Min(count, _count), Math.Min(peers.Length, addresses.Length));
         if (take <= 0) return 0;
         var chosen = System.Buffers.ArrayPool<(KadId Distance, KBucket.Entry Entry)>.Shared.Rent(take);
         try
         {
-            var filled = SelectClosest(target, chosen, take);
+            var filled = SelectClosest(target, chosen, take, exclude);
             for (var i = 0; i < filled; i++) (peers[i], addresses[i]) = (chosen[i].Entry.PeerId, chosen[i].Entry.Addresses);
             return filled;
         }
@@ -252,13 +255,13 @@ public sealed class RoutingTable
     }
 
     /// <summary>The bucket walk of <see cref="Closest"/>: fills <paramref name="chosen"/>[..take] closest first.</summary>
-    private int SelectClosest(KadId target, (KadId Distance, KBucket.Entry Entry)[] chosen, int take)
+    private int SelectClosest(KadId target, (KadId Distance, KBucket.Entry Entry)[] chosen, int take, PeerId? exclude)
     {
         var filled = 0;
         var home = BucketIndex(target);
-        filled = SelectFrom(home, home, target, chosen, filled, take);
-        if (filled < take && home + 1 < _buckets.Length) filled = SelectFrom(home + 1, _buckets.Length - 1, target, chosen, filled, take);
-        for (var index = home - 1; index >= 0 && filled < take; index--) filled = SelectFrom(index, index, target, chosen, filled, take);
+        filled = SelectFrom(home, home, target, chosen, filled, take, exclude);
+        if (filled < take && home + 1 < _buckets.Length) filled = SelectFrom(home + 1, _buckets.Length - 1, target, chosen, filled, take, exclude);
+        for (var index = home - 1; index >= 0 && filled < take; index--) filled = SelectFrom(index, index, target, chosen, filled, take, exclude);
         return filled;
     }
 
@@ -266,7 +269,7 @@ public sealed class RoutingTable
     /// Appends the closest entries of buckets <paramref name="first"/>..<paramref name="last"/> (one distance group) to
     /// <paramref name="chosen"/>[<paramref name="filled"/>..], sorted, keeping at most <paramref name="take"/> in all.
     /// </summary>
-    private int SelectFrom(int first, int last, KadId target, (KadId Distance, KBucket.Entry Entry)[] chosen, int filled, int take)
+    private int SelectFrom(int first, int last, KadId target, (KadId Distance, KBucket.Entry Entry)[] chosen, int filled, int take, PeerId? exclude)
     {
         var start = filled;
         for (var index = first; index <= last; index++)
@@ -274,6 +277,7 @@ public sealed class RoutingTable
             if (_buckets[index] is not { } bucket) continue;
             foreach (var entry in bucket.Entries)
             {
+                if (exclude is not null && entry.PeerId == exclude) continue;
                 var distance = entry.Id.DistanceTo(target);
                 // The group's slots are full and this one is no closer than the farthest kept: skip it.
                 if (filled == take && distance.CompareTo(chosen[filled - 1].Distance) >= 0) continue;
