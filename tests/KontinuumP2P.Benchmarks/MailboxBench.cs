@@ -25,7 +25,7 @@ public sealed class MailboxBench : IBench
     /// <inheritdoc />
     public string Description =>
         "mailbox durable pushes/s + p50/p99 ack over host streams vs the 0k-sync storage path; latency at 100 vs 100k blobs; pull blobs/s " +
-        "(args: --pushes N --sessions S --inflight F --rate R --rate-seconds T --sync full|fullcommit|normal --checkpoint background|writer --connections C --clients process|inprocess --gen0-mib M --fill N --pull-rounds R --push-only)";
+        "(args: --pushes N --sessions S --inflight F --rate R --rate-seconds T --sync full|fullcommit|normal --checkpoint background|writer --checkpoint-ms MS --connections C --clients process|inprocess --gen0-mib M --fill N --pull-rounds R --push-only)";
 
     /// <inheritdoc />
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
@@ -60,7 +60,9 @@ public sealed class MailboxBench : IBench
         var checkpoint = checkpointIndex < 0 || checkpointIndex + 1 >= args.Length ? "background" : args[checkpointIndex + 1];
         if (checkpoint is not ("background" or "writer")) throw new ArgumentException($"--checkpoint {checkpoint}: expected background or writer");
         // background: passive checkpoints on their own connection (the default); writer: SQLite's automatic checkpoint on the writer.
-        var checkpointInterval = checkpoint == "writer" ? TimeSpan.Zero : new MailboxStoreOptions { DatabasePath = "x" }.CheckpointInterval;
+        var checkpointInterval = checkpoint == "writer" ? TimeSpan.Zero
+            : BenchArgs.GetLong(args, "--checkpoint-ms", 0) is > 0 and var ms ? TimeSpan.FromMilliseconds(ms)
+            : new MailboxStoreOptions { DatabasePath = "x" }.CheckpointInterval;
         var directory = Path.Combine(Path.GetTempPath(), "kp-mailbox-bench-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
         try
