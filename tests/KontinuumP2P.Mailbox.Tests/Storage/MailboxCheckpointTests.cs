@@ -1,34 +1,18 @@
 using KontinuumP2P.Mailbox.Storage;
-using Microsoft.Data.Sqlite;
 
 namespace KontinuumP2P.Mailbox.Tests.Storage;
 
 /// <summary>Passive checkpoints on their own connection, with the writer's automatic checkpoint only as the WAL's backstop.</summary>
 [TestFixture]
-public sealed class MailboxCheckpointTests
+public sealed class MailboxCheckpointTests : StoreDirectoryTest
 {
     private const int Backstop = 200;
+
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
-    private string _directory = null!;
-
-    [SetUp]
-    public void SetUp()
-    {
-        _directory = Path.Combine(Path.GetTempPath(), "kp-mbxc-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_directory);
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_directory, true);
-    }
-
     [Test]
     public async Task Background_checkpoints_run_while_pushes_flow_the_wal_stays_within_the_backstop_and_stop_at_dispose()
     {
-        var path = Path.Combine(_directory, "m.db");
+        var path = Path.Combine(StoreDirectory, "m.db");
         var options = new MailboxStoreOptions
         {
             DatabasePath = path, BackgroundCleanup = false, CheckpointInterval = TimeSpan.FromMilliseconds(5), CheckpointBackstopPages = Backstop,
@@ -69,7 +53,7 @@ public sealed class MailboxCheckpointTests
     {
         var options = new MailboxStoreOptions
         {
-            DatabasePath = Path.Combine(_directory, "soak.db"), BackgroundCleanup = false, CheckpointInterval = TimeSpan.FromMilliseconds(5),
+            DatabasePath = Path.Combine(StoreDirectory, "soak.db"), BackgroundCleanup = false, CheckpointInterval = TimeSpan.FromMilliseconds(5),
         };
         var store = await MailboxStore.OpenAsync(options);
         var c = Credentials.Random();

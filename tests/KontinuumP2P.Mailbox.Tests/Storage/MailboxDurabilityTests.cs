@@ -10,26 +10,11 @@ namespace KontinuumP2P.Mailbox.Tests.Storage;
 /// pulls) waits for a WAL flush that started after that commit, while the writer goes on committing.
 /// </summary>
 [TestFixture]
-public sealed class MailboxDurabilityTests
+public sealed class MailboxDurabilityTests : StoreDirectoryTest
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
-    private string _directory = null!;
 
-    [SetUp]
-    public void SetUp()
-    {
-        _directory = Path.Combine(Path.GetTempPath(), "kp-mbxd-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_directory);
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_directory, true);
-    }
-
-    private MailboxStoreOptions Options() => new() { DatabasePath = Path.Combine(_directory, "m.db"), BackgroundCleanup = false };
+    private MailboxStoreOptions Options() => new() { DatabasePath = Path.Combine(StoreDirectory, "m.db"), BackgroundCleanup = false };
 
     private static Task<MailboxOpened> OpenAsync(MailboxStore store, Credentials c) =>
         store.OpenMailboxAsync(c.MailboxId, c.Capability, c.DeviceId, c.ArchiveKey, CancellationToken.None);

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using KontinuumP2P.Mailbox.Storage;
-using Microsoft.Data.Sqlite;
 
 namespace KontinuumP2P.Mailbox.Tests.Storage;
 
@@ -9,24 +8,9 @@ namespace KontinuumP2P.Mailbox.Tests.Storage;
 /// thread-pool threads, come back to them after an await, and end when the store is disposed.
 /// </summary>
 [TestFixture]
-public sealed class MailboxStoreThreadTests
+public sealed class MailboxStoreThreadTests : StoreDirectoryTest
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
-    private string _directory = null!;
-
-    [SetUp]
-    public void SetUp()
-    {
-        _directory = Path.Combine(Path.GetTempPath(), "kp-mbxt-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_directory);
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_directory, true);
-    }
 
     [Test]
     public async Task Writer_flush_and_checkpoint_run_on_their_own_threads_and_stop_at_dispose()
@@ -42,7 +26,7 @@ public sealed class MailboxStoreThreadTests
         var checkpointed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var store = await MailboxStore.OpenAsync(new MailboxStoreOptions
         {
-            DatabasePath = Path.Combine(_directory, "t.db"), BackgroundCleanup = false, CheckpointInterval = TimeSpan.FromMilliseconds(5),
+            DatabasePath = Path.Combine(StoreDirectory, "t.db"), BackgroundCleanup = false, CheckpointInterval = TimeSpan.FromMilliseconds(5),
         });
         try
         {
