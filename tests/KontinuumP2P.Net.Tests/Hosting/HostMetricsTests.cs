@@ -39,7 +39,10 @@ public sealed class HostMetricsTests
             ListenAddresses = o.ListenAddresses,
             MeterFactory = factory,
         });
-        await PingProtocol.PingAsync(client, (await client.DialAsync(TestHosts.AddressOf(server), ct)).RemotePeer, 1, ct);
+        var remote = (await client.DialAsync(TestHosts.AddressOf(server), ct)).RemotePeer;
+        // Two pings, two outbound streams of our own: identify's stream runs in the background and may not have opened yet.
+        await PingProtocol.PingAsync(client, remote, 1, ct);
+        await PingProtocol.PingAsync(client, remote, 1, ct);
         listener.RecordObservableInstruments();
 
         lock (totals)
