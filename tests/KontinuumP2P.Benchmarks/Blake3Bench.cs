@@ -150,7 +150,7 @@ public sealed class Blake3Bench : IBench
     /// <summary>Wall clock plus CPU seconds of this process and of its reaped children, at one instant.</summary>
     private readonly record struct Sample(long Ticks, double SelfCpu, double ChildCpu)
     {
-        public static Sample Now() => new(Stopwatch.GetTimestamp(), CpuSeconds(0), CpuSeconds(-1));
+        public static Sample Now() => new(Stopwatch.GetTimestamp(), ProcessResourceUsage.CpuSeconds(0), ProcessResourceUsage.CpuSeconds(-1));
     }
 
     /// <summary>Rates in GB/s by wall clock and by CPU time.</summary>
@@ -194,7 +194,4 @@ public sealed class Blake3Bench : IBench
         public override string ToString() =>
             _values.Count == 0 ? "n/a" : string.Create(CultureInfo.InvariantCulture, $"{Best:F2} / {Median:F2}");
     }
-
-    /// <summary>User + system seconds from getrusage: who 0 = this process, -1 = reaped children, 1 = the calling thread.</summary>
-    internal static double CpuSeconds(int who) => ProcessResourceUsage.CpuSeconds(who);
 }

@@ -275,19 +275,18 @@ public sealed class ContentBench : IBench
     private static (double Thread, double Process) FileWriteCpuMsPerMib(string path, int chunkSize)
     {
         const int mib = 64;
-        const int RusageThread = 1;
         var chunk = new byte[chunkSize];
         Random.Shared.NextBytes(chunk);
         var process = Process.GetCurrentProcess();
         var before = process.TotalProcessorTime;
-        var threadBefore = Blake3Bench.CpuSeconds(RusageThread);
+        var threadBefore = ProcessResourceUsage.ThreadCpuSeconds();
         using (var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write))
         {
             RandomAccess.SetLength(handle, (long)mib << 20);
             for (long offset = 0; offset < (long)mib << 20; offset += chunkSize) RandomAccess.Write(handle, chunk, offset);
             RandomAccess.FlushToDisk(handle);
         }
-        var thread = Blake3Bench.CpuSeconds(RusageThread) - threadBefore;
+        var thread = ProcessResourceUsage.ThreadCpuSeconds() - threadBefore;
         process.Refresh();
         var used = process.TotalProcessorTime - before;
         File.Delete(path);
@@ -312,7 +311,6 @@ public sealed class ContentBench : IBench
     private static (double Hash, double Open, double Keystream) VerifyCost(int chunkSize)
     {
         const int rounds = 300;
-        const int RusageThread = 1;
         var plain = new byte[chunkSize];
         Random.Shared.NextBytes(plain);
         var sealedChunk = new byte[chunkSize + ContentCipher.TagLength];
@@ -325,15 +323,15 @@ public sealed class ContentBench : IBench
         var (hashSeconds, openSeconds, keystreamSeconds) = (0.0, 0.0, 0.0);
         for (var i = 0; i < rounds; i++)
         {
-            var t0 = Blake3Bench.CpuSeconds(RusageThread);
+            var t0 = ProcessResourceUsage.ThreadCpuSeconds();
             KontinuumP2P.Certs.Hashing.Blake3.Hash(sealedChunk, hash);
-            var t1 = Blake3Bench.CpuSeconds(RusageThread);
+            var t1 = ProcessResourceUsage.ThreadCpuSeconds();
             if (!cipher.TryDecrypt(0, sealedChunk, plain)) throw new InvalidDataException("a chunk did not open");
-            var t2 = Blake3Bench.CpuSeconds(RusageThread);
+            var t2 = ProcessResourceUsage.ThreadCpuSeconds();
             sealedChunk.CopyTo(opened, 0);
-            var t3 = Blake3Bench.CpuSeconds(RusageThread);
+            var t3 = ProcessResourceUsage.ThreadCpuSeconds();
             cipher.TryOpenVerifiedInPlace(0, opened);
-            var t4 = Blake3Bench.CpuSeconds(RusageThread);
+            var t4 = ProcessResourceUsage.ThreadCpuSeconds();
             (hashSeconds, openSeconds, keystreamSeconds) = (hashSeconds + t1 - t0, openSeconds + t2 - t1, keystreamSeconds + t4 - t3);
         }
         if (!opened.AsSpan(0, chunkSize).SequenceEqual(plain)) throw new InvalidDataException("the keystream open differs from the AEAD's plaintext");

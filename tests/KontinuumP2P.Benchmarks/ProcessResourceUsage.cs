@@ -11,6 +11,9 @@ internal static class ProcessResourceUsage
             ? usage.UserSeconds + usage.UserMicroseconds / 1e6 + usage.SystemSeconds + usage.SystemMicroseconds / 1e6
             : double.NaN;
 
+    /// <summary>User + system seconds of the calling thread (RUSAGE_THREAD): preemption by other work does not count.</summary>
+    public static double ThreadCpuSeconds() => CpuSeconds(1);
+
     /// <summary>Voluntary (a thread blocked: a hand-off or a wait) and involuntary (preempted) context switches.</summary>
     public static (long Voluntary, long Involuntary) ContextSwitches() =>
         TryGet(0, out var usage) ? (usage.VoluntarySwitches, usage.InvoluntarySwitches) : (0, 0);
