@@ -28,7 +28,7 @@ public sealed class ContentCipher : IDisposable
     private readonly long _size;
     private readonly int _chunkSize;
     private readonly int _chunkCount;
-    private int _tagChecked;
+    private int _tagPassed;
     private long _keystreamOpens;
 
     /// <summary>
@@ -89,15 +89,21 @@ public sealed class ContentCipher : IDisposable
     /// <summary>
     /// Opens in place a chunk whose ciphertext already matched its BLAKE3 entry in the manifest. The manifest hashes to
     /// the content id, which rides in the sealed reference next to this key, so such a chunk is exactly what the
-    /// sender sealed and its tag cannot fail under the sender's key: only the first chunk opened through this cipher
-    /// checks the tag (so a reference with a wrong key is still refused), the others are XORed with the XChaCha20
-    /// keystream alone, which saves the Poly1305 pass (about half of an open). False (bytes undefined) if the checked
-    /// tag fails. Never for ciphertext that was not verified against the manifest first.
+    /// sender sealed and its tag cannot fail under the sender's key: chunks check their tag until one has passed with
+    /// this key (so a reference with a wrong key is still refused, and no chunk is opened by the keystream of a key
+    /// not yet shown right), the others are XORed with the XChaCha20 keystream alone, which saves the Poly1305 pass
+    /// (about half of an open). False (bytes undefined) if the checked tag fails. Never for ciphertext that was not
+    /// verified against the manifest first.
     /// </summary>
     internal bool TryOpenVerifiedInPlace(int index, Span<byte> chunk)
     {
         if (chunk.Length < TagLength) return false;
-        if (Interlocked.CompareExchange(ref _tagChecked, 1, 0) == 0) return TryDecryptInPlace(index, chunk);
+        if (Volatile.Read(ref _tagPassed) == 0)
+        {
+            if (!TryDecryptInPlace(index, chunk)) return false;
+            Volatile.Write(ref _tagPassed, 1);
+            return true;
+        }
         Span<byte> nonce = stackalloc byte[NonceLength];
         BindNonce(index, nonce);
         XChaCha20Keystream.XorInPlace(_rawKey, nonce, chunk[..^TagLength]);

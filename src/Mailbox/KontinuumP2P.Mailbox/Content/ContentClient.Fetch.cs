@@ -129,9 +129,15 @@ public sealed partial class ContentClient
             state.Reject(index, holderIndex, counted: true);
             return;
         }
-        // Verified against the manifest just above, so the keystream alone opens it (the first chunk's tag is checked).
+        // Verified against the manifest just above, so the keystream alone opens it (tags are checked until one passes).
         if (!(keystreamOpen ? cipher.TryOpenVerifiedInPlace(index, chunk) : cipher.TryDecryptInPlace(index, chunk)))
-            throw new ContentException(ContentErrorCode.DecryptFailed, $"chunk {index} verified against the manifest but does not open with the reference's key");
+        {
+            // Failed here, not only when the worker next awaits this slot: the chunk stays in flight, and a worker
+            // waiting for in-flight chunks to come back would otherwise wait for this one forever.
+            var error = new ContentException(ContentErrorCode.DecryptFailed, $"chunk {index} verified against the manifest but does not open with the reference's key");
+            state.Fail(error);
+            throw error;
+        }
         var plainLength = manifest.PlaintextLengthOf(index);
         try
         {
