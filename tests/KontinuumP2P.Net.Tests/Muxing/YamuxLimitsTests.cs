@@ -140,4 +140,30 @@ public sealed class YamuxLimitsTests
         session.Abort();
         await session.Completion.WaitAsync(Bound, ct);
     }
+
+    [Test]
+    public void A_host_limit_lowers_the_sessions_inbound_limit_and_keeps_every_other_setting()
+    {
+        var given = new YamuxOptions { MaxInboundStreams = 900, InitialStreamWindow = 512 * 1024, MaxOutboundStreams = 77 };
+        var lowered = given.WithInboundLimit(100);
+        Assert.That(lowered.MaxInboundStreams, Is.EqualTo(100));
+        Assert.That(lowered.InitialStreamWindow, Is.EqualTo(512 * 1024));
+        Assert.That(lowered.MaxOutboundStreams, Is.EqualTo(77));
+        Assert.That(given.MaxInboundStreams, Is.EqualTo(900), "the caller's options are not changed");
+        Assert.That(given.WithInboundLimit(900), Is.SameAs(given), "already within the limit");
+    }
+
+    [Test]
+    public void The_hosts_muxer_refuses_syns_beyond_the_hosts_per_connection_limit()
+    {
+        using var identity = KontinuumP2P.Core.Identity.Ed25519Identity.Generate();
+        var byDefault = (KontinuumP2P.Net.Hosting.YamuxMuxerFactory)KontinuumP2P.Net.Hosting.DefaultUpgrades.CreateMuxer(
+            new KontinuumP2P.Net.Hosting.PeerHostOptions { Identity = identity, MaxInboundStreamsPerConnection = 64 });
+        Assert.That(byDefault.Options.MaxInboundStreams, Is.EqualTo(64));
+        var given = new YamuxOptions { InitialStreamWindow = 512 * 1024 };
+        var withGiven = (KontinuumP2P.Net.Hosting.YamuxMuxerFactory)KontinuumP2P.Net.Hosting.DefaultUpgrades.CreateMuxer(
+            new KontinuumP2P.Net.Hosting.PeerHostOptions { Identity = identity, MaxInboundStreamsPerConnection = 64, YamuxOptions = given });
+        Assert.That(withGiven.Options.MaxInboundStreams, Is.EqualTo(64));
+        Assert.That(withGiven.Options.InitialStreamWindow, Is.EqualTo(512 * 1024));
+    }
 }

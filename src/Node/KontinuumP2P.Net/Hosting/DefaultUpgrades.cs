@@ -29,6 +29,9 @@ internal sealed class YamuxMuxerFactory(YamuxOptions options, ILoggerFactory log
 
     public string ProtocolId => Id;
 
+    /// <summary>The options every session of this factory gets.</summary>
+    internal YamuxOptions Options => options;
+
     public IStreamMuxer Create(IDuplexPipe secured, bool isClient) => Create(secured, isClient, null);
 
     /// <summary>A session whose streams and received bytes are reserved in <paramref name="resources"/>.</summary>
@@ -79,7 +82,9 @@ internal static class DefaultUpgrades
 
     public static IStreamMuxerFactory CreateMuxer(PeerHostOptions options)
     {
-        var yamuxOptions = options.YamuxOptions ?? new YamuxOptions { TimeProvider = options.TimeProvider };
+        // The session refuses SYNs beyond the host's per-connection limit itself: a flood never holds more streams than the host would serve.
+        var yamuxOptions = (options.YamuxOptions ?? new YamuxOptions { TimeProvider = options.TimeProvider })
+            .WithInboundLimit(options.MaxInboundStreamsPerConnection);
         var metrics = options.MeterFactory is { } factory ? new YamuxMetrics(factory) : null;
         return new YamuxMuxerFactory(yamuxOptions, options.LoggerFactory, metrics);
     }

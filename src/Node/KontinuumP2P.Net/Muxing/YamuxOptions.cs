@@ -12,8 +12,14 @@ public sealed class YamuxOptions
     /// <summary>Upper bound of a stream's receive window while auto-tuning (js: 16 MiB); equal to the initial window turns tuning off.</summary>
     public int MaxStreamWindow { get; init; } = 16 * 1024 * 1024;
 
-    /// <summary>Concurrent inbound streams; SYNs beyond this are answered with RST.</summary>
-    public int MaxInboundStreams { get; init; } = 1000;
+    private int _maxInboundStreams = 1000;
+
+    /// <summary>
+    /// Concurrent inbound streams; SYNs beyond this are answered with RST. A host lowers it to its own
+    /// per-connection stream limit, so a SYN flood is refused at the session instead of being held until the host's
+    /// accept loop refuses it.
+    /// </summary>
+    public int MaxInboundStreams { get => _maxInboundStreams; init => _maxInboundStreams = value; }
 
     /// <summary>Concurrent outbound streams; opening more throws.</summary>
     public int MaxOutboundStreams { get; init; } = 1000;
@@ -64,5 +70,14 @@ public sealed class YamuxOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(CloseTimeout, TimeSpan.Zero, nameof(CloseTimeout));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(StreamCloseTimeout.Ticks, nameof(StreamCloseTimeout));
         ArgumentNullException.ThrowIfNull(TimeProvider);
+    }
+
+    /// <summary>These options with <see cref="MaxInboundStreams"/> at most <paramref name="limit"/> (the same instance when it already is).</summary>
+    internal YamuxOptions WithInboundLimit(int limit)
+    {
+        if (_maxInboundStreams <= limit) return this;
+        var lowered = (YamuxOptions)MemberwiseClone();
+        lowered._maxInboundStreams = limit;
+        return lowered;
     }
 }
