@@ -6,9 +6,10 @@ namespace KontinuumP2P.Mailbox.Content;
 /// <summary>
 /// Flushes a file being written to disk in the background each time another <c>every</c> bytes were written, so the
 /// final fsync waits for the last few MiB rather than for everything (the writes themselves never wait for it). One
-/// flush runs at a time; requests made while it runs fold into one.
+/// flush runs at a time; requests made while it runs fold into one. After each flush the file's clean pages are
+/// dropped from the page cache (<see cref="PageCache"/>), so a long download recycles a few MiB of pages.
 /// </summary>
-internal sealed class WritebackPacer(SafeFileHandle file, long every)
+internal sealed class WritebackPacer(SafeFileHandle file, long every, bool dropPages = true)
 {
     private readonly Channel<bool> _due = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private long _written;
@@ -16,6 +17,9 @@ internal sealed class WritebackPacer(SafeFileHandle file, long every)
 
     /// <summary>Flushes done so far.</summary>
     public int Flushes { get; private set; }
+
+    /// <summary>Flushes after which the kernel took the advice to drop the flushed pages.</summary>
+    public int Drops { get; private set; }
 
     /// <summary>Counts <paramref name="bytes"/> written; asks for a flush once <c>every</c> more have been.</summary>
     public void Wrote(int bytes)
@@ -37,6 +41,7 @@ internal sealed class WritebackPacer(SafeFileHandle file, long every)
             {
                 RandomAccess.FlushToDisk(file);
                 Flushes++;
+                if (dropPages && PageCache.DropClean(file)) Drops++;
             }
             catch (Exception e) when (e is IOException or ObjectDisposedException)
             {
