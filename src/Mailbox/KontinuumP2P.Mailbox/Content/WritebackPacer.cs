@@ -4,10 +4,12 @@ using Microsoft.Win32.SafeHandles;
 namespace KontinuumP2P.Mailbox.Content;
 
 /// <summary>
-/// Flushes a file being written to disk in the background each time another <c>every</c> bytes were written, so the
+/// Sends a file being written to disk in the background each time another <c>every</c> bytes were written, so the
 /// final fsync waits for the last few MiB rather than for everything (the writes themselves never wait for it). One
-/// flush runs at a time; requests made while it runs fold into one. After each flush the file's clean pages are
-/// dropped from the page cache (<see cref="PageCache"/>), so a long download recycles a few MiB of pages.
+/// flush runs at a time; requests made while it runs fold into one. With <c>dropPages</c> a flush is one
+/// <see cref="PageCache.DropClean"/>: it drops the pages already on disk (a long download recycles a few MiB of pages)
+/// and starts the writeback of the rest without waiting for it, so no pool thread sits in an fsync (one did for
+/// 0.7 s of every 4 downloads). Without it, a flush is an fsync, as before.
 /// </summary>
 internal sealed class WritebackPacer(SafeFileHandle file, long every, bool dropPages = true)
 {
@@ -39,9 +41,15 @@ internal sealed class WritebackPacer(SafeFileHandle file, long every, bool dropP
         {
             try
             {
-                RandomAccess.FlushToDisk(file);
+                if (dropPages && PageCache.DropClean(file))
+                {
+                    Drops++;
+                }
+                else
+                {
+                    RandomAccess.FlushToDisk(file);
+                }
                 Flushes++;
-                if (dropPages && PageCache.DropClean(file)) Drops++;
             }
             catch (Exception e) when (e is IOException or ObjectDisposedException)
             {
