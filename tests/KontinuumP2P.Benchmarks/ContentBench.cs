@@ -20,7 +20,7 @@ namespace KontinuumP2P.Benchmarks;
 /// single-stream throughput of the same two hosts measured in the same run; and the receiver's verification cost per
 /// chunk (BLAKE3 of the ciphertext, then XChaCha20-Poly1305 open).
 /// </summary>
-public sealed class ContentBench : IBench
+public sealed partial class ContentBench : IBench
 {
     private const string SinkProtocol = "/kontinuum/bench-sink/1.0.0";
 
@@ -31,7 +31,7 @@ public sealed class ContentBench : IBench
     public string Name => "content";
 
     /// <inheritdoc />
-    public string Description => "100 MiB attachment upload/download over TCP loopback vs one raw stream, the CPU bound, verify cost per chunk (args: --bytes N, --chunk N, --profile-downloads N, --ab-rounds N, --rounds N: interleaved raw-stream and download pairs, median ratio, default 5)";
+    public string Description => "100 MiB attachment upload/download over TCP loopback vs one raw stream, the CPU bound, verify cost per chunk (args: --bytes N, --chunk N, --profile-downloads N, --profile-raw N, --profile-gate, --ab-rounds N, --ab-drop-rounds N (default 1), --rounds N: interleaved raw-stream and download pairs, median ratio, default 5)";
 
     /// <inheritdoc />
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
@@ -40,9 +40,15 @@ public sealed class ContentBench : IBench
         var chunkSize = (int)BenchArgs.GetLong(args, "--chunk", ContentLimits.DefaultChunkSize);
         // Extra downloads after the measurements, between two stderr lines, for a profiler to attach to (scripts/profile-content.sh).
         var profileDownloads = (int)BenchArgs.GetLong(args, "--profile-downloads", 0);
+        // Raw streams of the same size before those, between two stderr lines of their own (the same tools on the baseline).
+        var profileRaw = (int)BenchArgs.GetLong(args, "--profile-raw", 0);
+        // Each profiled phase starts only once a line arrives on stdin, so a tool attached after its start line sees all of it.
+        var profileGate = args.Contains("--profile-gate");
         // Rounds of the keystream/AEAD comparison, each ABBA (two downloads of each kind).
         var abRounds = (int)Math.Clamp(BenchArgs.GetLong(args, "--ab-rounds", 1), 1, 20);
         var rounds = (int)Math.Clamp(BenchArgs.GetLong(args, "--rounds", 5), 1, 50);
+        // Rounds of the page-drop comparison (ABBA), 0 to skip it.
+        var dropRounds = (int)Math.Clamp(BenchArgs.GetLong(args, "--ab-drop-rounds", 1), 0, 20);
         var directory = Path.Combine(Path.GetTempPath(), "kp-content-bench-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
         try
@@ -143,6 +149,25 @@ public sealed class ContentBench : IBench
                 File.Delete(Path.Combine(directory, $"ab-{abRun - 1}.bin"));
                 CpuMsPerMib();
             }
+            // Dropping the partial file's flushed pages against keeping them cached, ABBA. Every file is kept until the
+            // comparison ends, as a receiver keeps what it downloaded: without the drop each download takes pages the
+            // kernel has not handed out recently.
+            var keepClient = new ContentClient(client, new ContentClientOptions { ChunkSize = chunkSize, DropWrittenPages = false });
+            var (dropCpu, keepCpu, dropSeconds, keepSeconds, dropKernel, keepKernel) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+            var dropFiles = new List<string>();
+            foreach (var keep in Enumerable.Repeat(new[] { false, true, true, false }, dropRounds).SelectMany(order => order))
+            {
+                var path = Path.Combine(directory, $"drop-{dropFiles.Count}.bin");
+                dropFiles.Add(path);
+                clock.Restart();
+                await (keep ? keepClient : contentClient).DownloadAsync(upload.Reference, [holder], path, cancellationToken: cancellationToken);
+                var seconds = clock.Elapsed.TotalSeconds;
+                var used = CpuMsPerMib() / (2 * dropRounds);
+                if (keep) (keepCpu, keepSeconds, keepKernel) = (keepCpu + used, keepSeconds + seconds / (2 * dropRounds), keepKernel + kernelMs / (2 * dropRounds));
+                else (dropCpu, dropSeconds, dropKernel) = (dropCpu + used, dropSeconds + seconds / (2 * dropRounds), dropKernel + kernelMs / (2 * dropRounds));
+            }
+            foreach (var path in dropFiles) File.Delete(path);
+            CpuMsPerMib();
             // Interleaved rounds of one raw stream and one download each: the ratio of a single pair moves with the machine
             // from run to run, so the verdict is the median over the rounds (the first pair above is round 1).
             var roundRatios = new List<double> { baselineSeconds / downloadSeconds };
@@ -166,9 +191,17 @@ public sealed class ContentBench : IBench
                 throw new InvalidDataException("the download did not fetch every chunk");
             var (hashMicros, openMicros, keystreamMicros) = VerifyCost(chunkSize);
             var (writeCpu, writeProcessCpu) = FileWriteCpuMsPerMib(Path.Combine(directory, "write-cost.bin"), chunkSize);
+            if (profileRaw > 0)
+            {
+                Console.Error.WriteLine($"content: profiling {profileRaw} raw streams");
+                if (profileGate) Console.In.ReadLine();
+                for (var i = 0; i < profileRaw; i++) await SendToSinkAsync(connection, size, cancellationToken);
+                Console.Error.WriteLine("content: profiling raw done");
+            }
             if (profileDownloads > 0)
             {
                 Console.Error.WriteLine($"content: profiling {profileDownloads} downloads");
+                if (profileGate) Console.In.ReadLine();
                 for (var i = 0; i < profileDownloads; i++)
                     await contentClient.DownloadAsync(upload.Reference, [holder], Path.Combine(directory, "profiled.bin"), cancellationToken: cancellationToken);
                 Console.Error.WriteLine("content: profiling done");
@@ -192,6 +225,9 @@ public sealed class ContentBench : IBench
             Console.WriteLine($"  download, 4 streams x 4 x 32      {Mb(deepSeconds),8:0.0} MB/s  {Mb(deepSeconds) / baseline,6:P0} of baseline  CPU {deepCpu,6:0.0} ms/MiB");
             Console.WriteLine($"  A/B, {abDownloads} downloads each (ABBA x {abRounds}): keystream open {Mb(keystreamSeconds):0.0} MB/s, CPU {keystreamCpu:0.00} ms/MiB;"
                 + $" AEAD open {Mb(aeadSeconds):0.0} MB/s, CPU {aeadCpu:0.00} ms/MiB");
+            if (dropRounds > 0)
+                Console.WriteLine($"  A/B, {2 * dropRounds} downloads each (ABBA x {dropRounds}, files kept): pages dropped once flushed {Mb(dropSeconds):0.0} MB/s, CPU {dropCpu:0.00} ms/MiB"
+                    + $" (kernel {dropKernel:0.00}); kept cached {Mb(keepSeconds):0.0} MB/s, CPU {keepCpu:0.00} ms/MiB (kernel {keepKernel:0.00})");
             Console.WriteLine($"  verify per chunk: BLAKE3 {hashMicros:0} µs + keystream open {keystreamMicros:0} µs (AEAD open with its tag: {openMicros:0} µs);"
                 + $" SIMD: Vector256 {System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated}, AVX2 {System.Runtime.Intrinsics.X86.Avx2.IsSupported}");
             Console.WriteLine($"  CPU bound on {bound.Cores} cores (both ends share them): raw stream {baselineCpu:0.0} + verify {bound.VerifyCpuMsPerMib:0.0} = {bound.CpuMsPerMib:0.0} ms/MiB"
@@ -227,6 +263,13 @@ public sealed class ContentBench : IBench
                 ["abKeystreamCpuMsPerMib"] = Math.Round(keystreamCpu, 2),
                 ["abAeadMbPerSec"] = Math.Round(Mb(aeadSeconds), 1),
                 ["abAeadCpuMsPerMib"] = Math.Round(aeadCpu, 2),
+                ["abDropDownloadsEach"] = 2 * dropRounds,
+                ["abDropMbPerSec"] = dropRounds > 0 ? Math.Round(Mb(dropSeconds), 1) : 0,
+                ["abDropCpuMsPerMib"] = Math.Round(dropCpu, 2),
+                ["abDropKernelCpuMsPerMib"] = Math.Round(dropKernel, 2),
+                ["abKeepMbPerSec"] = dropRounds > 0 ? Math.Round(Mb(keepSeconds), 1) : 0,
+                ["abKeepCpuMsPerMib"] = Math.Round(keepCpu, 2),
+                ["abKeepKernelCpuMsPerMib"] = Math.Round(keepKernel, 2),
                 ["verifyHashMicrosPerChunk"] = Math.Round(hashMicros, 1),
                 ["verifyOpenMicrosPerChunk"] = Math.Round(openMicros, 1),
                 ["verifyKeystreamMicrosPerChunk"] = Math.Round(keystreamMicros, 1),
@@ -249,138 +292,5 @@ public sealed class ContentBench : IBench
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
             Directory.Delete(directory, recursive: true);
         }
-    }
-
-    /// <summary>
-    /// The fastest a download can go when both hosts share this machine's cores: per MiB it needs at least the raw
-    /// stream's own CPU plus one BLAKE3 and one (keystream) open per chunk, and it cannot beat the raw stream itself.
-    /// </summary>
-    private readonly record struct CpuBound(int Cores, double VerifyCpuMsPerMib, double CpuMsPerMib, double MbPerSec, double Ratio)
-    {
-        public static CpuBound Of(double baselineMbPerSec, double baselineCpuMsPerMib, double verifyMicrosPerChunk, int chunkSize, int? onCores = null)
-        {
-            var cores = onCores ?? Environment.ProcessorCount;
-            var verify = verifyMicrosPerChunk / 1000 * ((1 << 20) / (double)chunkSize);
-            var cpu = baselineCpuMsPerMib + verify;
-            var mbPerSec = Math.Min(baselineMbPerSec, cores * 1000 / cpu * (1 << 20) / 1e6);
-            return new CpuBound(cores, verify, cpu, mbPerSec, mbPerSec / baselineMbPerSec);
-        }
-    }
-
-    /// <summary>
-    /// CPU per MiB to write 64 MiB at chunk offsets into a fresh file and fsync it, as a download writes its partial
-    /// file: the writing thread's own CPU (getrusage of the thread: the kernel's page-cache copy is most of it), and the
-    /// whole process's over the same time, which also catches whatever else the process ran meanwhile (tiered JIT, GC).
-    /// </summary>
-    private static (double Thread, double Process) FileWriteCpuMsPerMib(string path, int chunkSize)
-    {
-        const int mib = 64;
-        var chunk = new byte[chunkSize];
-        Random.Shared.NextBytes(chunk);
-        var process = Process.GetCurrentProcess();
-        var before = process.TotalProcessorTime;
-        var threadBefore = ProcessResourceUsage.ThreadCpuSeconds();
-        using (var handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write))
-        {
-            RandomAccess.SetLength(handle, (long)mib << 20);
-            for (long offset = 0; offset < (long)mib << 20; offset += chunkSize) RandomAccess.Write(handle, chunk, offset);
-            RandomAccess.FlushToDisk(handle);
-        }
-        var thread = ProcessResourceUsage.ThreadCpuSeconds() - threadBefore;
-        process.Refresh();
-        var used = process.TotalProcessorTime - before;
-        File.Delete(path);
-        return (thread * 1000 / mib, used.TotalMilliseconds / mib);
-    }
-
-    private static void WriteRandomFile(string path, long size)
-    {
-        using var stream = File.Create(path);
-        var block = new byte[1 << 20];
-        for (long written = 0; written < size; written += block.Length)
-        {
-            Random.Shared.NextBytes(block);
-            stream.Write(block, 0, (int)Math.Min(block.Length, size - written));
-        }
-    }
-
-    /// <summary>
-    /// Microseconds of this thread's CPU (getrusage of the thread, so a busy machine's preemptions do not count) per
-    /// chunk for the receiver's BLAKE3, AEAD open and keystream-only open, interleaved over 300 chunks each.
-    /// </summary>
-    private static (double Hash, double Open, double Keystream) VerifyCost(int chunkSize)
-    {
-        const int rounds = 300;
-        var plain = new byte[chunkSize];
-        Random.Shared.NextBytes(plain);
-        var sealedChunk = new byte[chunkSize + ContentCipher.TagLength];
-        var opened = new byte[chunkSize + ContentCipher.TagLength];
-        using var cipher = new ContentCipher(ContentCipher.NewKey(), (long)chunkSize * rounds, chunkSize, rounds);
-        cipher.Encrypt(0, plain, sealedChunk);
-        var hash = new byte[32];
-        // The first call checks the tag; the rest XOR the keystream (on the same bytes over and over: the cost is the same).
-        if (!cipher.TryOpenVerifiedInPlace(0, sealedChunk.AsSpan().ToArray())) throw new InvalidDataException("a chunk did not open");
-        var (hashSeconds, openSeconds, keystreamSeconds) = (0.0, 0.0, 0.0);
-        for (var i = 0; i < rounds; i++)
-        {
-            var t0 = ProcessResourceUsage.ThreadCpuSeconds();
-            KontinuumP2P.Certs.Hashing.Blake3.Hash(sealedChunk, hash);
-            var t1 = ProcessResourceUsage.ThreadCpuSeconds();
-            if (!cipher.TryDecrypt(0, sealedChunk, plain)) throw new InvalidDataException("a chunk did not open");
-            var t2 = ProcessResourceUsage.ThreadCpuSeconds();
-            sealedChunk.CopyTo(opened, 0);
-            var t3 = ProcessResourceUsage.ThreadCpuSeconds();
-            cipher.TryOpenVerifiedInPlace(0, opened);
-            var t4 = ProcessResourceUsage.ThreadCpuSeconds();
-            (hashSeconds, openSeconds, keystreamSeconds) = (hashSeconds + t1 - t0, openSeconds + t2 - t1, keystreamSeconds + t4 - t3);
-        }
-        if (!opened.AsSpan(0, chunkSize).SequenceEqual(plain)) throw new InvalidDataException("the keystream open differs from the AEAD's plaintext");
-        return (hashSeconds * 1e6 / rounds, openSeconds * 1e6 / rounds, keystreamSeconds * 1e6 / rounds);
-    }
-
-    private static async Task SendToSinkAsync(IConnection connection, long total, CancellationToken cancellationToken)
-    {
-        var stream = await connection.NewStreamAsync([SinkProtocol], cancellationToken);
-        await using (stream)
-        {
-            var chunk = new byte[256 << 10];
-            Random.Shared.NextBytes(chunk);
-            for (var sent = 0L; sent < total; sent += chunk.Length)
-            {
-                var flush = await stream.Output.WriteAsync(chunk.AsMemory(0, (int)Math.Min(chunk.Length, total - sent)), cancellationToken);
-                if (flush.IsCompleted) throw new IOException("the sink closed early");
-            }
-            await stream.Output.CompleteAsync();
-            while (true)
-            {
-                var result = await stream.Input.ReadAsync(cancellationToken);
-                if (result.Buffer.Length >= 8)
-                {
-                    var bytes = new byte[8];
-                    result.Buffer.Slice(0, 8).CopyTo(bytes);
-                    stream.Input.AdvanceTo(result.Buffer.GetPosition(8));
-                    if (BinaryPrimitives.ReadInt64BigEndian(bytes) != total) throw new InvalidDataException("the sink counted another size");
-                    return;
-                }
-                if (result.IsCompleted) throw new EndOfStreamException("no acknowledgement from the sink");
-                stream.Input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
-            }
-        }
-    }
-
-    private static async ValueTask SinkAsync(IP2PStream stream, CancellationToken cancellationToken)
-    {
-        long received = 0;
-        while (true)
-        {
-            var result = await stream.Input.ReadAsync(cancellationToken);
-            received += result.Buffer.Length;
-            stream.Input.AdvanceTo(result.Buffer.End);
-            if (result.IsCompleted) break;
-        }
-        var ack = new byte[8];
-        BinaryPrimitives.WriteInt64BigEndian(ack, received);
-        await stream.Output.WriteAsync(ack, cancellationToken);
-        await stream.Output.CompleteAsync();
     }
 }

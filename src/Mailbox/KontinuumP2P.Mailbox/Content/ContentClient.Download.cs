@@ -57,7 +57,7 @@ public sealed partial class ContentClient
             var bytesDone = state.Pending.Sum(i => (long)manifest.PlaintextLengthOf(i));
             bytesDone = manifest.Size - bytesDone;
             progress?.Report(new ContentProgress(resumed, manifest.ChunkCount, bytesDone, manifest.Size));
-            var writeback = new WritebackPacer(handle, WritebackEvery);
+            var writeback = new WritebackPacer(handle, WritebackEvery, Options.DropWrittenPages);
             var flushing = writeback.RunAsync();
             var workers = new List<Task>();
             for (var h = 0; h < holders.Count; h++)
@@ -78,6 +78,8 @@ public sealed partial class ContentClient
                 throw new ContentException(ContentErrorCode.Unavailable, $"{state.Pending.Count} chunks could not be had verified from any of {holders.Count} holders: "
                     + string.Join("; ", state.HolderErrors.Where(e => e is not null)));
             RandomAccess.FlushToDisk(handle);
+            // The file is not read back here: its pages go back to the kernel as the background flushes' did.
+            if (Options.DropWrittenPages) PageCache.DropClean(handle);
         }
         File.Move(partPath, outputPath, overwrite: true);
         return new ContentDownload(outputPath, resumed, state.Fetched, state.Rejected,

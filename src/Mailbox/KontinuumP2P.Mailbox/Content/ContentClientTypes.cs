@@ -61,6 +61,12 @@ public sealed record ContentClientOptions
     /// with its tag, as before (the bench compares the two in one run).
     /// </summary>
     internal bool KeystreamOpen { get; init; } = true;
+
+    /// <summary>
+    /// The partial file's pages leave the page cache once flushed (<see cref="PageCache"/>); false keeps them cached,
+    /// as before (the bench compares the two in one run).
+    /// </summary>
+    internal bool DropWrittenPages { get; init; } = true;
 }
 
 /// <summary>Progress of a transfer (chunks done of the total, bytes of plaintext).</summary>
