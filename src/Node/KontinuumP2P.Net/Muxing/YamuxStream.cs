@@ -229,8 +229,14 @@ internal sealed partial class YamuxStream : IMuxedStream
             {
                 // Outside _lock: the flush wakes the reader (a thread-pool hand-off), and the reader's AdvanceTo
                 // (OnConsumed) spun on _lock for as long as that took.
-                flush = writer.FlushAsync();
-                lock (_lock) EndDelivery(writer);
+                try
+                {
+                    flush = writer.FlushAsync();
+                }
+                finally
+                {
+                    lock (_lock) EndDelivery(writer);
+                }
             }
         }
         // The reader left meanwhile: its credit goes back as for any discarded input.
