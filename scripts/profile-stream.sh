@@ -1,7 +1,7 @@
 #!/bin/bash
 # Profiles stream-throughput's measured repetitions (both ends in one process) with dotnet-trace (sampled thread time,
 # Speedscope output) and prints per end where the busy thread time goes, in ns per byte from the bench's own CPU figure.
-# Needs a Release build of tests/KontinuumP2P.Benchmarks and ~/.dotnet/tools/dotnet-trace.
+# Needs a Release build of tests/KontinuumP2P.Benchmarks (or BENCH_DLL=path to another build) and ~/.dotnet/tools/dotnet-trace.
 # usage: scripts/profile-stream.sh OUTDIR [SECONDS] [REPEATS]
 set -euo pipefail
 OUT=${1:?usage: profile-stream.sh OUTDIR [SECONDS] [REPEATS]}
@@ -11,7 +11,7 @@ mkdir -p "$OUT"
 TRACE=~/.dotnet/tools/dotnet-trace
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 cd "$HERE"
-dotnet tests/KontinuumP2P.Benchmarks/bin/Release/net10.0/KontinuumP2P.Benchmarks.dll stream-throughput --repeats "$REPEATS" \
+dotnet "${BENCH_DLL:-tests/KontinuumP2P.Benchmarks/bin/Release/net10.0/KontinuumP2P.Benchmarks.dll}" stream-throughput --repeats "$REPEATS" \
   > "$OUT/bench.out" 2>&1 &
 PID=$!
 for _ in $(seq 1 3000); do grep -q "measured repetitions" "$OUT/bench.out" && break; sleep 0.1; done

@@ -13,7 +13,7 @@ using KontinuumP2P.Net.Transports;
 namespace KontinuumP2P.Benchmarks;
 
 /// <summary>One stream, TCP loopback + Noise + Yamux, bulk transfer into a sink that acknowledges the byte count.</summary>
-public sealed class StreamThroughputBench : IBench
+public sealed partial class StreamThroughputBench : IBench
 {
     // Same protocol as the js harness sink: count bytes until FIN, answer the count as 8 big-endian bytes.
     private const string SinkProtocol = "/kontinuum/sink/1.0.0";
@@ -24,7 +24,7 @@ public sealed class StreamThroughputBench : IBench
 
     /// <inheritdoc />
     public string Description =>
-        "one Noise+Yamux stream over TCP loopback, MB/s, against the one-core AEAD rate of the same run after a JIT warm-up, median of --repeats runs (target >= 60 %; args: --bytes N --repeats R --aead-seconds S per repetition)";
+        "one Noise+Yamux stream over TCP loopback, MB/s, against the one-core AEAD rate of the same run after a JIT warm-up, median of --repeats runs (target >= 60 %; args: --bytes N --repeats R --aead-seconds S per repetition; --split puts the receiving end in a child process and prints each end's CPU)";
 
     /// <inheritdoc />
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
@@ -33,18 +33,12 @@ public sealed class StreamThroughputBench : IBench
         // At least 1 s: a zero-length measurement has no rate (and JSON cannot carry NaN).
         var aeadDuration = TimeSpan.FromSeconds(Math.Max(1, BenchArgs.GetLong(args, "--aead-seconds", 1)));
         var repeats = (int)Math.Clamp(BenchArgs.GetLong(args, "--repeats", 7), 1, 50);
-        using var listenerIdentity = Ed25519Identity.Generate();
+        if (args.Contains(SinkChildArg)) return await RunSinkChildAsync(cancellationToken);
         using var dialerIdentity = Ed25519Identity.Generate();
-        await using var listener = new PeerHost(new PeerHostOptions
-        {
-            Identity = listenerIdentity,
-            Transports = [new TcpTransport()],
-            ListenAddresses = [Multiaddr.Parse("/ip4/127.0.0.1/tcp/0")],
-        });
-        listener.SetHandler(SinkProtocol, SinkAsync);
-        await listener.StartAsync(cancellationToken);
+        // The receiving end: in this process, or (--split) in a child whose CPU is read per repetition.
+        await using var receiver = args.Contains("--split") ? await SinkChild.StartAsync(cancellationToken) : (IReceiver)await StartSinkAsync(cancellationToken);
         await using var dialer = new PeerHost(new PeerHostOptions { Identity = dialerIdentity, Transports = [new TcpTransport()] });
-        var connection = await dialer.DialAsync(listener.ListenAddresses[0].WithPeerId(listener.PeerId), cancellationToken);
+        var connection = await dialer.DialAsync(receiver.Address, cancellationToken);
 
         // Steady state, as BenchmarkDotNet measures it: uncounted warm-up transfers until tier-1 (and PGO) code runs. Code
         // run once per transfer (stream open and close) needs 30 calls before tiering looks at it, and the tiering delay
@@ -72,10 +66,11 @@ public sealed class StreamThroughputBench : IBench
         var runs = new List<Repetition>(repeats);
         for (var repetition = 0; repetition < repeats; repetition++)
         {
-            runs.Add(await MeasureOnceAsync(connection, total, aeadDuration / 2, cancellationToken));
+            runs.Add(await MeasureOnceAsync(connection, receiver, total, aeadDuration / 2, cancellationToken));
             var run = runs[^1];
+            var ends = receiver.IsSeparate ? $" = sender {run.CpuNsPerByte - run.ReceiverNsPerByte:0.00} + receiver {run.ReceiverNsPerByte:0.00}" : "";
             Console.WriteLine($"  #{repetition + 1}: {run.MegabytesPerSecond,6:0} MB/s, AEAD {run.AeadWall,5:0} MB/s -> {run.Ratio,4:P0}; " +
-                $"CPU {run.CpuNsPerByte:0.00} ns/B (bound {run.TwoCoreBound:P0}); JIT {run.JitSeconds * 1e3:0} ms; {run.AllocatedPerMiB:0} B/MiB; " +
+                $"CPU {run.CpuNsPerByte:0.00} ns/B{ends} (bound {run.TwoCoreBound:P0}); JIT {run.JitSeconds * 1e3:0} ms; {run.AllocatedPerMiB:0} B/MiB; " +
                 $"switches/MiB {run.VoluntarySwitchesPerMiB:0.0} voluntary, {run.InvoluntarySwitchesPerMiB:0.0} preempted");
         }
         var ratios = runs.Select(r => r.Ratio).Order().ToArray();
@@ -92,10 +87,14 @@ public sealed class StreamThroughputBench : IBench
             $"(min {bounds[0]:P0}, max {bounds[^1]:P0})");
         Console.WriteLine($"  CPU, both ends: median {cpuNsPerByte:0.00} ns/byte (seal + open alone: {cryptoNsPerByte:0.00} ns/byte); " +
             $"JIT inside the measured transfers: {runs.Sum(r => r.JitSeconds) * 1e3:0} ms in all");
+        var receiverNsPerByte = Median(runs.Select(r => r.ReceiverNsPerByte).Order().ToArray());
+        if (receiver.IsSeparate)
+            Console.WriteLine($"  CPU per end (two processes): sender median {Median(runs.Select(r => r.CpuNsPerByte - r.ReceiverNsPerByte).Order().ToArray()):0.00} ns/byte, " +
+                $"receiver median {receiverNsPerByte:0.00} ns/byte (the receiver's JIT and allocation are not in the figures above)");
         Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
         {
             ["bench"] = Name,
-            ["impl"] = "kontinuum",
+            ["impl"] = receiver.IsSeparate ? "kontinuum-split" : "kontinuum",
             ["protocol"] = "sink",
             ["bytes"] = total,
             ["repeats"] = runs.Count,
@@ -111,13 +110,15 @@ public sealed class StreamThroughputBench : IBench
             ["jitSeconds"] = Math.Round(runs.Sum(r => r.JitSeconds), 3),
             ["voluntarySwitchesPerMiB"] = Math.Round(Median(runs.Select(r => r.VoluntarySwitchesPerMiB).Order().ToArray()), 2),
             ["allocatedBytesPerMiB"] = Math.Round(Median(runs.Select(r => r.AllocatedPerMiB).Order().ToArray())),
+            ["receiverCpuNsPerByte"] = receiver.IsSeparate ? Math.Round(receiverNsPerByte, 3) : null!,
             ["target"] = 0.6,
         }));
         return 0;
     }
 
     private readonly record struct Repetition(double Seconds, double MegabytesPerSecond, double AeadWall, double AeadCpu,
-        double CpuNsPerByte, double JitSeconds, double AllocatedPerMiB, double VoluntarySwitchesPerMiB, double InvoluntarySwitchesPerMiB)
+        double CpuNsPerByte, double JitSeconds, double AllocatedPerMiB, double VoluntarySwitchesPerMiB, double InvoluntarySwitchesPerMiB,
+        double ReceiverNsPerByte)
     {
         public double Ratio => MegabytesPerSecond / AeadWall;
 
@@ -126,7 +127,7 @@ public sealed class StreamThroughputBench : IBench
     }
 
     // One measured transfer between two AEAD measurements, so a change in load shows in both.
-    private static async Task<Repetition> MeasureOnceAsync(IConnection connection, long total, TimeSpan aeadDuration,
+    private static async Task<Repetition> MeasureOnceAsync(IConnection connection, IReceiver receiver, long total, TimeSpan aeadDuration,
         CancellationToken cancellationToken)
     {
         var aeadBefore = AeadBench.MeasureBcl(AeadKey(), AeadMessage(), aeadDuration, cancellationToken);
@@ -137,19 +138,22 @@ public sealed class StreamThroughputBench : IBench
         var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         // Voluntary context switches count thread hand-offs and waits (both ends); preemptions mostly count the load.
         var switchesBefore = ProcessResourceUsage.ContextSwitches();
+        var receiverBefore = receiver.CpuSeconds();
         var stopwatch = Stopwatch.StartNew();
         await TransferAsync(connection, total, cancellationToken);
         stopwatch.Stop();
+        var receiverSeconds = receiver.CpuSeconds() - receiverBefore;
         var switchesAfter = ProcessResourceUsage.ContextSwitches();
         var mebibytes = (double)Math.Max(1, total >> 20);
         var allocatedPerMiB = (GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / mebibytes;
-        var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
+        var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds + receiverSeconds;
         var jitSeconds = (System.Runtime.JitInfo.GetCompilationTime() - jitBefore).TotalSeconds;
         var aeadAfter = AeadBench.MeasureBcl(AeadKey(), AeadMessage(), aeadDuration, cancellationToken);
         var seconds = stopwatch.Elapsed.TotalSeconds;
         return new Repetition(seconds, total / 1e6 / seconds, (aeadBefore.Wall + aeadAfter.Wall) / 2,
             (aeadBefore.Cpu + aeadAfter.Cpu) / 2, cpuSeconds * 1e9 / total, jitSeconds, allocatedPerMiB,
-            (switchesAfter.Voluntary - switchesBefore.Voluntary) / mebibytes, (switchesAfter.Involuntary - switchesBefore.Involuntary) / mebibytes);
+            (switchesAfter.Voluntary - switchesBefore.Voluntary) / mebibytes, (switchesAfter.Involuntary - switchesBefore.Involuntary) / mebibytes,
+            receiverSeconds * 1e9 / total);
     }
 
     private static double Median(double[] sorted) =>
@@ -178,7 +182,7 @@ public sealed class StreamThroughputBench : IBench
         }
     }
 
-    private static async ValueTask SinkAsync(IP2PStream stream, CancellationToken cancellationToken)
+    internal static async ValueTask SinkAsync(IP2PStream stream, CancellationToken cancellationToken)
     {
         long received = 0;
         while (true)

@@ -216,25 +216,41 @@ internal sealed partial class YamuxStream : IMuxedStream
         }
         finally
         {
+            bool flushNow;
             lock (_lock)
             {
-                _delivering = false;
                 if (opened) _buffered += length;
                 discarded = opened && _inputDiscarded;
-                if (_completionAfterDelivery is { } error)
-                {
-                    _completionAfterDelivery = null;
-                    writer.Complete(error);
-                }
-                else if (opened && !discarded)
+                flushNow = opened && !discarded && _completionAfterDelivery is null;
+                // While flushing, _delivering stays set: a reset meanwhile leaves the writer's completion to us.
+                if (!flushNow) EndDelivery(writer);
+            }
+            if (flushNow)
+            {
+                // Outside _lock: the flush wakes the reader (a thread-pool hand-off), and the reader's AdvanceTo
+                // (OnConsumed) spun on _lock for as long as that took.
+                try
                 {
                     flush = writer.FlushAsync();
+                }
+                finally
+                {
+                    lock (_lock) EndDelivery(writer);
                 }
             }
         }
         // The reader left meanwhile: its credit goes back as for any discarded input.
         if (discarded) OnConsumed(length, wantsMore: true);
         return true;
+    }
+
+    // Under _lock: the read loop's open (and flush) is over; a completion that waited for it happens now.
+    private void EndDelivery(PipeWriter writer)
+    {
+        _delivering = false;
+        if (_completionAfterDelivery is not { } error) return;
+        _completionAfterDelivery = null;
+        writer.Complete(error);
     }
 
     // Under _lock: fails the receive pipe's writer now, or after the read loop's open in progress.

@@ -15,6 +15,9 @@ internal sealed class TcpConnection : ITransportConnection, ITransportStatistics
 {
     // Large segments keep the number of socket calls low on bulk transfers.
     private const int SegmentSize = 64 * 1024;
+    // Send segments hold three full Noise frames (65,537 bytes each): with 64 KiB segments every frame took a pooled
+    // 128 KiB array of its own, so a bulk batch needed more than the 8 buffers a gathered send passes without allocating.
+    private const int SendSegmentSize = 256 * 1024;
     // Receive segments hold several 64 KiB Noise frames: a frame split across two segments costs the decrypting side a
     // copy, and with 64 KiB segments nearly every frame was split. An idle connection holds none (zero-byte receive).
     private const int ReceiveSegmentSize = 256 * 1024;
@@ -39,7 +42,7 @@ internal sealed class TcpConnection : ITransportConnection, ITransportStatistics
         _timeProvider = timeProvider;
         _logger = logger;
         var options = new PipeOptions(pauseWriterThreshold: maxBufferedBytes, resumeWriterThreshold: maxBufferedBytes / 2,
-            minimumSegmentSize: SegmentSize, useSynchronizationContext: false);
+            minimumSegmentSize: SendSegmentSize, useSynchronizationContext: false);
         _receivePipe = new Pipe(new PipeOptions(pauseWriterThreshold: Math.Max(maxBufferedBytes, 2 * ReceiveSegmentSize),
             resumeWriterThreshold: Math.Max(maxBufferedBytes, 2 * ReceiveSegmentSize) / 2, minimumSegmentSize: ReceiveSegmentSize,
             useSynchronizationContext: false));
