@@ -22,7 +22,11 @@ public sealed partial class MailboxStore
         _begin = Command("BEGIN IMMEDIATE");
         _commit = Command("COMMIT");
         _insertBlob = Command("INSERT INTO blobs (k, blob_id, data, expires) VALUES ($k, $id, $data, $expires)", "$k", "$id", "$data", "$expires");
-        _findDuplicate = Command("SELECT k FROM blobs WHERE blob_id = $id AND k > $lo AND k < $hi LIMIT 1", "$id", "$lo", "$hi");
+        // Through the 8-byte tag index (forced: a scan of the mailbox's key range would also answer), the full id checked on the row.
+        _findDuplicate = Command("""
+            SELECT k FROM blobs INDEXED BY blobs_by_tag WHERE substr(blob_id, 1, 8) = substr($id, 1, 8) AND blob_id = $id
+            AND k > $lo AND k < $hi LIMIT 1
+            """, "$id", "$lo", "$hi");
         _updateMailbox = Command("""
             UPDATE mailboxes SET next_cursor = $next, bytes = $bytes, blobs = $blobs, last_access = $access, trimmed = $trimmed
             WHERE id = $row

@@ -93,6 +93,13 @@ public sealed record MailboxStoreOptions
     public int CheckpointBackstopPages { get; init; } = 4000;
 
     /// <summary>
+    /// SQLite page size of a NEW database file (an existing file keeps the one it was created with). 1 KiB: every push
+    /// dirties one random leaf of the blob-id index, and that page is written to the WAL and again by the checkpoint, so
+    /// its size sets most of the random bytes the disk must sync per push (docs/mailbox.md, "WAL bytes per push").
+    /// </summary>
+    internal int PageSize { get; init; } = 1024;
+
+    /// <summary>
     /// Replica: mailboxes with an archive key for which this returns true (given the mailbox id) are trimmed only up
     /// to the cursor an archive pusher reported through <see cref="MailboxStore.SetArchivedUpToAsync"/>, and idle expiry
     /// skips them while they hold blobs past that cursor. Null: no hold.
@@ -128,6 +135,8 @@ public sealed record MailboxStoreOptions
         Range(MaxUnflushedGroups, 1, 4096, nameof(MaxUnflushedGroups));
         if (CheckpointInterval < TimeSpan.Zero) throw new ArgumentException($"{nameof(CheckpointInterval)} must not be negative (was {CheckpointInterval})", nameof(CheckpointInterval));
         Range(CheckpointBackstopPages, 100, 1_000_000, nameof(CheckpointBackstopPages));
+        if (PageSize is < 512 or > 65536 || (PageSize & (PageSize - 1)) != 0)
+            throw new ArgumentException($"{nameof(PageSize)} must be a power of two within 512..65536 (was {PageSize})", nameof(PageSize));
     }
 
     private static void Positive(TimeSpan value, string name)
