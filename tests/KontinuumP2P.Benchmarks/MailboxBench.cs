@@ -119,7 +119,12 @@ public sealed class MailboxBench : IBench
             }
             else
             {
-                child = await MailboxClientProcess.RunAsync(rig.ServerAddress, sessions, inFlight, pushes, openRate, openSeconds, connections, cancellationToken);
+                child = await MailboxClientProcess.RunAsync(rig.ServerAddress, sessions, inFlight, pushes, openRate, openSeconds, connections,
+                    () =>
+                    {
+                        rig.Server.Store.FlushTimes.Start();
+                        rig.Server.Store.CommitTimes.Start();
+                    }, cancellationToken);
                 rate = child.Closed.GetProperty("pushesPerSecond").GetDouble();
                 pushP50 = child.Closed.GetProperty("p50Ms").GetDouble();
                 pushP99 = child.Closed.GetProperty("p99Ms").GetDouble();
@@ -158,6 +163,19 @@ public sealed class MailboxBench : IBench
                 results["openLoopServerCpuMicrosPerPush"] = Math.Round(serverCpu, 1);
                 results["openLoopServerGcPauseMs"] = Math.Round(child.ServerOpenGcPause.TotalMilliseconds, 1);
                 results["openLoopServerAllocatedBytesPerPush"] = child.ServerOpenAllocatedBytes / openPushes;
+                // The disk's part of the ack latency: each WAL fsync of the open loop (the checkpoint's writes and syncs run beside them).
+                var flushTimes = rig.Server.Store.FlushTimes.Take();
+                var commitTimes = rig.Server.Store.CommitTimes.Take();
+                results["openLoopWalFlushes"] = flushTimes.Length;
+                results["openLoopWalFlushP50Ms"] = Math.Round(MailboxStoreBench.Quantile(flushTimes, 0.5), 3);
+                results["openLoopWalFlushP99Ms"] = Math.Round(MailboxStoreBench.Quantile(flushTimes, 0.99), 3);
+                results["openLoopWalFlushMaxMs"] = Math.Round(MailboxStoreBench.Quantile(flushTimes, 1), 3);
+                results["openLoopCommitP99Ms"] = Math.Round(MailboxStoreBench.Quantile(commitTimes, 0.99), 3);
+                results["openLoopCommitMaxMs"] = Math.Round(MailboxStoreBench.Quantile(commitTimes, 1), 3);
+                Console.WriteLine($"store during the open loop ({rig.Server.Store.PageSize}-byte pages): {flushTimes.Length:N0} WAL fsyncs, p50 " +
+                    $"{MailboxStoreBench.Quantile(flushTimes, 0.5):0.000} ms, p99 {MailboxStoreBench.Quantile(flushTimes, 0.99):0.000} ms, max " +
+                    $"{MailboxStoreBench.Quantile(flushTimes, 1):0.000} ms; {commitTimes.Length:N0} group commits, p99 " +
+                    $"{MailboxStoreBench.Quantile(commitTimes, 0.99):0.000} ms, max {MailboxStoreBench.Quantile(commitTimes, 1):0.000} ms");
                 Console.WriteLine($"server process during the open loop: {serverCpu:0.0} us CPU and {child.ServerOpenAllocatedBytes / openPushes:N0} B allocated per push, " +
                     $"GC paused it {child.ServerOpenGcPause.TotalMilliseconds:0.0} ms " +
                     $"({child.ServerOpenGcs}); the open-loop lines above are the client process's (its CPU and GC)");

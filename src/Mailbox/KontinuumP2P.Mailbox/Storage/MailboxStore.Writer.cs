@@ -67,6 +67,7 @@ public sealed partial class MailboxStore
                 // Overlapped: the flush task acks the group after a WAL flush; the writer goes on with the next group.
                 if (_unflushed is null) Release(group);
                 else await _unflushed.Writer.WriteAsync(group, CancellationToken.None);
+                RestartWalIfWanted();
             }
         }
         finally
@@ -107,7 +108,9 @@ public sealed partial class MailboxStore
             foreach (var op in batch) op.Fail(error);
             return null;
         }
-        _metrics.Committed(batch.Count, _time.GetElapsedTime(started));
+        var elapsed = _time.GetElapsedTime(started);
+        _metrics.Committed(batch.Count, elapsed);
+        CommitTimes.Record(elapsed);
         return Snapshot(batch);
     }
 
