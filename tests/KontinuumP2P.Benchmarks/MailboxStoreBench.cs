@@ -19,7 +19,7 @@ public sealed class MailboxStoreBench : IBench
     /// <inheritdoc />
     public string Description =>
         "mailbox store alone, open loop: ack p50/p99 from the due time and WAL fsync p50/p99 per page size, interleaved rounds " +
-        "(args: --rate R --seconds T --mailboxes M --fill N --rounds K --page-sizes 4096,1024 --backstop-pages P --dir PATH)";
+        "(args: --rate R --seconds T --mailboxes M --fill N --rounds K --page-sizes 4096,1024 --backstop-pages P --restart-pages P --dir PATH)";
 
     /// <inheritdoc />
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
@@ -29,6 +29,7 @@ public sealed class MailboxStoreBench : IBench
         var mailboxes = (int)BenchArgs.GetLong(args, "--mailboxes", 8);
         var fill = (int)BenchArgs.GetLong(args, "--fill", 50_000);
         var backstop = (int)BenchArgs.GetLong(args, "--backstop-pages", 0);
+        var restart = (int)BenchArgs.GetLong(args, "--restart-pages", 0);
         var rounds = (int)BenchArgs.GetLong(args, "--rounds", 2);
         var sizesIndex = Array.IndexOf(args, "--page-sizes");
         var pageSizes = (sizesIndex < 0 || sizesIndex + 1 >= args.Length ? "4096,1024" : args[sizesIndex + 1]).Split(',').Select(int.Parse).ToArray();
@@ -43,7 +44,7 @@ public sealed class MailboxStoreBench : IBench
                 Directory.CreateDirectory(directory);
                 try
                 {
-                    var result = await RunOnceAsync(Path.Combine(directory, "m.db"), pageSize, backstop, rate, seconds, mailboxes, fill, cancellationToken);
+                    var result = await RunOnceAsync(Path.Combine(directory, "m.db"), pageSize, backstop, restart, rate, seconds, mailboxes, fill, cancellationToken);
                     result["round"] = round;
                     p99s[pageSize].Add((double)result["p99Ms"]);
                     Console.WriteLine(JsonSerializer.Serialize(result));
@@ -77,11 +78,13 @@ public sealed class MailboxStoreBench : IBench
         return System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(header[12..]);
     }
 
-    private static async Task<Dictionary<string, object>> RunOnceAsync(string path, int pageSize, int backstop, long rate, long seconds, int mailboxes, int fill,
+    private static async Task<Dictionary<string, object>> RunOnceAsync(string path, int pageSize, int backstop, int restart, long rate, long seconds, int mailboxes, int fill,
         CancellationToken cancellationToken)
     {
         var options = new MailboxStoreOptions { DatabasePath = path, PageSize = pageSize, MaxMailboxBlobs = 10_000_000, MaxMailboxBytes = 64L << 30 };
-        await using var store = await MailboxStore.OpenAsync(backstop > 0 ? options with { CheckpointBackstopPages = backstop } : options,
+        if (backstop > 0) options = options with { CheckpointBackstopPages = backstop };
+        if (restart > 0) options = options with { CheckpointRestartPages = restart };
+        await using var store = await MailboxStore.OpenAsync(options,
             cancellationToken: cancellationToken);
         var handles = new MailboxHandle[mailboxes];
         for (var i = 0; i < mailboxes; i++)
@@ -113,7 +116,7 @@ public sealed class MailboxStoreBench : IBench
         double FlushMs(double q) => Quantile(flushes, q);
         return new Dictionary<string, object>
         {
-            ["bench"] = "mailbox-store", ["pageSize"] = store.PageSize, ["backstopPages"] = store.Options.CheckpointBackstopPages, ["fill"] = fill, ["mailboxes"] = mailboxes, ["rate"] = rate,
+            ["bench"] = "mailbox-store", ["pageSize"] = store.PageSize, ["backstopPages"] = store.Options.CheckpointBackstopPages, ["restartPages"] = store.Options.CheckpointRestartPages, ["fill"] = fill, ["mailboxes"] = mailboxes, ["rate"] = rate,
             ["achievedPerSecond"] = Math.Round(open.AchievedRate),
             ["p50Ms"] = Math.Round(MailboxBench.Percentile(open.SortedLatenciesMs, 0.5), 3),
             ["p99Ms"] = Math.Round(MailboxBench.Percentile(open.SortedLatenciesMs, 0.99), 3),
