@@ -25,7 +25,7 @@ public sealed class MailboxBench : IBench
     /// <inheritdoc />
     public string Description =>
         "mailbox durable pushes/s + p50/p99 ack over host streams vs the 0k-sync storage path; latency at 100 vs 100k blobs; pull blobs/s " +
-        "(args: --pushes N --sessions S --inflight F --rate R --rate-seconds T --sync full|fullcommit|normal --checkpoint background|writer --checkpoint-ms MS --connections C --clients process|inprocess --gen0-mib M --fill N --pull-rounds R --push-only)";
+        "(args: --pushes N --sessions S --inflight F --rate R --rate-seconds T --sync full|fullcommit|normal --checkpoint background|writer --checkpoint-ms MS --page-size B --connections C --clients process|inprocess --gen0-mib M --fill N --pull-rounds R --push-only)";
 
     /// <inheritdoc />
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
@@ -63,11 +63,13 @@ public sealed class MailboxBench : IBench
         var checkpointInterval = checkpoint == "writer" ? TimeSpan.Zero
             : BenchArgs.GetLong(args, "--checkpoint-ms", 0) is > 0 and var ms ? TimeSpan.FromMilliseconds(ms)
             : new MailboxStoreOptions { DatabasePath = "x" }.CheckpointInterval;
+        // The new database's page size (the store's default 1 KiB; 4096 is what stores created before 2026-12-05 have).
+        var pageSize = (int)BenchArgs.GetLong(args, "--page-size", new MailboxStoreOptions { DatabasePath = "x" }.PageSize);
         var directory = Path.Combine(Path.GetTempPath(), "kp-mailbox-bench-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
         try
         {
-            var results = new Dictionary<string, object> { ["bench"] = Name, ["blobBytes"] = 1024, ["sync"] = sync, ["checkpoint"] = checkpoint, ["connections"] = connections, ["clients"] = clientMode, ["gen0Size"] = gen0 };
+            var results = new Dictionary<string, object> { ["bench"] = Name, ["blobBytes"] = 1024, ["sync"] = sync, ["checkpoint"] = checkpoint, ["pageSize"] = pageSize, ["connections"] = connections, ["clients"] = clientMode, ["gen0Size"] = gen0 };
             var blob = RandomNumberGenerator.GetBytes(1024);
 
             // Baseline on its own file in the same folder (same disk, same SQLite, same sync mode), run before and after
@@ -92,7 +94,7 @@ public sealed class MailboxBench : IBench
             }
             RunBaseline("zerok-1.db");
 
-            await using var rig = await Rig.StartAsync(Path.Combine(directory, "mailbox.db"), syncFull, sync == "full", checkpointInterval, connections, cancellationToken);
+            await using var rig = await Rig.StartAsync(Path.Combine(directory, "mailbox.db"), syncFull, sync == "full", checkpointInterval, pageSize, connections, cancellationToken);
 
             // 1. Durable push throughput: S sessions (one mailbox each) with F pushes in flight per session. The clients run
             // in a child process by default (a mailbox node is its own process; client GC and threads no longer stall the
@@ -117,7 +119,12 @@ public sealed class MailboxBench : IBench
             }
             else
             {
-                child = await MailboxClientProcess.RunAsync(rig.ServerAddress, sessions, inFlight, pushes, openRate, openSeconds, connections, cancellationToken);
+                child = await MailboxClientProcess.RunAsync(rig.ServerAddress, sessions, inFlight, pushes, openRate, openSeconds, connections,
+                    () =>
+                    {
+                        rig.Server.Store.FlushTimes.Start();
+                        rig.Server.Store.CommitTimes.Start();
+                    }, cancellationToken);
                 rate = child.Closed.GetProperty("pushesPerSecond").GetDouble();
                 pushP50 = child.Closed.GetProperty("p50Ms").GetDouble();
                 pushP99 = child.Closed.GetProperty("p99Ms").GetDouble();
@@ -156,6 +163,19 @@ public sealed class MailboxBench : IBench
                 results["openLoopServerCpuMicrosPerPush"] = Math.Round(serverCpu, 1);
                 results["openLoopServerGcPauseMs"] = Math.Round(child.ServerOpenGcPause.TotalMilliseconds, 1);
                 results["openLoopServerAllocatedBytesPerPush"] = child.ServerOpenAllocatedBytes / openPushes;
+                // The disk's part of the ack latency: each WAL fsync of the open loop (the checkpoint's writes and syncs run beside them).
+                var flushTimes = rig.Server.Store.FlushTimes.Take();
+                var commitTimes = rig.Server.Store.CommitTimes.Take();
+                results["openLoopWalFlushes"] = flushTimes.Length;
+                results["openLoopWalFlushP50Ms"] = Math.Round(MailboxStoreBench.Quantile(flushTimes, 0.5), 3);
+                results["openLoopWalFlushP99Ms"] = Math.Round(MailboxStoreBench.Quantile(flushTimes, 0.99), 3);
+                results["openLoopWalFlushMaxMs"] = Math.Round(MailboxStoreBench.Quantile(flushTimes, 1), 3);
+                results["openLoopCommitP99Ms"] = Math.Round(MailboxStoreBench.Quantile(commitTimes, 0.99), 3);
+                results["openLoopCommitMaxMs"] = Math.Round(MailboxStoreBench.Quantile(commitTimes, 1), 3);
+                Console.WriteLine($"store during the open loop ({rig.Server.Store.PageSize}-byte pages): {flushTimes.Length:N0} WAL fsyncs, p50 " +
+                    $"{MailboxStoreBench.Quantile(flushTimes, 0.5):0.000} ms, p99 {MailboxStoreBench.Quantile(flushTimes, 0.99):0.000} ms, max " +
+                    $"{MailboxStoreBench.Quantile(flushTimes, 1):0.000} ms; {commitTimes.Length:N0} group commits, p99 " +
+                    $"{MailboxStoreBench.Quantile(commitTimes, 0.99):0.000} ms, max {MailboxStoreBench.Quantile(commitTimes, 1):0.000} ms");
                 Console.WriteLine($"server process during the open loop: {serverCpu:0.0} us CPU and {child.ServerOpenAllocatedBytes / openPushes:N0} B allocated per push, " +
                     $"GC paused it {child.ServerOpenGcPause.TotalMilliseconds:0.0} ms " +
                     $"({child.ServerOpenGcs}); the open-loop lines above are the client process's (its CPU and GC)");
@@ -356,7 +376,7 @@ public sealed class MailboxBench : IBench
         /// The server and <paramref name="connections"/> client hosts: sessions are spread round-robin over them, one
         /// connection each as separate devices would have (1: every session multiplexed on one connection).
         /// </summary>
-        public static async Task<Rig> StartAsync(string database, bool syncFull, bool overlapFlush, TimeSpan checkpointInterval, int connections,
+        public static async Task<Rig> StartAsync(string database, bool syncFull, bool overlapFlush, TimeSpan checkpointInterval, int pageSize, int connections,
             CancellationToken cancellationToken)
         {
             var serverIdentity = Ed25519Identity.Generate();
@@ -369,7 +389,7 @@ public sealed class MailboxBench : IBench
             await serverHost.StartAsync(cancellationToken);
             var server = await MailboxServer.StartAsync(serverHost, new MailboxServerOptions
             {
-                Store = new MailboxStoreOptions { DatabasePath = database, SyncFull = syncFull, OverlapFlush = overlapFlush, CheckpointInterval = checkpointInterval, MaxMailboxBlobs = 10_000_000, MaxMailboxBytes = 64L << 30 },
+                Store = new MailboxStoreOptions { DatabasePath = database, SyncFull = syncFull, OverlapFlush = overlapFlush, CheckpointInterval = checkpointInterval, PageSize = pageSize, MaxMailboxBlobs = 10_000_000, MaxMailboxBytes = 64L << 30 },
                 PushesPerMinute = 100_000_000,
                 RequestsPerSecond = 10_000_000,
                 MaxInFlightPerSession = 256,

@@ -16,7 +16,7 @@ internal static class MailboxClientProcess
         string ServerOpenGcs, long ServerOpenAllocatedBytes);
 
     public static async Task<Phases> RunAsync(Multiaddr server, int sessions, int inFlight, int pushes, long rate, long seconds, int connections,
-        CancellationToken cancellationToken)
+        Action? openLoopStarting, CancellationToken cancellationToken)
     {
         var start = new ProcessStartInfo { FileName = Environment.ProcessPath!, RedirectStandardOutput = true, UseShellExecute = false };
         // Under `dotnet KontinuumP2P.Benchmarks.dll` the host needs the assembly; the apphost runs it itself.
@@ -48,6 +48,7 @@ internal static class MailboxClientProcess
                     closedCpu = MailboxBench.CpuTime() - cpu;
                     closed = JsonDocument.Parse(line["@closed ".Length..]).RootElement.Clone();
                     // The open loop starts right after this line.
+                    openLoopStarting?.Invoke();
                     cpu = MailboxBench.CpuTime();
                     gcPause = GC.GetTotalPauseDuration();
                     gcCounts = [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];

@@ -15,7 +15,12 @@ internal static class MailboxOpenLoop
     public sealed record Result(int Pushes, double Rate, double AchievedRate, double[] SortedLatenciesMs, double MaxSendLagMs, TimeSpan Cpu,
         long MaxPoolQueue, int MaxPoolThreads);
 
-    public static async Task<Result> RunAsync(IReadOnlyList<MailboxSession> sessions, double rate, TimeSpan duration, byte[] template,
+    public static Task<Result> RunAsync(IReadOnlyList<MailboxSession> sessions, double rate, TimeSpan duration, byte[] template,
+        Func<TimeSpan> cpuTime, CancellationToken cancellationToken) =>
+        RunAsync((i, blob, id) => sessions[i % sessions.Count].PushAsync(blob, id, 0, cancellationToken), rate, duration, template, cpuTime, cancellationToken);
+
+    /// <summary>As above with any push: <paramref name="push"/> gets the push's index, its blob and id.</summary>
+    public static async Task<Result> RunAsync(Func<int, byte[], byte[], Task<MailboxPushResult>> push, double rate, TimeSpan duration, byte[] template,
         Func<TimeSpan> cpuTime, CancellationToken cancellationToken)
     {
         var count = (int)Math.Max(1, rate * duration.TotalSeconds);
@@ -46,8 +51,7 @@ internal static class MailboxOpenLoop
                     var blob = (byte[])template.Clone();
                     RandomNumberGenerator.Fill(blob.AsSpan(0, 16));
                     var id = KontinuumP2P.Certs.Hashing.Blake3.Hash(blob);
-                    var push = sessions[next % sessions.Count].PushAsync(blob, id, 0, cancellationToken);
-                    tracked[next] = TrackAsync(push, due, latencies, next);
+                    tracked[next] = TrackAsync(push(next, blob, id), due, latencies, next);
                     next++;
                 }
                 maxQueue = Math.Max(maxQueue, ThreadPool.PendingWorkItemCount);

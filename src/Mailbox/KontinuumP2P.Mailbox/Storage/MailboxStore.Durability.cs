@@ -76,7 +76,9 @@ public sealed partial class MailboxStore
             {
                 try
                 {
+                    var started = _time.GetTimestamp();
                     FlushWal();
+                    FlushTimes.Record(_time.GetElapsedTime(started));
                     Interlocked.Increment(ref _flushes);
                     Volatile.Write(ref _flushedSequence, covered);
                 }
@@ -97,6 +99,12 @@ public sealed partial class MailboxStore
                 foreach (var op in group.Ops) op.Fail(error);
         }
     }
+
+    /// <summary>Bench hook: each WAL flush's duration, once <see cref="DurationRecorder.Start"/> was called.</summary>
+    internal DurationRecorder FlushTimes { get; } = new();
+
+    /// <summary>Bench hook: each group commit's duration on the writer (SQLite's backstop checkpoint runs inside one).</summary>
+    internal DurationRecorder CommitTimes { get; } = new();
 
     /// <summary>fsync of the WAL file: one call makes every frame written to it so far durable.</summary>
     private void FlushWal()

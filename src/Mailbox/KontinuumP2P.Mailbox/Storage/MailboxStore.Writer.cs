@@ -22,7 +22,11 @@ public sealed partial class MailboxStore
         _begin = Command("BEGIN IMMEDIATE");
         _commit = Command("COMMIT");
         _insertBlob = Command("INSERT INTO blobs (k, blob_id, data, expires) VALUES ($k, $id, $data, $expires)", "$k", "$id", "$data", "$expires");
-        _findDuplicate = Command("SELECT k FROM blobs WHERE blob_id = $id AND k > $lo AND k < $hi LIMIT 1", "$id", "$lo", "$hi");
+        // Through the 8-byte tag index (forced: a scan of the mailbox's key range would also answer), the full id checked on the row.
+        _findDuplicate = Command("""
+            SELECT k FROM blobs INDEXED BY blobs_by_tag WHERE substr(blob_id, 1, 8) = substr($id, 1, 8) AND blob_id = $id
+            AND k > $lo AND k < $hi LIMIT 1
+            """, "$id", "$lo", "$hi");
         _updateMailbox = Command("""
             UPDATE mailboxes SET next_cursor = $next, bytes = $bytes, blobs = $blobs, last_access = $access, trimmed = $trimmed
             WHERE id = $row
@@ -63,6 +67,7 @@ public sealed partial class MailboxStore
                 // Overlapped: the flush task acks the group after a WAL flush; the writer goes on with the next group.
                 if (_unflushed is null) Release(group);
                 else await _unflushed.Writer.WriteAsync(group, CancellationToken.None);
+                RestartWalIfWanted();
             }
         }
         finally
@@ -103,7 +108,9 @@ public sealed partial class MailboxStore
             foreach (var op in batch) op.Fail(error);
             return null;
         }
-        _metrics.Committed(batch.Count, _time.GetElapsedTime(started));
+        var elapsed = _time.GetElapsedTime(started);
+        _metrics.Committed(batch.Count, elapsed);
+        CommitTimes.Record(elapsed);
         return Snapshot(batch);
     }
 

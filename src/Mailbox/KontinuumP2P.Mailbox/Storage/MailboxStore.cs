@@ -56,6 +56,9 @@ public sealed partial class MailboxStore : IMailboxArchiveSource, IAsyncDisposab
     /// <summary>The store's epoch: random, created with the store file, kept across reopenings.</summary>
     public ulong Epoch { get; private set; }
 
+    /// <summary>The database file's page size (set when the file was created).</summary>
+    internal long PageSize { get; private set; }
+
     /// <summary>The options in force.</summary>
     public MailboxStoreOptions Options => _options;
 
@@ -102,6 +105,8 @@ public sealed partial class MailboxStore : IMailboxArchiveSource, IAsyncDisposab
         // One pragma per command, read back: a durability setting that silently failed to apply would void every ack.
         // FULL only when each COMMIT must sync itself; overlapped flushes sync the WAL on their own task (Durability.cs).
         var synchronous = _options.SyncFull && !_options.OverlapFlush ? 2L : 1L;
+        // Before anything is written: applies to a new file only (an existing one keeps its page size; WAL mode fixes it).
+        Execute($"PRAGMA page_size={_options.PageSize}");
         var journal = Scalar("PRAGMA journal_mode=WAL") as string;
         Execute($"PRAGMA synchronous={synchronous}");
         var applied = Scalar("PRAGMA synchronous") as long?;
@@ -117,7 +122,7 @@ public sealed partial class MailboxStore : IMailboxArchiveSource, IAsyncDisposab
             CREATE INDEX IF NOT EXISTS mailboxes_by_access ON mailboxes (last_access);
             CREATE TABLE IF NOT EXISTS blobs (k INTEGER PRIMARY KEY, blob_id BLOB NOT NULL, data BLOB NOT NULL,
                 expires INTEGER NOT NULL);
-            CREATE INDEX IF NOT EXISTS blobs_by_id ON blobs (blob_id);
+            CREATE INDEX IF NOT EXISTS blobs_by_tag ON blobs (substr(blob_id, 1, 8));
             CREATE INDEX IF NOT EXISTS blobs_by_expiry ON blobs (expires) WHERE expires > 0;
             CREATE TABLE IF NOT EXISTS devices (mailbox INTEGER NOT NULL, device_id BLOB NOT NULL, acked INTEGER NOT NULL,
                 PRIMARY KEY (mailbox, device_id)) WITHOUT ROWID;
@@ -127,6 +132,14 @@ public sealed partial class MailboxStore : IMailboxArchiveSource, IAsyncDisposab
             CREATE TABLE IF NOT EXISTS tombstones (mailbox_id BLOB PRIMARY KEY, until INTEGER NOT NULL) WITHOUT ROWID;
             CREATE INDEX IF NOT EXISTS tombstones_by_until ON tombstones (until);
             """);
+        // Stores created before the 8-byte tag index had a 32-byte blob-id index: the tag index above was just built
+        // from their rows, and the old one goes (both steps idempotent, so a crash in between is finished at the next open).
+        if (Scalar("SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = 'blobs_by_id'") is not null)
+        {
+            Execute("DROP INDEX blobs_by_id");
+            Log.MigratedBlobIndex(_logger, _options.DatabasePath);
+        }
+        PageSize = (long)Scalar("PRAGMA page_size")!;
         await using var tx = (SqliteTransaction)await _writer.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using (var read = _writer.CreateCommand())
         {
@@ -330,6 +343,9 @@ public sealed partial class MailboxStore : IMailboxArchiveSource, IAsyncDisposab
     {
         [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Mailbox store {Path} open: epoch {Epoch:x16}, {Mailboxes} mailboxes, {Blobs} blobs")]
         public static partial void Opened(ILogger logger, string path, ulong epoch, long mailboxes, long blobs);
+
+        [LoggerMessage(EventId = 7, Level = LogLevel.Information, Message = "Mailbox store {Path}: the 32-byte blob-id index was replaced by the 8-byte tag index")]
+        public static partial void MigratedBlobIndex(ILogger logger, string path);
 
         [LoggerMessage(EventId = 2, Level = LogLevel.Error, Message = "Mailbox store background task failed")]
         public static partial void BackgroundFailed(ILogger logger, Exception exception);

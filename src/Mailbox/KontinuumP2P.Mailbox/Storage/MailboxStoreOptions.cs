@@ -89,8 +89,25 @@ public sealed record MailboxStoreOptions
     /// </summary>
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>With <see cref="CheckpointInterval"/>: WAL pages at which the writer checkpoints itself (bounds the WAL file).</summary>
-    public int CheckpointBackstopPages { get; init; } = 4000;
+    /// <summary>
+    /// With <see cref="CheckpointInterval"/>: WAL pages at which the writer checkpoints itself (bounds the WAL file: 64 MiB
+    /// at the 1 KiB pages of a new store). Far above <see cref="CheckpointRestartPages"/>, so it fires only when restarts fail.
+    /// </summary>
+    public int CheckpointBackstopPages { get; init; } = 65536;
+
+    /// <summary>
+    /// With <see cref="CheckpointInterval"/>: WAL pages after which a background checkpoint asks the writer to restart the
+    /// WAL. The writer then checkpoints only the frames committed since (a few groups) between two groups, instead of
+    /// SQLite's backstop copying up to an interval's worth of random pages and syncing them while pushes wait.
+    /// </summary>
+    internal int CheckpointRestartPages { get; init; } = 16384;
+
+    /// <summary>
+    /// SQLite page size of a NEW database file (an existing file keeps the one it was created with). 1 KiB: every push
+    /// dirties one random leaf of the blob-id index, and that page is written to the WAL and again by the checkpoint, so
+    /// its size sets most of the random bytes the disk must sync per push (docs/mailbox.md, "WAL bytes per push").
+    /// </summary>
+    internal int PageSize { get; init; } = 1024;
 
     /// <summary>
     /// Replica: mailboxes with an archive key for which this returns true (given the mailbox id) are trimmed only up
@@ -128,6 +145,9 @@ public sealed record MailboxStoreOptions
         Range(MaxUnflushedGroups, 1, 4096, nameof(MaxUnflushedGroups));
         if (CheckpointInterval < TimeSpan.Zero) throw new ArgumentException($"{nameof(CheckpointInterval)} must not be negative (was {CheckpointInterval})", nameof(CheckpointInterval));
         Range(CheckpointBackstopPages, 100, 1_000_000, nameof(CheckpointBackstopPages));
+        Range(CheckpointRestartPages, 100, 1_000_000, nameof(CheckpointRestartPages));
+        if (PageSize is < 512 or > 65536 || (PageSize & (PageSize - 1)) != 0)
+            throw new ArgumentException($"{nameof(PageSize)} must be a power of two within 512..65536 (was {PageSize})", nameof(PageSize));
     }
 
     private static void Positive(TimeSpan value, string name)
