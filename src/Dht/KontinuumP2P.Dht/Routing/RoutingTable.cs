@@ -63,7 +63,7 @@ public sealed class RoutingTable
             bucket.Remove(existing);
             existing.LastSeen = now;
             if (addresses.Count > 0) existing.Addresses = addresses;
-            bucket.Add(existing);
+            bucket.Entries.Add(existing);
             return new(RoutingTableAddStatus.Updated);
         }
         var group = GroupOf(observedAddresses is { Count: > 0 } ? observedAddresses : addresses);
@@ -120,7 +120,7 @@ public sealed class RoutingTable
         if (bucket is null || entry is null) return false;
         bucket.Remove(entry);
         entry.LastSeen = now;
-        bucket.Add(entry);
+        bucket.Entries.Add(entry);
         return true;
     }
 
@@ -272,17 +272,13 @@ public sealed class RoutingTable
     private int SelectFrom(int first, int last, KadId target, (KadId Distance, KBucket.Entry Entry)[] chosen, int filled, int take, PeerId? exclude)
     {
         var start = filled;
-        // Ids are compared, not peer objects: the walk reads each bucket's contiguous id array and touches an entry
-        // object only when it keeps it (an entry per peer read was a cache miss each at simulator heap sizes).
-        var excluded = exclude is null ? (KadId?)null : KadId.FromPeer(exclude);
         for (var index = first; index <= last; index++)
         {
             if (_buckets[index] is not { } bucket) continue;
-            var ids = bucket.Ids;
-            for (var i = 0; i < ids.Length; i++)
+            foreach (var entry in bucket.Entries)
             {
-                if (excluded is { } skip && ids[i].Equals(skip)) continue;
-                var distance = ids[i].DistanceTo(target);
+                if (exclude is not null && entry.PeerId == exclude) continue;
+                var distance = entry.Id.DistanceTo(target);
                 // The group's slots are full and this one is no closer than the farthest kept: skip it.
                 if (filled == take && distance.CompareTo(chosen[filled - 1].Distance) >= 0) continue;
                 var position = filled == take ? filled - 1 : filled++;
@@ -291,7 +287,7 @@ public sealed class RoutingTable
                     chosen[position] = chosen[position - 1];
                     position--;
                 }
-                chosen[position] = (distance, bucket.Entries[i]);
+                chosen[position] = (distance, entry);
             }
         }
         return filled;
@@ -336,7 +332,7 @@ public sealed class RoutingTable
 
     private void Insert(KBucket bucket, KBucket.Entry entry)
     {
-        bucket.Add(entry);
+        bucket.Entries.Add(entry);
         _count++;
         MembershipChanged?.Invoke(entry.PeerId, true);
         if (entry.Group is not null) _groupCounts[entry.Group] = _groupCounts.GetValueOrDefault(entry.Group) + 1;
@@ -364,33 +360,16 @@ public sealed class RoutingTable
 
     private sealed class KBucket
     {
-        // Entries[i].Id == _ids[i]: the ids are kept beside the entries so that walks and look-ups read one array.
-        // Entries is read-only outside this class; it changes only through Add and Remove.
         public readonly List<Entry> Entries = [];
         public readonly List<Entry> Replacements = [];
-        private readonly List<KadId> _ids = [];
-
-        public ReadOnlySpan<KadId> Ids => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_ids);
 
         public Entry? Find(PeerId peer)
         {
-            var index = Ids.IndexOf(KadId.FromPeer(peer));
-            return index < 0 ? null : Entries[index];
+            foreach (var entry in Entries) if (entry.PeerId == peer) return entry;
+            return null;
         }
 
-        public void Add(Entry entry)
-        {
-            Entries.Add(entry);
-            _ids.Add(entry.Id);
-        }
-
-        public void Remove(Entry entry)
-        {
-            var index = Entries.IndexOf(entry);
-            if (index < 0) return;
-            Entries.RemoveAt(index);
-            _ids.RemoveAt(index);
-        }
+        public void Remove(Entry entry) => Entries.Remove(entry);
 
         public void RememberReplacement(Entry entry, int capacity)
         {

@@ -116,7 +116,7 @@ public sealed partial class CertificateAdmission : ICertificateSink, IAsyncDispo
 
     /// <summary>The current status of <paramref name="peer"/>, without allocating a verdict.</summary>
     public AdmissionStatus GetStatus(PeerId peer) =>
-        _peers.TryGetValue(peer, out var entry) && entry.DecidedStatus is { } status ? status
+        _peers.TryGetValue(peer, out var entry) && entry.Decided is { } verdict ? verdict.Status
         : entry is null && _memory.Get(peer, Now) is { } remembered ? remembered.Verdict.Status
         : AdmissionStatus.Pending;
 
@@ -314,7 +314,6 @@ public sealed partial class CertificateAdmission : ICertificateSink, IAsyncDispo
     private sealed class PeerEntry
     {
         private volatile AdmissionVerdict? _decided;
-        private volatile int _status = -1;
 
         public TaskCompletionSource<AdmissionVerdict> Verdict { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -323,9 +322,6 @@ public sealed partial class CertificateAdmission : ICertificateSink, IAsyncDispo
         /// <summary>The verdict once decided, readable without touching the task.</summary>
         public AdmissionVerdict? Decided => _decided;
 
-        /// <summary>The decided status, held in the entry itself: asked for every peer a DHT answer hands out.</summary>
-        public AdmissionStatus? DecidedStatus => _status < 0 ? null : (AdmissionStatus)_status;
-
         /// <summary>Records the verdict; false when one was already decided.</summary>
         public bool Decide(AdmissionVerdict verdict)
         {
@@ -333,7 +329,6 @@ public sealed partial class CertificateAdmission : ICertificateSink, IAsyncDispo
             {
                 if (_decided is not null) return false;
                 _decided = verdict;
-                _status = (int)verdict.Status;
             }
             Verdict.TrySetResult(verdict);
             return true;
