@@ -32,9 +32,7 @@ public delegate KadMessage AnswerRewriter(PeerId from, KadMessage request, KadMe
 public sealed class SimulatedEndpoint : IKadNetwork
 {
     private readonly SimulatedNetwork _network;
-    // Bounded like the node's peer store: without a bound, every node of a 10,000-node run remembered every peer it
-    // ever heard named.
-    private readonly AddressBook _addressBook = AddressBook.WithNodeDefaults();
+    private readonly Dictionary<PeerId, IReadOnlyList<Multiaddr>> _addressBook = [];
     private readonly Dictionary<PeerId, long> _sequences = [];
     // System.Threading.Lock, not Monitor on the dictionaries: these are taken for every message and every address looked
     // up, and Monitor.Enter took its slow path here (31 % of a 1,000-node run's samples).
@@ -98,33 +96,17 @@ public sealed class SimulatedEndpoint : IKadNetwork
     /// <inheritdoc />
     public IReadOnlyList<Multiaddr> GetAddresses(PeerId peer)
     {
-        var now = Now;
-        lock (_addressLock) return _addressBook.Get(peer, now);
+        lock (_addressLock) return _addressBook.TryGetValue(peer, out var list) ? list : [];
     }
 
     /// <inheritdoc />
-    public void AddAddresses(PeerId peer, IReadOnlyList<Multiaddr> addresses) => Learn(peer, addresses, firstHand: false);
-
-    /// <inheritdoc />
-    public void SetProtected(PeerId peer, bool inRoutingTable)
+    public void AddAddresses(PeerId peer, IReadOnlyList<Multiaddr> addresses)
     {
-        var now = Now;
-        lock (_addressLock) _addressBook.SetProtected(peer, inRoutingTable, now);
-    }
-
-    /// <summary>Records the address of a peer that contacted us (what identify does on a real connection).</summary>
-    internal void LearnFromContact(PeerId peer, IReadOnlyList<Multiaddr> addresses) => Learn(peer, addresses, firstHand: true);
-
-    private long Now => _network.Time.GetUtcNow().UtcTicks;
-
-    private void Learn(PeerId peer, IReadOnlyList<Multiaddr> addresses, bool firstHand)
-    {
-        if (addresses.Count == 0 || peer == LocalPeer) return;
+        if (addresses.Count == 0) return;
         // Share the canonical list when it is the node's real address: a decoded copy per address book costs memory.
         var canonical = _network.CanonicalAddresses(peer);
         if (canonical is not null && addresses.Count == canonical.Count && addresses[0].Equals(canonical[0])) addresses = canonical;
-        var now = Now;
-        lock (_addressLock) _addressBook.Add(peer, addresses, firstHand, now);
+        lock (_addressLock) _addressBook[peer] = addresses;
     }
 
     /// <inheritdoc />

@@ -186,7 +186,7 @@ public sealed class SimulatedNetwork
             }
             Interlocked.Increment(ref _network._delivered);
             target.Contacts?.OnContact(_from.Credentials);
-            target.LearnFromContact(_from.LocalPeer, _from.LocalAddresses); // what identify does on a real connection
+            target.AddAddresses(_from.LocalPeer, _from.LocalAddresses); // what identify does on a real connection
             var request = received ?? KadMessageCodec.Decode(bytes!);
             ValueTask<KadMessage?> handling;
             try
@@ -259,7 +259,6 @@ public sealed class SimulatedNetwork
                 }
                 Interlocked.Increment(ref _network._delivered);
                 _from.Contacts?.OnContact(target.Credentials);
-                _from.LearnFromContact(target.LocalPeer, target.LocalAddresses); // identify runs both ways
                 if (failure is not null) Complete(null, failure is InvalidDataException ? new StreamResetException("reset", failure) : failure);
                 else Complete(answer is null ? null : received ?? KadMessageCodec.Decode(bytes!), null);
             });
