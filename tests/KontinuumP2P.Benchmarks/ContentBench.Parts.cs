@@ -133,20 +133,4 @@ public sealed partial class ContentBench
             }
         }
     }
-
-    private static async ValueTask SinkAsync(IP2PStream stream, CancellationToken cancellationToken)
-    {
-        long received = 0;
-        while (true)
-        {
-            var result = await stream.Input.ReadAsync(cancellationToken);
-            received += result.Buffer.Length;
-            stream.Input.AdvanceTo(result.Buffer.End);
-            if (result.IsCompleted) break;
-        }
-        var ack = new byte[8];
-        BinaryPrimitives.WriteInt64BigEndian(ack, received);
-        await stream.Output.WriteAsync(ack, cancellationToken);
-        await stream.Output.CompleteAsync();
-    }
 }

@@ -61,7 +61,7 @@ public sealed partial class ContentBench : IBench
                 Transports = [new TcpTransport()],
                 ListenAddresses = [Multiaddr.Parse("/ip4/127.0.0.1/tcp/0")],
             });
-            server.SetHandler(SinkProtocol, SinkAsync);
+            server.SetHandler(SinkProtocol, StreamThroughputBench.SinkAsync);
             await server.StartAsync(cancellationToken);
             await using var mailbox = await MailboxServer.StartAsync(server, new MailboxServerOptions
             {
