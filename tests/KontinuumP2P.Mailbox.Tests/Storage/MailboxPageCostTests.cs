@@ -10,30 +10,17 @@ namespace KontinuumP2P.Mailbox.Tests.Storage;
 /// blob-id tag index behind dedup, and stores created before it (4 KiB pages, 32-byte id index) still opening.
 /// </summary>
 [TestFixture]
-public sealed class MailboxPageCostTests
+public sealed class MailboxPageCostTests : StoreDirectoryTest
 {
-    private string _directory = null!;
     private FakeTimeProvider _time = null!;
 
     [SetUp]
-    public void SetUp()
-    {
-        _directory = Path.Combine(Path.GetTempPath(), "kp-mbxp-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_directory);
-        _time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero));
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_directory, true);
-    }
+    public void CreateClock() => _time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero));
 
     // The fake clock never fires the background checkpoint and the backstop is out of reach, so the WAL only grows.
     private MailboxStoreOptions Options(int? pageSize = null) => new MailboxStoreOptions
     {
-        DatabasePath = Path.Combine(_directory, "m.db"), BackgroundCleanup = false, CheckpointBackstopPages = 1_000_000,
+        DatabasePath = Path.Combine(StoreDirectory, "m.db"), BackgroundCleanup = false, CheckpointBackstopPages = 1_000_000,
     } is var o && pageSize is { } size ? o with { PageSize = size } : o;
 
     private static Task<MailboxOpened> OpenAsync(MailboxStore store, Credentials c) =>
@@ -83,9 +70,9 @@ public sealed class MailboxPageCostTests
         // 1 KiB blob, its share of blob-table pages, one random 1 KiB tag-index leaf; 4 KiB pages make that leaf 4 KiB.
         var small = await WalBytesPerPushAsync(null);
         SqliteConnection.ClearAllPools();
-        File.Delete(Path.Combine(_directory, "m.db"));
-        File.Delete(Path.Combine(_directory, "m.db-wal"));
-        File.Delete(Path.Combine(_directory, "m.db-shm"));
+        File.Delete(Path.Combine(StoreDirectory, "m.db"));
+        File.Delete(Path.Combine(StoreDirectory, "m.db-wal"));
+        File.Delete(Path.Combine(StoreDirectory, "m.db-shm"));
         var large = await WalBytesPerPushAsync(4096);
         TestContext.Out.WriteLine($"WAL bytes per push: {small:N0} with 1 KiB pages, {large:N0} with 4 KiB pages");
         Assert.That(small, Is.LessThanOrEqualTo(4096));
