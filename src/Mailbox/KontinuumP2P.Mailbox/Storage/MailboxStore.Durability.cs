@@ -38,6 +38,9 @@ public sealed partial class MailboxStore
     /// <summary>Test hook: called on the writer right after each group's commit, with its sequence.</summary>
     internal Action<long>? Committed { get; set; }
 
+    /// <summary>Test hook: awaited by the writer once work is queued, before it takes the next group from the queue.</summary>
+    internal Func<Task>? BeforeBatch { get; set; }
+
     /// <summary>Test hook: awaited by the flush task before each WAL flush, with the highest group sequence that flush covers.</summary>
     internal Func<long, Task>? BeforeFlush { get; set; }
 

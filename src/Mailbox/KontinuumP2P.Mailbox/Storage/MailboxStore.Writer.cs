@@ -61,6 +61,7 @@ public sealed partial class MailboxStore
             // Drains until the queue is completed at dispose, so queued pushes are committed or refused, never dropped.
             while (await _queue.Reader.WaitToReadAsync(CancellationToken.None))
             {
+                if (BeforeBatch is { } hook) await hook();
                 batch.Clear();
                 while (batch.Count < _options.MaxBatchOperations && _queue.Reader.TryRead(out var op)) batch.Add(op);
                 if (batch.Count == 0 || CommitBatch(batch) is not { } group) continue;
