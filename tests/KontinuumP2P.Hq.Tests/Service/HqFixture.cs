@@ -19,7 +19,9 @@ internal sealed class HqFixture : IDisposable
         Certificate = Authority.IssueCertificate(Key, TimeSpan.FromDays(30), ["dht", "hq"]);
     }
 
-    public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 12, 4, 12, 0, 0, TimeSpan.Zero));
+    // Starts at the real time (whole seconds): some tests check certificates issued on this clock against the real
+    // clock (nodes on real sockets), and a fixed start date made them fail once a day had passed since it.
+    public FakeTimeProvider Time { get; } = new(DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
     public string Directory { get; }
     public DevnetAuthority Authority { get; }
     public Ed25519Identity Key { get; }
