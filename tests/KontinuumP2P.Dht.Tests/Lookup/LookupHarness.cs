@@ -41,6 +41,9 @@ internal sealed class LookupHarness
     public HashSet<PeerId> Dead { get; } = [];
     public HashSet<PeerId> Failing { get; } = [];
     public HashSet<PeerId> Asked { get; } = [];
+
+    /// <summary>Asked peers whose answer reached the lookup (a lookup may finish with requests still in flight).</summary>
+    public HashSet<PeerId> Answered { get; } = [];
     public int MaxInFlightSeen { get; private set; }
     public int Steps { get; private set; }
     public DateTimeOffset Now { get; private set; } = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
@@ -74,7 +77,11 @@ internal sealed class LookupHarness
                 pending.Remove(peer);
                 Now += TimeSpan.FromMilliseconds(_random.Next(1, 200));
                 if (Failing.Contains(peer)) lookup.OnFailure(peer, Now);
-                else lookup.OnSuccess(peer, Knows[peer], Now);
+                else
+                {
+                    Answered.Add(peer);
+                    lookup.OnSuccess(peer, Knows[peer], Now);
+                }
                 continue;
             }
             if (lookup.NextDeadline is not { } deadline) return "waiting with nothing answerable and no deadline";
