@@ -13,12 +13,14 @@ internal sealed class DurationRecorder
     /// <summary>Keeps every duration from now on (and drops what was kept).</summary>
     public void Start()
     {
-        lock (_lock) _times = [];
+        lock (_lock) Volatile.Write(ref _times, []);
     }
 
     /// <summary>Called by the step; a no-op until <see cref="Start"/>.</summary>
     public void Record(TimeSpan elapsed)
     {
+        // Every commit and flush calls this: a node that never started it takes no lock.
+        if (Volatile.Read(ref _times) is null) return;
         lock (_lock)
         {
             if (_times is not { } times) return;
