@@ -91,11 +91,10 @@ public sealed class ContentResumeTests
 
         // The child holds its only fetch worker after each verified chunk until told to go on: the kill lands exactly at 60 %.
         // The killed child's streams may still be answering requests it had pipelined; count only after they ended.
-        var streamsEnded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        server.SessionEnded = () =>
-        {
-            if (server.SessionCount == 0) streamsEnded.TrySetResult();
-        };
+        // Every stream end is signalled (the child's manifest stream ends long before the kill, so a one-shot signal
+        // set then would let the count below start while the killed fetch stream is still serving).
+        using var streamEnded = new SemaphoreSlim(0);
+        server.SessionEnded = () => streamEnded.Release();
         int killedAt;
         using (var child = CrashProcesses.Start("get", address, upload.Reference.ToText(), output))
         {
@@ -103,7 +102,7 @@ public sealed class ContentResumeTests
             await CrashProcesses.KillAsync(child, timeout.Token);
             Assert.That(child.ExitCode, Is.Not.Zero);
         }
-        if (server.SessionCount > 0) await streamsEnded.Task.WaitAsync(timeout.Token);
+        while (server.SessionCount > 0) await streamEnded.WaitAsync(timeout.Token);
         server.SessionEnded = null;
         Assert.That(killedAt, Is.EqualTo(chunks * 6 / 10));
         Assert.That(File.Exists(output), Is.False);
