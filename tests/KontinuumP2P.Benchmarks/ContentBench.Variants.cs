@@ -18,15 +18,19 @@ public sealed partial class ContentBench
 {
     /// <summary>
     /// One download configuration: streams per holder × fetches in flight per stream × chunks per fetch (the client's
-    /// default is 4x2x16). A switch of an experiment to compare in the same run goes here as a suffix (":name").
+    /// default is 4x2x16), on the bench's client host (each stream's receive window starts at 4 MiB) or, with the
+    /// suffix ":spec-window", on a second client host with default yamux options, as an application's host has them
+    /// (256 KiB, the spec's initial window, auto-tuned up to 16 MiB).
     /// </summary>
-    private sealed record Variant(string Name, int Streams, int Depth, int Batch)
+    private sealed record Variant(string Name, int Streams, int Depth, int Batch, bool SpecWindow)
     {
         public static Variant Parse(string text)
         {
-            var parts = text.Split('x').Select(p => int.TryParse(p, CultureInfo.InvariantCulture, out var n) ? n : -1).ToArray();
-            if (parts.Length != 3 || parts.Any(p => p < 1)) throw new ArgumentException($"a variant is SxDxB (streams x fetches in flight x chunks per fetch), not {text}");
-            return new Variant(text, parts[0], parts[1], parts[2]);
+            var (shape, host) = text.Split(':') is [var s, var h] ? (s, h) : (text, "");
+            var parts = shape.Split('x').Select(p => int.TryParse(p, CultureInfo.InvariantCulture, out var n) ? n : -1).ToArray();
+            if (parts.Length != 3 || parts.Any(p => p < 1) || host is not ("" or "spec-window"))
+                throw new ArgumentException($"a variant is SxDxB[:spec-window] (streams x fetches in flight x chunks per fetch), not {text}");
+            return new Variant(text, parts[0], parts[1], parts[2], host == "spec-window");
         }
     }
 
@@ -34,9 +38,16 @@ public sealed partial class ContentBench
         ContentReference reference, ContentHolder holder, int chunkSize, string directory, long size, CancellationToken cancellationToken)
     {
         var variants = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Variant.Parse).ToArray();
-        var clients = variants.Select(v => new ContentClient(client, new ContentClientOptions
+        using var specIdentity = KontinuumP2P.Core.Identity.Ed25519Identity.Generate();
+        await using var specHost = new PeerHost(new PeerHostOptions { Identity = specIdentity, Transports = [new KontinuumP2P.Net.Transports.TcpTransport()] });
+        if (variants.Any(v => v.SpecWindow))
         {
-            ChunkSize = chunkSize, StreamsPerHolder = v.Streams, FetchDepth = v.Depth, FetchBatch = v.Batch, 
+            await specHost.StartAsync(cancellationToken);
+            await specHost.DialAsync(holder.Addresses[0].WithPeerId(holder.Peer), cancellationToken);
+        }
+        var clients = variants.Select(v => new ContentClient(v.SpecWindow ? specHost : client, new ContentClientOptions
+        {
+            ChunkSize = chunkSize, StreamsPerHolder = v.Streams, FetchDepth = v.Depth, FetchBatch = v.Batch,
         })).ToArray();
         var mib = size / (double)(1 << 20);
         var raw = new List<(double Seconds, double Cpu, double Demand)>();

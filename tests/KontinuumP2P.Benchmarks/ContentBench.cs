@@ -31,7 +31,7 @@ public sealed partial class ContentBench : IBench
     public string Name => "content";
 
     /// <inheritdoc />
-    public string Description => "100 MiB attachment upload/download over TCP loopback vs one raw stream, the CPU bound, verify cost per chunk (args: --bytes N, --chunk N, --profile-downloads N, --profile-raw N, --profile-gate, --ab-rounds N, --ab-drop-rounds N (default 1), --rounds N: interleaved raw-stream and download pairs, median ratio, default 5; --variants SxDxB,... --variant-rounds N: download configurations (streams x fetches in flight x chunks per fetch) compared in one run, with how busy the cores were and the process's demand for cores)";
+    public string Description => "100 MiB attachment upload/download over TCP loopback vs one raw stream, the CPU bound, verify cost per chunk (args: --bytes N, --chunk N, --profile-downloads N, --profile-raw N, --profile-gate, --ab-rounds N, --ab-drop-rounds N (default 1), --rounds N: interleaved raw-stream and download pairs, median ratio, default 5; --variants SxDxB[:spec-window],... --variant-rounds N: download configurations (streams x fetches in flight x chunks per fetch; on a host with default yamux windows) compared in one run, with how busy the cores were and the process's demand for cores)";
 
     /// <inheritdoc />
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
