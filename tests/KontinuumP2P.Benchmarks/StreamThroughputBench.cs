@@ -225,4 +225,10 @@ internal static class BenchArgs
         if (index < 0 || index + 1 >= args.Length) return fallback;
         return long.Parse(args[index + 1], NumberStyles.Integer, CultureInfo.InvariantCulture);
     }
+
+    public static string? GetString(string[] args, string name)
+    {
+        var index = Array.IndexOf(args, name);
+        return index < 0 || index + 1 >= args.Length ? null : args[index + 1];
+    }
 }
