@@ -79,6 +79,12 @@ public sealed record MailboxStoreOptions
     /// </summary>
     public bool OverlapFlush { get; init; } = true;
 
+    /// <summary>
+    /// With <see cref="OverlapFlush"/> on Linux: the flush task syncs the WAL with <c>fdatasync</c> instead of
+    /// <c>fsync</c> (same durability for the frames; no timestamp update, so no journal commit while the file does not grow).
+    /// </summary>
+    internal bool WalDataSync { get; init; } = true;
+
     /// <summary>Committed groups waiting for a WAL flush at most (with <see cref="OverlapFlush"/>); the writer waits beyond.</summary>
     public int MaxUnflushedGroups { get; init; } = 16;
 
