@@ -17,6 +17,30 @@ public sealed partial class MailboxBench
             store.RestartCommitTimes.Start();
             store.BackgroundCheckpointTimes.Start();
             store.BackpressureTimes.Start();
+            store.Stalls.Start();
+        }
+
+        /// <summary>
+        /// For each of the open loop's worst 100 ms windows (by pushes over 10 ms, from the client's report), the store
+        /// stalls of 2 ms or more that started from 100 ms before it to its end: which step the tail waited for.
+        /// </summary>
+        public static void Correlate(MailboxStore store, System.Text.Json.JsonElement open)
+        {
+            if (!open.TryGetProperty("openLoopStartTimestamp", out var startElement) || !open.TryGetProperty("openLoopWorstWindows", out var worstElement)) return;
+            var start = startElement.GetInt64();
+            var stalls = store.Stalls.Take();
+            var summary = stalls.GroupBy(s => s.Kind).Select(g => $"{g.Key} {g.Count()}x sum {g.Sum(s => s.Elapsed.TotalMilliseconds):0} ms");
+            Console.WriteLine("store steps of 2 ms or more during the open loop: " + string.Join("; ", summary));
+            foreach (var window in (worstElement.GetString() ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries).Take(5))
+            {
+                var parts = window.Split(':');
+                var offset = double.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture);
+                var near = stalls
+                    .Select(s => (At: (s.Started - start) * 1000.0 / System.Diagnostics.Stopwatch.Frequency, s.Kind, s.Elapsed))
+                    .Where(s => s.At >= offset - 100 && s.At < offset + 100)
+                    .Select(s => $"{s.Kind} at {s.At:0} for {s.Elapsed.TotalMilliseconds:0.0}");
+                Console.WriteLine($"  window at {offset:0} ms (max {parts[1]} ms, {parts[2]} pushes over 10 ms): {string.Join(", ", near)}");
+            }
         }
 
         public static void Report(MailboxStore store, Dictionary<string, object> results)

@@ -186,6 +186,7 @@ public sealed partial class MailboxBench : IBench
                     $"{MailboxStoreBench.Quantile(flushTimes, 1):0.000} ms; {commitTimes.Length:N0} group commits, p99 " +
                     $"{MailboxStoreBench.Quantile(commitTimes, 0.99):0.000} ms, max {MailboxStoreBench.Quantile(commitTimes, 1):0.000} ms");
                 StoreStalls.Report(rig.Server.Store, results);
+                StoreStalls.Correlate(rig.Server.Store, open);
                 Console.WriteLine($"server process during the open loop: {serverCpu:0.0} us CPU and {child.ServerOpenAllocatedBytes / openPushes:N0} B allocated per push, " +
                     $"GC paused it {child.ServerOpenGcPause.TotalMilliseconds:0.0} ms " +
                     $"({child.ServerOpenGcs}); the open-loop lines above are the client process's (its CPU and GC)");

@@ -46,6 +46,9 @@ public sealed partial class MailboxStore
     /// <summary>Bench hook: each passive checkpoint of the background task (the writer goes on meanwhile).</summary>
     internal DurationRecorder BackgroundCheckpointTimes { get; } = new();
 
+    /// <summary>Bench hook: every step above of 2 ms or more, and the flushes and commits, with when it started.</summary>
+    internal StallTimeline Stalls { get; } = new();
+
     /// <summary>Bench hook: each wait of the writer for room among the unflushed groups (<see cref="MailboxStoreOptions.MaxUnflushedGroups"/>).</summary>
     internal DurationRecorder BackpressureTimes { get; } = new();
 
@@ -97,6 +100,7 @@ public sealed partial class MailboxStore
             var rc = raw.sqlite3_wal_checkpoint_v2(db, "main", raw.SQLITE_CHECKPOINT_PASSIVE, out var walFrames, out _);
             var took = _time.GetElapsedTime(started);
             BackgroundCheckpointTimes.Record(took);
+            Stalls.Record("background checkpoint", started, took);
             // Before asking the writer to restart the WAL: passes back to back, each copying (and syncing) what arrived
             // during the one before, until one is short, so the writer's own checkpoint finds little left to copy and sync.
             for (var pass = 0; rc == raw.SQLITE_OK && walFrames >= _options.CheckpointRestartPages && pass < _options.RestartCatchUpPasses
@@ -106,6 +110,7 @@ public sealed partial class MailboxStore
                 rc = raw.sqlite3_wal_checkpoint_v2(db, "main", raw.SQLITE_CHECKPOINT_PASSIVE, out walFrames, out _);
                 took = _time.GetElapsedTime(started);
                 BackgroundCheckpointTimes.Record(took);
+                Stalls.Record("catch-up pass", started, took);
                 Interlocked.Increment(ref _catchUpPasses);
             }
             if (rc != raw.SQLITE_OK && rc != raw.SQLITE_BUSY)
@@ -141,6 +146,7 @@ public sealed partial class MailboxStore
         var started = _time.GetTimestamp();
         var rc = raw.sqlite3_wal_checkpoint_v2(db, "main", raw.SQLITE_CHECKPOINT_PASSIVE, out _, out _);
         WriterCheckpointTimes.Record(_time.GetElapsedTime(started));
+        Stalls.Record("writer checkpoint", started, _time.GetElapsedTime(started));
         if (rc != raw.SQLITE_OK && rc != raw.SQLITE_BUSY) Log.CheckpointFailed(_logger, rc, raw.sqlite3_errmsg(db).utf8_to_string());
         else
         {

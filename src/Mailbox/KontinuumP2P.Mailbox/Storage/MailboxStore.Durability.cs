@@ -83,6 +83,7 @@ public sealed partial class MailboxStore
                     var started = _time.GetTimestamp();
                     FlushWal();
                     FlushTimes.Record(_time.GetElapsedTime(started));
+                    Stalls.Record("wal flush", started, _time.GetElapsedTime(started));
                     Interlocked.Increment(ref _flushes);
                     Volatile.Write(ref _flushedSequence, covered);
                 }

@@ -73,6 +73,7 @@ public sealed partial class MailboxStore
                     var waiting = _time.GetTimestamp();
                     await _unflushed.Writer.WriteAsync(group, CancellationToken.None);
                     BackpressureTimes.Record(_time.GetElapsedTime(waiting));
+                    Stalls.Record("flush backpressure", waiting, _time.GetElapsedTime(waiting));
                 }
                 RestartWalIfWanted();
             }
@@ -118,6 +119,7 @@ public sealed partial class MailboxStore
         var elapsed = _time.GetElapsedTime(started);
         _metrics.Committed(batch.Count, elapsed);
         CommitTimes.Record(elapsed);
+        Stalls.Record(_restartCommitPending ? "restart commit" : "commit", started, elapsed);
         // The first commit after a writer checkpoint restarts the WAL (writes and, unless synchronous=OFF, syncs its header).
         if (_restartCommitPending)
         {
