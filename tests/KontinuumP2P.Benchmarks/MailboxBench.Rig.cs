@@ -37,7 +37,7 @@ public sealed partial class MailboxBench
         /// connection each as separate devices would have (1: every session multiplexed on one connection).
         /// </summary>
         public static async Task<Rig> StartAsync(string database, bool syncFull, bool overlapFlush, TimeSpan checkpointInterval, int pageSize, int connections,
-            CancellationToken cancellationToken)
+            Func<MailboxStoreOptions, MailboxStoreOptions> tune, CancellationToken cancellationToken)
         {
             var serverIdentity = Ed25519Identity.Generate();
             var serverHost = new PeerHost(new PeerHostOptions
@@ -49,7 +49,7 @@ public sealed partial class MailboxBench
             await serverHost.StartAsync(cancellationToken);
             var server = await MailboxServer.StartAsync(serverHost, new MailboxServerOptions
             {
-                Store = new MailboxStoreOptions { DatabasePath = database, SyncFull = syncFull, OverlapFlush = overlapFlush, CheckpointInterval = checkpointInterval, PageSize = pageSize, MaxMailboxBlobs = 10_000_000, MaxMailboxBytes = 64L << 30 },
+                Store = tune(new MailboxStoreOptions { DatabasePath = database, SyncFull = syncFull, OverlapFlush = overlapFlush, CheckpointInterval = checkpointInterval, PageSize = pageSize, MaxMailboxBlobs = 10_000_000, MaxMailboxBytes = 64L << 30 }),
                 PushesPerMinute = 100_000_000,
                 RequestsPerSecond = 10_000_000,
                 MaxInFlightPerSession = 256,

@@ -20,7 +20,7 @@ public sealed partial class MailboxBench : IBench
     /// <inheritdoc />
     public string Description =>
         "mailbox durable pushes/s + p50/p99 ack over host streams vs the 0k-sync storage path; latency at 100 vs 100k blobs; pull blobs/s " +
-        "(args: --pushes N --sessions S --inflight F --rate R --rate-seconds T --sync full|fullcommit|normal --checkpoint background|writer --checkpoint-ms MS --page-size B --connections C --clients process|inprocess --gen0-mib M --fill N --pull-rounds R --push-only)";
+        "(args: --pushes N --sessions S --inflight F --rate R --rate-seconds T --sync full|fullcommit|normal --checkpoint background|writer --checkpoint-ms MS --page-size B --connections C --restart-pages P --backstop-pages P --catch-up-passes N --wal-sync data|full --clients process|inprocess --gen0-mib M --fill N --pull-rounds R --push-only)";
 
     /// <inheritdoc />
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
@@ -89,7 +89,20 @@ public sealed partial class MailboxBench : IBench
             }
             RunBaseline("zerok-1.db");
 
-            await using var rig = await Rig.StartAsync(Path.Combine(directory, "mailbox.db"), syncFull, sync == "full", checkpointInterval, pageSize, connections, cancellationToken);
+            // Store tuning for before/after runs of the WAL restart (defaults: the store's own).
+            var defaults = new MailboxStoreOptions { DatabasePath = "x" };
+            var restartPages = (int)BenchArgs.GetLong(args, "--restart-pages", defaults.CheckpointRestartPages);
+            var backstopPages = (int)BenchArgs.GetLong(args, "--backstop-pages", Math.Max(defaults.CheckpointBackstopPages, 4 * restartPages));
+            results["restartPages"] = restartPages;
+            results["backstopPages"] = backstopPages;
+            var catchUpPasses = (int)BenchArgs.GetLong(args, "--catch-up-passes", defaults.RestartCatchUpPasses);
+            results["catchUpPasses"] = catchUpPasses;
+            var walSyncIndex = Array.IndexOf(args, "--wal-sync");
+            var walSync = walSyncIndex >= 0 && walSyncIndex + 1 < args.Length ? args[walSyncIndex + 1] : defaults.WalDataSync ? "data" : "full";
+            if (walSync is not ("data" or "full")) throw new ArgumentException($"--wal-sync {walSync}: expected data or full");
+            results["walSync"] = walSync;
+            await using var rig = await Rig.StartAsync(Path.Combine(directory, "mailbox.db"), syncFull, sync == "full", checkpointInterval, pageSize, connections,
+                o => o with { CheckpointRestartPages = restartPages, CheckpointBackstopPages = backstopPages, RestartCatchUpPasses = catchUpPasses, WalDataSync = walSync == "data" }, cancellationToken);
 
             // 1. Durable push throughput: S sessions (one mailbox each) with F pushes in flight per session. The clients run
             // in a child process by default (a mailbox node is its own process; client GC and threads no longer stall the
@@ -119,6 +132,7 @@ public sealed partial class MailboxBench : IBench
                     {
                         rig.Server.Store.FlushTimes.Start();
                         rig.Server.Store.CommitTimes.Start();
+                        StoreStalls.Start(rig.Server.Store);
                     }, cancellationToken);
                 rate = child.Closed.GetProperty("pushesPerSecond").GetDouble();
                 pushP50 = child.Closed.GetProperty("p50Ms").GetDouble();
@@ -171,6 +185,8 @@ public sealed partial class MailboxBench : IBench
                     $"{MailboxStoreBench.Quantile(flushTimes, 0.5):0.000} ms, p99 {MailboxStoreBench.Quantile(flushTimes, 0.99):0.000} ms, max " +
                     $"{MailboxStoreBench.Quantile(flushTimes, 1):0.000} ms; {commitTimes.Length:N0} group commits, p99 " +
                     $"{MailboxStoreBench.Quantile(commitTimes, 0.99):0.000} ms, max {MailboxStoreBench.Quantile(commitTimes, 1):0.000} ms");
+                StoreStalls.Report(rig.Server.Store, results);
+                StoreStalls.Correlate(rig.Server.Store, open);
                 Console.WriteLine($"server process during the open loop: {serverCpu:0.0} us CPU and {child.ServerOpenAllocatedBytes / openPushes:N0} B allocated per push, " +
                     $"GC paused it {child.ServerOpenGcPause.TotalMilliseconds:0.0} ms " +
                     $"({child.ServerOpenGcs}); the open-loop lines above are the client process's (its CPU and GC)");

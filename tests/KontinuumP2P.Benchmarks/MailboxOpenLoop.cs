@@ -13,7 +13,7 @@ internal static class MailboxOpenLoop
 {
     /// <summary>What one open-loop run measured.</summary>
     public sealed record Result(int Pushes, double Rate, double AchievedRate, double[] SortedLatenciesMs, double MaxSendLagMs, TimeSpan Cpu,
-        long MaxPoolQueue, int MaxPoolThreads);
+        long MaxPoolQueue, int MaxPoolThreads, long StartTimestamp, string WorstWindows);
 
     public static Task<Result> RunAsync(IReadOnlyList<MailboxSession> sessions, double rate, TimeSpan duration, byte[] template,
         Func<TimeSpan> cpuTime, CancellationToken cancellationToken) =>
@@ -69,8 +69,32 @@ internal static class MailboxOpenLoop
         await tracker.AllDone.ConfigureAwait(false);
         var elapsed = Stopwatch.GetElapsedTime(start);
         cpu = cpuTime() - cpu;
+        var worst = WorstWindows(latencies, rate);
         Array.Sort(latencies);
-        return new Result(count, rate, count / elapsed.TotalSeconds, latencies, maxLagMs, cpu, maxQueue, maxThreads);
+        return new Result(count, rate, count / elapsed.TotalSeconds, latencies, maxLagMs, cpu, maxQueue, maxThreads, start, worst);
+    }
+
+    /// <summary>
+    /// The 8 windows of 100 ms (by due time) with the most pushes over 10 ms, as "offset ms:max ms:pushes over 10 ms"
+    /// separated by spaces: the offsets, added to the start timestamp, line up with the server's stall timeline.
+    /// </summary>
+    private static string WorstWindows(double[] latencies, double rate)
+    {
+        var perWindow = Math.Max(1, (int)(rate / 10));
+        var windows = new List<(int Offset, double Max, int Over)>();
+        for (var first = 0; first < latencies.Length; first += perWindow)
+        {
+            var slice = latencies.AsSpan(first, Math.Min(perWindow, latencies.Length - first));
+            var over = 0;
+            var max = 0.0;
+            foreach (var latency in slice)
+            {
+                if (latency > 10) over++;
+                max = Math.Max(max, latency);
+            }
+            if (over > 0) windows.Add((first / perWindow * 100, max, over));
+        }
+        return string.Join(" ", windows.OrderByDescending(w => w.Over).Take(8).Select(w => $"{w.Offset}:{w.Max:0}:{w.Over}"));
     }
 
     /// <summary>Runs the open loop and prints and records its figures (latency from the due time, CPU, GC, thread pool, the target).</summary>
@@ -95,6 +119,8 @@ internal static class MailboxOpenLoop
         results["openLoopP99Ms"] = Math.Round(p99, 3);
         results["openLoopP999Ms"] = Math.Round(MailboxBench.Percentile(open.SortedLatenciesMs, 0.999), 3);
         results["openLoopMaxSendLagMs"] = Math.Round(open.MaxSendLagMs, 3);
+        results["openLoopStartTimestamp"] = open.StartTimestamp;
+        results["openLoopWorstWindows"] = open.WorstWindows;
         results["openLoopCpuMicrosPerPush"] = Math.Round(open.Cpu.TotalMicroseconds / open.Pushes, 1);
         results["openLoopMaxPoolQueue"] = open.MaxPoolQueue;
         results["openLoopMaxPoolThreads"] = open.MaxPoolThreads;

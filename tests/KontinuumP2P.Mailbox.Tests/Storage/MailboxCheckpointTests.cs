@@ -55,7 +55,7 @@ public sealed class MailboxCheckpointTests : StoreDirectoryTest
         var options = new MailboxStoreOptions
         {
             DatabasePath = path, BackgroundCleanup = false, CheckpointInterval = TimeSpan.FromMilliseconds(5),
-            CheckpointBackstopPages = 1_000_000, CheckpointRestartPages = 300,
+            CheckpointBackstopPages = 1_000_000, CheckpointRestartPages = 300, RestartCatchUpPasses = 0, // the ask alone; catch-up below
         };
         var store = await MailboxStore.OpenAsync(options);
         var c = Credentials.Random();
@@ -76,6 +76,42 @@ public sealed class MailboxCheckpointTests : StoreDirectoryTest
         await checkpointed.Task.WaitAsync(Wait);
         Assert.That(store.WriterCheckpoints, Is.GreaterThan(0), "the writer was asked to restart the WAL");
         // The WAL restarts from its start once the writer's checkpoint covered it: it never holds the 8,000 pages pushed.
+        Assert.That(walMax, Is.LessThan(ids.Count / 2 * (24L + store.PageSize)), "the WAL restarted long before it held every push");
+        await store.DisposeAsync().AsTask().WaitAsync(Wait);
+
+        await using var reopened = await MailboxStore.OpenAsync(options with { CheckpointInterval = TimeSpan.Zero });
+        var again = (await reopened.OpenMailboxAsync(c.MailboxId, c.Capability, c.DeviceId, c.ArchiveKey, CancellationToken.None)).Handle;
+        var page = await reopened.ReadAfterAsync(again, 0, 10_000, 64 << 20, CancellationToken.None);
+        Assert.That(page.Blobs.Select(b => Convert.ToHexString(b.BlobId.Span)), Is.EqualTo(ids.Select(Convert.ToHexString)), "every blob, in order, once");
+    }
+
+    [Test]
+    public async Task Catch_up_passes_run_before_the_writer_is_asked_and_the_wal_still_restarts_with_every_blob_kept()
+    {
+        var path = Path.Combine(StoreDirectory, "c.db");
+        // A zero target: every catch-up pass allowed runs, so the test sees them whatever the disk's speed.
+        var options = new MailboxStoreOptions
+        {
+            DatabasePath = path, BackgroundCleanup = false, CheckpointInterval = TimeSpan.FromMilliseconds(5),
+            CheckpointBackstopPages = 1_000_000, CheckpointRestartPages = 300, RestartCatchUpPasses = 3, RestartCatchUpTarget = TimeSpan.Zero,
+        };
+        var store = await MailboxStore.OpenAsync(options);
+        var c = Credentials.Random();
+        var handle = (await store.OpenMailboxAsync(c.MailboxId, c.Capability, c.DeviceId, c.ArchiveKey, CancellationToken.None)).Handle;
+        var ids = new List<byte[]>();
+        long walMax = 0;
+        // ~10,000 pushes (~35,000 WAL pages): the catch-up passes delay each ask, so the run is longer than the test above.
+        for (var round = 0; round < 300 || (store.WriterCheckpoints < 2 && round < 3000); round++)
+        {
+            var blobs = Enumerable.Range(0, 32).Select(_ => Blobs.Make(1024)).ToList();
+            await Task.WhenAll(blobs.Select(b => store.PushAsync(handle, b.Id, b.Data, TimeSpan.Zero, CancellationToken.None))).WaitAsync(Wait);
+            ids.AddRange(blobs.Select(b => b.Id));
+            walMax = Math.Max(walMax, new FileInfo(path + "-wal").Length);
+        }
+        Assert.That(store.WriterCheckpoints, Is.GreaterThan(1), "the writer was asked to restart the WAL");
+        // Every ask follows its catch-up passes, three each at a zero target.
+        Assert.That(store.CatchUpPasses, Is.GreaterThanOrEqualTo(3 * store.WriterCheckpoints));
+        Assert.That(store.CatchUpPasses, Is.LessThanOrEqualTo(3 * store.BackgroundCheckpoints), "at most three passes per periodic checkpoint");
         Assert.That(walMax, Is.LessThan(ids.Count / 2 * (24L + store.PageSize)), "the WAL restarted long before it held every push");
         await store.DisposeAsync().AsTask().WaitAsync(Wait);
 

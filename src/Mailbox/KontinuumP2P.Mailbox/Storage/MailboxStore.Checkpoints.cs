@@ -19,12 +19,38 @@ namespace KontinuumP2P.Mailbox.Storage;
 /// between two groups the few frames committed since that background checkpoint; its next BEGIN restarts the WAL. Left
 /// to the backstop instead, the writer copied and synced up to an interval's worth of random pages (~100 ms stalls
 /// measured at 10,000 pushes/s, docs/benchmarks.md, seventh session).
+/// Each restart still stops the writer for its checkpoint (a WAL fsync and a database fsync: 20-50 ms measured on a loaded
+/// machine whatever the number of frames left) and for the WAL header sync in the commit that restarts the WAL (~5 ms), so
+/// the threshold is large (fewer restarts), and before asking, the background task runs up to
+/// <see cref="MailboxStoreOptions.RestartCatchUpPasses"/> passes back to back so the writer's checkpoint has less to copy.
+/// The writer keeps <c>synchronous=NORMAL</c>: with OFF it would skip that header sync, which orders the new WAL header
+/// before the frames that overwrite the old log (docs/mailbox.md, "Why the writer keeps synchronous=NORMAL").
 /// Durability is unchanged: a checkpoint syncs the WAL before it copies and the database before it records progress.
 /// </content>
 public sealed partial class MailboxStore
 {
     private long _backgroundCheckpoints, _checkpointedSequence, _writerCheckpoints;
     private int _restartWanted;
+    private bool _restartCommitPending;
+    private long _catchUpPasses;
+
+    /// <summary>Extra background passes run before a WAL restart was asked of the writer.</summary>
+    internal long CatchUpPasses => Volatile.Read(ref _catchUpPasses);
+
+    /// <summary>Bench hook: each checkpoint the writer ran between two groups to restart the WAL (the writer is stopped meanwhile).</summary>
+    internal DurationRecorder WriterCheckpointTimes { get; } = new();
+
+    /// <summary>Bench hook: the group commit right after each writer checkpoint (the one that restarts the WAL).</summary>
+    internal DurationRecorder RestartCommitTimes { get; } = new();
+
+    /// <summary>Bench hook: each passive checkpoint of the background task (the writer goes on meanwhile).</summary>
+    internal DurationRecorder BackgroundCheckpointTimes { get; } = new();
+
+    /// <summary>Bench hook: every step above of 2 ms or more, and the flushes and commits, with when it started.</summary>
+    internal StallTimeline Stalls { get; } = new();
+
+    /// <summary>Bench hook: each wait of the writer for room among the unflushed groups (<see cref="MailboxStoreOptions.MaxUnflushedGroups"/>).</summary>
+    internal DurationRecorder BackpressureTimes { get; } = new();
 
     /// <summary>Checkpoints the writer ran when asked to restart the WAL.</summary>
     internal long WriterCheckpoints => Volatile.Read(ref _writerCheckpoints);
@@ -70,7 +96,23 @@ public sealed partial class MailboxStore
             // Only what is already flushed: a checkpoint of unflushed frames would sync them anyway, but there is no need to race the flush task.
             var covered = Overlapped ? FlushedSequence : CommittedSequence;
             if (covered == Volatile.Read(ref _checkpointedSequence)) continue;
+            var started = _time.GetTimestamp();
             var rc = raw.sqlite3_wal_checkpoint_v2(db, "main", raw.SQLITE_CHECKPOINT_PASSIVE, out var walFrames, out _);
+            var took = _time.GetElapsedTime(started);
+            BackgroundCheckpointTimes.Record(took);
+            Stalls.Record("background checkpoint", started, took);
+            // Before asking the writer to restart the WAL: passes back to back, each copying (and syncing) what arrived
+            // during the one before, until one is short, so the writer's own checkpoint finds little left to copy and sync.
+            for (var pass = 0; rc == raw.SQLITE_OK && walFrames >= _options.CheckpointRestartPages && pass < _options.RestartCatchUpPasses
+                && took > _options.RestartCatchUpTarget; pass++)
+            {
+                started = _time.GetTimestamp();
+                rc = raw.sqlite3_wal_checkpoint_v2(db, "main", raw.SQLITE_CHECKPOINT_PASSIVE, out walFrames, out _);
+                took = _time.GetElapsedTime(started);
+                BackgroundCheckpointTimes.Record(took);
+                Stalls.Record("catch-up pass", started, took);
+                Interlocked.Increment(ref _catchUpPasses);
+            }
             if (rc != raw.SQLITE_OK && rc != raw.SQLITE_BUSY)
             {
                 Log.CheckpointFailed(_logger, rc, raw.sqlite3_errmsg(db).utf8_to_string());
@@ -101,9 +143,16 @@ public sealed partial class MailboxStore
     {
         if (Volatile.Read(ref _restartWanted) == 0 || Interlocked.Exchange(ref _restartWanted, 0) == 0) return;
         var db = _writer.Handle!;
+        var started = _time.GetTimestamp();
         var rc = raw.sqlite3_wal_checkpoint_v2(db, "main", raw.SQLITE_CHECKPOINT_PASSIVE, out _, out _);
+        WriterCheckpointTimes.Record(_time.GetElapsedTime(started));
+        Stalls.Record("writer checkpoint", started, _time.GetElapsedTime(started));
         if (rc != raw.SQLITE_OK && rc != raw.SQLITE_BUSY) Log.CheckpointFailed(_logger, rc, raw.sqlite3_errmsg(db).utf8_to_string());
-        else Interlocked.Increment(ref _writerCheckpoints);
+        else
+        {
+            Interlocked.Increment(ref _writerCheckpoints);
+            _restartCommitPending = true;
+        }
     }
 
     private static partial class Log

@@ -67,7 +67,14 @@ public sealed partial class MailboxStore
                 if (batch.Count == 0 || CommitBatch(batch) is not { } group) continue;
                 // Overlapped: the flush task acks the group after a WAL flush; the writer goes on with the next group.
                 if (_unflushed is null) Release(group);
-                else await _unflushed.Writer.WriteAsync(group, CancellationToken.None);
+                else if (!_unflushed.Writer.TryWrite(group))
+                {
+                    // The flush task is MaxUnflushedGroups behind: the writer waits (timed for the bench).
+                    var waiting = _time.GetTimestamp();
+                    await _unflushed.Writer.WriteAsync(group, CancellationToken.None);
+                    BackpressureTimes.Record(_time.GetElapsedTime(waiting));
+                    Stalls.Record("flush backpressure", waiting, _time.GetElapsedTime(waiting));
+                }
                 RestartWalIfWanted();
             }
         }
@@ -112,6 +119,13 @@ public sealed partial class MailboxStore
         var elapsed = _time.GetElapsedTime(started);
         _metrics.Committed(batch.Count, elapsed);
         CommitTimes.Record(elapsed);
+        Stalls.Record(_restartCommitPending ? "restart commit" : "commit", started, elapsed);
+        // The first commit after a writer checkpoint restarts the WAL (writes and, unless synchronous=OFF, syncs its header).
+        if (_restartCommitPending)
+        {
+            _restartCommitPending = false;
+            RestartCommitTimes.Record(elapsed);
+        }
         return Snapshot(batch);
     }
 

@@ -79,6 +79,12 @@ public sealed record MailboxStoreOptions
     /// </summary>
     public bool OverlapFlush { get; init; } = true;
 
+    /// <summary>
+    /// With <see cref="OverlapFlush"/> on Linux: the flush task syncs the WAL with <c>fdatasync</c> instead of
+    /// <c>fsync</c> (same durability for the frames; no timestamp update, so no journal commit while the file does not grow).
+    /// </summary>
+    internal bool WalDataSync { get; init; } = true;
+
     /// <summary>Committed groups waiting for a WAL flush at most (with <see cref="OverlapFlush"/>); the writer waits beyond.</summary>
     public int MaxUnflushedGroups { get; init; } = 16;
 
@@ -90,17 +96,30 @@ public sealed record MailboxStoreOptions
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
-    /// With <see cref="CheckpointInterval"/>: WAL pages at which the writer checkpoints itself (bounds the WAL file: 64 MiB
+    /// With <see cref="CheckpointInterval"/>: WAL pages at which the writer checkpoints itself (bounds the WAL file: 256 MiB
     /// at the 1 KiB pages of a new store). Far above <see cref="CheckpointRestartPages"/>, so it fires only when restarts fail.
     /// </summary>
-    public int CheckpointBackstopPages { get; init; } = 65536;
+    public int CheckpointBackstopPages { get; init; } = 262144;
 
     /// <summary>
     /// With <see cref="CheckpointInterval"/>: WAL pages after which a background checkpoint asks the writer to restart the
     /// WAL. The writer then checkpoints only the frames committed since (a few groups) between two groups, instead of
-    /// SQLite's backstop copying up to an interval's worth of random pages and syncing them while pushes wait.
+    /// SQLite's backstop copying up to an interval's worth of random pages and syncing them while pushes wait. Each restart
+    /// stops the writer for two fsyncs and a WAL header sync whatever the WAL's size (docs/mailbox.md, "WAL restarts"),
+    /// so a larger WAL means proportionally fewer stops: 65,536 (64 MiB at 1 KiB pages; 16,384 until the eighth session).
     /// </summary>
-    internal int CheckpointRestartPages { get; init; } = 16384;
+    internal int CheckpointRestartPages { get; init; } = 65536;
+
+    /// <summary>
+    /// With <see cref="CheckpointInterval"/>: passive checkpoints the background task runs back to back, once the WAL
+    /// reached <see cref="CheckpointRestartPages"/>, before it asks the writer to restart it (each copies what arrived
+    /// during the one before; it stops after one shorter than <see cref="RestartCatchUpTarget"/>), so the writer's own
+    /// checkpoint finds less to copy and sync. 0: it asks right after its periodic one.
+    /// </summary>
+    internal int RestartCatchUpPasses { get; init; } = 4;
+
+    /// <summary>A catch-up pass (<see cref="RestartCatchUpPasses"/>) this short ends the catch-up.</summary>
+    internal TimeSpan RestartCatchUpTarget { get; init; } = TimeSpan.FromMilliseconds(2);
 
     /// <summary>
     /// SQLite page size of a NEW database file (an existing file keeps the one it was created with). 1 KiB: every push
@@ -146,6 +165,8 @@ public sealed record MailboxStoreOptions
         if (CheckpointInterval < TimeSpan.Zero) throw new ArgumentException($"{nameof(CheckpointInterval)} must not be negative (was {CheckpointInterval})", nameof(CheckpointInterval));
         Range(CheckpointBackstopPages, 100, 1_000_000, nameof(CheckpointBackstopPages));
         Range(CheckpointRestartPages, 100, 1_000_000, nameof(CheckpointRestartPages));
+        Range(RestartCatchUpPasses, 0, 16, nameof(RestartCatchUpPasses));
+        if (RestartCatchUpTarget < TimeSpan.Zero) throw new ArgumentException($"{nameof(RestartCatchUpTarget)} must not be negative", nameof(RestartCatchUpTarget));
         if (PageSize is < 512 or > 65536 || (PageSize & (PageSize - 1)) != 0)
             throw new ArgumentException($"{nameof(PageSize)} must be a power of two within 512..65536 (was {PageSize})", nameof(PageSize));
     }
