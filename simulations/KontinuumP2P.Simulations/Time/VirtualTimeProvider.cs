@@ -208,7 +208,7 @@ public readonly record struct EventKey(long DueTicks, EventLane Lane, long A, lo
     public int CompareTo(EventKey other)
     {
         var c = DueTicks.CompareTo(other.DueTicks);
-        if (c == 0) c = Lane.CompareTo(other.Lane);
+        if (c == 0) c = ((int)Lane).CompareTo((int)other.Lane); // Enum.CompareTo(object) would box: one allocation per comparison
         if (c == 0) c = A.CompareTo(other.A);
         if (c == 0) c = B.CompareTo(other.B);
         return c != 0 ? c : Sequence.CompareTo(other.Sequence);
