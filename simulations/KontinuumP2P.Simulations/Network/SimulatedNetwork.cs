@@ -17,7 +17,8 @@ namespace KontinuumP2P.Simulations.Network;
 public sealed class SimulatedNetwork
 {
     private readonly Dictionary<PeerId, SimulatedEndpoint> _endpoints = [];
-    private readonly Dictionary<PeerId, IReadOnlyList<Multiaddr>> _canonical = [];
+    // The real addresses of every node ever attached, with a dense slot number that address books index by.
+    private readonly Dictionary<PeerId, (int Slot, IReadOnlyList<Multiaddr> Addresses)> _canonical = [];
     private readonly Lock _lock = new();
     private Func<int, int>? _partition;
     private long _sent;
@@ -64,7 +65,8 @@ public sealed class SimulatedNetwork
         {
             if (_endpoints.ContainsKey(credentials.PeerId)) throw new InvalidOperationException($"{credentials.PeerId} is attached already");
             _endpoints[credentials.PeerId] = endpoint;
-            _canonical[credentials.PeerId] = endpoint.LocalAddresses;
+            var slot = _canonical.TryGetValue(credentials.PeerId, out var known) ? known.Slot : _canonical.Count;
+            _canonical[credentials.PeerId] = (slot, endpoint.LocalAddresses);
         }
         return endpoint;
     }
@@ -92,7 +94,22 @@ public sealed class SimulatedNetwork
     /// <summary>The real addresses of an attached (or once attached) node.</summary>
     internal IReadOnlyList<Multiaddr>? CanonicalAddresses(PeerId peer)
     {
-        lock (_lock) return _canonical.GetValueOrDefault(peer);
+        lock (_lock) return _canonical.TryGetValue(peer, out var known) ? known.Addresses : null;
+    }
+
+    /// <summary>The real addresses of an attached (or once attached) node and its slot number (dense, never reused).</summary>
+    internal bool TryGetCanonical(PeerId peer, out int slot, out IReadOnlyList<Multiaddr> addresses)
+    {
+        lock (_lock)
+        {
+            if (_canonical.TryGetValue(peer, out var known))
+            {
+                (slot, addresses) = known;
+                return true;
+            }
+        }
+        (slot, addresses) = (-1, []);
+        return false;
     }
 
     internal ValueTask<KadMessage?> SendAsync(SimulatedEndpoint from, PeerId to, KadMessage request, CancellationToken cancellationToken)
