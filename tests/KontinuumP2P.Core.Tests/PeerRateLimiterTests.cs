@@ -38,4 +38,40 @@ public sealed class PeerRateLimiterTests
         for (var i = 0; i < 1_000; i++) limiter.TryAcquire(Peer(i));
         Assert.That(limiter.Count, Is.EqualTo(16));
     }
+
+    [Test]
+    public void Forgetting_refilled_buckets_changes_no_decision_and_keeps_only_recent_peers()
+    {
+        // A reference model: one bucket per peer, never forgotten. The limiter must decide exactly the same for a
+        // random mix of peers and pauses, while holding only the buckets that have not refilled yet.
+        var time = new FakeTimeProvider();
+        const double rate = 3;
+        const int burst = 4;
+        var limiter = new PeerRateLimiter(rate, burst, maxPeers: 10_000, time);
+        var peers = Enumerable.Range(0, 40).Select(Peer).ToArray();
+        var reference = new Dictionary<PeerId, (double Tokens, long Updated)>();
+        var random = new Random(7);
+        var refused = 0;
+        for (var step = 0; step < 20_000; step++)
+        {
+            if (random.Next(8) == 0) time.Advance(TimeSpan.FromMilliseconds(random.Next(0, 1_500)));
+            var peer = peers[random.Next(random.Next(2) == 0 ? 5 : peers.Length)];
+            var now = time.GetTimestamp();
+            var (tokens, updated) = reference.TryGetValue(peer, out var held) ? held : (burst, now);
+            tokens = Math.Min(burst, tokens + time.GetElapsedTime(updated, now).TotalSeconds * rate);
+            var expected = tokens >= 1;
+            if (expected) tokens -= 1;
+            else refused++;
+            reference[peer] = (tokens, now);
+            Assert.That(limiter.TryAcquire(peer), Is.EqualTo(expected), $"step {step}");
+        }
+        time.Advance(TimeSpan.FromSeconds(10)); // every bucket refills
+        for (var i = 0; i < 3; i++) limiter.TryAcquire(peers[0]);
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(limiter.Refused, Is.EqualTo(refused));
+            Assert.That(refused, Is.GreaterThan(0), "the mix must exercise refusals");
+            Assert.That(limiter.Count, Is.LessThanOrEqualTo(2), "refilled buckets of peers not heard from since are forgotten");
+        }
+    }
 }

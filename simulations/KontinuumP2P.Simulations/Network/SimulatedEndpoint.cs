@@ -32,7 +32,11 @@ public delegate KadMessage AnswerRewriter(PeerId from, KadMessage request, KadMe
 public sealed class SimulatedEndpoint : IKadNetwork
 {
     private readonly SimulatedNetwork _network;
-    private readonly Dictionary<PeerId, IReadOnlyList<Multiaddr>> _addressBook = [];
+    // The address book: a bit per node slot for peers known at their real addresses (almost all of them; no entry
+    // object and nothing for the collector to trace), and a dictionary for any other list (rewritten, foreign).
+    private ulong[] _knownAtCanonical = [];
+    private int _canonicalCount;
+    private readonly Dictionary<PeerId, IReadOnlyList<Multiaddr>> _otherAddresses = [];
     private readonly Dictionary<PeerId, long> _sequences = [];
     // System.Threading.Lock, not Monitor on the dictionaries: these are taken for every message and every address looked
     // up, and Monitor.Enter took its slow path here (31 % of a 1,000-node run's samples).
@@ -81,7 +85,7 @@ public sealed class SimulatedEndpoint : IKadNetwork
     {
         get
         {
-            lock (_addressLock) return _addressBook.Count;
+            lock (_addressLock) return _canonicalCount + _otherAddresses.Count;
         }
     }
 
@@ -96,17 +100,51 @@ public sealed class SimulatedEndpoint : IKadNetwork
     /// <inheritdoc />
     public IReadOnlyList<Multiaddr> GetAddresses(PeerId peer)
     {
-        lock (_addressLock) return _addressBook.TryGetValue(peer, out var list) ? list : [];
+        var indexed = _network.TryGetCanonical(peer, out var slot, out var canonical);
+        lock (_addressLock)
+        {
+            if (indexed && IsKnownAtCanonical(slot)) return canonical;
+            return _otherAddresses.TryGetValue(peer, out var list) ? list : [];
+        }
     }
 
     /// <inheritdoc />
     public void AddAddresses(PeerId peer, IReadOnlyList<Multiaddr> addresses)
     {
         if (addresses.Count == 0) return;
-        // Share the canonical list when it is the node's real address: a decoded copy per address book costs memory.
-        var canonical = _network.CanonicalAddresses(peer);
-        if (canonical is not null && addresses.Count == canonical.Count && addresses[0].Equals(canonical[0])) addresses = canonical;
-        lock (_addressLock) _addressBook[peer] = addresses;
+        // The node's real address (the common case) is one bit; a later different list replaces it, and back.
+        var indexed = _network.TryGetCanonical(peer, out var slot, out var canonical);
+        var atCanonical = indexed && addresses.Count == canonical.Count && addresses[0].Equals(canonical[0]);
+        lock (_addressLock)
+        {
+            if (atCanonical)
+            {
+                _otherAddresses.Remove(peer);
+                SetKnownAtCanonical(slot, true);
+            }
+            else
+            {
+                if (indexed) SetKnownAtCanonical(slot, false);
+                _otherAddresses[peer] = addresses;
+            }
+        }
+    }
+
+    private bool IsKnownAtCanonical(int slot) => slot >> 6 < _knownAtCanonical.Length && (_knownAtCanonical[slot >> 6] & (1UL << slot)) != 0;
+
+    private void SetKnownAtCanonical(int slot, bool known)
+    {
+        var word = slot >> 6;
+        if (word >= _knownAtCanonical.Length)
+        {
+            if (!known) return;
+            Array.Resize(ref _knownAtCanonical, Math.Max(word + 1, _knownAtCanonical.Length * 2));
+        }
+        var bit = 1UL << slot;
+        var was = (_knownAtCanonical[word] & bit) != 0;
+        if (was == known) return;
+        _knownAtCanonical[word] ^= bit;
+        _canonicalCount += known ? 1 : -1;
     }
 
     /// <inheritdoc />

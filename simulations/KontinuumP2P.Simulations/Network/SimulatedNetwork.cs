@@ -3,6 +3,7 @@ using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Core.Network;
 using KontinuumP2P.Dht.Rpc;
 using KontinuumP2P.Simulations.Time;
+using System.Threading.Tasks.Sources;
 
 namespace KontinuumP2P.Simulations.Network;
 
@@ -16,7 +17,8 @@ namespace KontinuumP2P.Simulations.Network;
 public sealed class SimulatedNetwork
 {
     private readonly Dictionary<PeerId, SimulatedEndpoint> _endpoints = [];
-    private readonly Dictionary<PeerId, IReadOnlyList<Multiaddr>> _canonical = [];
+    // The real addresses of every node ever attached, with a dense slot number that address books index by.
+    private readonly Dictionary<PeerId, (int Slot, IReadOnlyList<Multiaddr> Addresses)> _canonical = [];
     private readonly Lock _lock = new();
     private Func<int, int>? _partition;
     private long _sent;
@@ -63,7 +65,8 @@ public sealed class SimulatedNetwork
         {
             if (_endpoints.ContainsKey(credentials.PeerId)) throw new InvalidOperationException($"{credentials.PeerId} is attached already");
             _endpoints[credentials.PeerId] = endpoint;
-            _canonical[credentials.PeerId] = endpoint.LocalAddresses;
+            var slot = _canonical.TryGetValue(credentials.PeerId, out var known) ? known.Slot : _canonical.Count;
+            _canonical[credentials.PeerId] = (slot, endpoint.LocalAddresses);
         }
         return endpoint;
     }
@@ -91,7 +94,22 @@ public sealed class SimulatedNetwork
     /// <summary>The real addresses of an attached (or once attached) node.</summary>
     internal IReadOnlyList<Multiaddr>? CanonicalAddresses(PeerId peer)
     {
-        lock (_lock) return _canonical.GetValueOrDefault(peer);
+        lock (_lock) return _canonical.TryGetValue(peer, out var known) ? known.Addresses : null;
+    }
+
+    /// <summary>The real addresses of an attached (or once attached) node and its slot number (dense, never reused).</summary>
+    internal bool TryGetCanonical(PeerId peer, out int slot, out IReadOnlyList<Multiaddr> addresses)
+    {
+        lock (_lock)
+        {
+            if (_canonical.TryGetValue(peer, out var known))
+            {
+                (slot, addresses) = known;
+                return true;
+            }
+        }
+        (slot, addresses) = (-1, []);
+        return false;
     }
 
     internal ValueTask<KadMessage?> SendAsync(SimulatedEndpoint from, PeerId to, KadMessage request, CancellationToken cancellationToken)
@@ -101,7 +119,7 @@ public sealed class SimulatedNetwork
         lock (_lock) target = _endpoints.GetValueOrDefault(to);
         var call = new Call(this, from, to, target?.Index ?? -1, request, cancellationToken);
         call.Start();
-        return new ValueTask<KadMessage?>(call.Completion);
+        return call.Completion;
     }
 
     private void Count(int bytes)
@@ -112,18 +130,31 @@ public sealed class SimulatedNetwork
 
     /// <summary>
     /// One request and its response. Completion runs continuations synchronously on the driver thread, which keeps most
-    /// of a node's reaction to a message inside the same event.
+    /// of a node's reaction to a message inside the same event. The call is its own value-task source (no
+    /// <see cref="TaskCompletionSource{TResult}"/> and task per request) and the state of its scheduled deliveries (no
+    /// closure per message).
     /// </summary>
-    private sealed class Call
+    private sealed class Call : IValueTaskSource<KadMessage?>
     {
+        private static readonly Action<object?> DeliverRequest = static state => ((Call)state!).Deliver();
+        private static readonly Action<object?> DeliverReply = static state => ((Call)state!).ReplyArrived();
+        private static readonly Action<object?> Cancelled = static state => ((Call)state!).Complete(null, new OperationCanceledException(((Call)state!)._cancellation));
         private readonly SimulatedNetwork _network;
         private readonly SimulatedEndpoint _from;
         private readonly PeerId _to;
         private readonly int _toIndex;
         private readonly KadMessage _request;
         private readonly CancellationToken _cancellation;
-        private readonly TaskCompletionSource<KadMessage?> _completion = new();
+        private ManualResetValueTaskSourceCore<KadMessage?> _completion;
         private CancellationTokenRegistration _registration;
+        private int _completed;
+        // What the receiver gets: the encoded bytes (codec mode) or the object it would decode from them.
+        private byte[]? _requestBytes;
+        private KadMessage? _received;
+        // The reply on its way back, and the failure to report instead.
+        private SimulatedEndpoint? _target;
+        private KadMessage? _answer;
+        private Exception? _failure;
 
         public Call(SimulatedNetwork network, SimulatedEndpoint from, PeerId to, int toIndex, KadMessage request, CancellationToken cancellation)
         {
@@ -135,26 +166,30 @@ public sealed class SimulatedNetwork
             _cancellation = cancellation;
         }
 
-        public Task<KadMessage?> Completion => _completion.Task;
+        public ValueTask<KadMessage?> Completion => new(this, _completion.Version);
+
+        public KadMessage? GetResult(short token) => _completion.GetResult(token);
+
+        public ValueTaskSourceStatus GetStatus(short token) => _completion.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _completion.OnCompleted(continuation, state, token, flags);
 
         public void Start()
         {
-            // Either the encoded bytes or, without the codec, what the receiver would decode from them.
-            byte[]? bytes = null;
-            KadMessage? received = null;
             int size;
             if (_network.Codec)
             {
-                bytes = KadMessageCodec.Encode(_request);
-                size = bytes.Length;
+                _requestBytes = KadMessageCodec.Encode(_request);
+                size = _requestBytes.Length;
             }
             else
             {
                 size = KadHandover.WireSize(_request);
-                received = KadHandover.AsReceived(_request);
+                _received = KadHandover.AsReceived(_request);
             }
             _network.Count(size);
-            if (_cancellation.CanBeCanceled) _registration = _cancellation.Register(() => Complete(null, new OperationCanceledException(_cancellation)));
+            if (_cancellation.CanBeCanceled) _registration = _cancellation.UnsafeRegister(Cancelled, this);
             var sequence = _from.NextSequence(_to);
             var links = _network.Links;
             var delay = links.Delay(_from.Index, _toIndex, sequence, size);
@@ -163,10 +198,10 @@ public sealed class SimulatedNetwork
                 Interlocked.Increment(ref _network._dropped);
                 return; // the sender's timeout ends the call
             }
-            _network.Time.Schedule(delay, EventLane.Network, _from.Index, _toIndex, sequence, () => Deliver(bytes, received));
+            _network.Time.Schedule(delay, EventLane.Network, _from.Index, _toIndex, sequence, DeliverRequest, this);
         }
 
-        private void Deliver(byte[]? bytes, KadMessage? received)
+        private void Deliver()
         {
             SimulatedEndpoint? target;
             lock (_network._lock) target = _network._endpoints.GetValueOrDefault(_to);
@@ -187,7 +222,9 @@ public sealed class SimulatedNetwork
             Interlocked.Increment(ref _network._delivered);
             target.Contacts?.OnContact(_from.Credentials);
             target.AddAddresses(_from.LocalPeer, _from.LocalAddresses); // what identify does on a real connection
-            var request = received ?? KadMessageCodec.Decode(bytes!);
+            var request = _received ?? KadMessageCodec.Decode(_requestBytes!);
+            _requestBytes = null;
+            _received = null;
             ValueTask<KadMessage?> handling;
             try
             {
@@ -250,26 +287,36 @@ public sealed class SimulatedNetwork
                 Interlocked.Increment(ref _network._dropped);
                 return;
             }
-            _network.Time.Schedule(links.Delay(target.Index, _from.Index, sequence, size), EventLane.Network, target.Index, _from.Index, sequence, () =>
-            {
-                if (!_network.CanTalk(target.Index, _from.Index))
-                {
-                    Interlocked.Increment(ref _network._dropped);
-                    return;
-                }
-                Interlocked.Increment(ref _network._delivered);
-                _from.Contacts?.OnContact(target.Credentials);
-                if (failure is not null) Complete(null, failure is InvalidDataException ? new StreamResetException("reset", failure) : failure);
-                else Complete(answer is null ? null : received ?? KadMessageCodec.Decode(bytes!), null);
-            });
+            _target = target;
+            _answer = received; // null with the codec or over the target size: then the bytes are decoded on arrival
+            _requestBytes = bytes;
+            _failure = failure;
+            _network.Time.Schedule(links.Delay(target.Index, _from.Index, sequence, size), EventLane.Network, target.Index, _from.Index, sequence,
+                DeliverReply, this);
         }
 
+        private void ReplyArrived()
+        {
+            // Runs even when the caller gave up meanwhile (cancelled): the message still arrives and is counted.
+            var target = _target!;
+            if (!_network.CanTalk(target.Index, _from.Index))
+            {
+                Interlocked.Increment(ref _network._dropped);
+                return;
+            }
+            Interlocked.Increment(ref _network._delivered);
+            _from.Contacts?.OnContact(target.Credentials);
+            if (_failure is { } failure) Complete(null, failure is InvalidDataException ? new StreamResetException("reset", failure) : failure);
+            else Complete(_answer ?? (_requestBytes is { } bytes ? KadMessageCodec.Decode(bytes) : null), null);
+        }
+
+        /// <summary>Completes the call once (the reply, a failure, or the caller's cancellation, whichever comes first).</summary>
         private void Complete(KadMessage? answer, Exception? failure)
         {
+            if (Interlocked.Exchange(ref _completed, 1) != 0) return;
             _registration.Unregister();
-            if (failure is OperationCanceledException cancelled) _completion.TrySetCanceled(cancelled.CancellationToken);
-            else if (failure is not null) _completion.TrySetException(failure);
-            else _completion.TrySetResult(answer);
+            if (failure is not null) _completion.SetException(failure);
+            else _completion.SetResult(answer);
         }
     }
 }

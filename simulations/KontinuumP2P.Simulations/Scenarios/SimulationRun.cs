@@ -106,6 +106,8 @@ public sealed partial class SimulationRun
         // The collector's share of the run (whole process, all runs so far): the first thing to check when CPU per event grows.
         _result.Performance.Add(new("gc_pause_seconds", Math.Round(GC.GetTotalPauseDuration().TotalSeconds, 1)));
         _result.Performance.Add(new("gc_gen2_collections", GC.CollectionCount(2)));
+        _result.Performance.Add(new("gc_gen1_collections", GC.CollectionCount(1)));
+        _result.Performance.Add(new("gc_gen0_collections", GC.CollectionCount(0)));
         _result.Performance.Add(new("quiescence_wait_seconds", Math.Round(driver.QuiescenceWaitTime.TotalSeconds, 1)));
         _result.Performance.Add(new("ran_on_single_pool_worker", driver.RanOnPoolWorker ? 1 : 0));
         _authority.Dispose();

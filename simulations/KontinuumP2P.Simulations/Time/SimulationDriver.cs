@@ -155,9 +155,12 @@ public sealed class SimulationDriver
                     return;
                 }
                 if (driver._events >= maxEvents) throw new SimulationStalledException($"the event budget ({maxEvents}) ran out at {driver._time.Elapsed}");
-                var next = driver._time.TakeNext(virtualLimit) ?? throw new SimulationStalledException(driver._time.NextDue() is { } due
-                    ? $"virtual time would pass the limit {virtualLimit} (next event at {due}) before the scenario finished"
-                    : $"no event is left at {driver._time.Elapsed} but the scenario has not finished");
+                if (!driver._time.TryTakeNext(virtualLimit, out var next))
+                {
+                    throw new SimulationStalledException(driver._time.NextDue() is { } due
+                        ? $"virtual time would pass the limit {virtualLimit} (next event at {due}) before the scenario finished"
+                        : $"no event is left at {driver._time.Elapsed} but the scenario has not finished");
+                }
                 driver.Execute(next);
                 Interlocked.Increment(ref driver._events);
                 driver.EventRan?.Invoke(driver._time.Elapsed);
@@ -179,6 +182,18 @@ public sealed class SimulationDriver
         try
         {
             action();
+        }
+        catch (Exception e)
+        {
+            Interlocked.CompareExchange(ref _eventFailure, e, null);
+        }
+    }
+
+    private void Execute(in VirtualTimeProvider.ScheduledEvent scheduled)
+    {
+        try
+        {
+            scheduled.Run();
         }
         catch (Exception e)
         {

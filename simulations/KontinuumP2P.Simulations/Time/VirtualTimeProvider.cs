@@ -61,11 +61,26 @@ public sealed class VirtualTimeProvider : TimeProvider
     public void Schedule(TimeSpan delay, EventLane lane, long a, long b, long sequence, Action action)
     {
         ArgumentNullException.ThrowIfNull(action);
+        Enqueue(delay, lane, a, b, sequence, new ScheduledEvent(action, null, 0));
+    }
+
+    /// <summary>
+    /// Schedules <paramref name="action"/> with <paramref name="state"/> (a static delegate: no closure per event) in the
+    /// same order as <see cref="Schedule(TimeSpan, EventLane, long, long, long, Action)"/>.
+    /// </summary>
+    internal void Schedule(TimeSpan delay, EventLane lane, long a, long b, long sequence, Action<object?> action, object? state)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        Enqueue(delay, lane, a, b, sequence, new ScheduledEvent(action, state, 0));
+    }
+
+    private void Enqueue(TimeSpan delay, EventLane lane, long a, long b, long sequence, ScheduledEvent scheduled)
+    {
         if (delay < TimeSpan.Zero) delay = TimeSpan.Zero;
         lock (_lock)
         {
             var key = new EventKey(_nowTicks + delay.Ticks, lane, a, b, sequence);
-            _queue.Enqueue(new ScheduledEvent(action, null, 0), key);
+            _queue.Enqueue(scheduled, key);
         }
     }
 
@@ -102,22 +117,19 @@ public sealed class VirtualTimeProvider : TimeProvider
     /// Advances the clock to the next event due no later than <paramref name="limit"/>, removes it and returns what runs
     /// it (the caller picks the thread); null when there is none.
     /// </summary>
-    public Action? TakeNext(TimeSpan limit)
+    public Action? TakeNext(TimeSpan limit) => TryTakeNext(limit, out var next) ? next.Run : null;
+
+    /// <summary>Like <see cref="TakeNext"/>, without a delegate per event: the caller runs <see cref="ScheduledEvent.Run"/>.</summary>
+    internal bool TryTakeNext(TimeSpan limit, out ScheduledEvent next)
     {
-        ScheduledEvent next;
         lock (_lock)
         {
             DropCancelled();
-            if (!_queue.TryPeek(out next, out var key) || key.DueTicks > limit.Ticks) return null;
+            if (!_queue.TryPeek(out next, out var key) || key.DueTicks > limit.Ticks) return false;
             _queue.Dequeue();
             _nowTicks = Math.Max(_nowTicks, key.DueTicks);
+            return true;
         }
-        if (next.Timer is { } timer)
-        {
-            var generation = next.Generation;
-            return () => timer.Fire(generation);
-        }
-        return next.Action!;
     }
 
     /// <summary>Moves the clock to <paramref name="time"/> when no event is due before it (idle stretches).</summary>
@@ -138,17 +150,39 @@ public sealed class VirtualTimeProvider : TimeProvider
         lock (_lock)
         {
             var key = new EventKey(_nowTicks + Math.Max(0, due.Ticks), EventLane.Timer, 0, 0, ++_timerSequence);
-            _queue.Enqueue(new ScheduledEvent(null, timer, generation), key);
+            _queue.Enqueue(new ScheduledEvent(timer, null, generation), key);
         }
     }
 
     /// <summary>Cancelled timers stay in the queue (lazy deletion) and are skipped here.</summary>
     private void DropCancelled()
     {
-        while (_queue.TryPeek(out var head, out _) && head.Timer is { } timer && !timer.IsArmed(head.Generation)) _queue.Dequeue();
+        while (_queue.TryPeek(out var head, out _) && head.Callback is VirtualTimer timer && !timer.IsArmed(head.Generation)) _queue.Dequeue();
     }
 
-    private readonly record struct ScheduledEvent(Action? Action, VirtualTimer? Timer, long Generation);
+    /// <summary>
+    /// One queued event: an <see cref="Action"/>, an <see cref="Action{T}"/> with its state, or a timer's arming
+    /// (<see cref="VirtualTimer"/> with its generation). One reference field for all three keeps the queue's entries small.
+    /// </summary>
+    internal readonly record struct ScheduledEvent(object Callback, object? State, long Generation)
+    {
+        /// <summary>Runs the event on the calling thread.</summary>
+        public void Run()
+        {
+            switch (Callback)
+            {
+                case VirtualTimer timer:
+                    timer.Fire(Generation);
+                    break;
+                case Action<object?> withState:
+                    withState(State);
+                    break;
+                default:
+                    ((Action)Callback)();
+                    break;
+            }
+        }
+    }
 }
 
 /// <summary>Which kind of event; at the same instant, lower lanes run first.</summary>
@@ -174,7 +208,7 @@ public readonly record struct EventKey(long DueTicks, EventLane Lane, long A, lo
     public int CompareTo(EventKey other)
     {
         var c = DueTicks.CompareTo(other.DueTicks);
-        if (c == 0) c = Lane.CompareTo(other.Lane);
+        if (c == 0) c = ((int)Lane).CompareTo((int)other.Lane); // Enum.CompareTo(object) would box: one allocation per comparison
         if (c == 0) c = A.CompareTo(other.A);
         if (c == 0) c = B.CompareTo(other.B);
         return c != 0 ? c : Sequence.CompareTo(other.Sequence);

@@ -7,8 +7,10 @@ namespace KontinuumP2P.Simulations.Time;
 internal sealed class VirtualTimer : ITimer
 {
     private readonly VirtualTimeProvider _time;
-    private readonly TimerCallback _callback;
-    private readonly object? _state;
+    // Dropped on Dispose: a disposed timer stays in the queue until its due time (lazy deletion), and what it would
+    // call (e.g. the CancellationTokenSource of a request's timeout, with its registrations) must not live that long.
+    private TimerCallback? _callback;
+    private object? _state;
     private readonly Lock _lock = new();
     private long _generation;
     private bool _armed;
@@ -44,9 +46,13 @@ internal sealed class VirtualTimer : ITimer
     /// <summary>Runs the callback if <paramref name="generation"/> is still live; re-arms a periodic timer first.</summary>
     public void Fire(long generation)
     {
+        TimerCallback callback;
+        object? state;
         lock (_lock)
         {
             if (!_armed || _disposed || generation != _generation) return;
+            callback = _callback!;
+            state = _state;
             if (_period > TimeSpan.Zero && _period != Timeout.InfiniteTimeSpan)
             {
                 _generation++;
@@ -57,7 +63,7 @@ internal sealed class VirtualTimer : ITimer
                 _armed = false;
             }
         }
-        _callback(_state);
+        callback(state);
     }
 
     public void Dispose()
@@ -66,6 +72,8 @@ internal sealed class VirtualTimer : ITimer
         {
             _disposed = true;
             _armed = false;
+            _callback = null;
+            _state = null;
         }
     }
 

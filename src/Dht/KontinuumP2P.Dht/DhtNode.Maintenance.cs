@@ -49,15 +49,20 @@ public sealed partial class DhtNode
     /// </summary>
     public int RemoveRefusedPeers()
     {
-        List<PeerId> gone;
+        List<PeerId>? gone;
         lock (_tableLock)
         {
-            gone = [.. _table.Snapshot().Select(e => e.PeerId).Where(p => !MayServe(p))];
+            // Every tick on every node: no snapshot of views, and nothing allocated when all entries may stay.
+            gone = _table.PeersWhere(RefusedFilter);
+            if (gone is null) return 0;
             foreach (var peer in gone) _table.Remove(peer);
         }
         foreach (var peer in gone) _logger.RoutingChange(peer, "no longer admitted");
         return gone.Count;
     }
+
+    /// <summary><see cref="MayServe"/> negated, allocated once.</summary>
+    private Func<PeerId, bool> RefusedFilter => field ??= peer => !MayServe(peer);
 
     /// <summary>Whether admission lets <paramref name="peer"/> be a server of ours (admitted, or not decided yet).</summary>
     private bool MayServe(PeerId peer) => _options.Admission.GetState(peer) is PeerAdmissionState.Admitted or PeerAdmissionState.Pending;

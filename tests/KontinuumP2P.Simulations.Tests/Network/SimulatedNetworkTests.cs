@@ -113,6 +113,36 @@ public sealed class SimulatedNetworkTests
         Assert.That(noJitter.Delay(3, 9, 1, 0), Is.EqualTo(noJitter.Delay(9, 3, 5, 0)));
     }
 
+    [Test]
+    public void The_address_book_keeps_the_last_list_learnt_whether_the_real_one_or_another()
+    {
+        var (_, network, a, b) = Pair(Links);
+        using var kc = SimulatedAuthority.NodeIdentity(1, 2);
+        var c = network.Attach(200, new PeerCredentials(kc.PeerId, kc.PublicKey, null), PeerFactory.AddressOf(200), DhtOptions.KontinuumProtocolId);
+        using var stranger = SimulatedAuthority.NodeIdentity(1, 3); // never attached
+        var other = new[] { Core.Addressing.Multiaddr.Parse("/ip4/192.0.2.1/tcp/1") };
+        var real = new[] { PeerFactory.AddressOf(200) }; // an equal copy of c's real address, not the same list
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(a.GetAddresses(c.LocalPeer), Is.Empty);
+            a.AddAddresses(c.LocalPeer, real);
+            Assert.That(a.GetAddresses(c.LocalPeer), Is.SameAs(c.LocalAddresses), "the real address is shared, not copied");
+            Assert.That(b.GetAddresses(c.LocalPeer), Is.Empty, "each node has its own book");
+            a.AddAddresses(c.LocalPeer, other);
+            Assert.That(a.GetAddresses(c.LocalPeer), Is.EqualTo(other), "a different list replaces the real one");
+            a.AddAddresses(c.LocalPeer, []);
+            Assert.That(a.GetAddresses(c.LocalPeer), Is.EqualTo(other), "an empty list changes nothing");
+            a.AddAddresses(c.LocalPeer, real);
+            Assert.That(a.GetAddresses(c.LocalPeer), Is.SameAs(c.LocalAddresses), "and the real one replaces it again");
+            a.AddAddresses(stranger.PeerId, other);
+            a.AddAddresses(b.LocalPeer, b.LocalAddresses);
+            Assert.That(a.GetAddresses(stranger.PeerId), Is.EqualTo(other));
+            Assert.That(a.KnownAddresses, Is.EqualTo(3));
+            network.Detach(c.LocalPeer);
+            Assert.That(a.GetAddresses(c.LocalPeer), Is.SameAs(c.LocalAddresses), "a departed node's address stays known");
+        }
+    }
+
     private static (VirtualTimeProvider, SimulatedNetwork, SimulatedEndpoint, SimulatedEndpoint) Pair(LinkModel links, bool codec = false)
     {
         var time = new VirtualTimeProvider();

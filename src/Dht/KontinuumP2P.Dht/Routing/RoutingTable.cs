@@ -327,6 +327,24 @@ public sealed class RoutingTable
         return list;
     }
 
+    /// <summary>
+    /// The entries' peers that <paramref name="match"/> picks, in <see cref="Snapshot"/>'s order; null when none (no
+    /// view object per entry, nothing allocated in the common case of no match).
+    /// </summary>
+    internal List<PeerId>? PeersWhere(Func<PeerId, bool> match)
+    {
+        List<PeerId>? list = null;
+        foreach (var bucket in _buckets)
+        {
+            if (bucket is null) continue;
+            foreach (var entry in bucket.Entries)
+            {
+                if (match(entry.PeerId)) (list ??= []).Add(entry.PeerId);
+            }
+        }
+        return list;
+    }
+
     /// <summary>Bucket index of an id: its common-prefix length with ours (255 at most for ids other than ours).</summary>
     public int BucketIndex(KadId id) => Math.Min(LocalId.CommonPrefixLength(id), KadId.Bits - 1);
 

@@ -54,6 +54,7 @@ public sealed class PeerRateLimiter
         var now = _time.GetTimestamp();
         lock (_lock)
         {
+            ForgetRefilled(now);
             if (_buckets.TryGetValue(peer, out var node)) _lru.Remove(node);
             else
             {
@@ -77,6 +78,22 @@ public sealed class PeerRateLimiter
         }
         Interlocked.Increment(ref _refused);
         return false;
+    }
+
+    /// <summary>
+    /// Drops up to two of the least recently used buckets that have refilled by now: a full bucket is exactly what a
+    /// new one would be, so forgetting it changes no decision, and the buckets kept are those of peers heard from within
+    /// the refill time rather than every peer ever heard from (up to <see cref="MaxPeers"/>). Under the lock.
+    /// </summary>
+    private void ForgetRefilled(long now)
+    {
+        for (var i = 0; i < 2 && _lru.Last is { } oldest; i++)
+        {
+            var bucket = oldest.Value;
+            if (bucket.Tokens + _time.GetElapsedTime(bucket.Updated, now).TotalSeconds * RatePerSecond < Burst) return;
+            _lru.RemoveLast();
+            _buckets.Remove(bucket.Peer);
+        }
     }
 
     private sealed class Bucket(PeerId peer, double tokens, long updated)

@@ -133,7 +133,8 @@ public sealed partial class CertificateAdmission : ICertificateSink, IAsyncDispo
         }
         try
         {
-            return await entry.Verdict.Task.WaitAsync(_offerTimeout, _time, cancellationToken).ConfigureAwait(false);
+            if (entry.Decided is { } decided) return decided;
+            return await entry.WaitAsync().WaitAsync(_offerTimeout, _time, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -311,26 +312,41 @@ public sealed partial class CertificateAdmission : ICertificateSink, IAsyncDispo
     private static bool SameCertificate(Certificate? a, Certificate? b) =>
         a is not null && b is not null && a.Encode().AsSpan().SequenceEqual(b.Encode());
 
+    /// <summary>
+    /// The verdict on one connected peer. The task a waiter awaits exists only while someone waits before the
+    /// decision: most peers are decided before anyone asks, and one entry is held per connected peer per node (a
+    /// task source and its task were 96 of the ~240 bytes of each entry).
+    /// </summary>
     private sealed class PeerEntry
     {
-        private volatile AdmissionVerdict? _decided;
-
-        public TaskCompletionSource<AdmissionVerdict> Verdict { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private AdmissionVerdict? _decided;
+        private TaskCompletionSource<AdmissionVerdict>? _waiting;
 
         public ReadOnlyMemory<byte> PublicKey { get; set; }
 
-        /// <summary>The verdict once decided, readable without touching the task.</summary>
-        public AdmissionVerdict? Decided => _decided;
+        /// <summary>The verdict once decided, readable without touching a task.</summary>
+        public AdmissionVerdict? Decided => Volatile.Read(ref _decided);
+
+        /// <summary>The verdict: at once when decided, else when <see cref="Decide"/> runs.</summary>
+        public Task<AdmissionVerdict> WaitAsync()
+        {
+            if (Decided is { } decided) return Task.FromResult(decided);
+            var waiting = Volatile.Read(ref _waiting);
+            if (waiting is null)
+            {
+                var created = new TaskCompletionSource<AdmissionVerdict>(TaskCreationOptions.RunContinuationsAsynchronously);
+                waiting = Interlocked.CompareExchange(ref _waiting, created, null) ?? created;
+            }
+            // Decide may have read no waiter just before ours was published: it set the verdict first, so we see it.
+            if (Decided is { } late) waiting.TrySetResult(late);
+            return waiting.Task;
+        }
 
         /// <summary>Records the verdict; false when one was already decided.</summary>
         public bool Decide(AdmissionVerdict verdict)
         {
-            lock (Verdict)
-            {
-                if (_decided is not null) return false;
-                _decided = verdict;
-            }
-            Verdict.TrySetResult(verdict);
+            if (Interlocked.CompareExchange(ref _decided, verdict, null) is not null) return false;
+            Volatile.Read(ref _waiting)?.TrySetResult(verdict);
             return true;
         }
     }
