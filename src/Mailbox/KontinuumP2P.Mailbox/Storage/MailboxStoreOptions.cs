@@ -82,8 +82,10 @@ public sealed record MailboxStoreOptions
     /// <summary>
     /// With <see cref="OverlapFlush"/> on Linux: the flush task syncs the WAL with <c>fdatasync</c> instead of
     /// <c>fsync</c> (same durability for the frames; no timestamp update, so no journal commit while the file does not grow).
+    /// Off by default: in quiet same-minute A/Bs the eighth session's settings together (this, 65,536 restart pages, 4
+    /// catch-up passes) gave no better p99 and a worse p99.9 than the seventh session's (docs/benchmarks.md, eighth session).
     /// </summary>
-    internal bool WalDataSync { get; init; } = true;
+    internal bool WalDataSync { get; init; }
 
     /// <summary>Committed groups waiting for a WAL flush at most (with <see cref="OverlapFlush"/>); the writer waits beyond.</summary>
     public int MaxUnflushedGroups { get; init; } = 16;
@@ -96,19 +98,20 @@ public sealed record MailboxStoreOptions
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
-    /// With <see cref="CheckpointInterval"/>: WAL pages at which the writer checkpoints itself (bounds the WAL file: 256 MiB
+    /// With <see cref="CheckpointInterval"/>: WAL pages at which the writer checkpoints itself (bounds the WAL file: 64 MiB
     /// at the 1 KiB pages of a new store). Far above <see cref="CheckpointRestartPages"/>, so it fires only when restarts fail.
     /// </summary>
-    public int CheckpointBackstopPages { get; init; } = 262144;
+    public int CheckpointBackstopPages { get; init; } = 65536;
 
     /// <summary>
     /// With <see cref="CheckpointInterval"/>: WAL pages after which a background checkpoint asks the writer to restart the
     /// WAL. The writer then checkpoints only the frames committed since (a few groups) between two groups, instead of
     /// SQLite's backstop copying up to an interval's worth of random pages and syncing them while pushes wait. Each restart
     /// stops the writer for two fsyncs and a WAL header sync whatever the WAL's size (docs/mailbox.md, "WAL restarts"),
-    /// so a larger WAL means proportionally fewer stops: 65,536 (64 MiB at 1 KiB pages; 16,384 until the eighth session).
+    /// so a larger WAL means fewer stops; but each stop grows with the WAL (35-76 ms at 65,536 pages against 27-45 ms at
+    /// 16,384, quiet machine), and the tail (p99.9) was worse with the larger one, so 16,384 stays (16 MiB at 1 KiB pages).
     /// </summary>
-    internal int CheckpointRestartPages { get; init; } = 65536;
+    internal int CheckpointRestartPages { get; init; } = 16384;
 
     /// <summary>
     /// With <see cref="CheckpointInterval"/>: passive checkpoints the background task runs back to back, once the WAL
@@ -116,7 +119,7 @@ public sealed record MailboxStoreOptions
     /// during the one before; it stops after one shorter than <see cref="RestartCatchUpTarget"/>), so the writer's own
     /// checkpoint finds less to copy and sync. 0: it asks right after its periodic one.
     /// </summary>
-    internal int RestartCatchUpPasses { get; init; } = 4;
+    internal int RestartCatchUpPasses { get; init; }
 
     /// <summary>A catch-up pass (<see cref="RestartCatchUpPasses"/>) this short ends the catch-up.</summary>
     internal TimeSpan RestartCatchUpTarget { get; init; } = TimeSpan.FromMilliseconds(2);
