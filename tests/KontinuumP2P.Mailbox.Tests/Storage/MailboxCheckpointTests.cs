@@ -18,9 +18,7 @@ public sealed class MailboxCheckpointTests : StoreDirectoryTest
         {
             DatabasePath = path, BackgroundCleanup = false, CheckpointInterval = TimeSpan.FromMilliseconds(5), CheckpointBackstopPages = Backstop,
         };
-        var store = await MailboxStore.OpenAsync(options);
-        var c = Credentials.Random();
-        var handle = (await store.OpenMailboxAsync(c.MailboxId, c.Capability, c.DeviceId, c.ArchiveKey, CancellationToken.None)).Handle;
+        var (store, c, handle) = await OpenWithMailboxAsync(options);
         var checkpointed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         store.Checkpointed = () => checkpointed.TrySetResult();
 
@@ -52,9 +50,7 @@ public sealed class MailboxCheckpointTests : StoreDirectoryTest
             DatabasePath = path, BackgroundCleanup = false, CheckpointInterval = TimeSpan.FromMilliseconds(5),
             CheckpointBackstopPages = 1_000_000, CheckpointRestartPages = 300, RestartCatchUpPasses = 0, // the ask alone; catch-up below
         };
-        var store = await MailboxStore.OpenAsync(options);
-        var c = Credentials.Random();
-        var handle = (await store.OpenMailboxAsync(c.MailboxId, c.Capability, c.DeviceId, c.ArchiveKey, CancellationToken.None)).Handle;
+        var (store, c, handle) = await OpenWithMailboxAsync(options);
         var ids = new List<byte[]>();
         long walMax = 0;
         // Pushes without a pause, so the background checkpoints never catch up with the writer and never restart the
@@ -87,9 +83,7 @@ public sealed class MailboxCheckpointTests : StoreDirectoryTest
             DatabasePath = path, BackgroundCleanup = false, CheckpointInterval = TimeSpan.FromMilliseconds(5),
             CheckpointBackstopPages = 1_000_000, CheckpointRestartPages = 300, RestartCatchUpPasses = 3, RestartCatchUpTarget = TimeSpan.Zero,
         };
-        var store = await MailboxStore.OpenAsync(options);
-        var c = Credentials.Random();
-        var handle = (await store.OpenMailboxAsync(c.MailboxId, c.Capability, c.DeviceId, c.ArchiveKey, CancellationToken.None)).Handle;
+        var (store, c, handle) = await OpenWithMailboxAsync(options);
         var ids = new List<byte[]>();
         long walMax = 0;
         // ~10,000 pushes (~35,000 WAL pages): the catch-up passes delay each ask, so the run is longer than the test above.
@@ -116,9 +110,7 @@ public sealed class MailboxCheckpointTests : StoreDirectoryTest
         {
             DatabasePath = Path.Combine(StoreDirectory, "soak.db"), BackgroundCleanup = false, CheckpointInterval = TimeSpan.FromMilliseconds(5),
         };
-        var store = await MailboxStore.OpenAsync(options);
-        var c = Credentials.Random();
-        var handle = (await store.OpenMailboxAsync(c.MailboxId, c.Capability, c.DeviceId, c.ArchiveKey, CancellationToken.None)).Handle;
+        var (store, c, handle) = await OpenWithMailboxAsync(options);
         TaskCompletionSource next = new(TaskCreationOptions.RunContinuationsAsynchronously);
         store.Checkpointed = () => Volatile.Read(ref next).TrySetResult();
 
@@ -147,6 +139,15 @@ public sealed class MailboxCheckpointTests : StoreDirectoryTest
 
         // Dispose awaits the loop: it would time out here if the loop did not stop when told.
         await store.DisposeAsync().AsTask().WaitAsync(Wait);
+    }
+
+    /// <summary>Opens a store and one mailbox in it.</summary>
+    private static async Task<(MailboxStore Store, Credentials Credentials, MailboxHandle Handle)> OpenWithMailboxAsync(MailboxStoreOptions options)
+    {
+        var store = await MailboxStore.OpenAsync(options);
+        var c = Credentials.Random();
+        var handle = (await store.OpenMailboxAsync(c.MailboxId, c.Capability, c.DeviceId, c.ArchiveKey, CancellationToken.None)).Handle;
+        return (store, c, handle);
     }
 
     /// <summary>Pushes <paramref name="count"/> one-KiB blobs at once and returns the WAL file's size after them.</summary>
