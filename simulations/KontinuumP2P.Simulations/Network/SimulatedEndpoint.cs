@@ -96,6 +96,15 @@ public sealed class SimulatedEndpoint : IKadNetwork
         }
     }
 
+    /// <summary>Peers we have numbered messages to (memory accounting: one entry per peer ever sent to).</summary>
+    public int NumberedPeers
+    {
+        get
+        {
+            lock (_sequenceLock) return _sequences.Count + _unslottedSequences.Count;
+        }
+    }
+
     /// <inheritdoc />
     public event EventHandler<PeerId>? ServerPeerDiscovered
     {

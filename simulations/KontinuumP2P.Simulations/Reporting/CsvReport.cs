@@ -37,11 +37,11 @@ public static class CsvReport
         var performance = new StringBuilder("variant,metric,value\n");
         foreach (var r in results)
             foreach (var (key, value) in r.Performance) performance.Append(Row(r.Variant, key, value));
-        var memory = new StringBuilder("variant,minute,wall_seconds,cpu_seconds,heap_bytes,live_after_full_bytes,fragmented_bytes,committed_bytes,working_set_bytes,gc_gen2_collections\n");
+        var memory = new StringBuilder("variant,minute,wall_seconds,cpu_seconds,heap_bytes,live_after_full_bytes,fragmented_bytes,committed_bytes,working_set_bytes,gc_gen2_collections,admission_entries,numbered_pairs,address_entries\n");
         foreach (var m in results.SelectMany(r => r.Memory))
         {
             memory.Append(Row(m.Variant, m.Minute, m.WallSeconds, m.CpuSeconds, m.HeapBytes, m.LiveAfterFullBytes, m.FragmentedBytes, m.CommittedBytes,
-                m.WorkingSetBytes, m.Gen2Collections));
+                m.WorkingSetBytes, m.Gen2Collections, m.AdmissionEntries, m.NumberedPairs, m.AddressEntries));
         }
         File.WriteAllText(Path.Combine(directory, "lookups.csv"), lookups.ToString());
         File.WriteAllText(Path.Combine(directory, "timeline.csv"), timeline.ToString());

@@ -37,8 +37,11 @@ public sealed record TimelineSample(string Variant, double Minute, int Online, i
 /// <param name="CommittedBytes">Memory the collector has committed.</param>
 /// <param name="WorkingSetBytes">The process's working set now.</param>
 /// <param name="Gen2Collections">Full collections so far.</param>
+/// <param name="AdmissionEntries">Admission entries of all nodes (connected peers, which in a simulation are all peers met, and remembered ones).</param>
+/// <param name="NumberedPairs">Per-pair message numbers of all nodes (one per peer a node ever sent to).</param>
+/// <param name="AddressEntries">Address-book entries of all nodes.</param>
 public sealed record MemorySample(string Variant, double Minute, double WallSeconds, double CpuSeconds, long HeapBytes, long LiveAfterFullBytes,
-    long FragmentedBytes, long CommittedBytes, long WorkingSetBytes, int Gen2Collections);
+    long FragmentedBytes, long CommittedBytes, long WorkingSetBytes, int Gen2Collections, long AdmissionEntries, long NumberedPairs, long AddressEntries);
 
 /// <summary>Everything one run (one variant of a scenario) produced.</summary>
 public sealed class RunResult
