@@ -7,13 +7,15 @@ namespace KontinuumP2P.Node.Admission;
 /// The admission state of connected peers: one struct per peer inside one dictionary, the decision's parts inline (no
 /// entry object, verdict object or task per peer; a verdict is built when asked for, a task source only while someone
 /// waits before the decision). A node holds one per connected peer, and a simulated node one per peer it ever met, so
-/// the size of an entry is what counts: ~68 bytes here against ~150 in a concurrent dictionary node, an entry object
-/// and a verdict. Thread-safe (one lock, held for a few field reads or writes).
+/// the size of an entry is what counts: 48 bytes of dictionary entry and 4 of bucket here, against ~150 in a concurrent
+/// dictionary node, an entry object and a verdict. Thread-safe (one lock, held for a few field reads or writes).
 /// </summary>
 internal sealed class ConnectedPeers
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<PeerId, Slot> _slots = [];
+    // Waiters before a decision are rare (most peers are decided before anyone asks): kept apart, not a field per peer.
+    private readonly Dictionary<PeerId, TaskCompletionSource<AdmissionVerdict>> _waiting = [];
 
     /// <summary>Peers held (connected, decided or not).</summary>
     public int Count
@@ -57,7 +59,7 @@ internal sealed class ConnectedPeers
         lock (_lock)
         {
             ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_slots, peer, out _);
-            if (publicKey is { } key) slot.PublicKey = key;
+            if (publicKey is { } key) slot.PublicKey = AsArray(key);
         }
     }
 
@@ -71,7 +73,9 @@ internal sealed class ConnectedPeers
                 (decided, publicKey) = (null, default);
                 return false;
             }
-            (decided, publicKey) = (slot.Verdict(peer), slot.PublicKey);
+            // A waiter, if any, is left to its timeout, as before the decision of a peer that left.
+            _waiting.Remove(peer);
+            (decided, publicKey) = (slot.Verdict(peer), slot.PublicKey ?? ReadOnlyMemory<byte>.Empty);
             return true;
         }
     }
@@ -87,8 +91,12 @@ internal sealed class ConnectedPeers
             ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_slots, peer);
             if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot)) return null;
             if (slot.Verdict(peer) is { } decided) return Task.FromResult(decided);
-            slot.Waiting ??= new TaskCompletionSource<AdmissionVerdict>(TaskCreationOptions.RunContinuationsAsynchronously);
-            return slot.Waiting.Task;
+            if (!_waiting.TryGetValue(peer, out var waiting))
+            {
+                waiting = new TaskCompletionSource<AdmissionVerdict>(TaskCreationOptions.RunContinuationsAsynchronously);
+                _waiting[peer] = waiting;
+            }
+            return waiting.Task;
         }
     }
 
@@ -113,7 +121,7 @@ internal sealed class ConnectedPeers
                 return false;
             }
             slot.Set(verdict);
-            (waiting, slot.Waiting) = (slot.Waiting, null);
+            _waiting.Remove(verdict.Peer, out waiting);
         }
         current = verdict;
         waiting?.TrySetResult(verdict);
@@ -133,7 +141,7 @@ internal sealed class ConnectedPeers
             ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_slots, verdict.Peer);
             if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot) || (version is { } v && slot.Version != v)) return false;
             slot.Set(verdict);
-            (waiting, slot.Waiting) = (slot.Waiting, null);
+            _waiting.Remove(verdict.Peer, out waiting);
         }
         waiting?.TrySetResult(verdict);
         return true;
@@ -146,18 +154,22 @@ internal sealed class ConnectedPeers
         {
             var list = new List<(AdmissionVerdict, ReadOnlyMemory<byte>, int)>(_slots.Count);
             foreach (var (peer, slot) in _slots)
-                if (slot.Verdict(peer) is { } verdict) list.Add((verdict, slot.PublicKey, slot.Version));
+                if (slot.Verdict(peer) is { } verdict) list.Add((verdict, slot.PublicKey ?? ReadOnlyMemory<byte>.Empty, slot.Version));
             return list;
         }
     }
 
-    /// <summary>One peer: its key and the parts of its verdict (reason null while pending).</summary>
+    /// <summary>The key's own array when the memory is a whole array (as channels hand it over), else a copy.</summary>
+    private static byte[] AsArray(ReadOnlyMemory<byte> key) =>
+        System.Runtime.InteropServices.MemoryMarshal.TryGetArray(key, out var segment) && segment is { Offset: 0, Array: { } array }
+        && array.Length == segment.Count ? array : key.ToArray();
+
+    /// <summary>One peer (32 bytes): its key and the parts of its verdict (reason null while pending).</summary>
     private struct Slot
     {
-        public ReadOnlyMemory<byte> PublicKey;
+        public byte[]? PublicKey;
         public Certificate? Certificate;
         public string? Reason;
-        public TaskCompletionSource<AdmissionVerdict>? Waiting;
         public AdmissionStatus Status;
         public int Version;
 
