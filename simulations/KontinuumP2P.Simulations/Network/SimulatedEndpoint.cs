@@ -37,17 +37,21 @@ public sealed class SimulatedEndpoint : IKadNetwork
     private ulong[] _knownAtCanonical = [];
     private int _canonicalCount;
     private readonly Dictionary<PeerId, IReadOnlyList<Multiaddr>> _otherAddresses = [];
-    private readonly Dictionary<PeerId, long> _sequences = [];
+    // Message numbers per peer sent to, by the peer's slot (an int pair per peer: 20 bytes where a PeerId key and a long
+    // took 28, and one per peer ever talked to); peers never attached here (none in the scenarios) by id.
+    private readonly Dictionary<int, int> _sequences = [];
+    private readonly Dictionary<PeerId, long> _unslottedSequences = [];
     // System.Threading.Lock, not Monitor on the dictionaries: these are taken for every message and every address looked
     // up, and Monitor.Enter took its slow path here (31 % of a 1,000-node run's samples).
     private readonly Lock _addressLock = new();
     private readonly Lock _sequenceLock = new();
     private volatile KadRequestHandler? _handler;
 
-    internal SimulatedEndpoint(SimulatedNetwork network, int index, PeerCredentials credentials, Multiaddr address, string protocolId)
+    internal SimulatedEndpoint(SimulatedNetwork network, int index, int slot, PeerCredentials credentials, Multiaddr address, string protocolId)
     {
         _network = network;
         Index = index;
+        Slot = slot;
         Credentials = credentials;
         LocalAddresses = [address];
         ProtocolId = protocolId;
@@ -55,6 +59,9 @@ public sealed class SimulatedEndpoint : IKadNetwork
 
     /// <summary>The node's number in the simulation (a deterministic tie-break for events).</summary>
     public int Index { get; }
+
+    /// <summary>The node's slot among every node ever attached (dense, kept after it leaves).</summary>
+    internal int Slot { get; }
 
     /// <summary>What the node presents at each new contact.</summary>
     public PeerCredentials Credentials { get; }
@@ -86,6 +93,15 @@ public sealed class SimulatedEndpoint : IKadNetwork
         get
         {
             lock (_addressLock) return _canonicalCount + _otherAddresses.Count;
+        }
+    }
+
+    /// <summary>Peers we have numbered messages to (memory accounting: one entry per peer ever sent to).</summary>
+    public int NumberedPeers
+    {
+        get
+        {
+            lock (_sequenceLock) return _sequences.Count + _unslottedSequences.Count;
         }
     }
 
@@ -157,14 +173,23 @@ public sealed class SimulatedEndpoint : IKadNetwork
     /// <inheritdoc />
     public void StopServing() => _handler = null;
 
-    /// <summary>The number of the next message from us to <paramref name="peer"/>.</summary>
-    internal long NextSequence(PeerId peer)
+    /// <summary>
+    /// The number of the next message from us to <paramref name="peer"/> (slot <paramref name="slot"/>, or -1 when it was
+    /// never attached): 1, 2, 3... per peer, the same numbers whichever key holds them.
+    /// </summary>
+    internal long NextSequence(PeerId peer, int slot)
     {
         lock (_sequenceLock)
         {
-            var next = _sequences.GetValueOrDefault(peer) + 1;
-            _sequences[peer] = next;
-            return next;
+            if (slot < 0)
+            {
+                var next = _unslottedSequences.GetValueOrDefault(peer) + 1;
+                _unslottedSequences[peer] = next;
+                return next;
+            }
+            ref var count = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_sequences, slot, out _);
+            // A pair exchanges far fewer than 2^31 messages in any run; past it the numbers would repeat: fail instead.
+            return checked(++count);
         }
     }
 }

@@ -60,15 +60,15 @@ public sealed class SimulatedNetwork
     public SimulatedEndpoint Attach(int index, PeerCredentials credentials, Multiaddr address, string protocolId)
     {
         ArgumentNullException.ThrowIfNull(credentials);
-        var endpoint = new SimulatedEndpoint(this, index, credentials, address, protocolId);
         lock (_lock)
         {
             if (_endpoints.ContainsKey(credentials.PeerId)) throw new InvalidOperationException($"{credentials.PeerId} is attached already");
-            _endpoints[credentials.PeerId] = endpoint;
             var slot = _canonical.TryGetValue(credentials.PeerId, out var known) ? known.Slot : _canonical.Count;
+            var endpoint = new SimulatedEndpoint(this, index, slot, credentials, address, protocolId);
+            _endpoints[credentials.PeerId] = endpoint;
             _canonical[credentials.PeerId] = (slot, endpoint.LocalAddresses);
+            return endpoint;
         }
-        return endpoint;
     }
 
     /// <summary>Detaches a node: messages to it fail from now on (messages in flight included).</summary>
@@ -117,7 +117,9 @@ public sealed class SimulatedNetwork
         cancellationToken.ThrowIfCancellationRequested();
         SimulatedEndpoint? target;
         lock (_lock) target = _endpoints.GetValueOrDefault(to);
-        var call = new Call(this, from, to, target?.Index ?? -1, request, cancellationToken);
+        // The target's slot numbers our messages to it (a departed node keeps its slot; -1: never attached).
+        var toSlot = target?.Slot ?? (TryGetCanonical(to, out var slot, out _) ? slot : -1);
+        var call = new Call(this, from, to, target?.Index ?? -1, toSlot, request, cancellationToken);
         call.Start();
         return call.Completion;
     }
@@ -143,6 +145,7 @@ public sealed class SimulatedNetwork
         private readonly SimulatedEndpoint _from;
         private readonly PeerId _to;
         private readonly int _toIndex;
+        private readonly int _toSlot;
         private readonly KadMessage _request;
         private readonly CancellationToken _cancellation;
         private ManualResetValueTaskSourceCore<KadMessage?> _completion;
@@ -156,8 +159,9 @@ public sealed class SimulatedNetwork
         private KadMessage? _answer;
         private Exception? _failure;
 
-        public Call(SimulatedNetwork network, SimulatedEndpoint from, PeerId to, int toIndex, KadMessage request, CancellationToken cancellation)
+        public Call(SimulatedNetwork network, SimulatedEndpoint from, PeerId to, int toIndex, int toSlot, KadMessage request, CancellationToken cancellation)
         {
+            _toSlot = toSlot;
             _network = network;
             _from = from;
             _to = to;
@@ -190,7 +194,7 @@ public sealed class SimulatedNetwork
             }
             _network.Count(size);
             if (_cancellation.CanBeCanceled) _registration = _cancellation.UnsafeRegister(Cancelled, this);
-            var sequence = _from.NextSequence(_to);
+            var sequence = _from.NextSequence(_to, _toSlot);
             var links = _network.Links;
             var delay = links.Delay(_from.Index, _toIndex, sequence, size);
             if (_toIndex >= 0 && links.IsLost(_from.Index, _toIndex, sequence))
@@ -210,7 +214,7 @@ public sealed class SimulatedNetwork
                 Interlocked.Increment(ref _network._dropped);
                 // Nobody listens there: the sender hears it after the way back, like a refused connection.
                 var back = _network.Links.Delay(_toIndex, _from.Index, 0, 0);
-                _network.Time.Schedule(back, EventLane.Network, _toIndex, _from.Index, -_from.NextSequence(_to),
+                _network.Time.Schedule(back, EventLane.Network, _toIndex, _from.Index, -_from.NextSequence(_to, _toSlot),
                     () => Complete(null, new IOException($"{_to} is unreachable")));
                 return;
             }
@@ -280,7 +284,7 @@ public sealed class SimulatedNetwork
                 size = bytes.Length;
             }
             _network.Count(size);
-            var sequence = target.NextSequence(_from.LocalPeer);
+            var sequence = target.NextSequence(_from.LocalPeer, _from.Slot);
             var links = _network.Links;
             if (links.IsLost(target.Index, _from.Index, sequence))
             {

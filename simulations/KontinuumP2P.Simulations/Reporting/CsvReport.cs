@@ -6,7 +6,8 @@ namespace KontinuumP2P.Simulations.Reporting;
 
 /// <summary>
 /// Writes the CSV files of a scenario run. <c>lookups.csv</c>, <c>timeline.csv</c> and <c>summary.csv</c> depend only
-/// on the scenario and seed (same seed, same bytes); <c>performance.csv</c> holds the machine's figures.
+/// on the scenario and seed (same seed, same bytes); <c>performance.csv</c> and <c>memory.csv</c> (the heap and working
+/// set at each timeline point) hold the machine's figures.
 /// </summary>
 public static class CsvReport
 {
@@ -36,11 +37,18 @@ public static class CsvReport
         var performance = new StringBuilder("variant,metric,value\n");
         foreach (var r in results)
             foreach (var (key, value) in r.Performance) performance.Append(Row(r.Variant, key, value));
+        var memory = new StringBuilder("variant,minute,wall_seconds,cpu_seconds,heap_bytes,live_after_full_bytes,fragmented_bytes,committed_bytes,working_set_bytes,gc_gen2_collections,admission_entries,numbered_pairs,address_entries\n");
+        foreach (var m in results.SelectMany(r => r.Memory))
+        {
+            memory.Append(Row(m.Variant, m.Minute, m.WallSeconds, m.CpuSeconds, m.HeapBytes, m.LiveAfterFullBytes, m.FragmentedBytes, m.CommittedBytes,
+                m.WorkingSetBytes, m.Gen2Collections, m.AdmissionEntries, m.NumberedPairs, m.AddressEntries));
+        }
         File.WriteAllText(Path.Combine(directory, "lookups.csv"), lookups.ToString());
         File.WriteAllText(Path.Combine(directory, "timeline.csv"), timeline.ToString());
         File.WriteAllText(Path.Combine(directory, "summary.csv"), summary.ToString());
         File.WriteAllText(Path.Combine(directory, "fleet.csv"), fleet.ToString());
         File.WriteAllText(Path.Combine(directory, "performance.csv"), performance.ToString());
+        File.WriteAllText(Path.Combine(directory, "memory.csv"), memory.ToString());
     }
 
     private static string Row(params object[] cells) => string.Join(',', cells.Select(Cell)) + "\n";

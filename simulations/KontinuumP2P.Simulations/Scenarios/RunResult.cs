@@ -26,6 +26,23 @@ public sealed record LookupSample(string Variant, double StartMinute, int Origin
 public sealed record TimelineSample(string Variant, double Minute, int Online, int HonestOnline, double RoutingHealth, double MeanTableSize,
     int BadEntries, int CrlHolders);
 
+/// <summary>The process's memory at one timeline point (machine figures: not reproducible, reported apart).</summary>
+/// <param name="Variant">The run.</param>
+/// <param name="Minute">The timeline point's minute (negative while joining).</param>
+/// <param name="WallSeconds">Wall time since the run started.</param>
+/// <param name="CpuSeconds">Process CPU time so far.</param>
+/// <param name="HeapBytes">Managed heap size at the last collection (<see cref="GCMemoryInfo.HeapSizeBytes"/>, garbage included).</param>
+/// <param name="LiveAfterFullBytes">Bytes that survived the last full blocking collection (the live heap then; 0 before the first).</param>
+/// <param name="FragmentedBytes">Free space inside the heap at the last collection.</param>
+/// <param name="CommittedBytes">Memory the collector has committed.</param>
+/// <param name="WorkingSetBytes">The process's working set now.</param>
+/// <param name="Gen2Collections">Full collections so far.</param>
+/// <param name="AdmissionEntries">Admission entries of all nodes (connected peers, which in a simulation are all peers met, and remembered ones).</param>
+/// <param name="NumberedPairs">Per-pair message numbers of all nodes (one per peer a node ever sent to).</param>
+/// <param name="AddressEntries">Address-book entries of all nodes.</param>
+public sealed record MemorySample(string Variant, double Minute, double WallSeconds, double CpuSeconds, long HeapBytes, long LiveAfterFullBytes,
+    long FragmentedBytes, long CommittedBytes, long WorkingSetBytes, int Gen2Collections, long AdmissionEntries, long NumberedPairs, long AddressEntries);
+
 /// <summary>Everything one run (one variant of a scenario) produced.</summary>
 public sealed class RunResult
 {
@@ -40,6 +57,9 @@ public sealed class RunResult
 
     /// <summary>The timeline.</summary>
     public List<TimelineSample> Timeline { get; } = [];
+
+    /// <summary>The process's memory at each timeline point (not reproducible: written to <c>memory.csv</c>).</summary>
+    public List<MemorySample> Memory { get; } = [];
 
     /// <summary>The fleet timeline (fleet-health runs only).</summary>
     public List<Fleet.FleetSample> FleetTimeline { get; } = [];

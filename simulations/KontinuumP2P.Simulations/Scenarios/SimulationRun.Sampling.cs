@@ -49,6 +49,25 @@ public sealed partial class SimulationRun
         _result.Timeline.Add(new TimelineSample(_result.Variant, Math.Round(minute, 3), _peers.Count(p => p.Online), honest.Count,
             Math.Round((double)healthy / count, 4), Math.Round((double)tableSizes / count, 2), bad,
             _newestCrl == 0 ? 0 : honest.Count(p => p.Crl.HighWaterMark >= _newestCrl)));
+        SampleMemory(Math.Round(minute, 3));
+    }
+
+    /// <summary>The heap and working set now (cheap: no collection is forced), to show growth over virtual time.</summary>
+    private void SampleMemory(double minute)
+    {
+        long admission = 0, numbered = 0, addresses = 0;
+        foreach (var peer in _peers)
+        {
+            var (connected, remembered) = peer.Admission.Held;
+            admission += connected + remembered;
+            numbered += peer.Endpoint.NumberedPeers;
+            addresses += peer.Endpoint.KnownAddresses;
+        }
+        var last = GC.GetGCMemoryInfo();
+        var full = GC.GetGCMemoryInfo(GCKind.FullBlocking);
+        _result.Memory.Add(new MemorySample(_result.Variant, minute, Math.Round(_wall.Elapsed.TotalSeconds, 1),
+            Math.Round(Environment.CpuUsage.TotalTime.TotalSeconds, 1), last.HeapSizeBytes, full.Index == 0 ? 0 : full.PromotedBytes,
+            last.FragmentedBytes, last.TotalCommittedBytes, Environment.WorkingSet, GC.CollectionCount(2), admission, numbered, addresses));
     }
 
     /// <summary>An entry an honest node must never keep: uncertified, or revoked by a CRL the node holds.</summary>

@@ -26,6 +26,7 @@ public sealed partial class SimulationRun
     private readonly List<Task> _operations = [];
     private readonly RunResult _result;
     private readonly CancellationTokenSource _stop = new();
+    private readonly Stopwatch _wall = new();
     private TimeSpan _phaseStart;
     private int _nextIndex;
     private long _lookupErrors;
@@ -84,7 +85,8 @@ public sealed partial class SimulationRun
     /// <exception cref="SimulationStalledException">The run could not finish (no events, limits, a busy pool).</exception>
     public async Task<RunResult> RunAsync(CancellationToken cancellationToken)
     {
-        var wall = Stopwatch.StartNew();
+        var wall = _wall;
+        wall.Start();
         var driver = new SimulationDriver(_time);
         var planned = PlannedDuration;
         var lastReported = -1.0;

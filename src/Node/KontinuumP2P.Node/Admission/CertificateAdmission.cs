@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using KontinuumP2P.Certs.Certificates;
 using KontinuumP2P.Certs.Revocation;
 using KontinuumP2P.Certs.Trust;
@@ -26,7 +25,7 @@ public sealed partial class CertificateAdmission : ICertificateSink, IAsyncDispo
     private readonly TimeSpan _offerTimeout;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly ConcurrentDictionary<PeerId, PeerEntry> _peers = new();
+    private readonly ConnectedPeers _peers = new();
     private readonly VerdictMemory _memory;
     private readonly Core.Limits.PeerRateLimiter _offerRate;
     private readonly AdmissionLimits _limits;
@@ -109,15 +108,16 @@ public sealed partial class CertificateAdmission : ICertificateSink, IAsyncDispo
     /// </summary>
     public AdmissionVerdict GetVerdict(PeerId peer)
     {
-        if (_peers.TryGetValue(peer, out var entry) && entry.Decided is { } verdict) return verdict;
-        if (entry is null && _memory.Get(peer, Now) is { } remembered) return remembered.Verdict;
+        var held = _peers.TryGet(peer, out var decided);
+        if (decided is not null) return decided;
+        if (!held && _memory.Get(peer, Now) is { } remembered) return remembered.Verdict;
         return new AdmissionVerdict(peer, AdmissionStatus.Pending, null, "awaiting certificate");
     }
 
     /// <summary>The current status of <paramref name="peer"/>, without allocating a verdict.</summary>
     public AdmissionStatus GetStatus(PeerId peer) =>
-        _peers.TryGetValue(peer, out var entry) && entry.Decided is { } verdict ? verdict.Status
-        : entry is null && _memory.Get(peer, Now) is { } remembered ? remembered.Verdict.Status
+        _peers.GetStatus(peer) is { } status ? status
+        : _memory.Get(peer, Now) is { } remembered ? remembered.Verdict.Status
         : AdmissionStatus.Pending;
 
     /// <summary>
@@ -126,20 +126,22 @@ public sealed partial class CertificateAdmission : ICertificateSink, IAsyncDispo
     /// </summary>
     public async ValueTask<AdmissionVerdict> WaitForVerdictAsync(PeerId peer, CancellationToken cancellationToken)
     {
-        if (!_peers.TryGetValue(peer, out var entry))
+        if (!_peers.TryGet(peer, out _))
         {
             if (!_channel.IsConnected(peer)) return GetVerdict(peer);
-            entry = _peers.GetOrAdd(peer, _ => new PeerEntry());
+            _peers.Add(peer);
         }
+        var timedOut = new AdmissionVerdict(peer, AdmissionStatus.ClientOnly, null, "no certificate offered");
+        // Null: the peer disconnected in between (its entry is gone); it gets what a silent peer gets.
+        if (_peers.WaitAsync(peer) is not { } waiting) return timedOut;
         try
         {
-            if (entry.Decided is { } decided) return decided;
-            return await entry.WaitAsync().WaitAsync(_offerTimeout, _time, cancellationToken).ConfigureAwait(false);
+            return await waiting.WaitAsync(_offerTimeout, _time, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
-            entry.Decide(new AdmissionVerdict(peer, AdmissionStatus.ClientOnly, null, "no certificate offered"));
-            return entry.Decided!;
+            _peers.Decide(timedOut, out var current);
+            return current ?? timedOut;
         }
     }
 
@@ -152,14 +154,13 @@ public sealed partial class CertificateAdmission : ICertificateSink, IAsyncDispo
     {
         var refused = new List<AdmissionVerdict>();
         // Sorted so that simulations re-judge (and report) in the same order on every run.
-        foreach (var (peer, entry) in _peers.OrderBy(p => p.Key.ToString(), StringComparer.Ordinal))
+        foreach (var (before, publicKey, version) in _peers.Decided().OrderBy(p => p.Verdict.Peer.ToString(), StringComparer.Ordinal))
         {
-            if (entry.Decided is not { Certificate: { } certificate } before || !MayChange(before)) continue;
-            var after = before.Reason == CrlStaleReason ? JudgeNew(peer, entry.PublicKey, certificate) : Judge(peer, entry.PublicKey, certificate);
+            var peer = before.Peer;
+            if (before.Certificate is not { } certificate || !MayChange(before)) continue;
+            var after = before.Reason == CrlStaleReason ? JudgeNew(peer, publicKey, certificate) : Judge(peer, publicKey, certificate);
             if (after.Status == before.Status) continue;
-            var replacement = new PeerEntry { PublicKey = entry.PublicKey };
-            replacement.Decide(after);
-            if (!_peers.TryUpdate(peer, replacement, entry)) continue;
+            if (!_peers.Replace(after, version)) continue;
             if (after.Status == AdmissionStatus.Refused) Refuse(after, refused);
             else LogVerdict(_logger, peer, after.Status, after.Reason);
         }
@@ -167,7 +168,7 @@ public sealed partial class CertificateAdmission : ICertificateSink, IAsyncDispo
         foreach (var remembered in _memory.Snapshot(now))
         {
             var before = remembered.Verdict;
-            if (before.Certificate is not { } certificate || !MayChange(before) || _peers.ContainsKey(before.Peer)) continue;
+            if (before.Certificate is not { } certificate || !MayChange(before) || _peers.TryGet(before.Peer, out _)) continue;
             var after = before.Reason == CrlStaleReason
                 ? JudgeNew(before.Peer, remembered.PublicKey, certificate)
                 : Judge(before.Peer, remembered.PublicKey, certificate);
@@ -188,21 +189,20 @@ public sealed partial class CertificateAdmission : ICertificateSink, IAsyncDispo
     /// <inheritdoc />
     void ICertificateSink.OnConnected(PeerId peer, ReadOnlyMemory<byte> encodedPublicKey)
     {
-        var entry = _peers.GetOrAdd(peer, _ => new PeerEntry());
-        entry.PublicKey = encodedPublicKey;
+        _peers.Add(peer, encodedPublicKey);
         // A refused peer stays refused on a new connection until it offers a different certificate.
         if (_memory.Take(peer, Now) is { Verdict.Status: AdmissionStatus.Refused } remembered
             && remembered.PublicKey.Span.SequenceEqual(encodedPublicKey.Span))
-            entry.Decide(remembered.Verdict);
+            _peers.Decide(remembered.Verdict, out _);
     }
 
     /// <inheritdoc />
     void ICertificateSink.OnDisconnected(PeerId peer)
     {
-        if (!_peers.TryRemove(peer, out var entry)) return;
+        if (!_peers.Remove(peer, out var decided, out var publicKey)) return;
         // Clients are forgotten; admissions and refusals are remembered, bounded, to be judged again while away.
-        if (entry.Decided is { Status: AdmissionStatus.Admitted or AdmissionStatus.Refused } verdict)
-            _memory.Remember(verdict, entry.PublicKey, RememberUntil(verdict, Now));
+        if (decided is { Status: AdmissionStatus.Admitted or AdmissionStatus.Refused } verdict)
+            _memory.Remember(verdict, publicKey, RememberUntil(verdict, Now));
     }
 
     /// <inheritdoc />
@@ -210,8 +210,8 @@ public sealed partial class CertificateAdmission : ICertificateSink, IAsyncDispo
     {
         // A peer that does not serve the certificate protocol will never push a certificate: it is a client now, not
         // after the offer timeout (its first requests would wait that long).
-        if (servesCertificateProtocol || !_peers.TryGetValue(peer, out var entry) || entry.Decided is not null) return;
-        if (entry.Decide(new AdmissionVerdict(peer, AdmissionStatus.ClientOnly, null, "does not speak the certificate protocol")))
+        if (servesCertificateProtocol) return;
+        if (_peers.Decide(new AdmissionVerdict(peer, AdmissionStatus.ClientOnly, null, "does not speak the certificate protocol"), out _))
             LogVerdict(_logger, peer, AdmissionStatus.ClientOnly, "does not speak the certificate protocol");
     }
 
@@ -219,7 +219,7 @@ public sealed partial class CertificateAdmission : ICertificateSink, IAsyncDispo
     bool ICertificateSink.TryAcceptOffer(PeerId peer) => _offerRate.TryAcquire(peer);
 
     /// <inheritdoc />
-    bool ICertificateSink.IsDecided(PeerId peer) => _peers.TryGetValue(peer, out var entry) && entry.Decided is not null;
+    bool ICertificateSink.IsDecided(PeerId peer) => _peers.IsDecided(peer);
 
     /// <inheritdoc />
     void ICertificateSink.OnOffer(PeerId peer, ReadOnlyMemory<byte> encodedPublicKey, Certificate? certificate) =>
@@ -233,16 +233,13 @@ public sealed partial class CertificateAdmission : ICertificateSink, IAsyncDispo
 
     private void Record(PeerId peer, ReadOnlyMemory<byte> encodedPublicKey, AdmissionVerdict verdict, Certificate? offered)
     {
-        var entry = _peers.GetOrAdd(peer, _ => new PeerEntry());
-        entry.PublicKey = encodedPublicKey;
-        if (!entry.Decide(verdict))
+        _peers.Add(peer, encodedPublicKey);
+        if (!_peers.Decide(verdict, out var current))
         {
             // A later offer replaces an earlier verdict (e.g. the timeout's "client"); a refusal only when the
             // certificate differs (a renewed one is judged afresh, the same one again is not).
-            if (entry.Decided is { Status: AdmissionStatus.Refused } refusal && SameCertificate(refusal.Certificate, offered)) return;
-            var replacement = new PeerEntry { PublicKey = entry.PublicKey };
-            replacement.Decide(verdict);
-            _peers[peer] = replacement;
+            if (current is { Status: AdmissionStatus.Refused } refusal && SameCertificate(refusal.Certificate, offered)) return;
+            _peers.Replace(verdict, version: null);
         }
         // Operators want to see refusals (a foreign or revoked certificate on their network) without debug logs.
         if (verdict.Status == AdmissionStatus.Refused) LogRefused(_logger, peer, verdict.Reason);
@@ -311,45 +308,6 @@ public sealed partial class CertificateAdmission : ICertificateSink, IAsyncDispo
 
     private static bool SameCertificate(Certificate? a, Certificate? b) =>
         a is not null && b is not null && a.Encode().AsSpan().SequenceEqual(b.Encode());
-
-    /// <summary>
-    /// The verdict on one connected peer. The task a waiter awaits exists only while someone waits before the
-    /// decision: most peers are decided before anyone asks, and one entry is held per connected peer per node (a
-    /// task source and its task were 96 of the ~240 bytes of each entry).
-    /// </summary>
-    private sealed class PeerEntry
-    {
-        private AdmissionVerdict? _decided;
-        private TaskCompletionSource<AdmissionVerdict>? _waiting;
-
-        public ReadOnlyMemory<byte> PublicKey { get; set; }
-
-        /// <summary>The verdict once decided, readable without touching a task.</summary>
-        public AdmissionVerdict? Decided => Volatile.Read(ref _decided);
-
-        /// <summary>The verdict: at once when decided, else when <see cref="Decide"/> runs.</summary>
-        public Task<AdmissionVerdict> WaitAsync()
-        {
-            if (Decided is { } decided) return Task.FromResult(decided);
-            var waiting = Volatile.Read(ref _waiting);
-            if (waiting is null)
-            {
-                var created = new TaskCompletionSource<AdmissionVerdict>(TaskCreationOptions.RunContinuationsAsynchronously);
-                waiting = Interlocked.CompareExchange(ref _waiting, created, null) ?? created;
-            }
-            // Decide may have read no waiter just before ours was published: it set the verdict first, so we see it.
-            if (Decided is { } late) waiting.TrySetResult(late);
-            return waiting.Task;
-        }
-
-        /// <summary>Records the verdict; false when one was already decided.</summary>
-        public bool Decide(AdmissionVerdict verdict)
-        {
-            if (Interlocked.CompareExchange(ref _decided, verdict, null) is not null) return false;
-            Volatile.Read(ref _waiting)?.TrySetResult(verdict);
-            return true;
-        }
-    }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "admission verdict on {Peer}: {Status} ({Reason})")]
     private static partial void LogVerdict(ILogger logger, PeerId peer, AdmissionStatus status, string reason);

@@ -17,8 +17,8 @@ public sealed class CertificatePeerAdmission : IPeerAdmission
     /// <inheritdoc />
     public async ValueTask<PeerAdmissionState> WaitForDecisionAsync(PeerId peer, CancellationToken cancellationToken)
     {
-        var verdict = _admission.GetVerdict(peer);
-        if (verdict.Status != AdmissionStatus.Pending) return Map(verdict.Status);
+        var status = _admission.GetStatus(peer);
+        if (status != AdmissionStatus.Pending) return Map(status);
         return Map((await _admission.WaitForVerdictAsync(peer, cancellationToken).ConfigureAwait(false)).Status);
     }
 
