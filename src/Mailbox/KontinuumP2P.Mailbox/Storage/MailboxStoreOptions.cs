@@ -125,7 +125,8 @@ public sealed record MailboxStoreOptions
     /// With <see cref="CheckpointInterval"/>: the background task syncs the database file after each passive checkpoint
     /// (<c>fdatasync</c> on Linux). A passive checkpoint that leaves frames behind does not sync it, so without this the
     /// writer's restart checkpoint synced every page the background passes had copied since the last restart, 20-30 ms
-    /// with pushes waiting; with it, 5-8 ms (docs/benchmarks.md, ninth session). Off only for the bench's A/B.
+    /// with pushes waiting; with it, 5-10 ms (docs/benchmarks.md, ninth session). Off only for the
+    /// bench's A/B.
     /// </summary>
     internal bool BackgroundDatabaseSync { get; init; } = true;
 
