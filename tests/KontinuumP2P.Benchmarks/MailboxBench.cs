@@ -20,7 +20,7 @@ public sealed partial class MailboxBench : IBench
     /// <inheritdoc />
     public string Description =>
         "mailbox durable pushes/s + p50/p99 ack over host streams vs the 0k-sync storage path; latency at 100 vs 100k blobs; pull blobs/s " +
-        "(args: --pushes N --sessions S --inflight F --rate R --rate-seconds T --sync full|fullcommit|normal --checkpoint background|writer --checkpoint-ms MS --page-size B --connections C --restart-pages P --backstop-pages P --catch-up-passes N --wal-sync data|full --clients process|inprocess --gen0-mib M --fill N --pull-rounds R --push-only)";
+        "(args: --pushes N --sessions S --inflight F --rate R --rate-seconds T --sync full|fullcommit|normal --checkpoint background|writer --checkpoint-ms MS --page-size B --connections C --restart-pages P --backstop-pages P --catch-up-passes N --wal-sync data|full --db-sync bg|none --clients process|inprocess --gen0-mib M --fill N --pull-rounds R --push-only)";
 
     /// <inheritdoc />
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
@@ -100,9 +100,13 @@ public sealed partial class MailboxBench : IBench
             var walSyncIndex = Array.IndexOf(args, "--wal-sync");
             var walSync = walSyncIndex >= 0 && walSyncIndex + 1 < args.Length ? args[walSyncIndex + 1] : defaults.WalDataSync ? "data" : "full";
             if (walSync is not ("data" or "full")) throw new ArgumentException($"--wal-sync {walSync}: expected data or full");
+            var dbSyncIndex = Array.IndexOf(args, "--db-sync");
+            var dbSync = dbSyncIndex >= 0 && dbSyncIndex + 1 < args.Length ? args[dbSyncIndex + 1] : defaults.BackgroundDatabaseSync ? "bg" : "none";
+            if (dbSync is not ("bg" or "none")) throw new ArgumentException($"--db-sync {dbSync}: expected bg or none");
             results["walSync"] = walSync;
+            results["dbSync"] = dbSync;
             await using var rig = await Rig.StartAsync(Path.Combine(directory, "mailbox.db"), syncFull, sync == "full", checkpointInterval, pageSize, connections,
-                o => o with { CheckpointRestartPages = restartPages, CheckpointBackstopPages = backstopPages, RestartCatchUpPasses = catchUpPasses, WalDataSync = walSync == "data" }, cancellationToken);
+                o => o with { CheckpointRestartPages = restartPages, CheckpointBackstopPages = backstopPages, RestartCatchUpPasses = catchUpPasses, WalDataSync = walSync == "data", BackgroundDatabaseSync = dbSync == "bg" }, cancellationToken);
 
             // 1. Durable push throughput: S sessions (one mailbox each) with F pushes in flight per session. The clients run
             // in a child process by default (a mailbox node is its own process; client GC and threads no longer stall the

@@ -19,7 +19,7 @@ public sealed class MailboxStoreBench : IBench
     /// <inheritdoc />
     public string Description =>
         "mailbox store alone, open loop: ack p50/p99 from the due time and WAL fsync p50/p99 per page size, interleaved rounds " +
-        "(args: --rate R --seconds T --mailboxes M --fill N --rounds K --page-sizes 4096,1024 --backstop-pages P --restart-pages P --dir PATH)";
+        "(args: --rate R --seconds T --mailboxes M --fill N --rounds K --page-sizes 4096,1024 --backstop-pages P --restart-pages P --syncs full:bg,full:none --catch-up-passes N --dir PATH)";
 
     /// <inheritdoc />
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
@@ -31,22 +31,29 @@ public sealed class MailboxStoreBench : IBench
         var backstop = (int)BenchArgs.GetLong(args, "--backstop-pages", 0);
         var restart = (int)BenchArgs.GetLong(args, "--restart-pages", 0);
         var rounds = (int)BenchArgs.GetLong(args, "--rounds", 2);
+        var catchUp = (int)BenchArgs.GetLong(args, "--catch-up-passes", 0);
         var sizesIndex = Array.IndexOf(args, "--page-sizes");
         var pageSizes = (sizesIndex < 0 || sizesIndex + 1 >= args.Length ? "4096,1024" : args[sizesIndex + 1]).Split(',').Select(int.Parse).ToArray();
         var dirIndex = Array.IndexOf(args, "--dir");
         var root = dirIndex < 0 || dirIndex + 1 >= args.Length ? Path.GetTempPath() : args[dirIndex + 1];
-        var p99s = pageSizes.ToDictionary(size => size, _ => new List<double>());
+        // Each "WAL:DATABASE" item: the WAL flush by fsync (full) or fdatasync (data); the database synced by the background
+        // task after each passive checkpoint (bg) or only by the checkpoint that restarts the WAL (none, as before 2026-12-06).
+        var syncsIndex = Array.IndexOf(args, "--syncs");
+        var syncs = (syncsIndex < 0 || syncsIndex + 1 >= args.Length ? "full:bg" : args[syncsIndex + 1]).Split(',');
+        if (syncs.Any(s => s.Split(':') is not [("full" or "data"), ("bg" or "none")]))
+            throw new ArgumentException("--syncs: items are full|data:bg|none");
+        var p99s = pageSizes.SelectMany(size => syncs.Select(sync => (size, sync))).ToDictionary(v => v, _ => new List<double>());
         for (var round = 0; round < rounds; round++)
         {
-            foreach (var pageSize in pageSizes)
+            foreach (var (pageSize, sync) in p99s.Keys)
             {
                 var directory = Path.Combine(root, "kp-mbstore-" + Guid.NewGuid().ToString("N"));
                 Directory.CreateDirectory(directory);
                 try
                 {
-                    var result = await RunOnceAsync(Path.Combine(directory, "m.db"), pageSize, backstop, restart, rate, seconds, mailboxes, fill, cancellationToken);
+                    var result = await RunOnceAsync(Path.Combine(directory, "m.db"), pageSize, backstop, restart, sync, catchUp, rate, seconds, mailboxes, fill, cancellationToken);
                     result["round"] = round;
-                    p99s[pageSize].Add((double)result["p99Ms"]);
+                    p99s[(pageSize, sync)].Add((double)result["p99Ms"]);
                     Console.WriteLine(JsonSerializer.Serialize(result));
                 }
                 finally
@@ -56,10 +63,10 @@ public sealed class MailboxStoreBench : IBench
                 }
             }
         }
-        foreach (var (pageSize, list) in p99s)
+        foreach (var ((pageSize, sync), list) in p99s)
         {
             list.Sort();
-            Console.WriteLine($"{pageSize}-byte pages: ack p99 at {rate:N0}/s over {rounds} rounds, median {list[list.Count / 2]:0.00} ms " +
+            Console.WriteLine($"{pageSize}-byte pages, syncs {sync}: ack p99 at {rate:N0}/s over {rounds} rounds, median {list[list.Count / 2]:0.00} ms " +
                 $"(min {list[0]:0.00}, max {list[^1]:0.00}); target <= {MailboxBench.PushTargetP99Ms} ms");
         }
         return 0;
@@ -78,10 +85,14 @@ public sealed class MailboxStoreBench : IBench
         return System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(header[12..]);
     }
 
-    private static async Task<Dictionary<string, object>> RunOnceAsync(string path, int pageSize, int backstop, int restart, long rate, long seconds, int mailboxes, int fill,
-        CancellationToken cancellationToken)
+    private static async Task<Dictionary<string, object>> RunOnceAsync(string path, int pageSize, int backstop, int restart, string sync, int catchUp, long rate, long seconds,
+        int mailboxes, int fill, CancellationToken cancellationToken)
     {
-        var options = new MailboxStoreOptions { DatabasePath = path, PageSize = pageSize, MaxMailboxBlobs = 10_000_000, MaxMailboxBytes = 64L << 30 };
+        var options = new MailboxStoreOptions
+        {
+            DatabasePath = path, PageSize = pageSize, MaxMailboxBlobs = 10_000_000, MaxMailboxBytes = 64L << 30,
+            WalDataSync = sync.Split(':')[0] == "data", BackgroundDatabaseSync = sync.Split(':')[1] == "bg", RestartCatchUpPasses = catchUp,
+        };
         if (backstop > 0) options = options with { CheckpointBackstopPages = backstop };
         if (restart > 0) options = options with { CheckpointRestartPages = restart };
         await using var store = await MailboxStore.OpenAsync(options,
@@ -108,15 +119,24 @@ public sealed class MailboxStoreBench : IBench
         var walResets = WalResets(path);
         store.FlushTimes.Start();
         store.CommitTimes.Start();
+        store.WriterCheckpointTimes.Start();
+        store.Stalls.Start();
+        store.RestartCommitTimes.Start();
         var open = await MailboxOpenLoop.RunAsync((i, blob, id) => store.PushAsync(handles[i % mailboxes], id, blob, TimeSpan.Zero, cancellationToken),
             rate, TimeSpan.FromSeconds(seconds), template, MailboxBench.CpuTime, cancellationToken);
         var flushes = store.FlushTimes.Take();
         var commits = store.CommitTimes.Take();
+        var writerCheckpoints = store.WriterCheckpointTimes.Take();
+        var steps = string.Join("; ", store.Stalls.Take().GroupBy(e => e.Kind).Select(g =>
+            $"{g.Key} {g.Count()}x sum {g.Sum(e => e.Elapsed.TotalMilliseconds):0} ms p50 {Quantile(g.Select(e => e.Elapsed).Order().ToArray(), 0.5):0.0}"));
+        var restartCommits = store.RestartCommitTimes.Take();
         walResets = WalResets(path) - walResets;
         double FlushMs(double q) => Quantile(flushes, q);
         return new Dictionary<string, object>
         {
-            ["bench"] = "mailbox-store", ["pageSize"] = store.PageSize, ["backstopPages"] = store.Options.CheckpointBackstopPages, ["restartPages"] = store.Options.CheckpointRestartPages, ["fill"] = fill, ["mailboxes"] = mailboxes, ["rate"] = rate,
+            ["bench"] = "mailbox-store", ["pageSize"] = store.PageSize, ["backstopPages"] = store.Options.CheckpointBackstopPages, ["restartPages"] = store.Options.CheckpointRestartPages, ["fill"] = fill, ["mailboxes"] = mailboxes, ["rate"] = rate, ["syncs"] = sync, ["stepsOf2MsOrMore"] = steps,
+            ["writerCheckpointP50Ms"] = Math.Round(Quantile(writerCheckpoints, 0.5), 3), ["writerCheckpointMaxMs"] = Math.Round(Quantile(writerCheckpoints, 1), 3),
+            ["writerCheckpointSumMs"] = Math.Round(writerCheckpoints.Sum(t => t.TotalMilliseconds)), ["restartCommitP50Ms"] = Math.Round(Quantile(restartCommits, 0.5), 3),
             ["achievedPerSecond"] = Math.Round(open.AchievedRate),
             ["p50Ms"] = Math.Round(MailboxBench.Percentile(open.SortedLatenciesMs, 0.5), 3),
             ["p99Ms"] = Math.Round(MailboxBench.Percentile(open.SortedLatenciesMs, 0.99), 3),

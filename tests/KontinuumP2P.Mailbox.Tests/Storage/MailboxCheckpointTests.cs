@@ -102,6 +102,32 @@ public sealed class MailboxCheckpointTests : StoreDirectoryTest
         await AssertEveryBlobOnceAfterReopenAsync(options, c, ids);
     }
 
+    [TestCase(true)]
+    [TestCase(false)]
+    public async Task Each_background_pass_syncs_the_database_before_any_restart_is_asked_unless_turned_off(bool sync)
+    {
+        var path = Path.Combine(StoreDirectory, $"s{sync}.db");
+        var options = new MailboxStoreOptions
+        {
+            DatabasePath = path, BackgroundCleanup = false, CheckpointInterval = TimeSpan.FromMilliseconds(5),
+            CheckpointBackstopPages = 1_000_000, CheckpointRestartPages = 300, RestartCatchUpPasses = 0, BackgroundDatabaseSync = sync,
+        };
+        var (store, c, handle) = await OpenWithMailboxAsync(options);
+        // Read when each pass reports, after its ask: the pass's database sync must already be counted.
+        var syncsBehind = 0;
+        store.Checkpointed = () =>
+        {
+            if (store.BackgroundDatabaseSyncs != (sync ? store.BackgroundCheckpoints : 0)) Interlocked.Increment(ref syncsBehind);
+        };
+        var ids = new List<byte[]>();
+        for (var round = 0; round < 100 || (store.WriterCheckpoints == 0 && round < 1000); round++) await PushRoundAsync(store, handle, 32, ids, path);
+        Assert.That(store.WriterCheckpoints, Is.GreaterThan(0), "restarts were asked");
+        Assert.That(syncsBehind, Is.Zero, sync ? "every pass was followed by its database sync before it reported" : "no background database sync when turned off");
+        await store.DisposeAsync().AsTask().WaitAsync(Wait);
+
+        await AssertEveryBlobOnceAfterReopenAsync(options, c, ids);
+    }
+
     [Test]
     [Category("Slow")]
     public async Task Soak_the_checkpoint_loop_keeps_memory_flat_idles_without_checkpoints_and_stops_at_dispose()

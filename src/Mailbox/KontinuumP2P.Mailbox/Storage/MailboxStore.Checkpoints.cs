@@ -19,20 +19,30 @@ namespace KontinuumP2P.Mailbox.Storage;
 /// between two groups the few frames committed since that background checkpoint; its next BEGIN restarts the WAL. Left
 /// to the backstop instead, the writer copied and synced up to an interval's worth of random pages (~100 ms stalls
 /// measured at 10,000 pushes/s, docs/benchmarks.md, seventh session).
-/// Each restart still stops the writer for its checkpoint (a WAL fsync and a database fsync: 20-50 ms measured on a loaded
-/// machine whatever the number of frames left) and for the WAL header sync in the commit that restarts the WAL (~5 ms), so
-/// the threshold is large (fewer restarts), and before asking, the background task runs up to
-/// <see cref="MailboxStoreOptions.RestartCatchUpPasses"/> passes back to back so the writer's checkpoint has less to copy.
+/// Each restart still stops the writer for its checkpoint and for the WAL header sync in the commit that restarts the WAL
+/// (~5 ms). That checkpoint took 20-50 ms whatever the number of frames left, because it was the first to sync the
+/// database since the last restart: SQLite syncs the database only in a checkpoint that copies every frame, so every page
+/// the background passes had copied was still dirty. The background task now syncs the database after each pass
+/// (<see cref="MailboxStoreOptions.BackgroundDatabaseSync"/>), and the restart checkpoint syncs only the few frames since
+/// (5-10 ms). Before asking, the background task can also run up to <see cref="MailboxStoreOptions.RestartCatchUpPasses"/>
+/// passes back to back so the writer's checkpoint has less to copy.
 /// The writer keeps <c>synchronous=NORMAL</c>: with OFF it would skip that header sync, which orders the new WAL header
 /// before the frames that overwrite the old log (docs/mailbox.md, "Why the writer keeps synchronous=NORMAL").
-/// Durability is unchanged: a checkpoint syncs the WAL before it copies and the database before it records progress.
+/// Durability is unchanged: a checkpoint syncs the WAL before it copies and, before the WAL can restart, the database; the
+/// background sync only makes pages durable earlier.
 /// </content>
 public sealed partial class MailboxStore
 {
     private long _backgroundCheckpoints, _checkpointedSequence, _writerCheckpoints;
     private int _restartWanted;
     private bool _restartCommitPending;
-    private long _catchUpPasses;
+    private long _catchUpPasses, _backgroundDatabaseSyncs;
+
+    /// <summary>Database syncs the background task ran after its passes (<see cref="MailboxStoreOptions.BackgroundDatabaseSync"/>).</summary>
+    internal long BackgroundDatabaseSyncs => Volatile.Read(ref _backgroundDatabaseSyncs);
+
+    /// <summary>Bench hook: each database sync of the background task (the writer goes on meanwhile).</summary>
+    internal DurationRecorder BackgroundDatabaseSyncTimes { get; } = new();
 
     /// <summary>Extra background passes run before a WAL restart was asked of the writer.</summary>
     internal long CatchUpPasses => Volatile.Read(ref _catchUpPasses);
@@ -124,11 +134,38 @@ public sealed partial class MailboxStore
                 OpenWal(connection);
                 continue;
             }
+            // Before any ask: the writer's restart checkpoint then finds the pages copied so far already on disk.
+            if (_options.BackgroundDatabaseSync) SyncDatabaseInBackground();
             if (rc == raw.SQLITE_OK && walFrames >= _options.CheckpointRestartPages) Volatile.Write(ref _restartWanted, 1);
             Volatile.Write(ref _checkpointedSequence, covered);
             Interlocked.Increment(ref _backgroundCheckpoints);
             Checkpointed?.Invoke();
         }
+    }
+
+    /// <summary>
+    /// A passive checkpoint that leaves frames behind does not sync the database: SQLite syncs it only when every frame is
+    /// copied, just before recording that. So the pages the background passes copied stayed dirty in the page cache, and
+    /// the writer's restart checkpoint, the first to copy every frame, wrote and synced all of them while pushes waited
+    /// (~2,500 random 4 KiB writes, 20-30 ms, block trace in docs/benchmarks.md, ninth session). Synced here after each
+    /// pass, off the writer, they are on disk before the writer is asked. Only an early sync: a failure changes nothing
+    /// for durability (the restart checkpoint syncs the database itself and fails without restarting the WAL).
+    /// </summary>
+    private void SyncDatabaseInBackground()
+    {
+        var started = _time.GetTimestamp();
+        try
+        {
+            SyncFile(_options.DatabasePath, dataOnly: true);
+            Interlocked.Increment(ref _backgroundDatabaseSyncs);
+        }
+        catch (IOException e)
+        {
+            Log.BackgroundSyncFailed(_logger, e);
+        }
+        var took = _time.GetElapsedTime(started);
+        BackgroundDatabaseSyncTimes.Record(took);
+        Stalls.Record("background database sync", started, took);
     }
 
     private static void OpenWal(SqliteConnection connection)
@@ -159,5 +196,8 @@ public sealed partial class MailboxStore
     {
         [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "Mailbox store background checkpoint failed ({Code}: {Message}); the writer's backstop checkpoint still bounds the WAL")]
         public static partial void CheckpointFailed(ILogger logger, int code, string message);
+
+        [LoggerMessage(EventId = 8, Level = LogLevel.Warning, Message = "Mailbox store background database sync failed; the checkpoint that restarts the WAL still syncs the database itself")]
+        public static partial void BackgroundSyncFailed(ILogger logger, Exception exception);
     }
 }

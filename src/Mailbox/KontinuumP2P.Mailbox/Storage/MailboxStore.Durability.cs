@@ -117,21 +117,24 @@ public sealed partial class MailboxStore
     /// size, when the file grew) but not the timestamps, so once the WAL reuses its blocks after a restart a flush needs
     /// no ext4 journal commit and no longer queues behind the checkpoints' database syncs.
     /// </summary>
-    private void FlushWal()
+    private void FlushWal() => SyncFile(_walPath, _options.WalDataSync);
+
+    /// <summary>Makes what was written to <paramref name="path"/> durable: <c>fdatasync</c> on Linux when <paramref name="dataOnly"/>, else <c>fsync</c>.</summary>
+    private static void SyncFile(string path, bool dataOnly)
     {
-        using var wal = new FileStream(_walPath, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
-        if (!_options.WalDataSync || !OperatingSystem.IsLinux())
+        using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
+        if (!dataOnly || !OperatingSystem.IsLinux())
         {
-            wal.Flush(flushToDisk: true);
+            file.Flush(flushToDisk: true);
             return;
         }
-        var handle = wal.SafeFileHandle;
+        var handle = file.SafeFileHandle;
         var added = false;
         try
         {
             handle.DangerousAddRef(ref added);
             if (FDataSync((int)handle.DangerousGetHandle()) != 0)
-                throw new IOException($"fdatasync of {_walPath} failed (errno {Marshal.GetLastPInvokeError()})");
+                throw new IOException($"fdatasync of {path} failed (errno {Marshal.GetLastPInvokeError()})");
         }
         finally
         {

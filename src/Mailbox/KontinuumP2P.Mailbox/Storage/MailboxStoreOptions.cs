@@ -121,6 +121,15 @@ public sealed record MailboxStoreOptions
     /// </summary>
     internal int RestartCatchUpPasses { get; init; }
 
+    /// <summary>
+    /// With <see cref="CheckpointInterval"/>: the background task syncs the database file after each passive checkpoint
+    /// (<c>fdatasync</c> on Linux). A passive checkpoint that leaves frames behind does not sync it, so without this the
+    /// writer's restart checkpoint synced every page the background passes had copied since the last restart, 20-30 ms
+    /// with pushes waiting; with it, 5-10 ms (docs/benchmarks.md, ninth session). Off only for the
+    /// bench's A/B.
+    /// </summary>
+    internal bool BackgroundDatabaseSync { get; init; } = true;
+
     /// <summary>A catch-up pass (<see cref="RestartCatchUpPasses"/>) this short ends the catch-up.</summary>
     internal TimeSpan RestartCatchUpTarget { get; init; } = TimeSpan.FromMilliseconds(2);
 
