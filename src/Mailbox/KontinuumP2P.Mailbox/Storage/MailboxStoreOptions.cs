@@ -93,9 +93,11 @@ public sealed record MailboxStoreOptions
     /// <summary>
     /// How often a background connection runs a passive WAL checkpoint when something was committed, so the writer no
     /// longer stops for checkpoints; <see cref="TimeSpan.Zero"/> leaves checkpoints to SQLite's automatic one on the
-    /// writer (every 1,000 pages).
+    /// writer (every 1,000 pages). 10 ms: each pass, and the database sync after it, is then small, and slows the WAL
+    /// flushes that acks wait for less than a few large ones (push p99 at 10,000/s 14-17 ms against 29-31 ms at 100 ms,
+    /// same minutes, docs/benchmarks.md, ninth session); an idle store runs none.
     /// </summary>
-    public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+    public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromMilliseconds(10);
 
     /// <summary>
     /// With <see cref="CheckpointInterval"/>: WAL pages at which the writer checkpoints itself (bounds the WAL file: 64 MiB
