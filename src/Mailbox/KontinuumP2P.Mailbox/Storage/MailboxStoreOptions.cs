@@ -94,8 +94,8 @@ public sealed record MailboxStoreOptions
     /// How often a background connection runs a passive WAL checkpoint when something was committed, so the writer no
     /// longer stops for checkpoints; <see cref="TimeSpan.Zero"/> leaves checkpoints to SQLite's automatic one on the
     /// writer (every 1,000 pages). 10 ms: each pass, and the database sync after it, is then small, and slows the WAL
-    /// flushes that acks wait for less than a few large ones (push p99 at 10,000/s 14-17 ms against 29-31 ms at 100 ms,
-    /// same minutes, docs/benchmarks.md, ninth session); an idle store runs none.
+    /// flushes that acks wait for less than a few large ones (push p99 at 10,000/s on a quiet machine 5.5 ms against
+    /// 22-23 ms at 100 ms, same minutes, docs/benchmarks.md, ninth session); an idle store runs none.
     /// </summary>
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromMilliseconds(10);
 
