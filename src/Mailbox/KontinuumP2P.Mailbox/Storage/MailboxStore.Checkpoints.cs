@@ -41,8 +41,9 @@ public sealed partial class MailboxStore
     /// <summary>Database syncs the background task ran after its passes (<see cref="MailboxStoreOptions.BackgroundDatabaseSync"/>).</summary>
     internal long BackgroundDatabaseSyncs => Volatile.Read(ref _backgroundDatabaseSyncs);
 
-    /// <summary>Bench hook: each database sync of the background task (the writer goes on meanwhile).</summary>
-    internal DurationRecorder BackgroundDatabaseSyncTimes { get; } = new();
+    // The database file, for the background sync: opened once and closed only after every connection (DisposeAsync),
+    // because closing any descriptor of the file drops every POSIX lock this process holds on it, SQLite's included.
+    private FileStream? _databaseFile;
 
     /// <summary>Extra background passes run before a WAL restart was asked of the writer.</summary>
     internal long CatchUpPasses => Volatile.Read(ref _catchUpPasses);
@@ -156,16 +157,15 @@ public sealed partial class MailboxStore
         var started = _time.GetTimestamp();
         try
         {
-            SyncFile(_options.DatabasePath, dataOnly: true);
+            _databaseFile ??= new FileStream(_options.DatabasePath, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
+            SyncFile(_databaseFile, dataOnly: true);
             Interlocked.Increment(ref _backgroundDatabaseSyncs);
         }
         catch (IOException e)
         {
             Log.BackgroundSyncFailed(_logger, e);
         }
-        var took = _time.GetElapsedTime(started);
-        BackgroundDatabaseSyncTimes.Record(took);
-        Stalls.Record("background database sync", started, took);
+        Stalls.Record("background database sync", started, _time.GetElapsedTime(started));
     }
 
     private static void OpenWal(SqliteConnection connection)

@@ -119,10 +119,16 @@ public sealed partial class MailboxStore
     /// </summary>
     private void FlushWal() => SyncFile(_walPath, _options.WalDataSync);
 
-    /// <summary>Makes what was written to <paramref name="path"/> durable: <c>fdatasync</c> on Linux when <paramref name="dataOnly"/>, else <c>fsync</c>.</summary>
+    /// <summary>Makes what was written to <paramref name="path"/> durable (opened for this call; see the overload).</summary>
     private static void SyncFile(string path, bool dataOnly)
     {
         using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
+        SyncFile(file, dataOnly);
+    }
+
+    /// <summary>Makes what was written to <paramref name="file"/> durable: <c>fdatasync</c> on Linux when <paramref name="dataOnly"/>, else <c>fsync</c>.</summary>
+    private static void SyncFile(FileStream file, bool dataOnly)
+    {
         if (!dataOnly || !OperatingSystem.IsLinux())
         {
             file.Flush(flushToDisk: true);
@@ -134,7 +140,7 @@ public sealed partial class MailboxStore
         {
             handle.DangerousAddRef(ref added);
             if (FDataSync((int)handle.DangerousGetHandle()) != 0)
-                throw new IOException($"fdatasync of {path} failed (errno {Marshal.GetLastPInvokeError()})");
+                throw new IOException($"fdatasync of {file.Name} failed (errno {Marshal.GetLastPInvokeError()})");
         }
         finally
         {

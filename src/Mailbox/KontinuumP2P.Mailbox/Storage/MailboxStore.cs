@@ -335,6 +335,8 @@ public sealed partial class MailboxStore : IMailboxArchiveSource, IAsyncDisposab
         await _writer.DisposeAsync().ConfigureAwait(false);
         _readPool.Writer.TryComplete();
         while (_readPool.Reader.TryRead(out var connection)) await connection.DisposeAsync().ConfigureAwait(false);
+        // Last, after every connection: closing it earlier would drop SQLite's locks on the file (Checkpoints.cs).
+        if (_databaseFile is not null) await _databaseFile.DisposeAsync().ConfigureAwait(false);
         _metrics.Dispose();
         _cleanupWake.Dispose();
     }
