@@ -75,25 +75,37 @@ public sealed partial class MailboxStore
     private bool CheckpointsInBackground => _options.CheckpointInterval > TimeSpan.Zero;
 
     /// <summary>On the writer connection at open: the automatic checkpoint becomes the backstop when a background task checkpoints.</summary>
-    private void ConfigureCheckpoints()
+    private async Task ConfigureCheckpointsAsync(CancellationToken cancellationToken)
     {
         if (!CheckpointsInBackground) return;
         Execute($"PRAGMA wal_autocheckpoint={_options.CheckpointBackstopPages}");
-        _tasks.Run(stopping => DedicatedLoop.RunAsync("mailbox-checkpoint", () => CheckpointLoopAsync(stopping)));
-    }
-
-    private async Task CheckpointLoopAsync(CancellationToken stopping)
-    {
-        await using var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+        // Opened here, before the store is returned, not on the loop's thread: a connection that opens its WAL later
+        // creates a -wal file if there is none by then, so the store's files would depend on when a thread started
+        // (in CI, an open that late recreated a WAL a test had deleted and the flush it expected to fail succeeded).
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder
         {
             DataSource = _options.DatabasePath, Mode = SqliteOpenMode.ReadWrite, Pooling = false,
         }.ToString());
-        await connection.OpenAsync(stopping);
+        try
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            // A connection that never read the file has not opened its WAL, and a checkpoint on it does nothing yet returns
+            // SQLITE_OK (with -1 frames): until 2026-12-05 every "background" checkpoint was such a no-op and the writer's
+            // backstop did them all. One read opens the WAL for the connection's life.
+            OpenWal(connection);
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        _tasks.Run(stopping => DedicatedLoop.RunAsync("mailbox-checkpoint", () => CheckpointLoopAsync(connection, stopping)));
+    }
+
+    private async Task CheckpointLoopAsync(SqliteConnection checkpointConnection, CancellationToken stopping)
+    {
+        await using var connection = checkpointConnection;
         var db = connection.Handle ?? throw new InvalidOperationException("the checkpoint connection is not open");
-        // A connection that never read the file has not opened its WAL, and a checkpoint on it does nothing yet returns
-        // SQLITE_OK (with -1 frames): until 2026-12-05 every "background" checkpoint was such a no-op and the writer's
-        // backstop did them all. One read opens the WAL for the connection's life.
-        OpenWal(connection);
         while (!stopping.IsCancellationRequested)
         {
             try

@@ -81,21 +81,32 @@ public sealed partial class MailboxStore : IMailboxArchiveSource, IAsyncDisposab
         {
             DataSource = options.DatabasePath, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false,
         }.ToString());
+        MailboxStore? store = null;
+        var writerStarted = false;
         try
         {
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-            var store = new MailboxStore(options, connection, timeProvider ?? TimeProvider.System,
+            store = new MailboxStore(options, connection, timeProvider ?? TimeProvider.System,
                 (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<MailboxStore>(), meterFactory);
             await store.InitialiseAsync(cancellationToken).ConfigureAwait(false);
             store.StartDurability();
-            store.ConfigureCheckpoints();
+            await store.ConfigureCheckpointsAsync(cancellationToken).ConfigureAwait(false);
             store._tasks.Run(stopping => DedicatedLoop.RunAsync("mailbox-writer", () => store.WriterLoopAsync(stopping)));
+            writerStarted = true;
             if (options.BackgroundCleanup) store._tasks.Run(store.CleanupLoopAsync);
             return store;
         }
         catch
         {
-            await connection.DisposeAsync().ConfigureAwait(false);
+            if (store is null)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+            // The store owns the connection once made and stops whatever it started; the flush loop ends when the writer
+            // completes its channel, so without a writer that is done here.
+            if (!writerStarted) store._unflushed?.Writer.TryComplete();
+            await store.DisposeAsync().ConfigureAwait(false);
             throw;
         }
     }
