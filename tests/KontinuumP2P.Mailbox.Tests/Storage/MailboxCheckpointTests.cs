@@ -32,9 +32,11 @@ public sealed class MailboxCheckpointTests : StoreDirectoryTest
         await checkpointed.Task.WaitAsync(Wait);
         Assert.That(store.BackgroundCheckpoints, Is.GreaterThan(0));
         // One WAL frame is a 24-byte header plus a page. A group's frames may land before the backstop fires, and the
-        // backstop skips a commit while the background checkpoint holds the checkpoint lock (~3.5 pages per push here).
+        // backstop skips every commit while the background checkpoint holds the checkpoint lock (~3.5 pages per push
+        // here): on a loaded machine a pass starved of a core held it for ~740 pages of commits (942 frames at a load
+        // average of 20 on 2 cores), so the margin is 2,000 pages, still a fourteenth of what the pushes write.
         long frame = 24 + store.PageSize;
-        Assert.That(walMax, Is.LessThanOrEqualTo(32 + (Backstop + 600) * frame), "the WAL file stays near the backstop (8,000 pushes write ~28,000 pages)");
+        Assert.That(walMax, Is.LessThanOrEqualTo(32 + (Backstop + 2_000) * frame), "the WAL file stays near the backstop (8,000 pushes write ~28,000 pages)");
 
         // Dispose awaits the checkpoint task: it would time out here if the loop did not stop when told.
         await store.DisposeAsync().AsTask().WaitAsync(Wait);
