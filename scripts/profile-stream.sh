@@ -3,6 +3,7 @@
 # Speedscope output) and prints per end where the busy thread time goes, in ns per byte from the bench's own CPU figure.
 # Needs a Release build of tests/KontinuumP2P.Benchmarks (or BENCH_DLL=path to another build) and ~/.dotnet/tools/dotnet-trace.
 # usage: scripts/profile-stream.sh OUTDIR [SECONDS] [REPEATS]
+# (On-CPU time per end with perf, which the load does not inflate: scripts/profile-stream-perf.sh.)
 set -euo pipefail
 OUT=${1:?usage: profile-stream.sh OUTDIR [SECONDS] [REPEATS]}
 SECONDS_=${2:-8}

@@ -71,7 +71,8 @@ public sealed partial class StreamThroughputBench : IBench
             var ends = receiver.IsSeparate ? $" = sender {run.CpuNsPerByte - run.ReceiverNsPerByte:0.00} + receiver {run.ReceiverNsPerByte:0.00}" : "";
             Console.WriteLine($"  #{repetition + 1}: {run.MegabytesPerSecond,6:0} MB/s, AEAD {run.AeadWall,5:0} MB/s -> {run.Ratio,4:P0}; " +
                 $"CPU {run.CpuNsPerByte:0.00} ns/B{ends} (bound {run.TwoCoreBound:P0}); JIT {run.JitSeconds * 1e3:0} ms; {run.AllocatedPerMiB:0} B/MiB; " +
-                $"switches/MiB {run.VoluntarySwitchesPerMiB:0.0} voluntary, {run.InvoluntarySwitchesPerMiB:0.0} preempted");
+                $"switches/MiB {run.VoluntarySwitchesPerMiB:0.0} voluntary, {run.InvoluntarySwitchesPerMiB:0.0} preempted; " +
+                $"thread-pool work items/MiB {run.WorkItemsPerMiB:0.0}{(receiver.IsSeparate ? " (sending end)" : "")}");
         }
         var ratios = runs.Select(r => r.Ratio).Order().ToArray();
         var bounds = runs.Select(r => r.TwoCoreBound).Order().ToArray();
@@ -109,6 +110,7 @@ public sealed partial class StreamThroughputBench : IBench
             ["twoCoreBound"] = Math.Round(Median(bounds), 3),
             ["jitSeconds"] = Math.Round(runs.Sum(r => r.JitSeconds), 3),
             ["voluntarySwitchesPerMiB"] = Math.Round(Median(runs.Select(r => r.VoluntarySwitchesPerMiB).Order().ToArray()), 2),
+            ["workItemsPerMiB"] = Math.Round(Median(runs.Select(r => r.WorkItemsPerMiB).Order().ToArray()), 2),
             ["allocatedBytesPerMiB"] = Math.Round(Median(runs.Select(r => r.AllocatedPerMiB).Order().ToArray())),
             ["receiverCpuNsPerByte"] = receiver.IsSeparate ? Math.Round(receiverNsPerByte, 3) : null!,
             ["target"] = 0.6,
@@ -118,7 +120,7 @@ public sealed partial class StreamThroughputBench : IBench
 
     private readonly record struct Repetition(double Seconds, double MegabytesPerSecond, double AeadWall, double AeadCpu,
         double CpuNsPerByte, double JitSeconds, double AllocatedPerMiB, double VoluntarySwitchesPerMiB, double InvoluntarySwitchesPerMiB,
-        double ReceiverNsPerByte)
+        double ReceiverNsPerByte, double WorkItemsPerMiB)
     {
         public double Ratio => MegabytesPerSecond / AeadWall;
 
@@ -138,12 +140,16 @@ public sealed partial class StreamThroughputBench : IBench
         var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         // Voluntary context switches count thread hand-offs and waits (both ends); preemptions mostly count the load.
         var switchesBefore = ProcessResourceUsage.ContextSwitches();
+        // Thread-pool work items count the hand-offs between threads (socket completions, pipe wake-ups): unlike CPU time,
+        // a count the load does not inflate. Both ends without --split, the sending end alone with it.
+        var workItemsBefore = ThreadPool.CompletedWorkItemCount;
         var receiverBefore = receiver.CpuSeconds();
         var stopwatch = Stopwatch.StartNew();
         await TransferAsync(connection, total, cancellationToken);
         stopwatch.Stop();
         var receiverSeconds = receiver.CpuSeconds() - receiverBefore;
         var switchesAfter = ProcessResourceUsage.ContextSwitches();
+        var workItems = ThreadPool.CompletedWorkItemCount - workItemsBefore;
         var mebibytes = (double)Math.Max(1, total >> 20);
         var allocatedPerMiB = (GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / mebibytes;
         var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds + receiverSeconds;
@@ -153,7 +159,7 @@ public sealed partial class StreamThroughputBench : IBench
         return new Repetition(seconds, total / 1e6 / seconds, (aeadBefore.Wall + aeadAfter.Wall) / 2,
             (aeadBefore.Cpu + aeadAfter.Cpu) / 2, cpuSeconds * 1e9 / total, jitSeconds, allocatedPerMiB,
             (switchesAfter.Voluntary - switchesBefore.Voluntary) / mebibytes, (switchesAfter.Involuntary - switchesBefore.Involuntary) / mebibytes,
-            receiverSeconds * 1e9 / total);
+            receiverSeconds * 1e9 / total, workItems / mebibytes);
     }
 
     private static double Median(double[] sorted) =>

@@ -125,6 +125,72 @@ public sealed class NoiseDecryptingReaderTests
         }
     }
 
+    [Test]
+    public async Task PayloadFramesArrivingAfterTheReadLoopCaughtUpStillGoStraightIntoTheStream()
+    {
+        // One Yamux Data frame (its header in a Noise frame of its own, as our writer sends it) whose four payload frames
+        // arrive one by one, each after the stream's reader has had the one before: the read loop has caught up with the
+        // input every time. Each must still be opened straight into the stream, not into the plaintext buffer first.
+        const int frame = NoiseFraming.MaxPlaintextLength;
+        var payload = new byte[4 * frame];
+        new Random(3).NextBytes(payload);
+        var sealedOut = new Pipe(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
+        var sealing = new CipherState();
+        sealing.InitializeKey(Key);
+        var sender = new NoiseEncryptingWriter(sealedOut.Writer, sealing, () => null);
+        YamuxHeader.Create(YamuxFrameType.Data, YamuxFlags.Syn, 1, (uint)payload.Length).WriteTo(sender);
+        await sender.FlushAsync();
+        var frames = new List<byte[]> { TakeAll(sealedOut.Reader) };
+        for (var i = 0; i < 4; i++)
+        {
+            sender.WriteSealed(payload.AsSpan(i * frame, frame));
+            await sender.FlushAsync();
+            frames.Add(TakeAll(sealedOut.Reader));
+        }
+
+        var raw = new Pipe(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
+        var output = new Pipe(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
+        Exception? failure = null;
+        var reader = NewReader(raw.Reader, e => failure ??= e, () => failure);
+        var session = new YamuxSession(new DuplexPipe(reader, output.Writer), isClient: false);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            await raw.Writer.WriteAsync(frames[0].Concat(frames[1]).ToArray(), timeout.Token);
+            var stream = await session.AcceptStreamAsync(timeout.Token);
+            Assert.That(stream, Is.Not.Null);
+            var received = new MemoryStream();
+            for (var next = 2; received.Length < payload.Length;)
+            {
+                var result = await stream!.Input.ReadAsync(timeout.Token);
+                foreach (var segment in result.Buffer) received.Write(segment.Span);
+                stream.Input.AdvanceTo(result.Buffer.End);
+                // The next frame is sent only once everything before it has reached the reader.
+                if (received.Length == (next - 1) * (long)frame && next < frames.Count)
+                    await raw.Writer.WriteAsync(frames[next++], timeout.Token);
+            }
+            Assert.That(received.ToArray().AsSpan().SequenceEqual(payload), Is.True);
+            Assert.That(failure, Is.Null);
+            Assert.That((reader.FramesDirect, reader.FramesBuffered), Is.EqualTo((4L, 1L)),
+                "the four payload frames go straight into the stream, only the header's frame through the plaintext buffer");
+        }
+        finally
+        {
+            session.Abort();
+            await session.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+    }
+
+    private static byte[] TakeAll(PipeReader reader)
+    {
+        Assert.That(reader.TryRead(out var result), Is.True);
+        var bytes = result.Buffer.ToArray();
+        reader.AdvanceTo(result.Buffer.End);
+        return bytes;
+    }
+
+    private sealed record DuplexPipe(PipeReader Input, PipeWriter Output) : IDuplexPipe;
+
     private static NoiseDecryptingReader NewReader(PipeReader raw, Action<Exception> fail, Func<Exception?> failure)
     {
         var cipher = new CipherState();

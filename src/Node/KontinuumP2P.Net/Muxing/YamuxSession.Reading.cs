@@ -20,7 +20,7 @@ internal sealed partial class YamuxSession
             var frames = _input as Security.ISecureFrameSource;
             while (!_stopReading)
             {
-                if (frames is not null && _payloadRemaining > 0) await DeliverWholeFramesAsync(frames).ConfigureAwait(false);
+                if (frames is not null && _payloadRemaining > 0) await DeliverPayloadFramesAsync(frames, cancellationToken).ConfigureAwait(false);
                 if (_stopReading) break;
                 var result = await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
                 var buffer = result.Buffer;
@@ -77,6 +77,26 @@ internal sealed partial class YamuxSession
         else if (!_stopReading || failure is not null)
         {
             Shutdown(failure);
+        }
+    }
+
+    /// <summary>
+    /// Inside a Data payload, waits for whole secure frames instead of opening the next one into the secure channel's
+    /// plaintext buffer (and copying it from there into the stream), which is what happened whenever the read loop had
+    /// caught up with the socket. Leaves when the payload is over, or when a frame that has arrived is not one the
+    /// direct path takes (it spans the payload's end, or plaintext is buffered): the ordinary read handles those.
+    /// </summary>
+    private async ValueTask DeliverPayloadFramesAsync(Security.ISecureFrameSource frames, CancellationToken cancellationToken)
+    {
+        bool frameArrived = false;
+        while (_payloadRemaining > 0 && !_stopReading)
+        {
+            long before = _payloadRemaining;
+            await DeliverWholeFramesAsync(frames).ConfigureAwait(false);
+            if (_payloadRemaining == 0 || _stopReading) break;
+            if (_payloadRemaining == before && frameArrived) break;
+            frameArrived = await frames.WaitForFrameAsync(cancellationToken).ConfigureAwait(false);
+            if (!frameArrived) break;
         }
     }
 

@@ -14,4 +14,10 @@ internal interface ISecureFrameSource
 
     /// <summary>Decrypts the frame <see cref="TryPeekFrame"/> announced into <paramref name="destination"/> and consumes it.</summary>
     void OpenFrameInto(Span<byte> destination);
+
+    /// <summary>
+    /// Waits, without decrypting anything, until a whole frame has arrived: true then (see <see cref="TryPeekFrame"/>);
+    /// false when plaintext is buffered or the input ended, failed or was cancelled, which the ordinary read reports.
+    /// </summary>
+    ValueTask<bool> WaitForFrameAsync(CancellationToken cancellationToken);
 }

@@ -213,6 +213,40 @@ internal sealed class NoiseDecryptingReader : PipeReader, ISecureFrameSource
     }
 
     /// <inheritdoc />
+    public async ValueTask<bool> WaitForFrameAsync(CancellationToken cancellationToken)
+    {
+        if (_peeked) throw new InvalidOperationException("the peeked frame was not opened");
+        while (_plainBuffered == 0 && !_ended && _completed == 0 && _failure() is null)
+        {
+            ReadResult raw;
+            try
+            {
+                raw = await _raw.ReadAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or InvalidOperationException)
+            {
+                return false; // the raw input failed: the plaintext path reports it
+            }
+            var buffer = raw.Buffer;
+            if (NoiseFraming.TryReadFrame(ref buffer, out _))
+            {
+                // Nothing consumed or examined: TryPeekFrame sees the frame at once.
+                _raw.AdvanceTo(raw.Buffer.Start);
+                return true;
+            }
+            _raw.AdvanceTo(raw.Buffer.Start, raw.Buffer.End);
+            if (raw.IsCanceled)
+            {
+                // Not ours to swallow: the plaintext path sees the cancellation (an abort, or our reader's wake-up).
+                _raw.CancelPendingRead();
+                return false;
+            }
+            if (raw.IsCompleted) return false;
+        }
+        return false;
+    }
+
+    /// <inheritdoc />
     public override bool TryRead(out ReadResult result)
     {
         ObjectDisposedException.ThrowIf(_completed != 0, this);
