@@ -254,6 +254,21 @@ public sealed partial class RoutingTable
         return list;
     }
 
+    /// <summary>The entries that <paramref name="match"/> picks, as <see cref="PeersWhere"/> (for the admission cache).</summary>
+    internal List<PeerId>? EntriesWhere(Func<KBucket.Entry, bool> match)
+    {
+        List<PeerId>? list = null;
+        foreach (var bucket in _buckets)
+        {
+            if (bucket is null) continue;
+            foreach (var entry in bucket.Entries)
+            {
+                if (match(entry)) (list ??= []).Add(entry.PeerId);
+            }
+        }
+        return list;
+    }
+
     /// <summary>Bucket index of an id: its common-prefix length with ours (255 at most for ids other than ours).</summary>
     public int BucketIndex(KadId id) => Math.Min(LocalId.CommonPrefixLength(id), KadId.Bits - 1);
 
@@ -285,7 +300,7 @@ public sealed partial class RoutingTable
         return inBucket < _options.MaxPerGroupPerBucket;
     }
 
-    private sealed class KBucket
+    internal sealed class KBucket
     {
         public readonly List<Entry> Entries = [];
         public readonly List<Entry> Replacements = [];
@@ -313,6 +328,14 @@ public sealed partial class RoutingTable
             public IReadOnlyList<Multiaddr> Addresses { get; set; } = addresses;
             public DateTimeOffset LastSeen { get; set; } = lastSeen;
             public string? Group { get; } = group;
+
+            /// <summary>
+            /// The admission generation at which the peer was last found held and servable (see
+            /// <see cref="IAdmissionGeneration"/>), -1 when never: while the admission's generation still equals it, the
+            /// answer would be the same, so the server's answer need not ask admission again. Written without the
+            /// owner's lock (a benign race: any value written was true at its generation).
+            /// </summary>
+            public long ServableGeneration = -1;
 
             public RoutingTableEntry ToView() => new(PeerId, Addresses, LastSeen);
         }

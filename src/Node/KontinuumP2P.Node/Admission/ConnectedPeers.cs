@@ -16,6 +16,8 @@ internal sealed class ConnectedPeers
     private readonly Dictionary<PeerId, Slot> _slots = [];
     // Waiters before a decision are rare (most peers are decided before anyone asks): kept apart, not a field per peer.
     private readonly Dictionary<PeerId, TaskCompletionSource<AdmissionVerdict>> _waiting = [];
+    // Counts the changes that can take a held peer's servable status back (see Generation).
+    private long _generation;
 
     /// <summary>Peers held (connected, decided or not).</summary>
     public int Count
@@ -47,6 +49,22 @@ internal sealed class ConnectedPeers
         lock (_lock) return _slots.TryGetValue(peer, out var slot) ? slot.Status : null;
     }
 
+    /// <summary>
+    /// Grows whenever a held peer stops being held or is decided anything but admitted: while it stays the same, a
+    /// peer that <see cref="GetStatus(PeerId, out long)"/> found held and pending or admitted is still so.
+    /// </summary>
+    public long Generation => Volatile.Read(ref _generation);
+
+    /// <summary><see cref="GetStatus(PeerId)"/> and the <see cref="Generation"/> it was read under.</summary>
+    public AdmissionStatus? GetStatus(PeerId peer, out long generation)
+    {
+        lock (_lock)
+        {
+            generation = _generation;
+            return _slots.TryGetValue(peer, out var slot) ? slot.Status : null;
+        }
+    }
+
     /// <summary>Whether <paramref name="peer"/> is held and decided.</summary>
     public bool IsDecided(PeerId peer)
     {
@@ -75,6 +93,7 @@ internal sealed class ConnectedPeers
             }
             // A waiter, if any, is left to its timeout, as before the decision of a peer that left.
             _waiting.Remove(peer);
+            Interlocked.Increment(ref _generation);
             (decided, publicKey) = (slot.Verdict(peer), slot.PublicKey ?? ReadOnlyMemory<byte>.Empty);
             return true;
         }
@@ -121,6 +140,7 @@ internal sealed class ConnectedPeers
                 return false;
             }
             slot.Set(verdict);
+            if (verdict.Status != AdmissionStatus.Admitted) Interlocked.Increment(ref _generation);
             _waiting.Remove(verdict.Peer, out waiting);
         }
         current = verdict;
@@ -141,6 +161,7 @@ internal sealed class ConnectedPeers
             ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_slots, verdict.Peer);
             if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot) || (version is { } v && slot.Version != v)) return false;
             slot.Set(verdict);
+            if (verdict.Status != AdmissionStatus.Admitted) Interlocked.Increment(ref _generation);
             _waiting.Remove(verdict.Peer, out waiting);
         }
         waiting?.TrySetResult(verdict);
