@@ -237,24 +237,10 @@ public sealed partial class RoutingTable
     }
 
     /// <summary>
-    /// The entries' peers that <paramref name="match"/> picks, in <see cref="Snapshot"/>'s order; null when none (no
-    /// view object per entry, nothing allocated in the common case of no match).
+    /// The peers of the entries that <paramref name="match"/> picks, in <see cref="Snapshot"/>'s order; null when none (no
+    /// view object per entry, nothing allocated in the common case of no match). The entry itself is passed, so that
+    /// the admission answer kept beside it can be read.
     /// </summary>
-    internal List<PeerId>? PeersWhere(Func<PeerId, bool> match)
-    {
-        List<PeerId>? list = null;
-        foreach (var bucket in _buckets)
-        {
-            if (bucket is null) continue;
-            foreach (var entry in bucket.Entries)
-            {
-                if (match(entry.PeerId)) (list ??= []).Add(entry.PeerId);
-            }
-        }
-        return list;
-    }
-
-    /// <summary>The entries that <paramref name="match"/> picks, as <see cref="PeersWhere"/> (for the admission cache).</summary>
     internal List<PeerId>? EntriesWhere(Func<KBucket.Entry, bool> match)
     {
         List<PeerId>? list = null;
