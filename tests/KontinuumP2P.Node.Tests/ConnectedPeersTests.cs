@@ -131,9 +131,13 @@ public sealed class ConnectedPeersTests
         Assert.That(peers.GetStatus(peer, out generation), Is.EqualTo(AdmissionStatus.Refused));
         Assert.That(generation, Is.EqualTo(afterRefusal));
         Assert.That(peers.Remove(other, out _, out _), Is.True);
-        Assert.That(peers.Generation, Is.GreaterThan(afterRefusal), "a peer that leaves falls back to what is remembered");
+        Assert.That(peers.Generation, Is.EqualTo(afterRefusal), "a peer never asked about with a generation leaves quietly");
+        Assert.That(peers.Remove(peer, out _, out _), Is.True);
+        Assert.That(peers.Generation, Is.GreaterThan(afterRefusal), "one asked about falls back to what is remembered: it moves");
         var afterLeave = peers.Generation;
+        peers.Add(peer);
+        Assert.That(peers.Remove(peer, out _, out _), Is.True);
         Assert.That(peers.Remove(other, out _, out _), Is.False);
-        Assert.That(peers.Generation, Is.EqualTo(afterLeave), "removing a peer not held moves nothing");
+        Assert.That(peers.Generation, Is.EqualTo(afterLeave), "a new connection not asked about since, or a peer not held, moves nothing");
     }
 }
