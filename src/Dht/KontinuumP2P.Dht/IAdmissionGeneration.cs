@@ -11,7 +11,8 @@ internal interface IAdmissionGeneration
 {
     /// <summary>
     /// Grows whenever a peer that <see cref="GetState(PeerId, out long)"/> reported with a generation may no longer get
-    /// the same answer: one held peer stops being held, or a held peer is decided anything but admitted.
+    /// the same answer: a peer it was asked about stops being held (connected), or a held peer is decided anything
+    /// but admitted.
     /// </summary>
     long Generation { get; }
 
