@@ -101,4 +101,43 @@ public sealed class ConnectedPeersTests
             Assert.That(seen[0].Reason, Is.EqualTo(peers.Decided().Single().Verdict.Reason));
         }
     }
+
+    [Test]
+    public void TheGenerationMovesWhenAServableAnswerCouldBeTakenBack()
+    {
+        var peers = new ConnectedPeers();
+        var peer = NewPeer();
+        var other = NewPeer();
+        Assert.That(peers.GetStatus(peer, out var start), Is.Null);
+        Assert.That(start, Is.EqualTo(peers.Generation));
+
+        // Joining and being admitted keep every earlier servable answer true: the generation stays.
+        peers.Add(peer);
+        peers.Add(other);
+        Assert.That(peers.GetStatus(peer, out var generation), Is.EqualTo(AdmissionStatus.Pending));
+        Assert.That(generation, Is.EqualTo(start));
+        peers.Decide(Verdict(peer, AdmissionStatus.Admitted, "valid certificate"), out _);
+        var (_, _, version) = peers.Decided().Single();
+        Assert.That(peers.Replace(Verdict(peer, AdmissionStatus.Admitted, "valid certificate"), version), Is.True);
+        Assert.That(peers.Generation, Is.EqualTo(start), "admissions move nothing");
+
+        // Anything but an admission, or a peer leaving, moves it.
+        peers.Decide(Verdict(other, AdmissionStatus.ClientOnly, "no certificate offered"), out _);
+        var afterClient = peers.Generation;
+        Assert.That(afterClient, Is.GreaterThan(start), "a pending peer decided a client");
+        Assert.That(peers.Replace(Verdict(peer, AdmissionStatus.Refused, "certificate-revoked"), version: null), Is.True);
+        var afterRefusal = peers.Generation;
+        Assert.That(afterRefusal, Is.GreaterThan(afterClient), "an admitted peer refused");
+        Assert.That(peers.GetStatus(peer, out generation), Is.EqualTo(AdmissionStatus.Refused));
+        Assert.That(generation, Is.EqualTo(afterRefusal));
+        Assert.That(peers.Remove(other, out _, out _), Is.True);
+        Assert.That(peers.Generation, Is.EqualTo(afterRefusal), "a peer never asked about with a generation leaves quietly");
+        Assert.That(peers.Remove(peer, out _, out _), Is.True);
+        Assert.That(peers.Generation, Is.GreaterThan(afterRefusal), "one asked about falls back to what is remembered: it moves");
+        var afterLeave = peers.Generation;
+        peers.Add(peer);
+        Assert.That(peers.Remove(peer, out _, out _), Is.True);
+        Assert.That(peers.Remove(other, out _, out _), Is.False);
+        Assert.That(peers.Generation, Is.EqualTo(afterLeave), "a new connection not asked about since, or a peer not held, moves nothing");
+    }
 }

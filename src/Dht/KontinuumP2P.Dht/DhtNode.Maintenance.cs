@@ -53,7 +53,7 @@ public sealed partial class DhtNode
         lock (_tableLock)
         {
             // Every tick on every node: no snapshot of views, and nothing allocated when all entries may stay.
-            gone = _table.PeersWhere(RefusedFilter);
+            gone = _table.EntriesWhere(RefusedFilter);
             if (gone is null) return 0;
             foreach (var peer in gone) _table.Remove(peer);
         }
@@ -61,11 +61,26 @@ public sealed partial class DhtNode
         return gone.Count;
     }
 
-    /// <summary><see cref="MayServe"/> negated, allocated once.</summary>
-    private Func<PeerId, bool> RefusedFilter => field ??= peer => !MayServe(peer);
+    /// <summary><see cref="MayServe(RoutingTable.KBucket.Entry)"/> negated, allocated once.</summary>
+    private Func<RoutingTable.KBucket.Entry, bool> RefusedFilter => field ??= entry => !MayServe(entry);
 
     /// <summary>Whether admission lets <paramref name="peer"/> be a server of ours (admitted, or not decided yet).</summary>
     private bool MayServe(PeerId peer) => _options.Admission.GetState(peer) is PeerAdmissionState.Admitted or PeerAdmissionState.Pending;
+
+    /// <summary>
+    /// <see cref="MayServe(PeerId)"/> for a table entry: when the admission numbers its changes and none happened since
+    /// the entry was last found servable, the answer is the same and admission is not asked again (the server's answer
+    /// asks for every entry it hands out, a dictionary look-up each, in a heap where each is a cache miss).
+    /// </summary>
+    private bool MayServe(RoutingTable.KBucket.Entry entry)
+    {
+        if (_admissionGeneration is not { } admission) return MayServe(entry.PeerId);
+        var cached = entry.ServableGeneration;
+        if (cached >= 0 && cached == admission.Generation) return true;
+        var servable = admission.GetState(entry.PeerId, out var generation) is PeerAdmissionState.Admitted or PeerAdmissionState.Pending;
+        entry.ServableGeneration = servable ? generation : -1;
+        return servable;
+    }
 
     private async Task MaintainAsync(string step, Func<CancellationToken, Task> action, CancellationToken cancellationToken)
     {

@@ -125,26 +125,26 @@ public sealed partial class DhtNode
         while (true)
         {
             var length = wanted;
-            var ids = ArrayPool<PeerId>.Shared.Rent(length);
-            var known = ArrayPool<IReadOnlyList<Multiaddr>>.Shared.Rent(length);
+            var entries = ArrayPool<RoutingTable.KBucket.Entry>.Shared.Rent(length);
             try
             {
                 int found;
-                lock (_tableLock) found = _table.ClosestInto(target, ids, known, length, exclude: requester);
+                lock (_tableLock) found = _table.ClosestInto(target, entries, length, exclude: requester);
                 var peers = new List<KadPeer>(Math.Min(found + 1, size));
                 if (self) peers.Add(new KadPeer(LocalPeer, _network.LocalAddresses));
                 var passedOver = 0;
                 for (var i = 0; i < found && peers.Count < size; i++)
                 {
-                    var peer = ids[i];
-                    // Admission is asked again: an entry refused since it was added is never handed out.
-                    if (MayServe(peer))
+                    var entry = entries[i];
+                    // Admission is asked again (or its unchanged answer reused): an entry refused since it was added is
+                    // never handed out.
+                    if (MayServe(entry))
                     {
-                        var addresses = _network.GetAddresses(peer);
-                        if (addresses.Count == 0) addresses = known[i];
+                        var addresses = _network.GetAddresses(entry.PeerId);
+                        if (addresses.Count == 0) addresses = entry.Addresses;
                         if (addresses.Count > 0)
                         {
-                            peers.Add(new KadPeer(peer, addresses));
+                            peers.Add(new KadPeer(entry.PeerId, addresses));
                             continue;
                         }
                     }
@@ -156,10 +156,8 @@ public sealed partial class DhtNode
             }
             finally
             {
-                Array.Clear(ids, 0, length);
-                Array.Clear(known, 0, length);
-                ArrayPool<PeerId>.Shared.Return(ids);
-                ArrayPool<IReadOnlyList<Multiaddr>>.Shared.Return(known);
+                Array.Clear(entries, 0, length);
+                ArrayPool<RoutingTable.KBucket.Entry>.Shared.Return(entries);
             }
         }
     }

@@ -26,6 +26,7 @@ public sealed partial class DhtNode : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly DhtMetrics _metrics;
     private readonly RoutingTable _table;
+    private readonly IAdmissionGeneration? _admissionGeneration;
     private readonly Lock _tableLock = new();
     private readonly Channel<RoutingCheck> _checks;
     private readonly HashSet<PeerId> _pendingChecks = [];
@@ -62,6 +63,7 @@ public sealed partial class DhtNode : IAsyncDisposable
         _store = store ?? new InMemoryDhtStore();
         _time = network.TimeProvider;
         _logger = loggerFactory?.CreateLogger<DhtNode>() ?? NullLogger<DhtNode>.Instance;
+        _admissionGeneration = _options.Admission as IAdmissionGeneration;
         _table = new RoutingTable(network.LocalPeer, _options.RoutingTable, MayServe) { MembershipChanged = network.SetProtected };
         _requestRate = new Core.Limits.PeerRateLimiter(_options.RequestsPerPeerPerSecond, _options.RequestBurstPerPeer, 4_096, _time);
         // A seed makes refresh keys reproducible (simulations); otherwise each node draws its own.

@@ -43,11 +43,34 @@ public sealed partial class RoutingTable
     {
         var take = Math.Min(Math.Min(count, _count), Math.Min(peers.Length, addresses.Length));
         if (take <= 0) return 0;
+        var entries = System.Buffers.ArrayPool<KBucket.Entry>.Shared.Rent(take);
+        try
+        {
+            var filled = ClosestInto(target, entries, take, exclude);
+            for (var i = 0; i < filled; i++) (peers[i], addresses[i]) = (entries[i].PeerId, entries[i].Addresses);
+            return filled;
+        }
+        finally
+        {
+            Array.Clear(entries, 0, take);
+            System.Buffers.ArrayPool<KBucket.Entry>.Shared.Return(entries);
+        }
+    }
+
+    /// <summary>
+    /// The same entries as <see cref="Closest"/>, the entry objects themselves into <paramref name="entries"/> (at most
+    /// its length; the caller reads them under the owner's serialisation or accepts a benign race): the server's answer
+    /// reads peer, addresses and the kept admission answer from each without another look-up.
+    /// </summary>
+    internal int ClosestInto(KadId target, KBucket.Entry[] entries, int count, PeerId? exclude = null)
+    {
+        var take = Math.Min(Math.Min(count, _count), entries.Length);
+        if (take <= 0) return 0;
         var chosen = System.Buffers.ArrayPool<(KadId Distance, KBucket.Entry Entry)>.Shared.Rent(take);
         try
         {
             var filled = SelectClosest(target, chosen, take, exclude);
-            for (var i = 0; i < filled; i++) (peers[i], addresses[i]) = (chosen[i].Entry.PeerId, chosen[i].Entry.Addresses);
+            for (var i = 0; i < filled; i++) entries[i] = chosen[i].Entry;
             return filled;
         }
         finally
@@ -80,10 +103,11 @@ public sealed partial class RoutingTable
             if (_buckets[index] is not { } bucket) continue;
             foreach (var entry in bucket.Entries)
             {
-                if (exclude is not null && entry.PeerId == exclude) continue;
                 var distance = entry.Id.DistanceTo(target);
                 // The group's slots are full and this one is no closer than the farthest kept: skip it.
                 if (filled == take && distance.CompareTo(chosen[filled - 1].Distance) >= 0) continue;
+                // Only an entry that would be kept is compared with the requester (its peer id is another object to read).
+                if (exclude is not null && entry.PeerId == exclude) continue;
                 var position = filled == take ? filled - 1 : filled++;
                 while (position > start && chosen[position - 1].Distance.CompareTo(distance) > 0)
                 {

@@ -237,10 +237,11 @@ public sealed partial class RoutingTable
     }
 
     /// <summary>
-    /// The entries' peers that <paramref name="match"/> picks, in <see cref="Snapshot"/>'s order; null when none (no
-    /// view object per entry, nothing allocated in the common case of no match).
+    /// The peers of the entries that <paramref name="match"/> picks, in <see cref="Snapshot"/>'s order; null when none (no
+    /// view object per entry, nothing allocated in the common case of no match). The entry itself is passed, so that
+    /// the admission answer kept beside it can be read.
     /// </summary>
-    internal List<PeerId>? PeersWhere(Func<PeerId, bool> match)
+    internal List<PeerId>? EntriesWhere(Func<KBucket.Entry, bool> match)
     {
         List<PeerId>? list = null;
         foreach (var bucket in _buckets)
@@ -248,7 +249,7 @@ public sealed partial class RoutingTable
             if (bucket is null) continue;
             foreach (var entry in bucket.Entries)
             {
-                if (match(entry.PeerId)) (list ??= []).Add(entry.PeerId);
+                if (match(entry)) (list ??= []).Add(entry.PeerId);
             }
         }
         return list;
@@ -285,7 +286,7 @@ public sealed partial class RoutingTable
         return inBucket < _options.MaxPerGroupPerBucket;
     }
 
-    private sealed class KBucket
+    internal sealed class KBucket
     {
         public readonly List<Entry> Entries = [];
         public readonly List<Entry> Replacements = [];
@@ -313,6 +314,14 @@ public sealed partial class RoutingTable
             public IReadOnlyList<Multiaddr> Addresses { get; set; } = addresses;
             public DateTimeOffset LastSeen { get; set; } = lastSeen;
             public string? Group { get; } = group;
+
+            /// <summary>
+            /// The admission generation at which the peer was last found held and servable (see
+            /// <see cref="IAdmissionGeneration"/>), -1 when never: while the admission's generation still equals it, the
+            /// answer would be the same, so the server's answer need not ask admission again. Written without the
+            /// owner's lock (a benign race: any value written was true at its generation).
+            /// </summary>
+            public long ServableGeneration = -1;
 
             public RoutingTableEntry ToView() => new(PeerId, Addresses, LastSeen);
         }

@@ -258,6 +258,21 @@ public sealed partial class CertificateAdmission : ICertificateSink, IAsyncDispo
 
     private DateTimeOffset Now => _time.GetUtcNow();
 
+    /// <summary>
+    /// <see cref="GetStatus(PeerId)"/>, with the generation of the connected peers under which the answer holds when it
+    /// came from a connected peer (else -1: a remembered verdict can lapse with time, and reading it touches the
+    /// memory's order, so it is asked again every time).
+    /// </summary>
+    internal AdmissionStatus GetStatus(PeerId peer, out long generation)
+    {
+        if (_peers.GetStatus(peer, out generation) is { } status) return status;
+        generation = -1;
+        return GetStatus(peer);
+    }
+
+    /// <summary>Grows whenever a connected peer asked about leaves, or a connected peer is decided anything but admitted.</summary>
+    internal long Generation => _peers.Generation;
+
     private DateTimeOffset RememberUntil(AdmissionVerdict verdict, DateTimeOffset now) => verdict.Status == AdmissionStatus.Admitted
         // Kept past the expiry for two re-judgement ticks, so that the expiry is seen and turned into a refusal.
         ? Min(now + _limits.RememberAdmitted, verdict.Certificate!.Body.ValidUntil + 2 * _limits.RejudgeInterval)

@@ -4,7 +4,7 @@ using KontinuumP2P.Dht;
 namespace KontinuumP2P.Node.Admission;
 
 /// <summary>Plugs <see cref="CertificateAdmission"/> verdicts into the DHT's admission hook.</summary>
-public sealed class CertificatePeerAdmission : IPeerAdmission
+public sealed class CertificatePeerAdmission : IPeerAdmission, IAdmissionGeneration
 {
     private readonly CertificateAdmission _admission;
 
@@ -13,6 +13,12 @@ public sealed class CertificatePeerAdmission : IPeerAdmission
 
     /// <inheritdoc />
     public PeerAdmissionState GetState(PeerId peer) => Map(_admission.GetStatus(peer));
+
+    /// <inheritdoc />
+    long IAdmissionGeneration.Generation => _admission.Generation;
+
+    /// <inheritdoc />
+    PeerAdmissionState IAdmissionGeneration.GetState(PeerId peer, out long generation) => Map(_admission.GetStatus(peer, out generation));
 
     /// <inheritdoc />
     public async ValueTask<PeerAdmissionState> WaitForDecisionAsync(PeerId peer, CancellationToken cancellationToken)

@@ -16,6 +16,8 @@ internal sealed class ConnectedPeers
     private readonly Dictionary<PeerId, Slot> _slots = [];
     // Waiters before a decision are rare (most peers are decided before anyone asks): kept apart, not a field per peer.
     private readonly Dictionary<PeerId, TaskCompletionSource<AdmissionVerdict>> _waiting = [];
+    // Counts the changes that can take a held peer's servable status back (see Generation).
+    private long _generation;
 
     /// <summary>Peers held (connected, decided or not).</summary>
     public int Count
@@ -47,6 +49,27 @@ internal sealed class ConnectedPeers
         lock (_lock) return _slots.TryGetValue(peer, out var slot) ? slot.Status : null;
     }
 
+    /// <summary>
+    /// Grows whenever a held peer is decided anything but admitted, or a held peer that
+    /// <see cref="GetStatus(PeerId, out long)"/> was asked about leaves: while it stays the same, a peer that it found
+    /// held and pending or admitted is still so. (Peers never asked about come and go without moving it: a simulated
+    /// node closes idle connections by the dozen a minute.)
+    /// </summary>
+    public long Generation => Volatile.Read(ref _generation);
+
+    /// <summary><see cref="GetStatus(PeerId)"/> and the <see cref="Generation"/> it was read under.</summary>
+    public AdmissionStatus? GetStatus(PeerId peer, out long generation)
+    {
+        lock (_lock)
+        {
+            generation = _generation;
+            ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_slots, peer);
+            if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot)) return null;
+            slot.GenerationHandedOut = true;
+            return slot.Status;
+        }
+    }
+
     /// <summary>Whether <paramref name="peer"/> is held and decided.</summary>
     public bool IsDecided(PeerId peer)
     {
@@ -75,6 +98,7 @@ internal sealed class ConnectedPeers
             }
             // A waiter, if any, is left to its timeout, as before the decision of a peer that left.
             _waiting.Remove(peer);
+            if (slot.GenerationHandedOut) Interlocked.Increment(ref _generation);
             (decided, publicKey) = (slot.Verdict(peer), slot.PublicKey ?? ReadOnlyMemory<byte>.Empty);
             return true;
         }
@@ -121,6 +145,7 @@ internal sealed class ConnectedPeers
                 return false;
             }
             slot.Set(verdict);
+            if (verdict.Status != AdmissionStatus.Admitted) Interlocked.Increment(ref _generation);
             _waiting.Remove(verdict.Peer, out waiting);
         }
         current = verdict;
@@ -141,6 +166,7 @@ internal sealed class ConnectedPeers
             ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_slots, verdict.Peer);
             if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot) || (version is { } v && slot.Version != v)) return false;
             slot.Set(verdict);
+            if (verdict.Status != AdmissionStatus.Admitted) Interlocked.Increment(ref _generation);
             _waiting.Remove(verdict.Peer, out waiting);
         }
         waiting?.TrySetResult(verdict);
@@ -164,14 +190,24 @@ internal sealed class ConnectedPeers
         System.Runtime.InteropServices.MemoryMarshal.TryGetArray(key, out var segment) && segment is { Offset: 0, Array: { } array }
         && array.Length == segment.Count ? array : key.ToArray();
 
-    /// <summary>One peer (32 bytes): its key and the parts of its verdict (reason null while pending).</summary>
+    /// <summary>
+    /// One peer (32 bytes): its key, the parts of its verdict (reason null while pending) and whether a generation was
+    /// handed out with its status.
+    /// </summary>
     private struct Slot
     {
         public byte[]? PublicKey;
         public Certificate? Certificate;
         public string? Reason;
-        public AdmissionStatus Status;
+        private byte _status;
+        public bool GenerationHandedOut;
         public int Version;
+
+        public AdmissionStatus Status
+        {
+            readonly get => (AdmissionStatus)_status;
+            set => _status = (byte)value;
+        }
 
         public readonly AdmissionVerdict? Verdict(PeerId peer) => Reason is null ? null : new(peer, Status, Certificate, Reason);
 
