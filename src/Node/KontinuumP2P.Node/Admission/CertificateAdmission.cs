@@ -116,9 +116,7 @@ public sealed partial class CertificateAdmission : ICertificateSink, IAsyncDispo
 
     /// <summary>The current status of <paramref name="peer"/>, without allocating a verdict.</summary>
     public AdmissionStatus GetStatus(PeerId peer) =>
-        _peers.GetStatus(peer) is { } status ? status
-        : _memory.Get(peer, Now) is { } remembered ? remembered.Verdict.Status
-        : AdmissionStatus.Pending;
+        _peers.GetStatus(peer) ?? _memory.GetStatus(peer, Now) ?? AdmissionStatus.Pending;
 
     /// <summary>
     /// Waits (at most the offer timeout) for the verdict on a connected peer. A peer not connected gets the remembered
