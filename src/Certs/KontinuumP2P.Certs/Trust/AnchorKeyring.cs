@@ -81,7 +81,9 @@ internal sealed class AnchorKeyring
     private bool Verify(int index, SignatureEntry entry, ReadOnlySpan<byte> message)
     {
         Interlocked.Increment(ref _signatureChecks);
-        if (_cache is null) return Ed25519.Verify(_keys[index], message, entry.Signature.Span);
+        // The cache's digest does not frame its parts: only a 64-byte signature (and a 32-byte key, checked by the caller)
+        // keeps (key, signature, message) unambiguous, so a signature of any other length is never looked up or stored.
+        if (_cache is null || entry.Signature.Length != SignatureEntry.SignatureLength) return Ed25519.Verify(_keys[index], message, entry.Signature.Span);
         var digest = VerifiedSignatureCache.DigestOf(entry.PublicKey.Span, entry.Signature.Span, message);
         if (_cache.Contains(digest)) return true;
         if (!Ed25519.Verify(_keys[index], message, entry.Signature.Span)) return false;

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 
@@ -21,12 +22,17 @@ internal sealed class VerifiedSignatureCache
 
     public static Digest DigestOf(ReadOnlySpan<byte> publicKey, ReadOnlySpan<byte> signature, ReadOnlySpan<byte> message)
     {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hash.AppendData(publicKey);
-        hash.AppendData(signature);
-        hash.AppendData(message);
+        // One-shot over the concatenation (the same bytes, so the same digest): an incremental hash creates and frees an
+        // OpenSSL context per call, ~2 % of a 1,000-node simulation's CPU (tenth session's profile).
+        var length = publicKey.Length + signature.Length + message.Length;
+        byte[]? rented = null;
+        var joined = length <= 1024 ? stackalloc byte[length] : (rented = ArrayPool<byte>.Shared.Rent(length)).AsSpan(0, length);
+        publicKey.CopyTo(joined);
+        signature.CopyTo(joined[publicKey.Length..]);
+        message.CopyTo(joined[(publicKey.Length + signature.Length)..]);
         Span<byte> digest = stackalloc byte[32];
-        hash.GetHashAndReset(digest);
+        SHA256.HashData(joined, digest);
+        if (rented is not null) ArrayPool<byte>.Shared.Return(rented);
         return new Digest(digest);
     }
 
