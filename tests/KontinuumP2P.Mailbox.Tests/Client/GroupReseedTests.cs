@@ -186,13 +186,24 @@ public sealed class GroupReseedTests
         Assert.That(reopened.ReseedJobs(), Has.Count.EqualTo(1));
         await using var again = new GroupClient(reopened, await fleet.ClientHostAsync(), slots, fleet.Verifier, MailboxFleet.FastOptions);
         var done = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using (var loop = again.StartHealthLoop(Fast))
+        // After the re-seed the loop empties b's old node, resolved by its peer id, which this resolver does not know: it
+        // is held there until the loop stops and then fails, as a resolver may when the stop closes what it waits on.
+        var retiring = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        slots.BeforeUnknown = async token =>
         {
-            loop.Reseeded += n => done.TrySetResult(n);
-            // 10 from the survivor; "while-down" reached d from the outbox or through the re-seed, whichever came first.
-            Assert.That(await done.Task.WaitAsync(ct), Is.InRange(10, 11));
-            Assert.That(() => again.StartHealthLoop(Fast), Throws.InvalidOperationException, "one loop per client");
-        }
+            retiring.TrySetResult();
+            var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            await using (token.Register(() => stopped.TrySetResult())) await stopped.Task;
+        };
+        var loop = again.StartHealthLoop(Fast);
+        loop.Reseeded += n => done.TrySetResult(n);
+        // 10 from the survivor; "while-down" reached d from the outbox or through the re-seed, whichever came first.
+        Assert.That(await done.Task.WaitAsync(ct), Is.InRange(10, 11));
+        Assert.That(() => again.StartHealthLoop(Fast), Throws.InvalidOperationException, "one loop per client");
+        await retiring.Task.WaitAsync(ct);
+        // A failure the stop caused ends the loop quietly (it once escaped from DisposeAsync when the stop came mid-pass).
+        Assert.That(async () => await loop.DisposeAsync(), Throws.Nothing);
+        slots.BeforeUnknown = null;
         Assert.That(reopened.ReseedJobs(), Is.Empty);
         Assert.That(await ReadReplacementAsync(fleet, secret, ct), Has.Count.EqualTo(11));
     }
@@ -315,15 +326,29 @@ public sealed class GroupReseedTests
             lock (_lock) map[slot] = server;
         }
 
+        /// <summary>Awaited before an unknown slot is refused (a node the slot left is resolved by its peer id).</summary>
+        public Func<CancellationToken, Task>? BeforeUnknown { get; set; }
+
         public Task<MailboxEndpoint> ResolveAsync(string slot, CancellationToken cancellationToken)
         {
             int index;
             lock (_lock)
             {
-                if (!map.TryGetValue(slot, out index)) throw new MailboxUnavailableException(slot, $"unknown slot {slot}");
+                if (!map.TryGetValue(slot, out index))
+                {
+                    return BeforeUnknown is { } hook ? RefuseAfterAsync(hook, slot, cancellationToken) : throw Unknown(slot);
+                }
             }
             var s = fleet.Servers[index];
             return Task.FromResult(new MailboxEndpoint(s.PeerId, [s.Address], s.Certificate));
+        }
+
+        private static MailboxUnavailableException Unknown(string slot) => new(slot, $"unknown slot {slot}");
+
+        private static async Task<MailboxEndpoint> RefuseAfterAsync(Func<CancellationToken, Task> hook, string slot, CancellationToken cancellationToken)
+        {
+            await hook(cancellationToken);
+            throw Unknown(slot);
         }
     }
 }

@@ -37,9 +37,10 @@ public sealed partial class GroupHealthLoop
                     wait = until <= TimeSpan.Zero && pass.Closed == 0 ? OutboxBackoff.Initial : until < wait ? until : wait;
                 }
             }
-            catch (Exception e) when (e is IOException or TimeoutException or InvalidOperationException or Microsoft.Data.Sqlite.SqliteException
-                                          && !cancellationToken.IsCancellationRequested)
+            catch (Exception e) when (e is IOException or TimeoutException or InvalidOperationException or Microsoft.Data.Sqlite.SqliteException)
             {
+                // Stopping: a failure the stop caused (a resolver or stream giving up mid-pass) ends the loop quietly.
+                if (cancellationToken.IsCancellationRequested) return;
                 LogClosingFailed(_logger, e.Message);
             }
             if (wait < OutboxBackoff.Initial / 10) wait = OutboxBackoff.Initial / 10;

@@ -84,9 +84,10 @@ public sealed partial class GroupHealthLoop : IAsyncDisposable
                 if (round.PendingReseeds > 0 || _client.Store.RetireRows().Count > 0) _wake.Writer.TryWrite(true);
                 RoundCompleted?.Invoke(round);
             }
-            catch (Exception e) when (e is IOException or TimeoutException or InvalidOperationException or Microsoft.Data.Sqlite.SqliteException
-                                          && !cancellationToken.IsCancellationRequested)
+            catch (Exception e) when (e is IOException or TimeoutException or InvalidOperationException or Microsoft.Data.Sqlite.SqliteException)
             {
+                // Stopping: a failure the stop caused (a resolver or stream giving up mid-pass) ends the loop quietly.
+                if (cancellationToken.IsCancellationRequested) return;
                 // One failed round (a busy group file, a resolver error) must not end the loop.
                 LogRoundFailed(_logger, e.Message);
             }
@@ -107,9 +108,10 @@ public sealed partial class GroupHealthLoop : IAsyncDisposable
                 // Then the mailboxes left on the nodes the slots moved away from are emptied into the new nodes and closed.
                 await _client.RetireMovedMailboxesAsync(_options, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is IOException or TimeoutException or InvalidOperationException or Microsoft.Data.Sqlite.SqliteException
-                                          && !cancellationToken.IsCancellationRequested)
+            catch (Exception e) when (e is IOException or TimeoutException or InvalidOperationException or Microsoft.Data.Sqlite.SqliteException)
             {
+                // Stopping: a failure the stop caused (a resolver or stream giving up mid-pass) ends the loop quietly.
+                if (cancellationToken.IsCancellationRequested) return;
                 LogReseedFailed(_logger, e.Message);
             }
         }
