@@ -41,7 +41,7 @@ public sealed partial class MailboxStore
     /// <summary>Database syncs the background task ran after its passes (<see cref="MailboxStoreOptions.BackgroundDatabaseSync"/>).</summary>
     internal long BackgroundDatabaseSyncs => Volatile.Read(ref _backgroundDatabaseSyncs);
 
-    // The database file, for the background sync: opened once and closed only after every connection (DisposeAsync),
+    // The database file, for the background sync: opened once at open and closed only after every connection (DisposeAsync),
     // because closing any descriptor of the file drops every POSIX lock this process holds on it, SQLite's included.
     private FileStream? _databaseFile;
 
@@ -93,6 +93,7 @@ public sealed partial class MailboxStore
             // SQLITE_OK (with -1 frames): until 2026-12-05 every "background" checkpoint was such a no-op and the writer's
             // backstop did them all. One read opens the WAL for the connection's life.
             OpenWal(connection);
+            if (_options.BackgroundDatabaseSync) _databaseFile = OpenDatabaseFile();
         }
         catch
         {
@@ -169,8 +170,7 @@ public sealed partial class MailboxStore
         var started = _time.GetTimestamp();
         try
         {
-            _databaseFile ??= new FileStream(_options.DatabasePath, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
-            SyncFile(_databaseFile, dataOnly: true);
+            SyncFile(_databaseFile!, dataOnly: true);
             Interlocked.Increment(ref _backgroundDatabaseSyncs);
         }
         catch (IOException e)
@@ -179,6 +179,10 @@ public sealed partial class MailboxStore
         }
         Stalls.Record("background database sync", started, _time.GetElapsedTime(started));
     }
+
+    /// <summary>The database file for the background sync, opened with the checkpoint connection (an open that fails fails the store's open).</summary>
+    private FileStream OpenDatabaseFile() =>
+        new(_options.DatabasePath, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
 
     private static void OpenWal(SqliteConnection connection)
     {

@@ -144,8 +144,7 @@ internal sealed class ConnectedPeers
                 current = slot.Verdict(verdict.Peer);
                 return false;
             }
-            slot.Set(verdict);
-            if (verdict.Status != AdmissionStatus.Admitted) Interlocked.Increment(ref _generation);
+            SetVerdict(ref slot, verdict);
             _waiting.Remove(verdict.Peer, out waiting);
         }
         current = verdict;
@@ -165,8 +164,7 @@ internal sealed class ConnectedPeers
         {
             ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_slots, verdict.Peer);
             if (System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot) || (version is { } v && slot.Version != v)) return false;
-            slot.Set(verdict);
-            if (verdict.Status != AdmissionStatus.Admitted) Interlocked.Increment(ref _generation);
+            SetVerdict(ref slot, verdict);
             _waiting.Remove(verdict.Peer, out waiting);
         }
         waiting?.TrySetResult(verdict);
@@ -185,8 +183,15 @@ internal sealed class ConnectedPeers
         }
     }
 
+    /// <summary>Records a decision; one that takes a servable status back moves the <see cref="Generation"/>.</summary>
+    private void SetVerdict(ref Slot slot, AdmissionVerdict verdict)
+    {
+        slot.Set(verdict);
+        if (verdict.Status != AdmissionStatus.Admitted) Interlocked.Increment(ref _generation);
+    }
+
     /// <summary>The key's own array when the memory is a whole array (as channels hand it over), else a copy.</summary>
-    private static byte[] AsArray(ReadOnlyMemory<byte> key) =>
+    internal static byte[] AsArray(ReadOnlyMemory<byte> key) =>
         System.Runtime.InteropServices.MemoryMarshal.TryGetArray(key, out var segment) && segment is { Offset: 0, Array: { } array }
         && array.Length == segment.Count ? array : key.ToArray();
 

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using KontinuumP2P.Certs.Certificates;
 using KontinuumP2P.Core.Identity;
 
@@ -36,9 +35,7 @@ internal sealed class VerdictMemory(int capacity)
 
     public void Remember(AdmissionVerdict verdict, ReadOnlyMemory<byte> publicKey, DateTimeOffset until)
     {
-        var key = MemoryMarshal.TryGetArray(publicKey, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
-            ? segment.Array
-            : publicKey.ToArray();
+        var key = ConnectedPeers.AsArray(publicKey);
         lock (_lock)
         {
             if (_byPeer.Remove(verdict.Peer, out var old)) Release(old);
