@@ -46,6 +46,7 @@ public sealed class SimulatedEndpoint : IKadNetwork
     private readonly Lock _addressLock = new();
     private readonly Lock _sequenceLock = new();
     private volatile KadRequestHandler? _handler;
+    private volatile bool _attached = true;
 
     internal SimulatedEndpoint(SimulatedNetwork network, int index, int slot, PeerCredentials credentials, Multiaddr address, string protocolId)
     {
@@ -59,6 +60,13 @@ public sealed class SimulatedEndpoint : IKadNetwork
 
     /// <summary>The node's number in the simulation (a deterministic tie-break for events).</summary>
     public int Index { get; }
+
+    /// <summary>Whether the endpoint is still attached (false once detached; a node attached again gets a new endpoint).</summary>
+    internal bool IsAttached
+    {
+        get => _attached;
+        set => _attached = value;
+    }
 
     /// <summary>The node's slot among every node ever attached (dense, kept after it leaves).</summary>
     internal int Slot { get; }
@@ -143,6 +151,26 @@ public sealed class SimulatedEndpoint : IKadNetwork
                 if (indexed) SetKnownAtCanonical(slot, false);
                 _otherAddresses[peer] = addresses;
             }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="AddAddresses"/> of <paramref name="sender"/>'s own addresses (what identify tells at every request):
+    /// while the sender is attached they are its canonical list and its slot is known, so no look-up is needed.
+    /// </summary>
+    internal void LearnOwnAddresses(SimulatedEndpoint sender)
+    {
+        if (!sender.IsAttached)
+        {
+            AddAddresses(sender.LocalPeer, sender.LocalAddresses);
+            return;
+        }
+        lock (_addressLock)
+        {
+            // A peer known at its canonical addresses has no other list (AddAddresses keeps one or the other).
+            if (IsKnownAtCanonical(sender.Slot)) return;
+            _otherAddresses.Remove(sender.LocalPeer);
+            SetKnownAtCanonical(sender.Slot, true);
         }
     }
 

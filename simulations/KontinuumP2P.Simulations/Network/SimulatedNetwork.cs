@@ -20,7 +20,7 @@ public sealed class SimulatedNetwork
     // The real addresses of every node ever attached, with a dense slot number that address books index by.
     private readonly Dictionary<PeerId, (int Slot, IReadOnlyList<Multiaddr> Addresses)> _canonical = [];
     private readonly Lock _lock = new();
-    private Func<int, int>? _partition;
+    private volatile Func<int, int>? _partition;
     private long _sent;
     private long _delivered;
     private long _dropped;
@@ -74,21 +74,26 @@ public sealed class SimulatedNetwork
     /// <summary>Detaches a node: messages to it fail from now on (messages in flight included).</summary>
     public void Detach(PeerId peer)
     {
-        lock (_lock) _endpoints.Remove(peer);
+        lock (_lock)
+        {
+            if (_endpoints.Remove(peer, out var endpoint)) endpoint.IsAttached = false;
+        }
     }
 
     /// <summary>Splits the network: nodes whose group numbers differ cannot talk. Null heals it.</summary>
-    public void SetPartition(Func<int, int>? groupOfIndex)
-    {
-        lock (_lock) _partition = groupOfIndex;
-    }
+    public void SetPartition(Func<int, int>? groupOfIndex) => _partition = groupOfIndex;
 
     /// <summary>Whether nodes <paramref name="a"/> and <paramref name="b"/> can talk now.</summary>
     public bool CanTalk(int a, int b)
     {
-        Func<int, int>? partition;
-        lock (_lock) partition = _partition;
+        // Read for every message (twice a request): one volatile read, no lock.
+        var partition = _partition;
         return partition is null || partition(a) == partition(b);
+    }
+
+    private SimulatedEndpoint? Endpoint(PeerId peer)
+    {
+        lock (_lock) return _endpoints.GetValueOrDefault(peer);
     }
 
     /// <summary>The real addresses of an attached (or once attached) node.</summary>
@@ -119,7 +124,7 @@ public sealed class SimulatedNetwork
         lock (_lock) target = _endpoints.GetValueOrDefault(to);
         // The target's slot numbers our messages to it (a departed node keeps its slot; -1: never attached).
         var toSlot = target?.Slot ?? (TryGetCanonical(to, out var slot, out _) ? slot : -1);
-        var call = new Call(this, from, to, target?.Index ?? -1, toSlot, request, cancellationToken);
+        var call = new Call(this, from, to, target, toSlot, request, cancellationToken);
         call.Start();
         return call.Completion;
     }
@@ -144,6 +149,7 @@ public sealed class SimulatedNetwork
         private readonly SimulatedNetwork _network;
         private readonly SimulatedEndpoint _from;
         private readonly PeerId _to;
+        private readonly SimulatedEndpoint? _toEndpoint; // attached at send time
         private readonly int _toIndex;
         private readonly int _toSlot;
         private readonly KadMessage _request;
@@ -159,13 +165,14 @@ public sealed class SimulatedNetwork
         private KadMessage? _answer;
         private Exception? _failure;
 
-        public Call(SimulatedNetwork network, SimulatedEndpoint from, PeerId to, int toIndex, int toSlot, KadMessage request, CancellationToken cancellation)
+        public Call(SimulatedNetwork network, SimulatedEndpoint from, PeerId to, SimulatedEndpoint? toEndpoint, int toSlot, KadMessage request, CancellationToken cancellation)
         {
             _toSlot = toSlot;
             _network = network;
             _from = from;
             _to = to;
-            _toIndex = toIndex;
+            _toEndpoint = toEndpoint;
+            _toIndex = toEndpoint?.Index ?? -1;
             _request = request;
             _cancellation = cancellation;
         }
@@ -207,8 +214,9 @@ public sealed class SimulatedNetwork
 
         private void Deliver()
         {
-            SimulatedEndpoint? target;
-            lock (_network._lock) target = _network._endpoints.GetValueOrDefault(_to);
+            // The endpoint the request was sent to, while it is still attached (the common case: no look-up); else
+            // whatever is attached under that id now (none, or the node attached again).
+            var target = _toEndpoint is { IsAttached: true } attached ? attached : _network.Endpoint(_to);
             if (target is null || target.Handler is not { } handler || target.ProtocolId != _from.ProtocolId)
             {
                 Interlocked.Increment(ref _network._dropped);
@@ -225,7 +233,7 @@ public sealed class SimulatedNetwork
             }
             Interlocked.Increment(ref _network._delivered);
             target.Contacts?.OnContact(_from.Credentials);
-            target.AddAddresses(_from.LocalPeer, _from.LocalAddresses); // what identify does on a real connection
+            target.LearnOwnAddresses(_from); // what identify does on a real connection
             var request = _received ?? KadMessageCodec.Decode(_requestBytes!);
             _requestBytes = null;
             _received = null;

@@ -144,7 +144,11 @@ public sealed partial class DhtNode
                         if (addresses.Count == 0) addresses = entry.Addresses;
                         if (addresses.Count > 0)
                         {
-                            peers.Add(new KadPeer(entry.PeerId, addresses));
+                            // The entry keeps the peer object it was last served as, reused while the address book hands
+                            // out the same list: an answer's k peers are not allocated again for every request.
+                            var served = entry.Served;
+                            if (served is null || !ReferenceEquals(served.Addresses, addresses)) entry.Served = served = new KadPeer(entry.PeerId, addresses);
+                            peers.Add(served);
                             continue;
                         }
                     }

@@ -19,7 +19,8 @@ public sealed class KadIdTests
             var order = Math.Sign(a.CompareTo(b)) == Math.Sign(t.Item1.AsSpan().SequenceCompareTo(t.Item2));
             var roundTrip = a.ToByteArray().SequenceEqual(t.Item1);
             var cpl = a.CommonPrefixLength(b) == LeadingEqualBits(t.Item1, t.Item2);
-            return symmetric && identity && xorTriangle && order && roundTrip && cpl;
+            var bits = Enumerable.Range(0, KadId.Bits).All(i => a.IsBitSet(i) == ((t.Item1[i / 8] & (0x80 >> (i % 8))) != 0));
+            return symmetric && identity && xorTriangle && order && roundTrip && cpl && bits;
         });
         Check.One(Config.QuickThrowOnFailure.WithMaxTest(300), property);
     }

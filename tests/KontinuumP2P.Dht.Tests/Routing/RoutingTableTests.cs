@@ -42,6 +42,33 @@ public sealed class RoutingTableTests
         Check.One(Config.QuickThrowOnFailure.WithMaxTest(50), property);
     }
 
+    [Test]
+    public void Closest_matches_a_brute_force_sort_for_targets_near_our_own_id_and_any_count()
+    {
+        // Targets sharing a long prefix with our id put the answer in the deep buckets, whose order the walk derives
+        // from the bits of our id XOR the target; small buckets make many of them, and small counts stop the walk early.
+        var arb = (from seed in Gen.Choose(0, int.MaxValue - 1)
+                   from count in Gen.Choose(1, 300)
+                   from k in Gen.Choose(1, 6)
+                   from prefix in Gen.Choose(0, 12)
+                   from take in Gen.Choose(1, 12)
+                   select (seed, count, k, prefix, take)).ToArbitrary();
+        var property = Prop.ForAll(arb, s =>
+        {
+            var peers = TestPeers.Create(s.count + 1, s.seed);
+            var table = new RoutingTable(peers[0], new RoutingTableOptions { BucketSize = s.k });
+            foreach (var peer in peers.Skip(1)) table.TryAdd(peer, NoAddresses, Start);
+            var target = table.LocalId.RandomWithCommonPrefix(s.prefix, new Random(s.seed));
+            var sorted = table.Snapshot().Select(e => e.PeerId).OrderBy(p => KadId.FromPeer(p).DistanceTo(target)).ToList();
+            // The requester passed over: the closest entry, the case that needs one more entry from a later bucket.
+            var excluded = sorted.FirstOrDefault() ?? peers[0];
+            return table.Closest(target, s.take).Select(e => e.PeerId).SequenceEqual(sorted.Take(s.take)).Label("closest differs")
+                .And(ClosestInto(table, target, s.take, excluded).SequenceEqual(sorted.Where(p => p != excluded).Take(s.take))
+                    .Label("ClosestInto without the requester differs"));
+        });
+        Check.One(Config.QuickThrowOnFailure.WithMaxTest(300), property);
+    }
+
     private static IEnumerable<PeerId> ClosestInto(RoutingTable table, KadId target, int count, PeerId? exclude = null)
     {
         // Arrays longer than needed, as a pool hands them out.

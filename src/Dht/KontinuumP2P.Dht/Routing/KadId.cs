@@ -62,6 +62,15 @@ public readonly struct KadId : IEquatable<KadId>, IComparable<KadId>
         return 192 + BitOperations.LeadingZeroCount(_w3);
     }
 
+    /// <summary>Whether bit <paramref name="index"/> is set, counting from the most significant bit (0..255).</summary>
+    internal bool IsBitSet(int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Bits);
+        var word = (index >> 6) switch { 0 => _w0, 1 => _w1, 2 => _w2, _ => _w3 };
+        return (word & (1UL << (63 - (index & 63)))) != 0;
+    }
+
     /// <summary>
     /// A random id whose common prefix with this id is exactly <paramref name="prefixLength"/> bits (for bucket
     /// refresh lookups). <paramref name="prefixLength"/> must be below 256.

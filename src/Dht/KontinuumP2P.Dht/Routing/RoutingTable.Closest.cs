@@ -7,11 +7,12 @@ public sealed partial class RoutingTable
 {
     /// <summary>The up to <paramref name="count"/> entries closest to <paramref name="target"/>, closest first.</summary>
     /// <remarks>
-    /// No sort of the whole table: buckets are visited in distance order. With j the target's bucket index, every
-    /// entry of bucket j is closer to the target than any other entry; the entries of all deeper buckets share the
-    /// next distance range (their first differing bit from the target is bit j); then buckets j-1, j-2, … 0 follow,
-    /// each farther than the one before. Each of these groups is reduced to the entries still needed by a bounded
-    /// insertion selection, so a call costs O(entries visited × log count) and stops as soon as count are taken.
+    /// No sort of the whole table: buckets are visited in distance order, each bucket a distance range of its own.
+    /// With j the target's bucket index, every entry of bucket j is closer to the target than any other entry; the
+    /// entries of all deeper buckets come next (their first bit differing from the target is bit j), in an order the
+    /// bits of our id XOR the target fix (<see cref="SelectClosest"/>); then buckets j-1, j-2, … 0, each farther than
+    /// the one before. Within a bucket, a bounded insertion selection keeps the entries still needed, so a call
+    /// costs O(entries visited × log count) and stops at the first bucket that completes count.
     /// </remarks>
     public IReadOnlyList<RoutingTableEntry> Closest(KadId target, int count)
     {
@@ -81,26 +82,43 @@ public sealed partial class RoutingTable
     }
 
     /// <summary>The bucket walk of <see cref="Closest"/>: fills <paramref name="chosen"/>[..take] closest first.</summary>
+    /// <remarks>
+    /// The deeper buckets' order: with D = our id XOR the target, an entry of bucket b (deeper than the target's
+    /// bucket j) has the distance bits D for j &lt; i &lt; b and NOT D at bit b, while the entries of every bucket deeper
+    /// than b have D at bit b. So bucket b is closer than all deeper buckets when D has bit b set, and farther than all
+    /// of them otherwise: the buckets with the bit set come first, shallowest first, then those without, deepest first.
+    /// Walking them one by one (rather than as one group) stops at the first bucket that completes the answer: a server
+    /// that passes over the requester in a full target bucket reads one more bucket instead of every deeper entry.
+    /// </remarks>
     private int SelectClosest(KadId target, (KadId Distance, KBucket.Entry Entry)[] chosen, int take, PeerId? exclude)
     {
-        var filled = 0;
         var home = BucketIndex(target);
-        filled = SelectFrom(home, home, target, chosen, filled, take, exclude);
-        if (filled < take && home + 1 < _buckets.Length) filled = SelectFrom(home + 1, _buckets.Length - 1, target, chosen, filled, take, exclude);
-        for (var index = home - 1; index >= 0 && filled < take; index--) filled = SelectFrom(index, index, target, chosen, filled, take, exclude);
+        var filled = SelectFrom(home, target, chosen, 0, take, exclude);
+        if (filled < take)
+        {
+            var distance = LocalId.DistanceTo(target);
+            for (var index = home + 1; index <= _deepestBucket && filled < take; index++)
+            {
+                if (distance.IsBitSet(index)) filled = SelectFrom(index, target, chosen, filled, take, exclude);
+            }
+            for (var index = _deepestBucket; index > home && filled < take; index--)
+            {
+                if (!distance.IsBitSet(index)) filled = SelectFrom(index, target, chosen, filled, take, exclude);
+            }
+        }
+        for (var index = home - 1; index >= 0 && filled < take; index--) filled = SelectFrom(index, target, chosen, filled, take, exclude);
         return filled;
     }
 
     /// <summary>
-    /// Appends the closest entries of buckets <paramref name="first"/>..<paramref name="last"/> (one distance group) to
+    /// Appends the closest entries of bucket <paramref name="index"/> (one distance range) to
     /// <paramref name="chosen"/>[<paramref name="filled"/>..], sorted, keeping at most <paramref name="take"/> in all.
     /// </summary>
-    private int SelectFrom(int first, int last, KadId target, (KadId Distance, KBucket.Entry Entry)[] chosen, int filled, int take, PeerId? exclude)
+    private int SelectFrom(int index, KadId target, (KadId Distance, KBucket.Entry Entry)[] chosen, int filled, int take, PeerId? exclude)
     {
         var start = filled;
-        for (var index = first; index <= last; index++)
+        if (_buckets[index] is { } bucket)
         {
-            if (_buckets[index] is not { } bucket) continue;
             foreach (var entry in bucket.Entries)
             {
                 var distance = entry.Id.DistanceTo(target);

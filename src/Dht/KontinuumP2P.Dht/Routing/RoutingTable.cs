@@ -15,6 +15,7 @@ public sealed partial class RoutingTable
     private readonly RoutingTableOptions _options;
     private readonly Func<PeerId, bool> _mayPromote;
     private int _count;
+    private int _deepestBucket; // the deepest bucket ever created (buckets are never dropped): walks stop there
 
     /// <summary>Creates an empty table for <paramref name="localPeer"/>.</summary>
     /// <param name="localPeer">Our peer id.</param>
@@ -57,6 +58,7 @@ public sealed partial class RoutingTable
         var id = KadId.FromPeer(peer);
         var index = BucketIndex(id);
         var bucket = _buckets[index] ??= new KBucket();
+        _deepestBucket = Math.Max(_deepestBucket, index);
         var existing = bucket.Find(peer);
         if (existing is not null)
         {
@@ -322,6 +324,13 @@ public sealed partial class RoutingTable
             /// owner's lock (a benign race: any value written was true at its generation).
             /// </summary>
             public long ServableGeneration = -1;
+
+            /// <summary>
+            /// The peer as the server's answer last handed it out (immutable, so shared by answers): reused while its
+            /// addresses are the same list. Written without the owner's lock (a benign race: any value written is the
+            /// peer with addresses it had).
+            /// </summary>
+            public Rpc.KadPeer? Served;
 
             public RoutingTableEntry ToView() => new(PeerId, Addresses, LastSeen);
         }
