@@ -1,4 +1,5 @@
 using KontinuumP2P.Core.Addressing;
+using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Dht.Rpc;
 
 namespace KontinuumP2P.Simulations.Network;
@@ -63,8 +64,11 @@ internal static class KadHandover
         return list;
     }
 
-    private static bool AddressesUnchanged(IReadOnlyList<Multiaddr> addresses)
+    /// <summary>Whether the decoder would give <paramref name="addresses"/> back unchanged.</summary>
+    internal static bool AddressesUnchanged(IReadOnlyList<Multiaddr> addresses)
     {
+        // A node's own list, worked out once when it was attached.
+        if (addresses is CanonicalAddresses canonical && canonical.IsAsDecoded) return true;
         if (addresses.Count > KadMessageCodec.MaxAddressesPerPeer) return false;
         for (var i = 0; i < addresses.Count; i++)
         {
@@ -73,11 +77,18 @@ internal static class KadHandover
         return true;
     }
 
-    private static int PeerField(KadPeer peer)
+    private static int PeerField(KadPeer peer) =>
+        // A node named with its own list (almost every peer in an answer): the size was worked out when it was attached.
+        peer.Addresses is CanonicalAddresses canonical && ReferenceEquals(canonical.Owner, peer.PeerId)
+            ? canonical.OwnerPeerFieldSize
+            : PeerFieldSize(peer.PeerId, peer.Addresses);
+
+    /// <summary>The encoded size of a peer field (tag, length, peer id and at most the decoder's cap of addresses).</summary>
+    internal static int PeerFieldSize(PeerId peer, IReadOnlyList<Multiaddr> addresses)
     {
-        var inner = BytesField(peer.PeerId.Bytes.Length);
-        var count = Math.Min(peer.Addresses.Count, KadMessageCodec.MaxAddressesPerPeer);
-        for (var i = 0; i < count; i++) inner += 1 + VarintSize((ulong)peer.Addresses[i].AsSpan().Length) + peer.Addresses[i].AsSpan().Length;
+        var inner = BytesField(peer.Bytes.Length);
+        var count = Math.Min(addresses.Count, KadMessageCodec.MaxAddressesPerPeer);
+        for (var i = 0; i < count; i++) inner += 1 + VarintSize((ulong)addresses[i].AsSpan().Length) + addresses[i].AsSpan().Length;
         return 1 + VarintSize((ulong)inner) + inner;
     }
 

@@ -48,13 +48,13 @@ public sealed class SimulatedEndpoint : IKadNetwork
     private volatile KadRequestHandler? _handler;
     private volatile bool _attached = true;
 
-    internal SimulatedEndpoint(SimulatedNetwork network, int index, int slot, PeerCredentials credentials, Multiaddr address, string protocolId)
+    internal SimulatedEndpoint(SimulatedNetwork network, int index, CanonicalAddresses addresses, PeerCredentials credentials, string protocolId)
     {
         _network = network;
         Index = index;
-        Slot = slot;
+        Slot = addresses.Slot;
         Credentials = credentials;
-        LocalAddresses = [address];
+        Canonical = addresses;
         ProtocolId = protocolId;
     }
 
@@ -90,7 +90,10 @@ public sealed class SimulatedEndpoint : IKadNetwork
     public TimeProvider TimeProvider => _network.Time;
 
     /// <inheritdoc />
-    public IReadOnlyList<Multiaddr> LocalAddresses { get; }
+    public IReadOnlyList<Multiaddr> LocalAddresses => Canonical;
+
+    /// <summary>Our own addresses, the list object the network and every address book share.</summary>
+    internal CanonicalAddresses Canonical { get; }
 
     /// <summary>The request handler, when serving.</summary>
     internal KadRequestHandler? Handler => _handler;
@@ -136,6 +139,18 @@ public sealed class SimulatedEndpoint : IKadNetwork
     public void AddAddresses(PeerId peer, IReadOnlyList<Multiaddr> addresses)
     {
         if (addresses.Count == 0) return;
+        if (addresses is CanonicalAddresses { IsCurrent: true } own && ReferenceEquals(own.Owner, peer))
+        {
+            // The peer's attached list (identify, and almost every peer in an answer): its slot is known without a look-up.
+            lock (_addressLock)
+            {
+                // A peer known at its canonical addresses has no other list (one or the other is kept).
+                if (IsKnownAtCanonical(own.Slot)) return;
+                _otherAddresses.Remove(peer);
+                SetKnownAtCanonical(own.Slot, true);
+            }
+            return;
+        }
         // The node's real address (the common case) is one bit; a later different list replaces it, and back.
         var indexed = _network.TryGetCanonical(peer, out var slot, out var canonical);
         var atCanonical = indexed && addresses.Count == canonical.Count && addresses[0].Equals(canonical[0]);
@@ -151,26 +166,6 @@ public sealed class SimulatedEndpoint : IKadNetwork
                 if (indexed) SetKnownAtCanonical(slot, false);
                 _otherAddresses[peer] = addresses;
             }
-        }
-    }
-
-    /// <summary>
-    /// <see cref="AddAddresses"/> of <paramref name="sender"/>'s own addresses (what identify tells at every request):
-    /// while the sender is attached they are its canonical list and its slot is known, so no look-up is needed.
-    /// </summary>
-    internal void LearnOwnAddresses(SimulatedEndpoint sender)
-    {
-        if (!sender.IsAttached)
-        {
-            AddAddresses(sender.LocalPeer, sender.LocalAddresses);
-            return;
-        }
-        lock (_addressLock)
-        {
-            // A peer known at its canonical addresses has no other list (AddAddresses keeps one or the other).
-            if (IsKnownAtCanonical(sender.Slot)) return;
-            _otherAddresses.Remove(sender.LocalPeer);
-            SetKnownAtCanonical(sender.Slot, true);
         }
     }
 

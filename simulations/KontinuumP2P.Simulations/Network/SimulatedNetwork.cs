@@ -63,8 +63,18 @@ public sealed class SimulatedNetwork
         lock (_lock)
         {
             if (_endpoints.ContainsKey(credentials.PeerId)) throw new InvalidOperationException($"{credentials.PeerId} is attached already");
-            var slot = _canonical.TryGetValue(credentials.PeerId, out var known) ? known.Slot : _canonical.Count;
-            var endpoint = new SimulatedEndpoint(this, index, slot, credentials, address, protocolId);
+            int slot;
+            if (_canonical.TryGetValue(credentials.PeerId, out var known))
+            {
+                slot = known.Slot;
+                // Attached again: its earlier list no longer speaks for it without a look-up.
+                if (known.Addresses is CanonicalAddresses earlier) earlier.IsCurrent = false;
+            }
+            else
+            {
+                slot = _canonical.Count;
+            }
+            var endpoint = new SimulatedEndpoint(this, index, new CanonicalAddresses(credentials.PeerId, slot, [address]), credentials, protocolId);
             _endpoints[credentials.PeerId] = endpoint;
             _canonical[credentials.PeerId] = (slot, endpoint.LocalAddresses);
             return endpoint;
@@ -233,7 +243,7 @@ public sealed class SimulatedNetwork
             }
             Interlocked.Increment(ref _network._delivered);
             target.Contacts?.OnContact(_from.Credentials);
-            target.LearnOwnAddresses(_from); // what identify does on a real connection
+            target.AddAddresses(_from.LocalPeer, _from.LocalAddresses); // what identify does on a real connection
             var request = _received ?? KadMessageCodec.Decode(_requestBytes!);
             _requestBytes = null;
             _received = null;
