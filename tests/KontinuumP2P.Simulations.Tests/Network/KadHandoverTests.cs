@@ -69,9 +69,23 @@ public sealed class KadHandoverTests
                 var address = Multiaddr.Parse($"/ip4/10.{random.Next(256)}.{random.Next(256)}.{random.Next(256)}/tcp/{random.Next(1, 65536)}");
                 addresses.Add(random.Next(4) == 0 ? address.WithPeerId(peer) : address);
             }
-            list.Add(new KadPeer(peer, addresses));
+            // A node's own attached list (as the simulator hands out) carries its sizes: named with it by its owner, or
+            // by a node claiming someone else's list.
+            IReadOnlyList<Multiaddr> named = random.Next(3) == 0
+                ? new CanonicalAddresses(random.Next(2) == 0 ? peer : HashedPeer(random), i, [.. addresses])
+                : addresses;
+            list.Add(new KadPeer(peer, named));
         }
         return list;
+    }
+
+    /// <summary>A peer id of another length than <see cref="Peer"/>'s (a SHA-256 multihash, as for RSA keys).</summary>
+    private static PeerId HashedPeer(Random random)
+    {
+        var multihash = new byte[34];
+        random.NextBytes(multihash);
+        (multihash[0], multihash[1]) = (0x12, 0x20);
+        return PeerId.FromBytes(multihash);
     }
 
     private static PeerId Peer(Random random)

@@ -143,6 +143,32 @@ public sealed class SimulatedNetworkTests
         }
     }
 
+    [Test]
+    public void A_node_attached_again_elsewhere_is_no_longer_known_at_its_earlier_list()
+    {
+        // Address books take a node's own list without a look-up while it is current; once the node is attached again
+        // with a new list, the earlier one is an ordinary list learnt from someone.
+        var (_, network, a, b) = Pair(Links);
+        using var kc = SimulatedAuthority.NodeIdentity(1, 2);
+        var credentials = new PeerCredentials(kc.PeerId, kc.PublicKey, null);
+        var first = network.Attach(200, credentials, PeerFactory.AddressOf(200), DhtOptions.KontinuumProtocolId);
+        a.AddAddresses(kc.PeerId, first.LocalAddresses);
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(a.GetAddresses(kc.PeerId), Is.SameAs(first.LocalAddresses));
+            network.Detach(kc.PeerId);
+            var second = network.Attach(201, credentials, PeerFactory.AddressOf(201), DhtOptions.KontinuumProtocolId);
+            Assert.That(a.GetAddresses(kc.PeerId), Is.SameAs(second.LocalAddresses), "the book follows the node's real address");
+            a.AddAddresses(kc.PeerId, first.LocalAddresses);
+            Assert.That(a.GetAddresses(kc.PeerId), Is.SameAs(first.LocalAddresses), "the earlier list is kept as any other list");
+            Assert.That(a.GetAddresses(kc.PeerId), Is.Not.SameAs(second.LocalAddresses));
+            b.AddAddresses(kc.PeerId, second.LocalAddresses);
+            Assert.That(b.GetAddresses(kc.PeerId), Is.SameAs(second.LocalAddresses));
+            a.AddAddresses(kc.PeerId, second.LocalAddresses);
+            Assert.That(a.GetAddresses(kc.PeerId), Is.SameAs(second.LocalAddresses), "and the current list replaces it");
+        }
+    }
+
     private static (VirtualTimeProvider, SimulatedNetwork, SimulatedEndpoint, SimulatedEndpoint) Pair(LinkModel links, bool codec = false)
     {
         var time = new VirtualTimeProvider();
