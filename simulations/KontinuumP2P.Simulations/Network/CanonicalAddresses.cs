@@ -20,8 +20,8 @@ internal sealed class CanonicalAddresses : IReadOnlyList<Multiaddr>
         Owner = owner;
         Slot = slot;
         _addresses = addresses;
-        IsAsDecoded = KadHandover.AddressesUnchanged(this);
-        OwnerPeerFieldSize = KadHandover.PeerFieldSize(owner, this);
+        IsAsDecoded = KadHandover.AddressesUnchanged(addresses);
+        OwnerPeerFieldSize = KadHandover.PeerFieldSize(owner, addresses);
     }
 
     /// <summary>The node whose addresses these are.</summary>

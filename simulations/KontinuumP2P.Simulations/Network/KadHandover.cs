@@ -68,7 +68,7 @@ internal static class KadHandover
     internal static bool AddressesUnchanged(IReadOnlyList<Multiaddr> addresses)
     {
         // A node's own list, worked out once when it was attached.
-        if (addresses is CanonicalAddresses canonical && canonical.IsAsDecoded) return true;
+        if (addresses is CanonicalAddresses canonical) return canonical.IsAsDecoded;
         if (addresses.Count > KadMessageCodec.MaxAddressesPerPeer) return false;
         for (var i = 0; i < addresses.Count; i++)
         {

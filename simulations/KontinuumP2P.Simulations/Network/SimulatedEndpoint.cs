@@ -139,21 +139,19 @@ public sealed class SimulatedEndpoint : IKadNetwork
     public void AddAddresses(PeerId peer, IReadOnlyList<Multiaddr> addresses)
     {
         if (addresses.Count == 0) return;
+        // The node's real address (the common case) is one bit; a later different list replaces it, and back. The
+        // peer's own attached list (identify, and almost every peer in an answer) tells its slot without a look-up.
+        bool indexed, atCanonical;
+        int slot;
         if (addresses is CanonicalAddresses { IsCurrent: true } own && ReferenceEquals(own.Owner, peer))
         {
-            // The peer's attached list (identify, and almost every peer in an answer): its slot is known without a look-up.
-            lock (_addressLock)
-            {
-                // A peer known at its canonical addresses has no other list (one or the other is kept).
-                if (IsKnownAtCanonical(own.Slot)) return;
-                _otherAddresses.Remove(peer);
-                SetKnownAtCanonical(own.Slot, true);
-            }
-            return;
+            (indexed, atCanonical, slot) = (true, true, own.Slot);
         }
-        // The node's real address (the common case) is one bit; a later different list replaces it, and back.
-        var indexed = _network.TryGetCanonical(peer, out var slot, out var canonical);
-        var atCanonical = indexed && addresses.Count == canonical.Count && addresses[0].Equals(canonical[0]);
+        else
+        {
+            indexed = _network.TryGetCanonical(peer, out slot, out var canonical);
+            atCanonical = indexed && addresses.Count == canonical.Count && addresses[0].Equals(canonical[0]);
+        }
         lock (_addressLock)
         {
             if (atCanonical)

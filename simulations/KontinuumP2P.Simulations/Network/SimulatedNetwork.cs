@@ -106,12 +106,6 @@ public sealed class SimulatedNetwork
         lock (_lock) return _endpoints.GetValueOrDefault(peer);
     }
 
-    /// <summary>The real addresses of an attached (or once attached) node.</summary>
-    internal IReadOnlyList<Multiaddr>? CanonicalAddresses(PeerId peer)
-    {
-        lock (_lock) return _canonical.TryGetValue(peer, out var known) ? known.Addresses : null;
-    }
-
     /// <summary>The real addresses of an attached (or once attached) node and its slot number (dense, never reused).</summary>
     internal bool TryGetCanonical(PeerId peer, out int slot, out IReadOnlyList<Multiaddr> addresses)
     {
@@ -130,8 +124,7 @@ public sealed class SimulatedNetwork
     internal ValueTask<KadMessage?> SendAsync(SimulatedEndpoint from, PeerId to, KadMessage request, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        SimulatedEndpoint? target;
-        lock (_lock) target = _endpoints.GetValueOrDefault(to);
+        var target = Endpoint(to);
         // The target's slot numbers our messages to it (a departed node keeps its slot; -1: never attached).
         var toSlot = target?.Slot ?? (TryGetCanonical(to, out var slot, out _) ? slot : -1);
         var call = new Call(this, from, to, target, toSlot, request, cancellationToken);
