@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using KontinuumP2P.Core.Addressing;
 using KontinuumP2P.Core.Identity;
 
@@ -59,7 +60,7 @@ public sealed partial class RoutingTable
         var index = BucketIndex(id);
         var bucket = _buckets[index] ??= new KBucket();
         _deepestBucket = Math.Max(_deepestBucket, index);
-        var existing = bucket.Find(peer);
+        var existing = bucket.Find(id);
         if (existing is not null)
         {
             bucket.Remove(existing);
@@ -117,8 +118,9 @@ public sealed partial class RoutingTable
     /// <summary>Records that a present peer answered (a ping before eviction succeeded). False when absent.</summary>
     public bool MarkSeen(PeerId peer, DateTimeOffset now)
     {
-        var bucket = _buckets[BucketIndex(KadId.FromPeer(peer))];
-        var entry = bucket?.Find(peer);
+        var id = KadId.FromPeer(peer);
+        var bucket = _buckets[BucketIndex(id)];
+        var entry = bucket?.Find(id);
         if (bucket is null || entry is null) return false;
         bucket.Remove(entry);
         entry.LastSeen = now;
@@ -132,8 +134,9 @@ public sealed partial class RoutingTable
     /// </summary>
     public bool Remove(PeerId peer)
     {
-        var bucket = _buckets[BucketIndex(KadId.FromPeer(peer))];
-        var entry = bucket?.Find(peer);
+        var id = KadId.FromPeer(peer);
+        var bucket = _buckets[BucketIndex(id)];
+        var entry = bucket?.Find(id);
         if (bucket is null) return false;
         if (entry is null)
         {
@@ -181,7 +184,7 @@ public sealed partial class RoutingTable
         var id = KadId.FromPeer(peer);
         var index = BucketIndex(id);
         if (_buckets[index] is not { } bucket) return true;
-        if (bucket.Find(peer) is not null) return false;
+        if (bucket.Find(id) is not null) return false;
         if (bucket.Entries.Count < _options.BucketSize || bucket.Entries[0].LastSeen < staleBefore) return true;
         return _options.ClosestFirstDeepBuckets && IsDeep(index) && Farthest(bucket.Entries) is { } farthest
             && id.DistanceTo(LocalId) < farthest.Id.DistanceTo(LocalId);
@@ -196,13 +199,19 @@ public sealed partial class RoutingTable
 
     /// <summary>Whether <paramref name="peer"/> is an entry last heard from before <paramref name="staleBefore"/>.</summary>
     internal bool IsStale(PeerId peer, DateTimeOffset staleBefore) =>
-        _buckets[BucketIndex(KadId.FromPeer(peer))]?.Find(peer) is { } entry && entry.LastSeen < staleBefore;
+        EntryOf(peer) is { } entry && entry.LastSeen < staleBefore;
 
     /// <summary>Whether <paramref name="peer"/> is an entry.</summary>
-    public bool Contains(PeerId peer) => _buckets[BucketIndex(KadId.FromPeer(peer))]?.Find(peer) is not null;
+    public bool Contains(PeerId peer) => EntryOf(peer) is not null;
 
     /// <summary>The entry of <paramref name="peer"/>, or null.</summary>
-    public RoutingTableEntry? Get(PeerId peer) => _buckets[BucketIndex(KadId.FromPeer(peer))]?.Find(peer)?.ToView();
+    public RoutingTableEntry? Get(PeerId peer) => EntryOf(peer)?.ToView();
+
+    private KBucket.Entry? EntryOf(PeerId peer)
+    {
+        var id = KadId.FromPeer(peer);
+        return _buckets[BucketIndex(id)]?.Find(id);
+    }
 
     /// <summary>Number of entries in bucket <paramref name="index"/> (0 = farthest half of the key space).</summary>
     public int BucketSize(int index) => _buckets[index]?.Entries.Count ?? 0;
@@ -293,9 +302,13 @@ public sealed partial class RoutingTable
         public readonly List<Entry> Entries = [];
         public readonly List<Entry> Replacements = [];
 
-        public Entry? Find(PeerId peer)
+        /// <summary>
+        /// The entry with kad id <paramref name="id"/> (a peer's id is the SHA-256 of its peer id, so this finds the
+        /// peer): compared by the id the entry holds, so no peer object is read.
+        /// </summary>
+        public Entry? Find(KadId id)
         {
-            foreach (var entry in Entries) if (entry.PeerId == peer) return entry;
+            foreach (var entry in CollectionsMarshal.AsSpan(Entries)) if (entry.Id == id) return entry;
             return null;
         }
 
