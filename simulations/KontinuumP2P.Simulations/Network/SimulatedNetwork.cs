@@ -18,7 +18,7 @@ public sealed class SimulatedNetwork
 {
     private readonly Dictionary<PeerId, SimulatedEndpoint> _endpoints = [];
     // The real addresses of every node ever attached, with a dense slot number that address books index by.
-    private readonly Dictionary<PeerId, (int Slot, IReadOnlyList<Multiaddr> Addresses)> _canonical = [];
+    private readonly Dictionary<PeerId, CanonicalAddresses> _canonical = [];
     private readonly Lock _lock = new();
     private volatile Func<int, int>? _partition;
     private long _sent;
@@ -63,20 +63,16 @@ public sealed class SimulatedNetwork
         lock (_lock)
         {
             if (_endpoints.ContainsKey(credentials.PeerId)) throw new InvalidOperationException($"{credentials.PeerId} is attached already");
-            int slot;
-            if (_canonical.TryGetValue(credentials.PeerId, out var known))
+            var slot = _canonical.Count;
+            if (_canonical.TryGetValue(credentials.PeerId, out var earlier))
             {
-                slot = known.Slot;
+                slot = earlier.Slot;
                 // Attached again: its earlier list no longer speaks for it without a look-up.
-                if (known.Addresses is CanonicalAddresses earlier) earlier.IsCurrent = false;
-            }
-            else
-            {
-                slot = _canonical.Count;
+                earlier.IsCurrent = false;
             }
             var endpoint = new SimulatedEndpoint(this, index, new CanonicalAddresses(credentials.PeerId, slot, [address]), credentials, protocolId);
             _endpoints[credentials.PeerId] = endpoint;
-            _canonical[credentials.PeerId] = (slot, endpoint.LocalAddresses);
+            _canonical[credentials.PeerId] = endpoint.Canonical;
             return endpoint;
         }
     }
@@ -113,7 +109,7 @@ public sealed class SimulatedNetwork
         {
             if (_canonical.TryGetValue(peer, out var known))
             {
-                (slot, addresses) = known;
+                (slot, addresses) = (known.Slot, known);
                 return true;
             }
         }

@@ -5,14 +5,15 @@ using KontinuumP2P.Dht.Tests.Fakes;
 namespace KontinuumP2P.Dht.Tests.Network;
 
 /// <summary>
-/// The server's answer reuses the peer object a routing entry was last served as while the address book gives the same
-/// list (an allocation saved per handed-out peer; the swarm's codec hides object identity from the client, and the
-/// simulator's collector counts show it), and serves the book's new addresses as soon as it changes.
+/// The server's answer keeps the peer object a routing entry was last served as while the address book gives the same
+/// list (an allocation saved per handed-out peer, which the swarm's codec hides from the client: the simulator's
+/// collector counts show it). What a client can see, and this test checks, is that a changed list is served at once
+/// and the others stay as they were.
 /// </summary>
 public sealed class ServedPeerTests
 {
     [Test, CancelAfter(60_000)]
-    public async Task An_answer_reuses_served_peers_until_their_addresses_change(CancellationToken cancellationToken)
+    public async Task An_answer_serves_a_peers_new_addresses_at_once_and_the_others_unchanged(CancellationToken cancellationToken)
     {
         await using var dht = new SimulatedDht(seed: 31);
         await dht.AddNodesAsync(30);
