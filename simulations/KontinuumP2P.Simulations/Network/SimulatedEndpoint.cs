@@ -136,34 +136,75 @@ public sealed class SimulatedEndpoint : IKadNetwork
     }
 
     /// <inheritdoc />
+    public void GetAddresses(ReadOnlySpan<PeerId> peers, Span<IReadOnlyList<Multiaddr>> addresses)
+    {
+        if (addresses.Length < peers.Length) throw new ArgumentException("shorter than the peers", nameof(addresses));
+        Span<int> slots = peers.Length <= 64 ? stackalloc int[peers.Length] : new int[peers.Length];
+        // Two locks per answer instead of two per peer: each is an atomic instruction that waits for the loads before it.
+        _network.FindCanonical(peers, slots, addresses);
+        lock (_addressLock)
+        {
+            for (var i = 0; i < peers.Length; i++)
+            {
+                if (slots[i] >= 0 && IsKnownAtCanonical(slots[i])) continue;
+                addresses[i] = _otherAddresses.TryGetValue(peers[i], out var list) ? list : [];
+            }
+        }
+    }
+
+    /// <inheritdoc />
     public void AddAddresses(PeerId peer, IReadOnlyList<Multiaddr> addresses)
     {
         if (addresses.Count == 0) return;
-        // The node's real address (the common case) is one bit; a later different list replaces it, and back. The
-        // peer's own attached list (identify, and almost every peer in an answer) tells its slot without a look-up.
-        bool indexed, atCanonical;
-        int slot;
-        if (addresses is CanonicalAddresses { IsCurrent: true } own && ReferenceEquals(own.Owner, peer))
+        var (indexed, atCanonical, slot) = Classify(peer, addresses);
+        lock (_addressLock) Remember(peer, addresses, indexed, atCanonical, slot);
+    }
+
+    /// <inheritdoc />
+    public void AddAddresses(IReadOnlyList<KadPeer> peers)
+    {
+        // Classified outside the lock (a network look-up for a list that is not the peer's own), then remembered under
+        // one lock for the whole answer: each lock is an atomic instruction that waits for the loads before it.
+        Span<(bool Indexed, bool AtCanonical, int Slot)> classes = peers.Count <= 64 ? stackalloc (bool, bool, int)[peers.Count] : new (bool, bool, int)[peers.Count];
+        var local = LocalPeer;
+        for (var i = 0; i < peers.Count; i++)
         {
-            (indexed, atCanonical, slot) = (true, true, own.Slot);
-        }
-        else
-        {
-            indexed = _network.TryGetCanonical(peer, out slot, out var canonical);
-            atCanonical = indexed && addresses.Count == canonical.Count && addresses[0].Equals(canonical[0]);
+            var peer = peers[i];
+            if (peer.Addresses.Count > 0 && peer.PeerId != local) classes[i] = Classify(peer.PeerId, peer.Addresses);
         }
         lock (_addressLock)
         {
-            if (atCanonical)
+            for (var i = 0; i < peers.Count; i++)
             {
-                _otherAddresses.Remove(peer);
-                SetKnownAtCanonical(slot, true);
+                var peer = peers[i];
+                if (peer.Addresses.Count > 0 && peer.PeerId != local) Remember(peer.PeerId, peer.Addresses, classes[i].Indexed, classes[i].AtCanonical, classes[i].Slot);
             }
-            else
-            {
-                if (indexed) SetKnownAtCanonical(slot, false);
-                _otherAddresses[peer] = addresses;
-            }
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="addresses"/> are <paramref name="peer"/>'s real ones. The node's real address (the common
+    /// case) is one bit; a later different list replaces it, and back. The peer's own attached list (identify, and almost
+    /// every peer in an answer) tells its slot without a look-up.
+    /// </summary>
+    private (bool Indexed, bool AtCanonical, int Slot) Classify(PeerId peer, IReadOnlyList<Multiaddr> addresses)
+    {
+        if (addresses is CanonicalAddresses { IsCurrent: true } own && ReferenceEquals(own.Owner, peer)) return (true, true, own.Slot);
+        var indexed = _network.TryGetCanonical(peer, out var slot, out var canonical);
+        return (indexed, indexed && addresses.Count == canonical.Count && addresses[0].Equals(canonical[0]), slot);
+    }
+
+    private void Remember(PeerId peer, IReadOnlyList<Multiaddr> addresses, bool indexed, bool atCanonical, int slot)
+    {
+        if (atCanonical)
+        {
+            _otherAddresses.Remove(peer);
+            SetKnownAtCanonical(slot, true);
+        }
+        else
+        {
+            if (indexed) SetKnownAtCanonical(slot, false);
+            _otherAddresses[peer] = addresses;
         }
     }
 

@@ -117,6 +117,22 @@ public sealed class SimulatedNetwork
         return false;
     }
 
+    /// <summary>
+    /// <see cref="TryGetCanonical"/> for several peers under one lock: their slots (-1 when never attached) and real
+    /// addresses (empty then).
+    /// </summary>
+    internal void FindCanonical(ReadOnlySpan<PeerId> peers, Span<int> slots, Span<IReadOnlyList<Multiaddr>> addresses)
+    {
+        lock (_lock)
+        {
+            for (var i = 0; i < peers.Length; i++)
+            {
+                if (_canonical.TryGetValue(peers[i], out var known)) (slots[i], addresses[i]) = (known.Slot, known);
+                else (slots[i], addresses[i]) = (-1, []);
+            }
+        }
+    }
+
     internal ValueTask<KadMessage?> SendAsync(SimulatedEndpoint from, PeerId to, KadMessage request, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();

@@ -1,9 +1,10 @@
 namespace KontinuumP2P.Simulations.Time;
 
 /// <summary>
-/// A clock that only moves when the <see cref="SimulationDriver"/> runs the next scheduled event. Timers and other
-/// events sit in one queue ordered by <see cref="EventKey"/> (due time, then a deterministic tie-break), so the
-/// order in which events run never depends on thread timing. Thread-safe: nodes create timers from any thread.
+/// A clock that only moves when the <see cref="SimulationDriver"/> runs the next scheduled event. Events run in the
+/// order of their <see cref="EventKey"/> (due time, then a deterministic tie-break), so the order never depends on
+/// thread timing: scheduled actions from one queue, armed timers from a heap that drops a timer's entry when it is
+/// re-armed or disarmed, the earlier of the two first. Thread-safe: nodes create timers from any thread.
 /// </summary>
 public sealed class VirtualTimeProvider : TimeProvider
 {
@@ -12,6 +13,7 @@ public sealed class VirtualTimeProvider : TimeProvider
 
     private readonly Lock _lock = new();
     private readonly PriorityQueue<ScheduledEvent, EventKey> _queue = new();
+    private readonly TimerHeap _timers = new();
     private readonly DateTimeOffset _epoch;
     private long _nowTicks;
     private long _timerSequence;
@@ -23,12 +25,12 @@ public sealed class VirtualTimeProvider : TimeProvider
     /// <summary>Virtual time elapsed since the epoch.</summary>
     public TimeSpan Elapsed => TimeSpan.FromTicks(Volatile.Read(ref _nowTicks));
 
-    /// <summary>Events waiting (cancelled timers included until they come up).</summary>
+    /// <summary>Events waiting: scheduled actions and armed timers.</summary>
     public int PendingEvents
     {
         get
         {
-            lock (_lock) return _queue.Count;
+            lock (_lock) return _queue.Count + _timers.Count;
         }
     }
 
@@ -95,11 +97,7 @@ public sealed class VirtualTimeProvider : TimeProvider
     /// <summary>The due time of the next live event, or null when none is left.</summary>
     public TimeSpan? NextDue()
     {
-        lock (_lock)
-        {
-            DropCancelled();
-            return _queue.TryPeek(out _, out var key) ? TimeSpan.FromTicks(key.DueTicks) : null;
-        }
+        lock (_lock) return TryPeekKey(out var key) ? TimeSpan.FromTicks(key.DueTicks) : null;
     }
 
     /// <summary>
@@ -124,9 +122,17 @@ public sealed class VirtualTimeProvider : TimeProvider
     {
         lock (_lock)
         {
-            DropCancelled();
-            if (!_queue.TryPeek(out next, out var key) || key.DueTicks > limit.Ticks) return false;
-            _queue.Dequeue();
+            next = default;
+            if (!TryPeekKey(out var key) || key.DueTicks > limit.Ticks) return false;
+            if (_timers.Peek() is { } timer && (!_queue.TryPeek(out _, out var queued) || timer.QueueKey < queued))
+            {
+                _timers.Remove(timer);
+                next = new ScheduledEvent(timer, null, timer.QueuedGeneration);
+            }
+            else
+            {
+                next = _queue.Dequeue();
+            }
             _nowTicks = Math.Max(_nowTicks, key.DueTicks);
             return true;
         }
@@ -137,27 +143,42 @@ public sealed class VirtualTimeProvider : TimeProvider
     {
         lock (_lock)
         {
-            DropCancelled();
-            if (_queue.TryPeek(out _, out var key) && key.DueTicks < time.Ticks)
+            if (TryPeekKey(out var key) && key.DueTicks < time.Ticks)
                 throw new InvalidOperationException("events are due before the requested time: run them first");
             _nowTicks = Math.Max(_nowTicks, time.Ticks);
         }
     }
 
-    /// <summary>Arms <paramref name="timer"/> for <paramref name="due"/> from now; returns the sequence number used.</summary>
+    /// <summary>
+    /// Arms <paramref name="timer"/> for <paramref name="due"/> from now (replacing an earlier arming): its key takes the
+    /// next timer sequence number, as a new queue entry did, so the order of events is what it was with one queue.
+    /// </summary>
     internal void Arm(VirtualTimer timer, TimeSpan due, long generation)
     {
         lock (_lock)
         {
-            var key = new EventKey(_nowTicks + Math.Max(0, due.Ticks), EventLane.Timer, 0, 0, ++_timerSequence);
-            _queue.Enqueue(new ScheduledEvent(timer, null, generation), key);
+            timer.QueueKey = new EventKey(_nowTicks + Math.Max(0, due.Ticks), EventLane.Timer, 0, 0, ++_timerSequence);
+            timer.QueuedGeneration = generation;
+            _timers.Set(timer);
         }
     }
 
-    /// <summary>Cancelled timers stay in the queue (lazy deletion) and are skipped here.</summary>
-    private void DropCancelled()
+    /// <summary>Takes <paramref name="timer"/>'s arming out of the heap (stopped, disposed); nothing if it has none.</summary>
+    internal void Disarm(VirtualTimer timer)
     {
-        while (_queue.TryPeek(out var head, out _) && head.Callback is VirtualTimer timer && !timer.IsArmed(head.Generation)) _queue.Dequeue();
+        lock (_lock) _timers.Remove(timer);
+    }
+
+    /// <summary>The key of the next event of either kind; under the lock.</summary>
+    private bool TryPeekKey(out EventKey key)
+    {
+        var hasQueued = _queue.TryPeek(out _, out key);
+        if (_timers.Peek() is { } timer && (!hasQueued || timer.QueueKey < key))
+        {
+            key = timer.QueueKey;
+            return true;
+        }
+        return hasQueued;
     }
 
     /// <summary>

@@ -1,14 +1,15 @@
 namespace KontinuumP2P.Simulations.Time;
 
 /// <summary>
-/// A timer of a <see cref="VirtualTimeProvider"/>. Each <see cref="Change"/> bumps a generation, so queue entries of
-/// an earlier arming are recognised as stale and skipped instead of being searched for and removed.
+/// A timer of a <see cref="VirtualTimeProvider"/>. It has at most one entry in the provider's timer heap, moved by
+/// <see cref="Change"/> and removed when stopped or disposed. Each arming bumps a generation, so an arming taken from the
+/// heap just before a <see cref="Change"/> does not fire.
 /// </summary>
 internal sealed class VirtualTimer : ITimer
 {
     private readonly VirtualTimeProvider _time;
-    // Dropped on Dispose: a disposed timer stays in the queue until its due time (lazy deletion), and what it would
-    // call (e.g. the CancellationTokenSource of a request's timeout, with its registrations) must not live that long.
+    // Dropped on Dispose: a taken arming may still reach Fire, and what the timer would call (e.g. the
+    // CancellationTokenSource of a request's timeout, with its registrations) must not be kept alive by it.
     private TimerCallback? _callback;
     private object? _state;
     private readonly Lock _lock = new();
@@ -16,6 +17,15 @@ internal sealed class VirtualTimer : ITimer
     private bool _armed;
     private bool _disposed;
     private TimeSpan _period = Timeout.InfiniteTimeSpan;
+
+    /// <summary>When the armed entry is due, and its tie-break; the provider's lock guards the three heap fields.</summary>
+    internal EventKey QueueKey;
+
+    /// <summary>The generation of the armed entry.</summary>
+    internal long QueuedGeneration;
+
+    /// <summary>The position in the provider's timer heap, -1 when not armed there.</summary>
+    internal int HeapIndex = -1;
 
     public VirtualTimer(VirtualTimeProvider time, TimerCallback callback, object? state)
     {
@@ -33,14 +43,9 @@ internal sealed class VirtualTimer : ITimer
             _period = period;
             _armed = dueTime != Timeout.InfiniteTimeSpan;
             if (_armed) _time.Arm(this, dueTime, _generation);
+            else _time.Disarm(this);
         }
         return true;
-    }
-
-    /// <summary>Whether the queue entry of <paramref name="generation"/> is still the live one.</summary>
-    public bool IsArmed(long generation)
-    {
-        lock (_lock) return _armed && !_disposed && generation == _generation;
     }
 
     /// <summary>Runs the callback if <paramref name="generation"/> is still live; re-arms a periodic timer first.</summary>
@@ -74,6 +79,7 @@ internal sealed class VirtualTimer : ITimer
             _armed = false;
             _callback = null;
             _state = null;
+            _time.Disarm(this);
         }
     }
 

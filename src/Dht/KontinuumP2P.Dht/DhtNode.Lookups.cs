@@ -265,13 +265,7 @@ public sealed partial class DhtNode
         }
     }
 
-    private void LearnAddresses(IReadOnlyList<KadPeer> peers)
-    {
-        foreach (var peer in peers)
-        {
-            if (peer.PeerId != LocalPeer) _network.AddAddresses(peer.PeerId, peer.Addresses);
-        }
-    }
+    private void LearnAddresses(IReadOnlyList<KadPeer> peers) => _network.AddAddresses(peers);
 
     private sealed record LookupOutcome(IReadOnlyList<PeerId> Peers, LookupStatistics Statistics);
 }

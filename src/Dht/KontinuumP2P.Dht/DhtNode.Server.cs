@@ -126,10 +126,15 @@ public sealed partial class DhtNode
         {
             var length = wanted;
             var entries = ArrayPool<RoutingTable.KBucket.Entry>.Shared.Rent(length);
+            var ids = ArrayPool<PeerId>.Shared.Rent(length);
+            var books = ArrayPool<IReadOnlyList<Multiaddr>>.Shared.Rent(length);
             try
             {
                 int found;
                 lock (_tableLock) found = _table.ClosestInto(target, entries, length, exclude: requester);
+                // The address book is asked for all of them at once (one look-up, not one per entry).
+                for (var i = 0; i < found; i++) ids[i] = entries[i].PeerId;
+                _network.GetAddresses(ids.AsSpan(0, found), books.AsSpan(0, found));
                 var peers = new List<KadPeer>(Math.Min(found + 1, size));
                 if (self) peers.Add(new KadPeer(LocalPeer, _network.LocalAddresses));
                 var passedOver = 0;
@@ -140,7 +145,7 @@ public sealed partial class DhtNode
                     // never handed out.
                     if (MayServe(entry))
                     {
-                        var addresses = _network.GetAddresses(entry.PeerId);
+                        var addresses = books[i];
                         if (addresses.Count == 0) addresses = entry.Addresses;
                         if (addresses.Count > 0)
                         {
@@ -161,7 +166,11 @@ public sealed partial class DhtNode
             finally
             {
                 Array.Clear(entries, 0, length);
+                Array.Clear(ids, 0, length);
+                Array.Clear(books, 0, length);
                 ArrayPool<RoutingTable.KBucket.Entry>.Shared.Return(entries);
+                ArrayPool<PeerId>.Shared.Return(ids);
+                ArrayPool<IReadOnlyList<Multiaddr>>.Shared.Return(books);
             }
         }
     }

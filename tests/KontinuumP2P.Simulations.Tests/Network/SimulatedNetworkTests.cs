@@ -169,6 +169,43 @@ public sealed class SimulatedNetworkTests
         }
     }
 
+    [Test]
+    public void The_address_book_takes_and_gives_a_whole_answer_as_it_does_one_peer_at_a_time()
+    {
+        // The DHT hands the book an answer's peers at once (one lock per answer); the book must end as the one-by-one
+        // calls leave it: own id skipped, real lists as one bit, other lists kept, empty lists ignored.
+        var (_, network, a, b) = Pair(Links);
+        using var kc = SimulatedAuthority.NodeIdentity(1, 2);
+        using var kd = SimulatedAuthority.NodeIdentity(1, 4);
+        using var stranger = SimulatedAuthority.NodeIdentity(1, 3); // never attached
+        var c = network.Attach(200, new PeerCredentials(kc.PeerId, kc.PublicKey, null), PeerFactory.AddressOf(200), DhtOptions.KontinuumProtocolId);
+        var d = network.Attach(201, new PeerCredentials(kd.PeerId, kd.PublicKey, null), PeerFactory.AddressOf(201), DhtOptions.KontinuumProtocolId);
+        var other = new[] { Core.Addressing.Multiaddr.Parse("/ip4/192.0.2.1/tcp/1") };
+        KadPeer[] answer =
+        [
+            new(a.LocalPeer, other), new(c.LocalPeer, c.LocalAddresses), new(d.LocalPeer, other), new(stranger.PeerId, other),
+            new(b.LocalPeer, []), new(d.LocalPeer, [PeerFactory.AddressOf(201)]),
+        ];
+        a.AddAddresses(answer);
+        foreach (var peer in answer.Where(p => p.PeerId != a.LocalPeer)) b.AddAddresses(peer.PeerId, peer.Addresses);
+        PeerId[] asked = [a.LocalPeer, c.LocalPeer, d.LocalPeer, stranger.PeerId, b.LocalPeer];
+        var batch = new IReadOnlyList<Core.Addressing.Multiaddr>[asked.Length + 1];
+        a.GetAddresses(asked, batch);
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(batch[0], Is.Empty, "our own id is not learnt");
+            Assert.That(batch[1], Is.SameAs(c.LocalAddresses));
+            Assert.That(batch[2], Is.SameAs(d.LocalAddresses), "the later real list replaced the other one");
+            Assert.That(batch[3], Is.EqualTo(other));
+            Assert.That(batch[4], Is.Empty, "an empty list is not learnt");
+            Assert.That(batch[5], Is.Null, "nothing written past the peers asked for");
+            for (var i = 0; i < asked.Length; i++) Assert.That(batch[i], Is.SameAs(a.GetAddresses(asked[i])), $"peer {i}: batch and single look-up agree");
+            Assert.That(a.KnownAddresses, Is.EqualTo(3));
+            Assert.That(b.KnownAddresses, Is.EqualTo(a.KnownAddresses), "one by one, the book ends the same");
+            Assert.That(() => a.GetAddresses(asked, new IReadOnlyList<Core.Addressing.Multiaddr>[2]), Throws.ArgumentException);
+        }
+    }
+
     private static (VirtualTimeProvider, SimulatedNetwork, SimulatedEndpoint, SimulatedEndpoint) Pair(LinkModel links, bool codec = false)
     {
         var time = new VirtualTimeProvider();

@@ -30,6 +30,19 @@ public interface IKadNetwork
     IReadOnlyList<Multiaddr> GetAddresses(PeerId peer);
 
     /// <summary>
+    /// Known addresses of several peers, in order: <paramref name="addresses"/>[i] for <paramref name="peers"/>[i]. A
+    /// server's answer asks for its k peers at once, so an address book can look them up under one lock with their
+    /// memory loads overlapping, where k calls take k locks one after the other. The default calls
+    /// <see cref="GetAddresses(PeerId)"/> for each.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="addresses"/> is shorter than <paramref name="peers"/>.</exception>
+    void GetAddresses(ReadOnlySpan<PeerId> peers, Span<IReadOnlyList<Multiaddr>> addresses)
+    {
+        if (addresses.Length < peers.Length) throw new ArgumentException("shorter than the peers", nameof(addresses));
+        for (var i = 0; i < peers.Length; i++) addresses[i] = GetAddresses(peers[i]);
+    }
+
+    /// <summary>
     /// The addresses we see the peer's open connections come from (not what it says about itself); empty when not
     /// connected or unknown. IP-diversity limits are applied to these.
     /// </summary>
@@ -37,6 +50,19 @@ public interface IKadNetwork
 
     /// <summary>Remembers addresses learnt for a peer (from kad answers, snapshots, bootstrap lists): second-hand, so short-lived.</summary>
     void AddAddresses(PeerId peer, IReadOnlyList<Multiaddr> addresses);
+
+    /// <summary>
+    /// Remembers the addresses of every peer an answer names, <see cref="LocalPeer"/> excepted (each as
+    /// <see cref="AddAddresses(PeerId, IReadOnlyList{Multiaddr})"/>), so an address book can take its lock once per
+    /// answer. The default adds them one by one.
+    /// </summary>
+    void AddAddresses(IReadOnlyList<KadPeer> peers)
+    {
+        foreach (var peer in peers)
+        {
+            if (peer.PeerId != LocalPeer) AddAddresses(peer.PeerId, peer.Addresses);
+        }
+    }
 
     /// <summary>
     /// Marks a peer as a routing-table entry (true) or no longer one (false), so the address book keeps it however
