@@ -127,12 +127,8 @@ public sealed class SimulatedEndpoint : IKadNetwork
     /// <inheritdoc />
     public IReadOnlyList<Multiaddr> GetAddresses(PeerId peer)
     {
-        var indexed = _network.TryGetCanonical(peer, out var slot, out var canonical);
-        lock (_addressLock)
-        {
-            if (indexed && IsKnownAtCanonical(slot)) return canonical;
-            return _otherAddresses.TryGetValue(peer, out var list) ? list : [];
-        }
+        _network.TryGetCanonical(peer, out var slot, out var canonical);
+        lock (_addressLock) return BookEntry(peer, slot, canonical);
     }
 
     /// <inheritdoc />
@@ -144,12 +140,18 @@ public sealed class SimulatedEndpoint : IKadNetwork
         _network.FindCanonical(peers, slots, addresses);
         lock (_addressLock)
         {
-            for (var i = 0; i < peers.Length; i++)
-            {
-                if (slots[i] >= 0 && IsKnownAtCanonical(slots[i])) continue;
-                addresses[i] = _otherAddresses.TryGetValue(peers[i], out var list) ? list : [];
-            }
+            for (var i = 0; i < peers.Length; i++) addresses[i] = BookEntry(peers[i], slots[i], addresses[i]);
         }
+    }
+
+    /// <summary>
+    /// What the book holds for <paramref name="peer"/>, given its slot (-1: never attached) and real list; under the
+    /// address lock.
+    /// </summary>
+    private IReadOnlyList<Multiaddr> BookEntry(PeerId peer, int slot, IReadOnlyList<Multiaddr> canonical)
+    {
+        if (slot >= 0 && IsKnownAtCanonical(slot)) return canonical;
+        return _otherAddresses.TryGetValue(peer, out var list) ? list : [];
     }
 
     /// <inheritdoc />
@@ -166,21 +168,21 @@ public sealed class SimulatedEndpoint : IKadNetwork
         // Classified outside the lock (a network look-up for a list that is not the peer's own), then remembered under
         // one lock for the whole answer: each lock is an atomic instruction that waits for the loads before it.
         Span<(bool Indexed, bool AtCanonical, int Slot)> classes = peers.Count <= 64 ? stackalloc (bool, bool, int)[peers.Count] : new (bool, bool, int)[peers.Count];
-        var local = LocalPeer;
         for (var i = 0; i < peers.Count; i++)
         {
-            var peer = peers[i];
-            if (peer.Addresses.Count > 0 && peer.PeerId != local) classes[i] = Classify(peer.PeerId, peer.Addresses);
+            if (IsLearnt(peers[i])) classes[i] = Classify(peers[i].PeerId, peers[i].Addresses);
         }
         lock (_addressLock)
         {
             for (var i = 0; i < peers.Count; i++)
             {
-                var peer = peers[i];
-                if (peer.Addresses.Count > 0 && peer.PeerId != local) Remember(peer.PeerId, peer.Addresses, classes[i].Indexed, classes[i].AtCanonical, classes[i].Slot);
+                if (IsLearnt(peers[i])) Remember(peers[i].PeerId, peers[i].Addresses, classes[i].Indexed, classes[i].AtCanonical, classes[i].Slot);
             }
         }
     }
+
+    /// <summary>Whether an answer's peer goes into the book: not us, and with an address.</summary>
+    private bool IsLearnt(KadPeer peer) => peer.Addresses.Count > 0 && peer.PeerId != LocalPeer;
 
     /// <summary>
     /// Whether <paramref name="addresses"/> are <paramref name="peer"/>'s real ones. The node's real address (the common

@@ -97,7 +97,7 @@ public sealed class VirtualTimeProvider : TimeProvider
     /// <summary>The due time of the next live event, or null when none is left.</summary>
     public TimeSpan? NextDue()
     {
-        lock (_lock) return TryPeekKey(out var key) ? TimeSpan.FromTicks(key.DueTicks) : null;
+        lock (_lock) return TryPeekKey(out var key, out _) ? TimeSpan.FromTicks(key.DueTicks) : null;
     }
 
     /// <summary>
@@ -123,8 +123,8 @@ public sealed class VirtualTimeProvider : TimeProvider
         lock (_lock)
         {
             next = default;
-            if (!TryPeekKey(out var key) || key.DueTicks > limit.Ticks) return false;
-            if (_timers.Peek() is { } timer && (!_queue.TryPeek(out _, out var queued) || timer.QueueKey < queued))
+            if (!TryPeekKey(out var key, out var timer) || key.DueTicks > limit.Ticks) return false;
+            if (timer is not null)
             {
                 _timers.Remove(timer);
                 next = new ScheduledEvent(timer, null, timer.QueuedGeneration);
@@ -143,7 +143,7 @@ public sealed class VirtualTimeProvider : TimeProvider
     {
         lock (_lock)
         {
-            if (TryPeekKey(out var key) && key.DueTicks < time.Ticks)
+            if (TryPeekKey(out var key, out _) && key.DueTicks < time.Ticks)
                 throw new InvalidOperationException("events are due before the requested time: run them first");
             _nowTicks = Math.Max(_nowTicks, time.Ticks);
         }
@@ -169,15 +169,17 @@ public sealed class VirtualTimeProvider : TimeProvider
         lock (_lock) _timers.Remove(timer);
     }
 
-    /// <summary>The key of the next event of either kind; under the lock.</summary>
-    private bool TryPeekKey(out EventKey key)
+    /// <summary>The key of the next event of either kind, and the timer when it is one (else the queue's head); under the lock.</summary>
+    private bool TryPeekKey(out EventKey key, out VirtualTimer? timer)
     {
         var hasQueued = _queue.TryPeek(out _, out key);
-        if (_timers.Peek() is { } timer && (!hasQueued || timer.QueueKey < key))
+        timer = _timers.Peek();
+        if (timer is not null && (!hasQueued || timer.QueueKey < key))
         {
             key = timer.QueueKey;
             return true;
         }
+        timer = null;
         return hasQueued;
     }
 
