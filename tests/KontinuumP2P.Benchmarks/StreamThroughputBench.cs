@@ -55,7 +55,11 @@ public sealed partial class StreamThroughputBench : IBench
             var bytes = Math.Min(total, 32L << 20);
             await TransferAsync(connection, bytes, cancellationToken);
             warmUpBytes += bytes;
-            if (round % 8 == 7) AeadBench.MeasureBcl(AeadKey(), AeadMessage(), TimeSpan.FromMilliseconds(50), cancellationToken);
+            if (round % 8 == 7)
+            {
+                AeadBench.MeasureBcl(AeadKey(), AeadMessage(), TimeSpan.FromMilliseconds(50), cancellationToken);
+                StreamFloorBench.MeasureIdeal(bytes, cancellationToken);
+            }
             quietRounds = System.Runtime.JitInfo.GetCompilationTime() - jitBefore < TimeSpan.FromMilliseconds(1) ? quietRounds + 1 : 0;
             if (quietRounds >= 2 && round >= 35 && warmUp.Elapsed >= TimeSpan.FromSeconds(2)) break;
         }
@@ -69,12 +73,14 @@ public sealed partial class StreamThroughputBench : IBench
             runs.Add(await MeasureOnceAsync(connection, receiver, total, aeadDuration / 2, cancellationToken));
             var run = runs[^1];
             var ends = receiver.IsSeparate ? $" = sender {run.CpuNsPerByte - run.ReceiverNsPerByte:0.00} + receiver {run.ReceiverNsPerByte:0.00}" : "";
-            Console.WriteLine($"  #{repetition + 1}: {run.MegabytesPerSecond,6:0} MB/s, AEAD {run.AeadWall,5:0} MB/s -> {run.Ratio,4:P0}; " +
+            Console.WriteLine($"  #{repetition + 1}: {run.MegabytesPerSecond,6:0} MB/s, AEAD {run.AeadWall,5:0} MB/s -> {run.Ratio,4:P0} (ideal pipeline {run.IdealRatio:P0}); " +
                 $"CPU {run.CpuNsPerByte:0.00} ns/B{ends} (bound {run.TwoCoreBound:P0}); JIT {run.JitSeconds * 1e3:0} ms; {run.AllocatedPerMiB:0} B/MiB; " +
                 $"switches/MiB {run.VoluntarySwitchesPerMiB:0.0} voluntary, {run.InvoluntarySwitchesPerMiB:0.0} preempted; " +
                 $"thread-pool work items/MiB {run.WorkItemsPerMiB:0.0}{(receiver.IsSeparate ? " (sending end)" : "")}");
         }
         var ratios = runs.Select(r => r.Ratio).Order().ToArray();
+        var idealRatios = runs.Select(r => r.IdealRatio).Order().ToArray();
+        var toIdeal = runs.Select(r => r.Ratio / r.IdealRatio).Order().ToArray();
         var bounds = runs.Select(r => r.TwoCoreBound).Order().ToArray();
         var median = Median(ratios);
         var medianRun = runs.OrderBy(r => r.Ratio).ElementAt(runs.Count / 2);
@@ -82,6 +88,9 @@ public sealed partial class StreamThroughputBench : IBench
         var cpuNsPerByte = Median(runs.Select(r => r.CpuNsPerByte).Order().ToArray());
         Console.WriteLine($"  stream / AEAD (wall): median {median:P0} (min {ratios[0]:P0}, max {ratios[^1]:P0}) of {runs.Count}; " +
             $"target >= 60 %: {(median >= 0.6 ? "met" : "NOT met")}");
+        // The same machine's ceiling for any stack: two threads, blocking sockets, no muxer (stream-floor).
+        Console.WriteLine($"  ideal two-thread pipeline (stream-floor) between the same AEAD measurements: median {Median(idealRatios):P0} " +
+            $"(min {idealRatios[0]:P0}, max {idealRatios[^1]:P0}) of the AEAD rate; this stack at median {Median(toIdeal):P0} of it");
         // Load-independent view: the two ends share two cores, so even a perfect split of the work between them reaches at
         // most 2 x (stream MB per CPU-second) on the wall clock.
         Console.WriteLine($"  two-core arithmetic bound (2 / CPU ns per byte, against the one-core AEAD): median {Median(bounds):P0} " +
@@ -108,6 +117,8 @@ public sealed partial class StreamThroughputBench : IBench
             ["ratioMin"] = Math.Round(ratios[0], 3),
             ["ratioMax"] = Math.Round(ratios[^1], 3),
             ["twoCoreBound"] = Math.Round(Median(bounds), 3),
+            ["idealRatioToAead"] = Math.Round(Median(idealRatios), 3),
+            ["ratioToIdeal"] = Math.Round(Median(toIdeal), 3),
             ["jitSeconds"] = Math.Round(runs.Sum(r => r.JitSeconds), 3),
             ["voluntarySwitchesPerMiB"] = Math.Round(Median(runs.Select(r => r.VoluntarySwitchesPerMiB).Order().ToArray()), 2),
             ["workItemsPerMiB"] = Math.Round(Median(runs.Select(r => r.WorkItemsPerMiB).Order().ToArray()), 2),
@@ -120,9 +131,12 @@ public sealed partial class StreamThroughputBench : IBench
 
     private readonly record struct Repetition(double Seconds, double MegabytesPerSecond, double AeadWall, double AeadCpu,
         double CpuNsPerByte, double JitSeconds, double AllocatedPerMiB, double VoluntarySwitchesPerMiB, double InvoluntarySwitchesPerMiB,
-        double ReceiverNsPerByte, double WorkItemsPerMiB)
+        double ReceiverNsPerByte, double WorkItemsPerMiB, double IdealMegabytesPerSecond)
     {
         public double Ratio => MegabytesPerSecond / AeadWall;
+
+        // The ideal pipeline's rate (stream-floor) against the same AEAD measurements.
+        public double IdealRatio => IdealMegabytesPerSecond / AeadWall;
 
         // The best wall rate two cores shared by both ends could give, against the one-core AEAD rate.
         public double TwoCoreBound => 2 * 1e3 / CpuNsPerByte / AeadCpu;
@@ -154,12 +168,13 @@ public sealed partial class StreamThroughputBench : IBench
         var allocatedPerMiB = (GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / mebibytes;
         var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds + receiverSeconds;
         var jitSeconds = (System.Runtime.JitInfo.GetCompilationTime() - jitBefore).TotalSeconds;
+        var ideal = StreamFloorBench.MeasureIdeal(total, cancellationToken);
         var aeadAfter = AeadBench.MeasureBcl(AeadKey(), AeadMessage(), aeadDuration, cancellationToken);
         var seconds = stopwatch.Elapsed.TotalSeconds;
         return new Repetition(seconds, total / 1e6 / seconds, (aeadBefore.Wall + aeadAfter.Wall) / 2,
             (aeadBefore.Cpu + aeadAfter.Cpu) / 2, cpuSeconds * 1e9 / total, jitSeconds, allocatedPerMiB,
             (switchesAfter.Voluntary - switchesBefore.Voluntary) / mebibytes, (switchesAfter.Involuntary - switchesBefore.Involuntary) / mebibytes,
-            receiverSeconds * 1e9 / total, workItems / mebibytes);
+            receiverSeconds * 1e9 / total, workItems / mebibytes, ideal.MBps);
     }
 
     private static double Median(double[] sorted) =>
