@@ -68,6 +68,40 @@ public sealed class PeerStoreTests
         Assert.That(info.Addresses, Has.Count.EqualTo(PeerStore.MaxAddressesPerPeer));
     }
 
+    [Test]
+    public void The_address_list_is_handed_out_once_per_set_of_addresses()
+    {
+        var clock = new FakeTimeProvider();
+        var store = new PeerStore(10, clock);
+        var peer = NewPeer().PeerId;
+        store.AddAddresses(peer, [Multiaddr.Parse("/ip4/1.1.1.1/tcp/1")], TimeSpan.FromMinutes(1));
+        store.AddAddresses(peer, [Multiaddr.Parse("/ip4/2.2.2.2/tcp/2")], TimeSpan.FromMinutes(10));
+        var first = store.GetAddresses(peer);
+        var again = store.GetAddresses(peer);
+        // A known address with a later expiry changes no member of the set.
+        store.AddAddresses(peer, [Multiaddr.Parse("/ip4/1.1.1.1/tcp/1")], TimeSpan.FromMinutes(5));
+        var extended = store.GetAddresses(peer);
+        store.AddAddresses(peer, [Multiaddr.Parse("/ip4/3.3.3.3/tcp/3")], TimeSpan.FromMinutes(10));
+        var grown = store.GetAddresses(peer);
+        clock.Advance(TimeSpan.FromMinutes(6));
+        var expired = store.GetAddresses(peer);
+        store.AddAddresses(peer, Enumerable.Range(1, 40).Select(i => Multiaddr.Parse($"/ip4/10.0.0.{i}/tcp/1")), TimeSpan.FromHours(1));
+        var trimmed = store.GetAddresses(peer);
+
+        using (Assert.EnterMultipleScope())
+        {
+            Assert.That(again, Is.SameAs(first), "nothing changed: the same list");
+            Assert.That(extended, Is.SameAs(first), "a later expiry is not a new set");
+            Assert.That(grown, Is.Not.SameAs(first));
+            Assert.That(grown.Select(a => a.ToString()), Is.EquivalentTo(new[] { "/ip4/1.1.1.1/tcp/1", "/ip4/2.2.2.2/tcp/2", "/ip4/3.3.3.3/tcp/3" }));
+            Assert.That(first, Has.Count.EqualTo(2), "a list handed out is never changed afterwards");
+            Assert.That(expired.Select(a => a.ToString()), Is.EquivalentTo(new[] { "/ip4/2.2.2.2/tcp/2", "/ip4/3.3.3.3/tcp/3" }));
+            Assert.That(trimmed, Has.Count.EqualTo(PeerStore.MaxAddressesPerPeer));
+            Assert.That(() => ((IList<Multiaddr>)trimmed).Clear(), Throws.TypeOf<NotSupportedException>(), "callers cannot change the shared list");
+            Assert.That(store.GetAddresses(NewPeer().PeerId), Is.Empty);
+        }
+    }
+
     private Ed25519Identity NewPeer()
     {
         var identity = Ed25519Identity.Generate();

@@ -1,3 +1,4 @@
+using System.Collections.ObjectModel;
 using KontinuumP2P.Core.Addressing;
 using KontinuumP2P.Core.Identity;
 using KontinuumP2P.Core.Network;
@@ -179,7 +180,9 @@ public sealed class PeerStore : IPeerStore
         {
             if (!_peers.TryGetValue(peer, out var entry)) return [];
             Prune(entry, now);
-            return [.. entry.Addresses.Keys];
+            // One read-only list per set of addresses: callers (a DHT server answering every request) may keep it and
+            // tell by reference that nothing changed.
+            return entry.AddressList ??= entry.Addresses.Count == 0 ? ReadOnlyCollection<Multiaddr>.Empty : new ReadOnlyCollection<Multiaddr>([.. entry.Addresses.Keys]);
         }
     }
 
@@ -218,7 +221,12 @@ public sealed class PeerStore : IPeerStore
             {
                 var bare = address.WithoutPeerId();
                 if (bare.IsEmpty) continue;
-                if (!entry.Addresses.TryGetValue(bare, out var current) || current < expires) entry.Addresses[bare] = expires;
+                if (!entry.Addresses.TryGetValue(bare, out var current))
+                {
+                    entry.Addresses[bare] = expires;
+                    entry.AddressList = null;
+                }
+                else if (current < expires) entry.Addresses[bare] = expires;
             }
             Prune(entry, now);
         }
@@ -289,8 +297,13 @@ public sealed class PeerStore : IPeerStore
         List<Multiaddr>? expired = null;
         foreach (var (address, expires) in entry.Addresses)
             if (expires <= now) (expired ??= []).Add(address);
-        if (expired is not null) foreach (var address in expired) entry.Addresses.Remove(address);
+        if (expired is not null)
+        {
+            foreach (var address in expired) entry.Addresses.Remove(address);
+            entry.AddressList = null;
+        }
         if (entry.Addresses.Count <= MaxAddressesPerPeer) return;
+        entry.AddressList = null;
         foreach (var (address, _) in entry.Addresses.OrderBy(a => a.Value).Take(entry.Addresses.Count - MaxAddressesPerPeer).ToList())
             entry.Addresses.Remove(address);
     }
@@ -299,6 +312,9 @@ public sealed class PeerStore : IPeerStore
     {
         public PeerId PeerId { get; } = peerId;
         public Dictionary<Multiaddr, DateTimeOffset> Addresses { get; } = [];
+
+        /// <summary>What <see cref="GetAddresses"/> hands out for the current set; null when the set has changed since.</summary>
+        public IReadOnlyList<Multiaddr>? AddressList { get; set; }
         public HashSet<string> Protocols { get; set; } = new(StringComparer.Ordinal);
         public byte[]? PublicKey { get; set; }
         public string? AgentVersion { get; set; }
