@@ -23,17 +23,36 @@ public sealed class HostNetworkTests
         foreach (var node in cluster.Nodes) await node.RefreshAsync(cancellationToken);
         var joined = watch.Elapsed;
 
-        // Every ordered pair, bounded: 200 × 199 lookups, each at most the query deadline.
+        // Every ordered pair, bounded: 200 × 199 lookups, each at most the query deadline. The first miss ends the run:
+        // a broken build fails in one query deadline instead of spending the test's whole budget on doomed lookups.
         var missed = 0;
         var lookups = 0;
+        string? firstMiss = null;
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var gate = new SemaphoreSlim(16);
         var tasks = cluster.Nodes.SelectMany(source => cluster.Nodes.Where(t => t != source).Select(async target =>
         {
-            await gate.WaitAsync(cancellationToken);
             try
             {
-                if (await source.FindPeerAsync(target.LocalPeer, cancellationToken) is null) Interlocked.Increment(ref missed);
+                await gate.WaitAsync(failed.Token);
+            }
+            catch (OperationCanceledException) when (failed.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            try
+            {
+                if (await source.FindPeerAsync(target.LocalPeer, failed.Token) is null)
+                {
+                    Interlocked.Increment(ref missed);
+                    Interlocked.CompareExchange(ref firstMiss, $"{source.LocalPeer} did not find {target.LocalPeer}", null);
+                    await failed.CancelAsync();
+                }
                 Interlocked.Increment(ref lookups);
+            }
+            catch (OperationCanceledException) when (failed.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                // Another lookup missed: this one is not needed any more.
             }
             finally
             {
@@ -41,6 +60,7 @@ public sealed class HostNetworkTests
             }
         })).ToList();
         await Task.WhenAll(tasks);
+        Assert.That(firstMiss, Is.Null, "the first lookup that missed its target (the others were stopped there)");
         TestContext.Out.WriteLine($"{count} hosts joined in {joined.TotalSeconds:0.0} s; {lookups} lookups in " +
             $"{(watch.Elapsed - joined).TotalSeconds:0.0} s; missed {missed}; routing tables {cluster.Nodes.Min(n => n.RoutingTableSize)}" +
             $"..{cluster.Nodes.Max(n => n.RoutingTableSize)}");
