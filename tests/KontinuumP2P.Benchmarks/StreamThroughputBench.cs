@@ -88,7 +88,7 @@ public sealed partial class StreamThroughputBench : IBench
         var cpuNsPerByte = Median(runs.Select(r => r.CpuNsPerByte).Order().ToArray());
         Console.WriteLine($"  stream / AEAD (wall): median {median:P0} (min {ratios[0]:P0}, max {ratios[^1]:P0}) of {runs.Count}; " +
             $"target >= 60 %: {(median >= 0.6 ? "met" : "NOT met")}");
-        // The same machine's ceiling for any stack: two threads, blocking sockets, no muxer (stream-floor).
+        // A baseline on the same machine: the simplest fast stream, two threads on blocking sockets, no muxer (stream-floor).
         Console.WriteLine($"  ideal two-thread pipeline (stream-floor) between the same AEAD measurements: median {Median(idealRatios):P0} " +
             $"(min {idealRatios[0]:P0}, max {idealRatios[^1]:P0}) of the AEAD rate; this stack at median {Median(toIdeal):P0} of it");
         // Load-independent view: the two ends share two cores, so even a perfect split of the work between them reaches at
