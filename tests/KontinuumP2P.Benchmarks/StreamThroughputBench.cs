@@ -177,7 +177,8 @@ public sealed partial class StreamThroughputBench : IBench
             receiverSeconds * 1e9 / total, workItems / mebibytes, ideal.MBps);
     }
 
-    private static double Median(double[] sorted) =>
+    /// <summary>The median of an ascending array.</summary>
+    internal static double Median(double[] sorted) =>
         sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
 
     private static byte[] AeadKey() => System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);

@@ -173,7 +173,7 @@ public sealed partial class DhtNode
                     OnRequestFailed(item.Peer!);
                     continue;
                 }
-                LearnAddresses(response.CloserPeers);
+                _network.AddAddresses(response.CloserPeers);
                 OnAnswered(item.Peer!);
                 closer.Clear();
                 foreach (var peer in response.CloserPeers) if (peer.PeerId != LocalPeer) closer.Add(peer.PeerId);
@@ -264,8 +264,6 @@ public sealed partial class DhtNode
             return null;
         }
     }
-
-    private void LearnAddresses(IReadOnlyList<KadPeer> peers) => _network.AddAddresses(peers);
 
     private sealed record LookupOutcome(IReadOnlyList<PeerId> Peers, LookupStatistics Statistics);
 }

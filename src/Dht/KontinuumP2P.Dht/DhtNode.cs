@@ -303,7 +303,7 @@ public sealed partial class DhtNode : IAsyncDisposable
     {
         var response = await SendAsync(peer, KadMessage.Request(KadMessageType.FindNode, LocalPeer.ToByteArray()), cancellationToken).ConfigureAwait(false);
         if (response is null) return false;
-        LearnAddresses(response.CloserPeers);
+        _network.AddAddresses(response.CloserPeers);
         return true;
     }
 

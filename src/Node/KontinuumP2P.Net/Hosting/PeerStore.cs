@@ -180,9 +180,7 @@ public sealed class PeerStore : IPeerStore
         {
             if (!_peers.TryGetValue(peer, out var entry)) return [];
             Prune(entry, now);
-            // One read-only list per set of addresses: callers (a DHT server answering every request) may keep it and
-            // tell by reference that nothing changed.
-            return entry.AddressList ??= entry.Addresses.Count == 0 ? ReadOnlyCollection<Multiaddr>.Empty : new ReadOnlyCollection<Multiaddr>([.. entry.Addresses.Keys]);
+            return AddressListOf(entry);
         }
     }
 
@@ -194,7 +192,7 @@ public sealed class PeerStore : IPeerStore
         {
             if (!_peers.TryGetValue(peer, out var entry)) return null;
             Prune(entry, now);
-            return new PeerInfo(peer, [.. entry.Addresses.Keys], entry.Protocols.ToHashSet(StringComparer.Ordinal),
+            return new PeerInfo(peer, AddressListOf(entry), entry.Protocols.ToHashSet(StringComparer.Ordinal),
                 entry.PublicKey is { } key ? (ReadOnlyMemory<byte>?)key : null, entry.AgentVersion);
         }
     }
@@ -291,6 +289,11 @@ public sealed class PeerStore : IPeerStore
         entry.Node.List!.Remove(entry.Node);
         entry.Node = null;
     }
+
+    // One read-only list per set of addresses: callers (a DHT server answering every request) may keep it and tell by
+    // reference that nothing changed. Under the lock, after Prune.
+    private static IReadOnlyList<Multiaddr> AddressListOf(Entry entry) =>
+        entry.AddressList ??= entry.Addresses.Count == 0 ? ReadOnlyCollection<Multiaddr>.Empty : new ReadOnlyCollection<Multiaddr>([.. entry.Addresses.Keys]);
 
     private static void Prune(Entry entry, DateTimeOffset now)
     {
